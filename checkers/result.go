@@ -1,0 +1,106 @@
+package checkers
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// CONTRACT (written before the checkers; results/ and the CLI use it).
+
+// Validity is a checker's verdict: valid, invalid or unknown. In JSON it is
+// true, false or "unknown", as in Jepsen. Combining verdicts: invalid
+// outranks unknown, unknown outranks valid.
+type Validity int
+
+const (
+	Valid Validity = iota
+	Unknown
+	Invalid
+)
+
+func (v Validity) String() string {
+	switch v {
+	case Valid:
+		return "valid"
+	case Invalid:
+		return "invalid"
+	}
+	return "unknown"
+}
+
+// Merge returns the combined verdict of v and w.
+func (v Validity) Merge(w Validity) Validity {
+	if w > v {
+		return w
+	}
+	return v
+}
+
+// ExitCode is the process exit code for the verdict: 0 valid, 1 invalid,
+// 2 unknown (3 is kept for "could not run or read").
+func (v Validity) ExitCode() int {
+	switch v {
+	case Valid:
+		return 0
+	case Invalid:
+		return 1
+	}
+	return 2
+}
+
+func (v Validity) MarshalJSON() ([]byte, error) {
+	switch v {
+	case Valid:
+		return []byte("true"), nil
+	case Invalid:
+		return []byte("false"), nil
+	}
+	return []byte(`"unknown"`), nil
+}
+
+func (v *Validity) UnmarshalJSON(b []byte) error {
+	switch string(b) {
+	case "true":
+		*v = Valid
+	case "false":
+		*v = Invalid
+	case `"unknown"`:
+		*v = Unknown
+	default:
+		return fmt.Errorf("valid must be true, false or \"unknown\", not %s", b)
+	}
+	return nil
+}
+
+// Anomaly is one violation (or, in Info, one observation) a checker found.
+type Anomaly struct {
+	// Name is the anomaly's name: "nonlinearizable", "ThinAirRead",
+	// "CyclicCO", "WriteCOInitRead", "WriteCORead", "CyclicCF",
+	// "divergence", "lost", ...
+	Name string `json:"name"`
+	Keys []string `json:"keys,omitempty"`
+	// Guarantee is the session guarantee broken, where one applies:
+	// read-your-writes, monotonic-reads, monotonic-writes,
+	// writes-follow-reads.
+	Guarantee string `json:"guarantee,omitempty"`
+	// Ops are the indices (history event index of the invoke) of the few
+	// ops that witness it, in witness order.
+	Ops []int64 `json:"ops,omitempty"`
+	// Explanation says, in English and edge by edge, what happened.
+	Explanation string `json:"explanation"`
+}
+
+// Result is what a checker says of a history.
+type Result struct {
+	Checker string   `json:"checker"` // linearizable, causal, causal+, eventual, set
+	Valid   Validity `json:"valid"`
+	// Reason says why the verdict is unknown (timeout, no final reads).
+	Reason    string    `json:"reason,omitempty"`
+	Anomalies []Anomaly `json:"anomalies,omitempty"`
+	// Info are observations that do not fail the model (e.g. session
+	// guarantee violations under eventual consistency).
+	Info   []Anomaly      `json:"info,omitempty"`
+	Counts map[string]int `json:"counts,omitempty"`
+	// Extra holds checker-specific detail (e.g. failing keys).
+	Extra json.RawMessage `json:"extra,omitempty"`
+}

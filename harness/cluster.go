@@ -1,0 +1,60 @@
+package harness
+
+import (
+	"context"
+	"time"
+)
+
+// CONTRACT (see system.go).
+
+// Backend starts clusters: "local" (child processes on loopback) or
+// "docker" (one container per node on a private network).
+type Backend interface {
+	Name() string
+	Start(ctx context.Context, sys System, spec ClusterSpec) (Cluster, error)
+}
+
+// ClusterSpec says what cluster to start.
+type ClusterSpec struct {
+	RunID string // labels everything the backend creates
+	Nodes int    // node ids are n1..nN
+	// Dir is the run directory: node logs go to Dir/nodes/<id>.log, and
+	// the local backend keeps data dirs under Dir/data/<id>.
+	Dir string
+}
+
+// Grudge says, for each node, the nodes whose packets it drops. An empty
+// grudge heals every partition. Cuts may be one-way.
+type Grudge map[string][]string
+
+// PacketFault shapes a node's traffic (netem in docker; delay through the
+// link proxies in the local backend). The zero value clears it.
+type PacketFault struct {
+	Delay     time.Duration
+	Jitter    time.Duration
+	Loss      float64 // percent
+	Duplicate float64 // percent
+	Reorder   float64 // percent
+}
+
+// Cluster is a running cluster. Every method is safe to call from the
+// nemesis while clients run. Faults must take real effect or return an
+// error saying why they could not: never pretend.
+type Cluster interface {
+	Nodes() []Node
+	// Kill sends SIGKILL to the node; its data survives.
+	Kill(ctx context.Context, id string) error
+	// Restart starts a killed (or running: kill first) node on its data.
+	Restart(ctx context.Context, id string) error
+	// Pause freezes the node's processes; Resume thaws them.
+	Pause(ctx context.Context, id string) error
+	Resume(ctx context.Context, id string) error
+	// Partition replaces the current partition with g (nil heals).
+	Partition(ctx context.Context, g Grudge) error
+	// Packet sets (or, with the zero value, clears) a node's packet fault.
+	Packet(ctx context.Context, id string, f PacketFault) error
+	// Close stops every node, copies node logs into the run directory and
+	// removes everything the backend created. It must work with a
+	// cancelled parent context (callers pass a fresh one on interrupt).
+	Close(ctx context.Context) error
+}

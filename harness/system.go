@@ -1,0 +1,97 @@
+package harness
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/faultline/faultline/history"
+)
+
+// CONTRACT (written before the implementations; backends, systems and the
+// runner are built against it in parallel — change it only with care).
+
+// System is a system under test: what to run for each node and how to talk
+// to it. The reference store is the first implementation; a third-party
+// system (etcd, ...) is one more package implementing it, with no change to
+// the runner or the backends.
+type System interface {
+	// Name names the system ("faultline-store", "etcd").
+	Name() string
+	// Binary is the path of the statically linked binary that runs a node,
+	// started directly by the local backend and packed into a FROM-scratch
+	// image by the docker backend.
+	Binary() string
+	// Args is the command line (after the binary) that starts one node.
+	Args(node NodeLayout) []string
+	// Ready returns nil once the node at n answers requests.
+	Ready(ctx context.Context, n Node) error
+	// NewClient returns a client adapter for one harness process, talking
+	// first to nodes[first].
+	NewClient(nodes []Node, first int) (Client, error)
+}
+
+// NodeLayout is where one node listens, where it finds its peers and where
+// its data lives, in the node's own terms (inside its container for the
+// docker backend).
+type NodeLayout struct {
+	ID           string
+	ClientListen string // address the client/admin API binds
+	PeerListen   string // address the node-to-node API binds
+	// Peers maps every other node's id to the address this node dials for
+	// it (the local backend routes each link through its own proxy, so
+	// partitions can cut it).
+	Peers   map[string]string
+	DataDir string
+}
+
+// Node is a running node as the harness reaches it.
+type Node struct {
+	ID         string
+	ClientAddr string // host:port reachable from the harness
+}
+
+// Client performs one operation and classifies its outcome. It is used by
+// one harness process at a time.
+type Client interface {
+	// Invoke performs op and returns its completion: OK with the value
+	// read (reads) or nil, Fail when it definitely did not take effect
+	// (error "mismatch" for a cas that found another value), Info when
+	// the outcome is unknown (the runner also turns a timeout into Info).
+	Invoke(ctx context.Context, op Op) Completion
+	// Use switches the client to nodes[i] (sessions that move between
+	// nodes carry their causal context along).
+	Use(i int)
+	Close() error
+}
+
+// Op is an operation a generator asks a process to perform.
+type Op struct {
+	F     string
+	Key   string
+	Value json.RawMessage // write: v, cas: [expected, new], read: null
+	// Node, when >= 0, asks the process to send this op to nodes[Node]
+	// (final reads use it); -1 leaves the process on its current node.
+	Node  int
+	Final bool
+}
+
+// Completion is how an operation ended.
+type Completion struct {
+	Type  history.Type // OK, Fail or Info
+	Value json.RawMessage
+	Error string
+}
+
+// ClockSkewer is implemented by systems whose nodes take a clock offset
+// through an API (the reference store's admin clock), so the clock nemesis
+// can skew a node that shares the host's real clock.
+type ClockSkewer interface {
+	SetClockOffset(ctx context.Context, n Node, offset time.Duration) error
+}
+
+// LeaderFinder is implemented by systems with a leader (strong mode), for
+// nemeses such as isolate-leader.
+type LeaderFinder interface {
+	Leader(ctx context.Context, nodes []Node) (id string, err error)
+}

@@ -1,0 +1,137 @@
+package history
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+)
+
+// Type is the kind of an event: an invocation or one of three completions.
+type Type string
+
+const (
+	// Invoke starts an operation. Its value is the operation's input
+	// (write: v, cas: [expected, new], read: null).
+	Invoke Type = "invoke"
+	// OK means the operation took effect; for a read, value is what it read.
+	OK Type = "ok"
+	// Fail means the operation definitely did not take effect. A cas that
+	// failed with error "mismatch" is also an observation that the key did
+	// not hold the expected value.
+	Fail Type = "fail"
+	// Info means the outcome is unknown: it may have taken effect, at any
+	// time after its invocation, or never.
+	Info Type = "info"
+)
+
+// Valid reports whether t is one of the four types of the contract.
+func (t Type) Valid() bool {
+	switch t {
+	case Invoke, OK, Fail, Info:
+		return true
+	}
+	return false
+}
+
+// Functions of the bundled workloads. Other tools may record other names;
+// checkers ignore functions they do not model.
+const (
+	FRead  = "read"
+	FWrite = "write"
+	FCAS   = "cas"
+	FAdd   = "add"
+)
+
+// NemesisProcess is the process of every nemesis event. Client processes
+// are >= 0, so a nemesis event cannot be taken for a client operation.
+const NemesisProcess = -1
+
+// ErrorMismatch is the error of a cas that failed because the key did not
+// hold the expected value.
+const ErrorMismatch = "mismatch"
+
+// Event is one line of history.jsonl.
+type Event struct {
+	// Index is the event's 0-based position in the history.
+	Index int64 `json:"index"`
+	// Time is nanoseconds since the run started, from a monotonic clock.
+	Time int64 `json:"time"`
+	// Process is the client process (>= 0) or NemesisProcess.
+	Process int `json:"process"`
+	// Type is invoke, ok, fail or info.
+	Type Type `json:"type"`
+	// F is the function: read, write, cas, add, ... or, for the nemesis,
+	// start-<fault> and stop-<fault>.
+	F string `json:"f"`
+	// Key is the key the operation acts on ("" for nemesis events).
+	Key string `json:"key"`
+	// Value is the operation's value, as JSON (see the README).
+	Value json.RawMessage `json:"value"`
+	// Node is the node the operation was sent to, where known.
+	Node string `json:"node,omitempty"`
+	// Error says why an operation failed or has an unknown outcome.
+	Error string `json:"error,omitempty"`
+	// Final marks the final reads made after the cluster healed.
+	Final bool `json:"final,omitempty"`
+}
+
+// IsNemesis reports whether e was recorded by the nemesis.
+func (e Event) IsNemesis() bool { return e.Process == NemesisProcess }
+
+// Null is the JSON null value.
+var Null = json.RawMessage("null")
+
+// IntValue encodes an integer as a Value.
+func IntValue(v int64) json.RawMessage {
+	return json.RawMessage(strconv.AppendInt(nil, v, 10))
+}
+
+// CASValue encodes a cas input [expected, new] as a Value.
+func CASValue(expected, new int64) json.RawMessage {
+	b := []byte{'['}
+	b = strconv.AppendInt(b, expected, 10)
+	b = append(b, ',')
+	b = strconv.AppendInt(b, new, 10)
+	b = append(b, ']')
+	return json.RawMessage(b)
+}
+
+// MustValue encodes any value as JSON, panicking on values that cannot be
+// encoded (a programming error, never input).
+func MustValue(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("history: cannot encode value %#v: %v", v, err))
+	}
+	return b
+}
+
+// IsNull reports whether v is absent or JSON null.
+func IsNull(v json.RawMessage) bool {
+	v = bytes.TrimSpace(v)
+	return len(v) == 0 || bytes.Equal(v, Null)
+}
+
+// Canonical returns v in compact form, so that equal values compare equal
+// as strings ("null" for an absent value). Values that are not valid JSON
+// are returned as they are; Read rejects them before they get here.
+func Canonical(v json.RawMessage) string {
+	if IsNull(v) {
+		return "null"
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, v); err != nil {
+		return string(v)
+	}
+	return buf.String()
+}
+
+// SplitCAS decodes a cas input [expected, new] into its two parts.
+func SplitCAS(v json.RawMessage) (expected, new json.RawMessage, err error) {
+	var pair []json.RawMessage
+	if err := json.Unmarshal(v, &pair); err != nil || len(pair) != 2 {
+		return nil, nil, fmt.Errorf("cas value %s is not a pair [expected, new]", string(v))
+	}
+	return pair[0], pair[1], nil
+}
