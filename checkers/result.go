@@ -1,8 +1,12 @@
 package checkers
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"time"
+
+	"github.com/faultline/faultline/history"
 )
 
 // CONTRACT (written before the checkers; results/ and the CLI use it).
@@ -77,7 +81,7 @@ type Anomaly struct {
 	// Name is the anomaly's name: "nonlinearizable", "ThinAirRead",
 	// "CyclicCO", "WriteCOInitRead", "WriteCORead", "CyclicCF",
 	// "divergence", "lost", ...
-	Name string `json:"name"`
+	Name string   `json:"name"`
 	Keys []string `json:"keys,omitempty"`
 	// Guarantee is the session guarantee broken, where one applies:
 	// read-your-writes, monotonic-reads, monotonic-writes,
@@ -103,4 +107,27 @@ type Result struct {
 	Counts map[string]int `json:"counts,omitempty"`
 	// Extra holds checker-specific detail (e.g. failing keys).
 	Extra json.RawMessage `json:"extra,omitempty"`
+}
+
+// Checker checks a history against one model. Checkers are pure: no IO.
+type Checker interface {
+	Name() string
+	Check(ctx context.Context, events []history.Event) Result
+}
+
+// Options tune the checkers.
+type Options struct {
+	// Timeout bounds the linearizability search (0 = none); on timeout
+	// the verdict is unknown, never valid.
+	Timeout time.Duration
+}
+
+// Names lists the valid checker names, for usage messages.
+var Names = []string{"linearizable", "causal", "causal+", "eventual", "set"}
+
+// Summary is the content of results.json: every checker's result and the
+// combined verdict.
+type Summary struct {
+	Valid   Validity `json:"valid"`
+	Results []Result `json:"results"`
 }

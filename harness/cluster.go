@@ -2,7 +2,8 @@ package harness
 
 import (
 	"context"
-	"time"
+
+	"github.com/faultline/faultline/nemesis"
 )
 
 // CONTRACT (see system.go).
@@ -23,20 +24,6 @@ type ClusterSpec struct {
 	Dir string
 }
 
-// Grudge says, for each node, the nodes whose packets it drops. An empty
-// grudge heals every partition. Cuts may be one-way.
-type Grudge map[string][]string
-
-// PacketFault shapes a node's traffic (netem in docker; delay through the
-// link proxies in the local backend). The zero value clears it.
-type PacketFault struct {
-	Delay     time.Duration
-	Jitter    time.Duration
-	Loss      float64 // percent
-	Duplicate float64 // percent
-	Reorder   float64 // percent
-}
-
 // Cluster is a running cluster. Every method is safe to call from the
 // nemesis while clients run. Faults must take real effect or return an
 // error saying why they could not: never pretend.
@@ -50,9 +37,9 @@ type Cluster interface {
 	Pause(ctx context.Context, id string) error
 	Resume(ctx context.Context, id string) error
 	// Partition replaces the current partition with g (nil heals).
-	Partition(ctx context.Context, g Grudge) error
+	Partition(ctx context.Context, g nemesis.Grudge) error
 	// Packet sets (or, with the zero value, clears) a node's packet fault.
-	Packet(ctx context.Context, id string, f PacketFault) error
+	Packet(ctx context.Context, id string, f nemesis.PacketFault) error
 	// Close stops every node, copies node logs into the run directory and
 	// removes everything the backend created. It must work with a
 	// cancelled parent context (callers pass a fresh one on interrupt).

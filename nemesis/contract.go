@@ -1,0 +1,60 @@
+package nemesis
+
+import (
+	"context"
+	"time"
+
+	"github.com/faultline/faultline/history"
+)
+
+// CONTRACT (written before the implementation; the harness runner is built
+// against it in parallel). The bodies in stub.go are placeholders that the
+// nemesis implementation replaces.
+
+// Grudge says, for each node, the nodes whose packets it drops. An empty
+// grudge heals every partition. Cuts may be one-way.
+type Grudge map[string][]string
+
+// PacketFault shapes a node's traffic (netem in docker; delay through the
+// link proxies in the local backend). The zero value clears it.
+type PacketFault struct {
+	Delay     time.Duration `json:"delay,omitempty"`
+	Jitter    time.Duration `json:"jitter,omitempty"`
+	Loss      float64       `json:"loss,omitempty"`      // percent
+	Duplicate float64       `json:"duplicate,omitempty"` // percent
+	Reorder   float64       `json:"reorder,omitempty"`   // percent
+}
+
+// Target is what nemeses act on: a running cluster plus the system's
+// extras. The harness adapts its Cluster and System into a Target. Every
+// fault must take real effect or return an error saying why it could not.
+type Target interface {
+	NodeIDs() []string
+	Kill(ctx context.Context, id string) error
+	Restart(ctx context.Context, id string) error
+	Pause(ctx context.Context, id string) error
+	Resume(ctx context.Context, id string) error
+	Partition(ctx context.Context, g Grudge) error
+	Packet(ctx context.Context, id string, f PacketFault) error
+	// SetClockOffset skews a node's clock (0 resets it).
+	SetClockOffset(ctx context.Context, id string, offset time.Duration) error
+	// Leader returns the current leader's id, or an error when the system
+	// has none (then leader-based faults fall back or fail loudly).
+	Leader(ctx context.Context) (string, error)
+}
+
+// Recorder records nemesis events (process -1, type info, f
+// start-<fault>/stop-<fault>, value: what it did) in the run's history.
+type Recorder interface {
+	Record(e history.Event) (history.Event, error)
+}
+
+// Faults lists the fault names --nemesis accepts (besides all and none).
+var Faults = []string{"partition", "kill", "pause", "clock", "packet"}
+
+// Config configures a Nemesis.
+type Config struct {
+	Faults   []string      // from ParseSpec
+	Interval time.Duration // mean gap between fault changes
+	Seed     int64
+}
