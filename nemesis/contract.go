@@ -8,8 +8,7 @@ import (
 )
 
 // CONTRACT (written before the implementation; the harness runner is built
-// against it in parallel). The bodies in stub.go are placeholders that the
-// nemesis implementation replaces.
+// against it in parallel). The implementation is in nemesis.go.
 
 // Grudge says, for each node, the nodes whose packets it drops. An empty
 // grudge heals every partition. Cuts may be one-way.
@@ -57,4 +56,7 @@ type Config struct {
 	Faults   []string      // from ParseSpec
 	Interval time.Duration // mean gap between fault changes
 	Seed     int64
+	// Partitions lists the partition topologies to draw from (from
+	// ParseTopologies; empty = all of Topologies).
+	Partitions []string
 }
