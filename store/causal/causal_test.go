@@ -1,0 +1,328 @@
+package causal
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/faultline/faultline/store"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+var abc = []string{"a", "b", "c"}
+
+func read(t *testing.T, e *Engine, key string, tok store.Token) (store.ReadResponse, error) {
+	return e.Read(ctxT(t), store.ReadRequest{Key: key, Token: tok})
+}
+
+func eventuallyReads(t *testing.T, e *Engine, key, want string) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		r, err := read(t, e, key, nil)
+		return err == nil && r.Found && r.Value == want
+	}, 5*time.Second, 10*time.Millisecond, "node %s never read %s=%s", e.id, key, want)
+}
+
+func TestReplicatesToEveryNode(t *testing.T) {
+	c := newCluster(t, abc, nil)
+	a := c.nodes["a"].eng
+	w, err := a.Write(ctxT(t), store.WriteRequest{Key: "x", Value: "1", RequestID: "r1"})
+	require.NoError(t, err)
+	assert.Equal(t, uint64(1), w.Token["a"], "the token covers the write")
+	for _, id := range []string{"b", "c"} {
+		eventuallyReads(t, c.nodes[id].eng, "x", "1")
+		assert.Equal(t, uint64(1), c.nodes[id].eng.Status().Vector["a"])
+	}
+	// The log is dropped once every peer has it.
+	require.Eventually(t, func() bool { return a.Stats().Unacked == 0 }, 3*time.Second, 10*time.Millisecond)
+}
+
+func TestTokenGivesReadYourWritesAcrossNodes(t *testing.T) {
+	old := tokenWait
+	tokenWait = 300 * time.Millisecond
+	t.Cleanup(func() { tokenWait = old })
+	c := newCluster(t, abc, nil)
+	a, b := c.nodes["a"].eng, c.nodes["b"].eng
+	c.links["a"]["b"].setCut(true) // b cannot get a's writes
+
+	w, err := a.Write(ctxT(t), store.WriteRequest{Key: "x", Value: "1"})
+	require.NoError(t, err)
+
+	// Without a token b answers at once, from its own state.
+	r, err := read(t, b, "x", nil)
+	require.NoError(t, err)
+	assert.False(t, r.Found)
+
+	// With the token b waits, then refuses cleanly: not applied, retryable.
+	start := time.Now()
+	_, err = read(t, b, "x", w.Token)
+	require.Error(t, err)
+	assert.True(t, isNotApplied(err), "got %v", err)
+	assert.GreaterOrEqual(t, time.Since(start), tokenWait)
+	_, err = b.Write(ctxT(t), store.WriteRequest{Key: "y", Value: "1", Token: w.Token})
+	assert.True(t, isNotApplied(err), "a write with an uncovered token is refused too: %v", err)
+
+	// Heal while b waits: the read is served, with the value written on a.
+	time.AfterFunc(100*time.Millisecond, func() { c.links["a"]["b"].setCut(false) })
+	r, err = read(t, b, "x", w.Token)
+	require.NoError(t, err)
+	assert.True(t, r.Found)
+	assert.Equal(t, "1", r.Value)
+	assert.GreaterOrEqual(t, r.Token["a"], uint64(1))
+}
+
+// post sends replication writes straight to a node's peer API, as a peer
+// would, over loopback TCP.
+func post(t *testing.T, n *node, writes ...*rec) store.Token {
+	b, err := json.Marshal(replicateRequest{From: "test", Writes: writes})
+	require.NoError(t, err)
+	resp, err := http.Post("http://"+n.ln.Addr().String()+pathReplicate, "application/json", bytes.NewReader(b))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	var out replicateResponse
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
+	return out.Applied
+}
+
+func TestRemoteWriteWaitsForItsDependencies(t *testing.T) {
+	for _, skip := range []bool{false, true} {
+		t.Run(fmt.Sprintf("skip-deps=%v", skip), func(t *testing.T) {
+			// One node, no peers: the test plays nodes p and q.
+			c := newCluster(t, []string{"n"}, store.Faults{store.SkipDeps: skip})
+			n := c.nodes["n"]
+			dep := &rec{Key: "x", Value: "1", Origin: "p", Seq: 1, Lamport: 1}
+			w := &rec{Key: "y", Value: "1", Origin: "q", Seq: 1, Lamport: 2, Deps: store.Token{"p": 1}}
+
+			applied := post(t, n, w)
+			r, err := read(t, n.eng, "y", nil)
+			require.NoError(t, err)
+			if skip {
+				assert.True(t, r.Found, "skip-deps applies at once")
+				assert.Equal(t, 1, int(applied["q"]))
+				assert.Equal(t, 0, n.eng.Stats().Pending)
+				return
+			}
+			assert.False(t, r.Found, "a write whose dependency is missing must not be visible")
+			assert.Zero(t, applied["q"])
+			assert.Equal(t, 1, n.eng.Stats().Pending)
+			// The origin's second write waits for its first too.
+			applied = post(t, n, &rec{Key: "z", Value: "2", Origin: "q", Seq: 2, Lamport: 3, Deps: store.Token{"p": 1}})
+			assert.Zero(t, applied["q"])
+			assert.Equal(t, 2, n.eng.Stats().Pending)
+
+			applied = post(t, n, dep)
+			assert.Equal(t, store.Token{"p": 1, "q": 2}, applied)
+			assert.Equal(t, 0, n.eng.Stats().Pending)
+			for k, v := range map[string]string{"x": "1", "y": "1", "z": "2"} {
+				r, err := read(t, n.eng, k, nil)
+				require.NoError(t, err)
+				assert.Equal(t, v, r.Value)
+			}
+			// A duplicate is ignored.
+			assert.Equal(t, store.Token{"p": 1, "q": 2}, post(t, n, dep, w))
+		})
+	}
+}
+
+func TestSkipDepsReordersReplication(t *testing.T) {
+	// With the fault on, a reader on b must be able to see a's later
+	// write without its earlier one: that is what the checker catches.
+	c := newCluster(t, []string{"a", "b"}, store.Faults{store.SkipDeps: true})
+	a, b := c.nodes["a"].eng, c.nodes["b"].eng
+	sawGap := false
+	for round := 0; round < 20 && !sawGap; round++ {
+		c.links["a"]["b"].setCut(true)
+		for i := 0; i < 8; i++ {
+			_, err := a.Write(ctxT(t), store.WriteRequest{Key: fmt.Sprintf("k%d-%d", round, i), Value: "v"})
+			require.NoError(t, err)
+		}
+		c.links["a"]["b"].setCut(false)
+		deadline := time.Now().Add(3 * time.Second)
+		for time.Now().Before(deadline) {
+			st := b.Stats()
+			base := uint64(round * 8)
+			got := 0
+			first := false
+			for i := 0; i < 8; i++ {
+				r, _ := read(t, b, fmt.Sprintf("k%d-%d", round, i), nil)
+				if r.Found {
+					got++
+					if i == 0 {
+						first = true
+					}
+				}
+			}
+			if got > 0 && !first {
+				sawGap = true
+			}
+			if st.Vector["a"] >= base+8 && got == 8 {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	assert.True(t, sawGap, "with skip-deps a later write must become visible before an earlier one")
+}
+
+func TestConvergesAfterPartitionHeals(t *testing.T) {
+	c := newCluster(t, abc, nil)
+	c.isolate("c", true)
+	var wg sync.WaitGroup
+	for _, id := range abc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 50; i++ {
+				_, err := c.nodes[id].eng.Write(ctxT(t), store.WriteRequest{Key: fmt.Sprintf("k%d", i%5), Value: fmt.Sprintf("%s-%d", id, i)})
+				assert.NoError(t, err)
+			}
+		}()
+	}
+	wg.Wait()
+	st := c.nodes["c"].eng.Status()
+	assert.Zero(t, st.Vector["a"], "c was cut off")
+	c.isolate("c", false)
+	require.Eventually(t, func() bool {
+		for _, id := range abc {
+			v := c.nodes[id].eng.Status().Vector
+			if v["a"] != 50 || v["b"] != 50 || v["c"] != 50 {
+				return false
+			}
+		}
+		return true
+	}, 10*time.Second, 20*time.Millisecond)
+	for i := 0; i < 5; i++ {
+		k := fmt.Sprintf("k%d", i)
+		want, err := read(t, c.nodes["a"].eng, k, nil)
+		require.NoError(t, err)
+		for _, id := range []string{"b", "c"} {
+			got, err := read(t, c.nodes[id].eng, k, nil)
+			require.NoError(t, err)
+			assert.Equal(t, want.Value, got.Value, "key %s on %s", k, id)
+		}
+	}
+}
+
+func TestRestartRecoversAndKeepsReplicating(t *testing.T) {
+	c := newCluster(t, []string{"a", "b"}, nil)
+	a := c.nodes["a"].eng
+	_, err := a.Write(ctxT(t), store.WriteRequest{Key: "x", Value: "1", RequestID: "r1"})
+	require.NoError(t, err)
+	eventuallyReads(t, c.nodes["b"].eng, "x", "1")
+
+	// b goes away; a keeps writing; a restarts too.
+	c.stop("b")
+	for i := 2; i <= 5; i++ {
+		_, err := a.Write(ctxT(t), store.WriteRequest{Key: "x", Value: fmt.Sprint(i)})
+		require.NoError(t, err)
+	}
+	c.stop("a")
+	c.start("a")
+	a = c.nodes["a"].eng
+	r, err := read(t, a, "x", nil)
+	require.NoError(t, err)
+	assert.Equal(t, "5", r.Value, "acknowledged writes survive a restart")
+	assert.Equal(t, uint64(5), a.Status().Vector["a"])
+	assert.Equal(t, 4, a.Stats().Unacked, "writes b lacks are still in the log")
+	// The retried request id is remembered across the restart.
+	_, err = a.Write(ctxT(t), store.WriteRequest{Key: "x", Value: "1", RequestID: "r1"})
+	require.NoError(t, err)
+	assert.Equal(t, uint64(5), a.Status().Vector["a"], "a retried request id is applied at most once")
+
+	c.start("b")
+	eventuallyReads(t, c.nodes["b"].eng, "x", "5")
+	// New writes keep flowing with new sequence numbers.
+	w, err := a.Write(ctxT(t), store.WriteRequest{Key: "y", Value: "6"})
+	require.NoError(t, err)
+	assert.Equal(t, uint64(6), w.Token["a"])
+	eventuallyReads(t, c.nodes["b"].eng, "y", "6")
+}
+
+func TestCAS(t *testing.T) {
+	c := newCluster(t, []string{"a"}, nil)
+	a := c.nodes["a"].eng
+	_, err := a.CAS(ctxT(t), store.CASRequest{Key: "x", Expected: "0", New: "1"})
+	assert.ErrorIs(t, err, store.ErrMismatch, "absent key")
+	_, err = a.Write(ctxT(t), store.WriteRequest{Key: "x", Value: "0"})
+	require.NoError(t, err)
+	_, err = a.CAS(ctxT(t), store.CASRequest{Key: "x", Expected: "0", New: "1"})
+	require.NoError(t, err)
+	_, err = a.CAS(ctxT(t), store.CASRequest{Key: "x", Expected: "0", New: "2"})
+	assert.ErrorIs(t, err, store.ErrMismatch)
+	r, err := read(t, a, "x", nil)
+	require.NoError(t, err)
+	assert.Equal(t, "1", r.Value)
+
+	// Concurrent cas from one value: exactly one wins on a node.
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	wins := 0
+	for i := 0; i < 16; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := a.CAS(ctxT(t), store.CASRequest{Key: "x", Expected: "1", New: fmt.Sprint(i + 10)}); err == nil {
+				mu.Lock()
+				wins++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	assert.Equal(t, 1, wins)
+}
+
+func TestGroupCommitAndAckBeforeFsync(t *testing.T) {
+	for _, fault := range []bool{false, true} {
+		t.Run(fmt.Sprintf("ack-before-fsync=%v", fault), func(t *testing.T) {
+			c := newCluster(t, []string{"a"}, store.Faults{store.AckBeforeFsync: fault})
+			a := c.nodes["a"].eng
+			_, err := a.Write(ctxT(t), store.WriteRequest{Key: "k", Value: "v"})
+			require.NoError(t, err)
+			_, inFile, err := a.db.Get(bucketKV, []byte("k"))
+			require.NoError(t, err)
+			assert.Equal(t, !fault, inFile, "an acknowledged write is in the data file iff the fault is off")
+			if fault {
+				return
+			}
+			before := a.Stats().Disk.Commits
+			var wg sync.WaitGroup
+			for w := 0; w < 32; w++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := 0; i < 20; i++ {
+						_, err := a.Write(ctxT(t), store.WriteRequest{Key: fmt.Sprintf("k%d", i), Value: "v"})
+						assert.NoError(t, err)
+					}
+				}()
+			}
+			wg.Wait()
+			commits := a.Stats().Disk.Commits - before
+			assert.Less(t, commits, uint64(640/4), "640 concurrent writes must share fsyncs")
+			t.Logf("640 writes, %d fsynced commits", commits)
+		})
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	_, err := New(store.Env{NodeID: "a", DataDir: t.TempDir(), Peers: map[string]string{"a": "127.0.0.1:1"}})
+	assert.ErrorContains(t, err, "itself")
+	_, err = New(store.Env{DataDir: t.TempDir()})
+	assert.ErrorContains(t, err, "node id")
+
+	c := newCluster(t, []string{"a"}, nil)
+	resp, err := http.Post("http://"+c.nodes["a"].ln.Addr().String()+pathReplicate, "application/json", bytes.NewReader([]byte(`{"writes":[{"k":"x"}]}`)))
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
+}
+
+var _ = net.Listen

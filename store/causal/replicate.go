@@ -1,0 +1,357 @@
+package causal
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/faultline/faultline/store"
+	"github.com/faultline/faultline/store/durable"
+)
+
+// Peer API paths, under the node's /peer/ mount.
+const (
+	pathReplicate = "/peer/causal/replicate" // POST replicateRequest -> replicateResponse
+	pathVector    = "/peer/causal/vector"    // GET -> replicateResponse
+	pathStatus    = "/peer/causal/status"    // GET -> Stats
+)
+
+type replicateRequest struct {
+	From   string `json:"from"`
+	Writes []*rec `json:"writes"`
+}
+
+type replicateResponse struct {
+	// Applied is the receiver's contiguous applied vector: a sender
+	// resumes from Applied[sender]+1.
+	Applied store.Token `json:"applied"`
+}
+
+// PeerHandler serves the node-to-node API.
+func (e *Engine) PeerHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+pathReplicate, e.handleReplicate)
+	mux.HandleFunc("GET "+pathVector, func(w http.ResponseWriter, r *http.Request) {
+		e.mu.Lock()
+		resp := replicateResponse{Applied: e.visible.prefixes()}
+		e.mu.Unlock()
+		writeJSON(w, resp)
+	})
+	mux.HandleFunc("GET "+pathStatus, func(w http.ResponseWriter, r *http.Request) { writeJSON(w, e.Stats()) })
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(v)
+}
+
+func (e *Engine) handleReplicate(w http.ResponseWriter, r *http.Request) {
+	var req replicateRequest
+	if err := json.NewDecoder(io.LimitReader(r.Body, 256<<20)).Decode(&req); err != nil {
+		http.Error(w, fmt.Sprintf("causal replicate: bad body (want JSON {from, writes}): %v", err), http.StatusBadRequest)
+		return
+	}
+	for _, wr := range req.Writes {
+		if wr == nil || wr.Origin == "" || wr.Seq == 0 {
+			http.Error(w, "causal replicate: every write needs an origin and a seq > 0", http.StatusBadRequest)
+			return
+		}
+	}
+	last := e.receive(req.Writes)
+	if last != nil {
+		if err := last.Wait(r.Context()); err != nil {
+			http.Error(w, fmt.Sprintf("causal replicate: %v", err), http.StatusServiceUnavailable)
+			return
+		}
+	}
+	e.mu.Lock()
+	resp := replicateResponse{Applied: e.visible.prefixes()}
+	e.mu.Unlock()
+	writeJSON(w, resp)
+}
+
+// receive takes remote writes: buffers them until their dependencies are
+// covered (or, under skip-deps, submits them at once). It returns the
+// last submission made, whose completion implies all earlier ones.
+func (e *Engine) receive(writes []*rec) *durable.Pending {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var last *durable.Pending
+	for _, w := range writes {
+		if w.Origin == e.id || e.submitted.get(w.Origin).has(w.Seq) {
+			continue // a write of ours, or one we have
+		}
+		if e.skipDeps {
+			last = e.submitRemote(w)
+			continue
+		}
+		m := e.pending[w.Origin]
+		if m == nil {
+			m = map[uint64]*rec{}
+			e.pending[w.Origin] = m
+		}
+		if m[w.Seq] == nil {
+			m[w.Seq] = w
+			e.nPending++
+		}
+	}
+	if p := e.drainLocked(); p != nil {
+		last = p
+	}
+	return last
+}
+
+// drainLocked submits every buffered write whose dependencies are
+// submitted (submissions become visible in order, so a dependency is
+// always visible first).
+func (e *Engine) drainLocked() *durable.Pending {
+	var last *durable.Pending
+	for progress := true; progress; {
+		progress = false
+		for o, m := range e.pending {
+			for {
+				w := m[e.submitted.get(o).prefix+1]
+				if w == nil || !e.depsSubmitted(w) {
+					break
+				}
+				delete(m, w.Seq)
+				e.nPending--
+				last = e.submitRemote(w)
+				progress = true
+			}
+			if len(m) == 0 {
+				delete(e.pending, o)
+			}
+		}
+	}
+	return last
+}
+
+func (e *Engine) depsSubmitted(w *rec) bool {
+	for d, n := range w.Deps {
+		if d == w.Origin {
+			continue
+		}
+		if p := e.submitted[d]; p == nil || p.prefix < n {
+			return false
+		}
+	}
+	return true
+}
+
+// submitRemote persists a remote write and applies it once durable. Call
+// with mu held.
+func (e *Engine) submitRemote(w *rec) *durable.Pending {
+	e.lamport = max(e.lamport, w.Lamport)
+	sp := e.submitted.get(w.Origin)
+	sp.add(w.Seq)
+	ops := []durable.Op{durable.Put(bucketMeta, []byte("applied/"+w.Origin), seqKey(sp.prefix))}
+	ent := e.kv[w.Key]
+	if ent == nil {
+		ent = &entry{}
+		e.kv[w.Key] = ent
+	}
+	if w.newer(ent.sub) {
+		ent.sub = w
+		if enc, err := json.Marshal(w); err == nil {
+			ops = append(ops, durable.Put(bucketKV, []byte(w.Key), enc))
+		}
+	}
+	return e.db.Submit(ops, func() {
+		e.mu.Lock()
+		e.visible.get(w.Origin).add(w.Seq)
+		if ent := e.kv[w.Key]; w.newer(ent.vis) {
+			ent.vis = w
+		}
+		e.notifyLocked()
+		e.mu.Unlock()
+	})
+}
+
+// logRange returns up to n own visible writes from seq from on, and false
+// if some of them are no longer in the log.
+func (e *Engine) logRange(from uint64, n int) ([]*rec, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if from <= e.logBase {
+		return nil, false
+	}
+	i := int(from - e.logBase - 1)
+	if i >= len(e.outlog) {
+		return nil, true
+	}
+	end := min(len(e.outlog), i+n)
+	return append([]*rec(nil), e.outlog[i:end]...), true
+}
+
+// setAcked records a peer's progress and drops what every peer has.
+func (e *Engine) setAcked(peer string, n uint64) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.acked[peer] = n
+	low := e.visible.get(e.id).prefix
+	for p := range e.env.Peers {
+		low = min(low, e.acked[p])
+	}
+	if low <= e.logBase {
+		return
+	}
+	drop := int(low - e.logBase)
+	if drop > len(e.outlog) {
+		drop = len(e.outlog)
+	}
+	ops := make([]durable.Op, 0, drop)
+	for _, r := range e.outlog[:drop] {
+		ops = append(ops, durable.Delete(bucketLog, seqKey(r.Seq)))
+	}
+	e.outlog = e.outlog[drop:]
+	e.logBase += uint64(drop)
+	e.db.Submit(ops, nil)
+}
+
+// replicate sends this node's writes to one peer, forever: resume from
+// the peer's applied vector, send batches in order, back off on errors.
+func (e *Engine) replicate(peer, addr string) {
+	defer e.wg.Done()
+	base := "http://" + addr
+	backoff := 50 * time.Millisecond
+	var sent, acked uint64
+	known := false
+	lastProgress := time.Now()
+	for e.ctx.Err() == nil {
+		if !known {
+			var resp replicateResponse
+			if err := e.call(http.MethodGet, base+pathVector, nil, &resp); err != nil {
+				e.sleep(backoff)
+				backoff = min(2*backoff, time.Second)
+				continue
+			}
+			acked = resp.Applied[e.id]
+			sent, known, lastProgress = acked, true, time.Now()
+			e.setAcked(peer, acked)
+		}
+		if acked < sent && time.Since(lastProgress) > stallResend {
+			sent, lastProgress = acked, time.Now() // the peer may have lost its buffer
+		}
+		batch, ok := e.logRange(sent+1, maxBatch)
+		if !ok {
+			e.mu.Lock()
+			base := e.logBase
+			e.mu.Unlock()
+			e.log.Warn("peer lacks writes this node no longer has in its log (lost after acknowledging them?); skipping them",
+				"peer", peer, "from", sent+1, "logStart", base+1)
+			sent = base
+			continue
+		}
+		if len(batch) == 0 {
+			select {
+			case <-e.wake[peer]:
+			case <-time.After(200 * time.Millisecond):
+			case <-e.ctx.Done():
+			}
+			continue
+		}
+		resp, err := e.send(base, batch)
+		if err != nil {
+			known = false
+			e.log.Debug("replication to peer failed; will retry", "peer", peer, "err", err)
+			e.sleep(backoff)
+			backoff = min(2*backoff, time.Second)
+			continue
+		}
+		backoff = 50 * time.Millisecond
+		sent = batch[len(batch)-1].Seq
+		if n := resp.Applied[e.id]; n > acked {
+			acked, lastProgress = n, time.Now()
+		} else if n < acked {
+			acked = n // the peer went back (lost writes): resend from there
+			sent = min(sent, n)
+		}
+		e.setAcked(peer, acked)
+	}
+}
+
+// send posts one batch. Under skip-deps it splits the batch into
+// parallel requests, each delayed at random, so writes arrive out of
+// order; it returns the response with the smallest progress.
+func (e *Engine) send(base string, batch []*rec) (replicateResponse, error) {
+	if !e.skipDeps || len(batch) < 2 {
+		var resp replicateResponse
+		err := e.call(http.MethodPost, base+pathReplicate, replicateRequest{From: e.id, Writes: batch}, &resp)
+		return resp, err
+	}
+	const parts = 4
+	var (
+		mu   sync.Mutex
+		wg   sync.WaitGroup
+		out  replicateResponse
+		fail error
+	)
+	for i := 0; i < parts; i++ {
+		var part []*rec
+		for j := i; j < len(batch); j += parts {
+			part = append(part, batch[j])
+		}
+		if len(part) == 0 {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e.sleep(time.Duration(rand.IntN(100)) * time.Millisecond)
+			var resp replicateResponse
+			err := e.call(http.MethodPost, base+pathReplicate, replicateRequest{From: e.id, Writes: part}, &resp)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				fail = err
+			} else if out.Applied == nil || resp.Applied[e.id] < out.Applied[e.id] {
+				out = resp
+			}
+		}()
+	}
+	wg.Wait()
+	return out, fail
+}
+
+func (e *Engine) call(method, url string, body, out any) error {
+	ctx, cancel := context.WithTimeout(e.ctx, 10*time.Second)
+	defer cancel()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := e.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("%s %s: %s: %s", method, url, resp.Status, bytes.TrimSpace(msg))
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
+}
+
+func (e *Engine) sleep(d time.Duration) {
+	select {
+	case <-time.After(d):
+	case <-e.ctx.Done():
+	}
+}
