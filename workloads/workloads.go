@@ -1,0 +1,181 @@
+// Package workloads defines what the clients of a test do: the bundled
+// workloads register (one key: read, write, cas), kv (many independent
+// keys, a few workers per key) and set (adds of unique elements and reads
+// of the whole set), each as a generator of operations, the final reads
+// that close a run, and the checkers that apply to it under each
+// consistency model.
+//
+// Workloads are pure: they build generators and say which checkers to run.
+// How a set is stored is the system's business (see harness/refstore).
+package workloads
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/faultline/faultline/generator"
+	"github.com/faultline/faultline/history"
+)
+
+// Names lists the bundled workloads, for usage messages.
+var Names = []string{"register", "kv", "set"}
+
+// Models maps a store mode to the consistency model it promises.
+var Models = map[string]string{"strong": "linearizable", "causal": "causal+", "eventual": "eventual"}
+
+// Options tune a workload.
+type Options struct {
+	// Mode is the mode under test (strong, causal, eventual): it decides
+	// the checkers and whether cas is used (only in strong mode: cas has
+	// no causal+ or eventual semantics the checkers model).
+	Mode string
+	// Workers is the test's concurrency.
+	Workers int
+	// Nodes is the cluster size.
+	Nodes int
+	// Sticky keeps every process on one node (worker w on node w mod
+	// Nodes); otherwise processes switch nodes at random (about one op in
+	// SwitchEvery), carrying their session along.
+	Sticky bool
+	// SwitchEvery is the mean number of ops between node switches when
+	// not Sticky (default 10).
+	SwitchEvery int
+	// PerKey is the number of workers per key in kv (default 3); OpsPerKey
+	// the ops each worker does on a key before moving to the next
+	// (default 100), which keeps per-key histories small enough to check.
+	PerKey, OpsPerKey int
+}
+
+// Workload is one of the bundled workloads, set up for a run.
+type Workload struct {
+	Name string
+	opts Options
+	// Checkers are the checkers that apply under the run's mode.
+	Checkers []string
+	gen      generator.Generator
+	keys     *keySet
+}
+
+// New returns the workload named name, set up with opts, or an error
+// listing the valid names.
+func New(name string, opts Options) (*Workload, error) {
+	if opts.Workers <= 0 {
+		return nil, fmt.Errorf("workload %s: concurrency must be at least 1, not %d", name, opts.Workers)
+	}
+	if opts.Nodes <= 0 {
+		return nil, fmt.Errorf("workload %s: nodes must be at least 1, not %d", name, opts.Nodes)
+	}
+	model, ok := Models[opts.Mode]
+	if !ok {
+		return nil, fmt.Errorf("unknown mode %q: valid modes are strong, causal, eventual", opts.Mode)
+	}
+	if opts.SwitchEvery <= 0 {
+		opts.SwitchEvery = 10
+	}
+	if opts.PerKey <= 0 {
+		opts.PerKey = 3
+	}
+	if opts.OpsPerKey <= 0 {
+		opts.OpsPerKey = 100
+	}
+	w := &Workload{Name: name, opts: opts, keys: &keySet{seen: map[string]bool{}}}
+	cas := opts.Mode == "strong"
+	switch name {
+	case "register":
+		w.Checkers = []string{model}
+		w.gen = w.route(registerGen(func(generator.Context) string { return "r" }, cas))
+	case "kv":
+		w.Checkers = []string{model}
+		per, n := opts.PerKey, opts.OpsPerKey
+		w.gen = w.route(generator.EachWorker(func(worker int) generator.Generator {
+			count := 0
+			return registerGen(func(ctx generator.Context) string {
+				count++
+				// Workers of one group share a key; each moves on after n ops.
+				return fmt.Sprintf("k%d-%d", worker/per, (count-1)/n)
+			}, cas)
+		}))
+	case "set":
+		w.Checkers = []string{"set"}
+		w.gen = w.route(setGen())
+	default:
+		return nil, fmt.Errorf("unknown workload %q: valid workloads are %s", name, strings.Join(Names, ", "))
+	}
+	return w, nil
+}
+
+// Generator is the workload's main-phase generator (unbounded: the runner
+// bounds it by time). It records the keys it touches, for FinalReads.
+func (w *Workload) Generator() generator.Generator { return w.gen }
+
+// HomeNode is the node worker starts on: workers spread round-robin.
+func (w *Workload) HomeNode(worker int) int { return worker % w.opts.Nodes }
+
+// Keys returns the keys touched so far, sorted.
+func (w *Workload) Keys() []string { return w.keys.list() }
+
+// FinalReads returns a generator of the final reads: every key touched, on
+// every node, each once (ops carry Final and Node).
+func (w *Workload) FinalReads() generator.Generator {
+	var ops []generator.Op
+	for _, k := range w.Keys() {
+		for n := 0; n < w.opts.Nodes; n++ {
+			ops = append(ops, generator.Op{F: history.FRead, Key: k, Value: history.Null, Node: n, Final: true})
+		}
+	}
+	return generator.Ops(ops...)
+}
+
+// route records the keys of emitted ops and, unless sessions are sticky,
+// sends about one op in SwitchEvery to a random node (the process stays
+// there). Sticky processes go to their home node.
+func (w *Workload) route(g generator.Generator) generator.Generator {
+	return &router{w: w, g: g}
+}
+
+type router struct {
+	w *Workload
+	g generator.Generator
+}
+
+func (r *router) Next(ctx generator.Context) generator.Step {
+	s := r.g.Next(ctx)
+	if s.Kind != generator.Emit {
+		return s
+	}
+	r.w.keys.add(s.Op.Key)
+	if !r.w.opts.Sticky && r.w.opts.Nodes > 1 && ctx.Rand.IntN(r.w.opts.SwitchEvery) == 0 {
+		s.Op.Node = ctx.Rand.IntN(r.w.opts.Nodes)
+	}
+	return s
+}
+
+func (r *router) Update(ctx generator.Context, op generator.Op, c generator.Completion) {
+	if u, ok := r.g.(generator.Updater); ok {
+		u.Update(ctx, op, c)
+	}
+}
+
+type keySet struct {
+	mu   sync.Mutex
+	seen map[string]bool
+	keys []string
+}
+
+func (k *keySet) add(key string) {
+	k.mu.Lock()
+	if !k.seen[key] {
+		k.seen[key] = true
+		k.keys = append(k.keys, key)
+	}
+	k.mu.Unlock()
+}
+
+func (k *keySet) list() []string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	out := append([]string(nil), k.keys...)
+	sortStrings(out)
+	return out
+}
