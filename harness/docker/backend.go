@@ -1,0 +1,88 @@
+package docker
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/docker/docker/client"
+
+	"github.com/faultline/faultline/harness"
+)
+
+// Labels put on everything the backend creates.
+const (
+	LabelRun        = "faultline.run"
+	LabelOwnerPID   = "faultline.owner-pid"
+	LabelOwnerStart = "faultline.owner-start" // the owner's start time, against pid reuse
+	LabelImage      = "faultline.image"
+)
+
+// Options configures the docker backend.
+type Options struct {
+	// Logger receives progress lines (nil: slog.Default()).
+	Logger *slog.Logger
+	// ReadyTimeout bounds how long Start waits for every node to be ready
+	// (0: 60s).
+	ReadyTimeout time.Duration
+	// NoReap skips reaping the objects of dead harnesses in New.
+	NoReap bool
+}
+
+// Backend starts clusters of containers. It implements harness.Backend.
+type Backend struct {
+	cli  *client.Client
+	opts Options
+	log  *slog.Logger
+}
+
+var _ harness.Backend = (*Backend)(nil)
+
+// Available reports whether a Docker daemon answers a ping within about
+// two seconds (or before ctx ends).
+func Available(ctx context.Context) bool {
+	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		return false
+	}
+	defer cli.Close()
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	_, err = cli.Ping(ctx)
+	return err == nil
+}
+
+// New connects to the daemon named by the environment (DOCKER_HOST, ...),
+// negotiating the API version, and reaps what dead harnesses left behind.
+func New(opts Options) (*Backend, error) {
+	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		return nil, fmt.Errorf("docker backend: connect to the docker daemon: %w", err)
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	if opts.ReadyTimeout <= 0 {
+		opts.ReadyTimeout = 60 * time.Second
+	}
+	b := &Backend{cli: cli, opts: opts, log: log.With("backend", "docker")}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := cli.Ping(ctx); err != nil {
+		cli.Close()
+		return nil, fmt.Errorf("docker backend: the docker daemon does not answer (is it running, is DOCKER_HOST right?): %w", err)
+	}
+	if !opts.NoReap {
+		rctx, rcancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer rcancel()
+		if err := b.Reap(rctx); err != nil {
+			b.log.Warn("reaping leftovers of dead harnesses failed", "err", err)
+		}
+	}
+	return b, nil
+}
+
+// Name is "docker".
+func (b *Backend) Name() string { return "docker" }
