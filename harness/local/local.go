@@ -1,0 +1,534 @@
+// Package local is the harness backend that runs each node of a cluster
+// as a child process on the loopback interface: distinct ports per node,
+// data directories and logs inside the run directory, every child in its
+// own process group, killed with it when the cluster closes (and by the
+// kernel, through the parent-death signal, if the harness dies).
+//
+// Faults: Kill is SIGKILL to the node's process group; Restart starts the
+// same command again on the same data directory and ports; Pause and
+// Resume are SIGSTOP and SIGCONT. Every peer link i→j goes through its
+// own TCP proxy on loopback (node i's peer address for j is the proxy),
+// so Partition can blackhole each direction of each link (one-way cuts
+// work) and Packet can delay traffic.
+//
+// What the proxies cannot do: they sit above TCP, so a dropped packet
+// shows only as the delay of its retransmission (loss is emulated as
+// RetransmitDelay on a share of the data), and duplication and reordering
+// are invisible to TCP's receivers: Packet refuses them with an error
+// (use the docker backend, which has netem). A blackholed connection
+// stalls instead of timing out at the TCP level, and new connections to a
+// cut peer are accepted by the proxy and then stall; data held during a
+// cut is delivered after the heal, as TCP would retransmit it. Client
+// traffic from the harness to the nodes does not go through the proxies,
+// so a partition never cuts the harness from a node, and Packet shapes
+// only node-to-node traffic.
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/faultline/faultline/harness"
+	"github.com/faultline/faultline/nemesis"
+)
+
+// Options configure the local backend.
+type Options struct {
+	// BasePort, when set, gives node i (0-based) the client port
+	// BasePort+2i and the peer port BasePort+2i+1; 0 picks free ports.
+	BasePort int
+	// StartTimeout bounds the wait for every node to be ready (default
+	// 60s).
+	StartTimeout time.Duration
+}
+
+// Backend starts clusters of local processes.
+type Backend struct{ opts Options }
+
+var _ harness.Backend = (*Backend)(nil)
+
+// New returns a local backend.
+func New(opts Options) *Backend {
+	if opts.StartTimeout <= 0 {
+		opts.StartTimeout = 60 * time.Second
+	}
+	return &Backend{opts: opts}
+}
+
+func (b *Backend) Name() string { return "local" }
+
+// Cluster is a running local cluster.
+type Cluster struct {
+	sys   harness.System
+	dir   string
+	nodes []*node
+	links map[[2]string]*link // [from, to]
+
+	mu   sync.Mutex // serializes faults
+	once sync.Once
+	err  error
+}
+
+var _ harness.Cluster = (*Cluster)(nil)
+
+type node struct {
+	id         string
+	clientAddr string
+	peerAddr   string
+	layout     harness.NodeLayout
+	logPath    string
+	cmd        *exec.Cmd
+	done       chan struct{} // closed when the process has exited
+	paused     bool
+	logf       *os.File
+}
+
+// Start starts spec.Nodes nodes of sys and waits until every node is
+// ready. On failure everything started is stopped.
+func (b *Backend) Start(ctx context.Context, sys harness.System, spec harness.ClusterSpec) (harness.Cluster, error) {
+	if spec.Nodes <= 0 {
+		return nil, fmt.Errorf("local backend: a cluster needs at least one node, not %d", spec.Nodes)
+	}
+	if _, err := os.Stat(sys.Binary()); err != nil {
+		return nil, fmt.Errorf("local backend: the %s binary %q is missing (run `make build`): %w", sys.Name(), sys.Binary(), err)
+	}
+	c := &Cluster{sys: sys, dir: spec.Dir, links: map[[2]string]*link{}}
+	ok := false
+	defer func() {
+		if !ok {
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			c.Close(cctx)
+			cancel()
+		}
+	}()
+	for _, d := range []string{"nodes", "data"} {
+		if err := os.MkdirAll(filepath.Join(spec.Dir, d), 0o755); err != nil {
+			return nil, fmt.Errorf("local backend: %w", err)
+		}
+	}
+	for i := 0; i < spec.Nodes; i++ {
+		id := fmt.Sprintf("n%d", i+1)
+		var cp, pp string
+		if b.opts.BasePort > 0 {
+			cp = fmt.Sprintf("127.0.0.1:%d", b.opts.BasePort+2*i)
+			pp = fmt.Sprintf("127.0.0.1:%d", b.opts.BasePort+2*i+1)
+		} else {
+			var err error
+			if cp, err = freePort(); err != nil {
+				return nil, err
+			}
+			if pp, err = freePort(); err != nil {
+				return nil, err
+			}
+		}
+		c.nodes = append(c.nodes, &node{id: id, clientAddr: cp, peerAddr: pp,
+			logPath: filepath.Join(spec.Dir, "nodes", id+".log")})
+	}
+	// One proxy per directed link.
+	for i, from := range c.nodes {
+		for j, to := range c.nodes {
+			if i == j {
+				continue
+			}
+			l, err := newLink(from.id, to.id, to.peerAddr, uint64(i*len(c.nodes)+j))
+			if err != nil {
+				return nil, fmt.Errorf("local backend: proxy %s→%s: %w", from.id, to.id, err)
+			}
+			c.links[[2]string{from.id, to.id}] = l
+		}
+	}
+	for _, n := range c.nodes {
+		peers := map[string]string{}
+		for _, o := range c.nodes {
+			if o != n {
+				peers[o.id] = c.links[[2]string{n.id, o.id}].addr()
+			}
+		}
+		n.layout = harness.NodeLayout{ID: n.id, ClientListen: n.clientAddr, PeerListen: n.peerAddr,
+			Peers: peers, DataDir: filepath.Join(spec.Dir, "data", n.id)}
+		if err := os.MkdirAll(n.layout.DataDir, 0o755); err != nil {
+			return nil, fmt.Errorf("local backend: %w", err)
+		}
+	}
+	for _, n := range c.nodes {
+		if err := c.start(n); err != nil {
+			return nil, err
+		}
+	}
+	rctx, cancel := context.WithTimeout(ctx, b.opts.StartTimeout)
+	defer cancel()
+	for _, n := range c.nodes {
+		if err := c.waitReady(rctx, n); err != nil {
+			return nil, err
+		}
+	}
+	ok = true
+	return c, nil
+}
+
+// freePort returns a loopback address whose port is free now.
+func freePort() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("local backend: find a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+// checkFree fails with a clear error when addr cannot be bound.
+func checkFree(id, what, addr string) error {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("local backend: node %s's %s address %s is in use (another process holds it; stop it or choose another base port): %w", id, what, addr, err)
+	}
+	return l.Close()
+}
+
+// start runs n's process, appending to its log.
+func (c *Cluster) start(n *node) error {
+	if err := checkFree(n.id, "client", n.clientAddr); err != nil {
+		return err
+	}
+	if err := checkFree(n.id, "peer", n.peerAddr); err != nil {
+		return err
+	}
+	if n.logf == nil {
+		f, err := os.OpenFile(n.logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+		if err != nil {
+			return fmt.Errorf("local backend: open the log of %s: %w", n.id, err)
+		}
+		n.logf = f
+	}
+	args := c.sys.Args(n.layout)
+	fmt.Fprintf(n.logf, "=== faultline: %s starting %s %s\n", time.Now().UTC().Format(time.RFC3339Nano), c.sys.Binary(), strings.Join(args, " "))
+	cmd := exec.Command(c.sys.Binary(), args...)
+	cmd.Stdout, cmd.Stderr = n.logf, n.logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("local backend: start node %s: %w", n.id, err)
+	}
+	done := make(chan struct{})
+	go func() {
+		cmd.Wait()
+		close(done)
+	}()
+	n.cmd, n.done, n.paused = cmd, done, false
+	return nil
+}
+
+// waitReady waits for sys.Ready, failing fast (with the log's tail) if the
+// process exits first.
+func (c *Cluster) waitReady(ctx context.Context, n *node) error {
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() { errc <- c.sys.Ready(rctx, harness.Node{ID: n.id, ClientAddr: n.clientAddr}) }()
+	select {
+	case err := <-errc:
+		if err != nil {
+			return fmt.Errorf("local backend: node %s (%s) is not ready: %w\n%s", n.id, n.clientAddr, err, tail(n.logPath))
+		}
+		return nil
+	case <-n.done:
+		cancel()
+		<-errc
+		return fmt.Errorf("local backend: node %s exited while starting (%s); its log %s ends with:\n%s", n.id, n.cmd.ProcessState, n.logPath, tail(n.logPath))
+	}
+}
+
+// tail returns the last lines of a log.
+func tail(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > 15 {
+		lines = lines[len(lines)-15:]
+	}
+	return "    " + strings.Join(lines, "\n    ")
+}
+
+func (c *Cluster) Nodes() []harness.Node {
+	out := make([]harness.Node, len(c.nodes))
+	for i, n := range c.nodes {
+		out[i] = harness.Node{ID: n.id, ClientAddr: n.clientAddr}
+	}
+	return out
+}
+
+func (c *Cluster) node(id string) (*node, error) {
+	for _, n := range c.nodes {
+		if n.id == id {
+			return n, nil
+		}
+	}
+	ids := make([]string, len(c.nodes))
+	for i, n := range c.nodes {
+		ids[i] = n.id
+	}
+	return nil, fmt.Errorf("local backend: no node %q (nodes are %s)", id, strings.Join(ids, ", "))
+}
+
+func running(n *node) bool {
+	if n.cmd == nil {
+		return false
+	}
+	select {
+	case <-n.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// signal sends sig to n's process group.
+func signal(n *node, sig syscall.Signal) error {
+	if err := syscall.Kill(-n.cmd.Process.Pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
+		return fmt.Errorf("local backend: %s to node %s: %w", sig, n.id, err)
+	}
+	return nil
+}
+
+func (c *Cluster) kill(ctx context.Context, n *node) error {
+	if !running(n) {
+		return nil
+	}
+	if err := signal(n, syscall.SIGKILL); err != nil {
+		return err
+	}
+	select {
+	case <-n.done:
+		n.paused = false
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("local backend: node %s did not die after SIGKILL: %w", n.id, ctx.Err())
+	}
+}
+
+// Kill sends SIGKILL to the node's process group and waits for it to die.
+// Killing a node that is down does nothing.
+func (c *Cluster) Kill(ctx context.Context, id string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n, err := c.node(id)
+	if err != nil {
+		return err
+	}
+	return c.kill(ctx, n)
+}
+
+// Restart kills the node if it runs and starts it again on its data and
+// ports. It does not wait for the node to be ready.
+func (c *Cluster) Restart(ctx context.Context, id string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n, err := c.node(id)
+	if err != nil {
+		return err
+	}
+	if err := c.kill(ctx, n); err != nil {
+		return err
+	}
+	// The kernel may hold the ports for a moment after the kill.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		err = c.start(n)
+		if err == nil || time.Now().After(deadline) || ctx.Err() != nil {
+			return err
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Pause stops the node's processes with SIGSTOP.
+func (c *Cluster) Pause(ctx context.Context, id string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n, err := c.node(id)
+	if err != nil {
+		return err
+	}
+	if !running(n) {
+		return fmt.Errorf("local backend: cannot pause node %s: it is not running", id)
+	}
+	if err := signal(n, syscall.SIGSTOP); err != nil {
+		return err
+	}
+	n.paused = true
+	return nil
+}
+
+// Resume continues a paused node with SIGCONT.
+func (c *Cluster) Resume(ctx context.Context, id string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n, err := c.node(id)
+	if err != nil {
+		return err
+	}
+	if !running(n) {
+		return fmt.Errorf("local backend: cannot resume node %s: it is not running", id)
+	}
+	if err := signal(n, syscall.SIGCONT); err != nil {
+		return err
+	}
+	n.paused = false
+	return nil
+}
+
+// Partition blackholes, for every node A and every B in g[A], the traffic
+// from B to A: the forward direction of link B→A and the backward
+// direction of link A→B. Every other direction is opened. A nil or empty
+// grudge heals.
+func (c *Cluster) Partition(ctx context.Context, g nemesis.Grudge) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for a, bs := range g {
+		if _, err := c.node(a); err != nil {
+			return fmt.Errorf("partition: %w", err)
+		}
+		for _, b := range bs {
+			if _, err := c.node(b); err != nil {
+				return fmt.Errorf("partition: %w", err)
+			}
+		}
+	}
+	want := map[[2]string][2]bool{}
+	for a, bs := range g {
+		for _, b := range bs {
+			if a == b {
+				continue
+			}
+			ba := want[[2]string{b, a}]
+			ba[forward] = true
+			want[[2]string{b, a}] = ba
+			ab := want[[2]string{a, b}]
+			ab[backward] = true
+			want[[2]string{a, b}] = ab
+		}
+	}
+	for k, l := range c.links {
+		w := want[k]
+		l.setBlock(forward, w[forward])
+		l.setBlock(backward, w[backward])
+	}
+	return nil
+}
+
+// Packet shapes the traffic node id sends to its peers (the forward
+// direction of its outgoing links, the backward direction of its incoming
+// ones). Duplicate and Reorder cannot be done above TCP: they are refused.
+func (c *Cluster) Packet(ctx context.Context, id string, f nemesis.PacketFault) error {
+	if f.Duplicate > 0 || f.Reorder > 0 {
+		return fmt.Errorf("local backend: packet duplication and reordering are invisible above TCP (the link proxies cannot do them); use --backend docker, or only delay, jitter and loss")
+	}
+	if f.Loss < 0 || f.Loss > 100 {
+		return fmt.Errorf("local backend: loss %.1f%% is not a percentage in [0, 100]", f.Loss)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, err := c.node(id); err != nil {
+		return err
+	}
+	s := shaping{delay: f.Delay, jitter: f.Jitter, loss: f.Loss}
+	for k, l := range c.links {
+		if k[0] == id {
+			l.setShape(forward, s)
+		}
+		if k[1] == id {
+			l.setShape(backward, s)
+		}
+	}
+	return nil
+}
+
+// ResetLink closes every connection of the link from→to with RST (the
+// nodes redial).
+func (c *Cluster) ResetLink(from, to string) error {
+	l, ok := c.links[[2]string{from, to}]
+	if !ok {
+		return fmt.Errorf("local backend: no link %s→%s", from, to)
+	}
+	l.reset()
+	return nil
+}
+
+// Close stops every node (SIGCONT, SIGTERM, then SIGKILL after two
+// seconds, to the whole process group), closes the proxies and the logs.
+// Data directories and logs stay in the run directory.
+func (c *Cluster) Close(ctx context.Context) error {
+	c.once.Do(func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		var errs []error
+		for _, n := range c.nodes {
+			if running(n) {
+				signal(n, syscall.SIGCONT)
+				signal(n, syscall.SIGTERM)
+			}
+		}
+		grace := time.After(2 * time.Second)
+		for _, n := range c.nodes {
+			if !running(n) {
+				continue
+			}
+			select {
+			case <-n.done:
+			case <-grace:
+			case <-ctx.Done():
+			}
+			if running(n) {
+				signal(n, syscall.SIGKILL)
+				select {
+				case <-n.done:
+				case <-time.After(10 * time.Second):
+					errs = append(errs, fmt.Errorf("local backend: node %s (pid %d) did not die", n.id, n.cmd.Process.Pid))
+				}
+			}
+		}
+		keys := make([][2]string, 0, len(c.links))
+		for k := range c.links {
+			keys = append(keys, k)
+		}
+		sort.Slice(keys, func(i, j int) bool { return keys[i][0]+keys[i][1] < keys[j][0]+keys[j][1] })
+		for _, k := range keys {
+			if err := c.links[k].close(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		for _, n := range c.nodes {
+			if n.logf != nil {
+				fmt.Fprintf(n.logf, "=== faultline: %s cluster closed\n", time.Now().UTC().Format(time.RFC3339Nano))
+				n.logf.Close()
+				n.logf = nil
+			}
+		}
+		c.err = errors.Join(errs...)
+	})
+	return c.err
+}
+
+// Pids returns the process ids of the running nodes (for tests).
+func (c *Cluster) Pids() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := map[string]int{}
+	for _, n := range c.nodes {
+		if running(n) {
+			out[n.id] = n.cmd.Process.Pid
+		}
+	}
+	return out
+}

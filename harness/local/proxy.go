@@ -1,0 +1,238 @@
+package local
+
+import (
+	"errors"
+	"io"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"time"
+)
+
+// Directions of a link: forward carries what the dialing node sends,
+// backward what the dialed node answers.
+const (
+	forward  = 0
+	backward = 1
+)
+
+// RetransmitDelay is what a lost segment costs in the proxy: TCP resends
+// it after about one retransmission timeout, so loss shows as delay.
+const RetransmitDelay = 200 * time.Millisecond
+
+// shaping is a packet fault on one direction of a link.
+type shaping struct {
+	delay, jitter time.Duration
+	loss          float64 // percent
+}
+
+// link is the TCP proxy of one directed peer link from→to: node "from"
+// dials the link's address instead of node "to"'s peer address. Each
+// direction can be blackholed (data stalls in the proxy: nothing is
+// delivered, the sender's writes back up as in a real partition, and what
+// was held is delivered after the heal, as TCP's retransmissions would),
+// shaped (delay, jitter, loss as retransmission delay), or reset (every
+// connection closed with RST).
+type link struct {
+	from, to string
+	ln       net.Listener
+	target   string
+
+	mu     sync.Mutex
+	cond   *sync.Cond
+	block  [2]bool
+	shape  [2]shaping
+	conns  map[*proxyConn]struct{}
+	closed bool
+	rng    *rand.Rand
+	wg     sync.WaitGroup
+}
+
+type proxyConn struct{ a, b net.Conn } // a: from the dialer, b: to the target
+
+func newLink(from, to, target string, seed uint64) (*link, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	l := &link{from: from, to: to, ln: ln, target: target, conns: map[*proxyConn]struct{}{}, rng: rand.New(rand.NewPCG(seed, 7))}
+	l.cond = sync.NewCond(&l.mu)
+	l.wg.Add(1)
+	go l.accept()
+	return l, nil
+}
+
+func (l *link) addr() string { return l.ln.Addr().String() }
+
+func (l *link) accept() {
+	defer l.wg.Done()
+	for {
+		a, err := l.ln.Accept()
+		if err != nil {
+			return
+		}
+		b, err := net.DialTimeout("tcp", l.target, 2*time.Second)
+		if err != nil {
+			// The target is down: refuse as it would.
+			a.(*net.TCPConn).SetLinger(0)
+			a.Close()
+			continue
+		}
+		pc := &proxyConn{a: a, b: b}
+		l.mu.Lock()
+		if l.closed {
+			l.mu.Unlock()
+			a.Close()
+			b.Close()
+			return
+		}
+		l.conns[pc] = struct{}{}
+		l.mu.Unlock()
+		var pipes sync.WaitGroup
+		pipes.Add(2)
+		l.wg.Add(1)
+		go l.pipe(a, b, forward, &pipes)
+		go l.pipe(b, a, backward, &pipes)
+		go func() {
+			defer l.wg.Done()
+			pipes.Wait()
+			a.Close()
+			b.Close()
+			l.mu.Lock()
+			delete(l.conns, pc)
+			l.mu.Unlock()
+		}()
+	}
+}
+
+type chunk struct {
+	data []byte
+	due  time.Time
+	eof  bool
+}
+
+// pipe copies src to dst in direction dir: a reader stamps each chunk with
+// its delivery time; a writer holds it while the direction is blackholed
+// and until it is due.
+func (l *link) pipe(src, dst net.Conn, dir int, done *sync.WaitGroup) {
+	defer done.Done()
+	q := make(chan chunk, 64)
+	go func() {
+		defer close(q)
+		for {
+			buf := make([]byte, 32<<10)
+			n, err := src.Read(buf)
+			if n > 0 {
+				q <- chunk{data: buf[:n], due: time.Now().Add(l.delayFor(dir))}
+			}
+			if err != nil {
+				q <- chunk{eof: true, due: time.Now().Add(l.delayFor(dir))}
+				return
+			}
+		}
+	}()
+	var last time.Time
+	for c := range q {
+		if !l.waitOpen(dir) {
+			break
+		}
+		if c.due.Before(last) {
+			c.due = last // TCP keeps order
+		}
+		last = c.due
+		if d := time.Until(c.due); d > 0 {
+			time.Sleep(d)
+		}
+		if !l.waitOpen(dir) {
+			break
+		}
+		if c.eof {
+			if tc, ok := dst.(*net.TCPConn); ok {
+				tc.CloseWrite()
+			} else {
+				dst.Close()
+			}
+			break
+		}
+		if _, err := dst.Write(c.data); err != nil {
+			break
+		}
+	}
+	// Unblock the reader if it is stuck sending: close both ends.
+	src.Close()
+	dst.Close()
+	for range q {
+	}
+}
+
+// waitOpen waits while dir is blackholed; false when the link closed.
+func (l *link) waitOpen(dir int) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for l.block[dir] && !l.closed {
+		l.cond.Wait()
+	}
+	return !l.closed
+}
+
+func (l *link) delayFor(dir int) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := l.shape[dir]
+	d := s.delay
+	if s.jitter > 0 {
+		d += time.Duration(l.rng.Int64N(int64(2*s.jitter))) - s.jitter
+	}
+	if s.loss > 0 && l.rng.Float64()*100 < s.loss {
+		d += RetransmitDelay
+	}
+	if d < 0 {
+		d = 0
+	}
+	return d
+}
+
+func (l *link) setBlock(dir int, on bool) {
+	l.mu.Lock()
+	l.block[dir] = on
+	l.cond.Broadcast()
+	l.mu.Unlock()
+}
+
+func (l *link) setShape(dir int, s shaping) {
+	l.mu.Lock()
+	l.shape[dir] = s
+	l.mu.Unlock()
+}
+
+// reset closes every connection of the link with RST.
+func (l *link) reset() {
+	l.mu.Lock()
+	conns := make([]*proxyConn, 0, len(l.conns))
+	for c := range l.conns {
+		conns = append(conns, c)
+	}
+	l.mu.Unlock()
+	for _, c := range conns {
+		for _, x := range []net.Conn{c.a, c.b} {
+			if tc, ok := x.(*net.TCPConn); ok {
+				tc.SetLinger(0)
+			}
+			x.Close()
+		}
+	}
+}
+
+func (l *link) close() error {
+	l.mu.Lock()
+	l.closed = true
+	l.cond.Broadcast()
+	l.mu.Unlock()
+	err := l.ln.Close()
+	l.reset()
+	l.wg.Wait()
+	if errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF) {
+		err = nil
+	}
+	return err
+}
