@@ -3,16 +3,31 @@
 // the harness records it: nil (ok), a *NotAppliedError (fail: definitely
 // not applied) or an *UnknownError (info: may or may not have applied).
 //
-// CONTRACT SKETCH (written before the implementation; the store's
-// implementer fills in the bodies and may add options, but keeps these
-// names and meanings, which the harness already uses):
+// The rule it follows: "not applied" only when that is certain — the
+// server said so, or the connection was refused before the request was
+// sent. Anything after the request may have left (a timeout, a reset, an
+// unreadable reply) is unknown.
 package client
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
+
+	"github.com/faultline/faultline/store"
 )
 
 // Config configures a Client.
@@ -62,27 +77,228 @@ func IsMismatch(err error) bool {
 // Client is safe for concurrent use, but a harness process uses one
 // client at a time (at most one op outstanding).
 type Client struct {
-	cfg Config
-	// implementation fields
+	cfg   Config
+	urls  []string
+	http  *http.Client
+	seq   atomic.Uint64
+	cur   atomic.Int64
+	mu    sync.Mutex
+	token store.Token
+}
+
+// defaultTransport is shared by clients built without an HTTPClient, so
+// many clients in one harness share one keep-alive pool.
+var defaultTransport = &http.Transport{
+	DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+	MaxIdleConns:        1024,
+	MaxIdleConnsPerHost: 256,
+	IdleConnTimeout:     90 * time.Second,
 }
 
 // New returns a client for cfg, talking to Endpoints[0] first.
-func New(cfg Config) (*Client, error) { panic("not implemented yet") }
+func New(cfg Config) (*Client, error) {
+	if len(cfg.Endpoints) == 0 {
+		return nil, errors.New("client: no endpoints: give at least one node address, like 127.0.0.1:7001")
+	}
+	c := &Client{cfg: cfg, http: cfg.HTTPClient}
+	for _, ep := range cfg.Endpoints {
+		ep = strings.TrimRight(strings.TrimSpace(ep), "/")
+		if ep == "" {
+			return nil, errors.New("client: empty endpoint: want host:port or http://host:port")
+		}
+		if !strings.Contains(ep, "://") {
+			ep = "http://" + ep
+		}
+		c.urls = append(c.urls, ep)
+	}
+	if c.http == nil {
+		c.http = &http.Client{Transport: defaultTransport}
+	}
+	if c.cfg.ID == "" {
+		var b [6]byte
+		rand.Read(b[:])
+		c.cfg.ID = hex.EncodeToString(b[:])
+	}
+	return c, nil
+}
 
 // Use makes the client talk to Endpoints[i] from now on; the causal token
-// goes along, so session guarantees hold across nodes in causal mode.
-func (c *Client) Use(i int) { panic("not implemented yet") }
+// goes along, so session guarantees hold across nodes in causal mode. An
+// index out of range is ignored.
+func (c *Client) Use(i int) {
+	if i >= 0 && i < len(c.urls) {
+		c.cur.Store(int64(i))
+	}
+}
+
+// Endpoint is the address the client talks to now.
+func (c *Client) Endpoint() string { return c.urls[c.cur.Load()] }
+
+// Token is the client's causal token (a copy).
+func (c *Client) Token() store.Token {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return store.Merge(nil, c.token)
+}
 
 // Read returns the key's value; found is false when the key is absent.
 func (c *Client) Read(ctx context.Context, key string) (value string, found bool, err error) {
-	panic("not implemented yet")
+	resp, err := c.do(ctx, store.PathRead, store.Request{Key: key, RequestID: c.nextID()})
+	if err != nil {
+		return "", false, err
+	}
+	return resp.Value, resp.Found, nil
 }
 
 // Write sets key to value.
-func (c *Client) Write(ctx context.Context, key, value string) error { panic("not implemented yet") }
+func (c *Client) Write(ctx context.Context, key, value string) error {
+	_, err := c.do(ctx, store.PathWrite, store.Request{Key: key, Value: &value, RequestID: c.nextID()})
+	return err
+}
+
+// WriteWithID sets key to value under a caller-chosen request id: a retry
+// with the same id applies at most once.
+func (c *Client) WriteWithID(ctx context.Context, requestID, key, value string) error {
+	_, err := c.do(ctx, store.PathWrite, store.Request{Key: key, Value: &value, RequestID: requestID})
+	return err
+}
 
 // CAS sets key to new if it holds expected; a *NotAppliedError with
 // Mismatch set if it does not (or the key is absent).
 func (c *Client) CAS(ctx context.Context, key, expected, new string) error {
-	panic("not implemented yet")
+	_, err := c.do(ctx, store.PathCAS, store.Request{Key: key, Expected: &expected, New: &new, RequestID: c.nextID()})
+	return err
+}
+
+func (c *Client) nextID() string {
+	return c.cfg.ID + "-" + strconv.FormatUint(c.seq.Add(1), 10)
+}
+
+// do sends one request and classifies its outcome.
+func (c *Client) do(ctx context.Context, path string, req store.Request) (store.Response, error) {
+	if c.cfg.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.cfg.Timeout)
+		defer cancel()
+	}
+	body, err := json.Marshal(req)
+	if err != nil {
+		return store.Response{}, &NotAppliedError{Reason: "encode request: " + err.Error()}
+	}
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, c.Endpoint()+path, bytes.NewReader(body))
+	if err != nil {
+		return store.Response{}, &NotAppliedError{Reason: "build request: " + err.Error()}
+	}
+	hreq.Header.Set("Content-Type", "application/json")
+	if t := store.EncodeToken(c.Token()); t != "" {
+		hreq.Header.Set(store.TokenHeader, t)
+	}
+	hresp, err := c.http.Do(hreq)
+	if err != nil {
+		if notSent(err) {
+			return store.Response{}, &NotAppliedError{Reason: "request not sent: " + err.Error()}
+		}
+		return store.Response{}, &UnknownError{Reason: "request failed after it may have been sent: " + err.Error(), Err: err}
+	}
+	defer hresp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(hresp.Body, 2*store.MaxBodyBytes))
+	if err != nil {
+		return store.Response{}, &UnknownError{Reason: fmt.Sprintf("reading the reply (status %d): %v", hresp.StatusCode, err), Err: err}
+	}
+	var resp store.Response
+	if err := json.Unmarshal(raw, &resp); err != nil || resp.Outcome == "" {
+		// Not our server's JSON. A 4xx from any HTTP server refuses the
+		// request before acting on it; anything else might have acted.
+		if hresp.StatusCode >= 400 && hresp.StatusCode < 500 && hresp.StatusCode != http.StatusRequestTimeout {
+			return store.Response{}, &NotAppliedError{Reason: fmt.Sprintf("status %d: %s", hresp.StatusCode, snippet(raw))}
+		}
+		return store.Response{}, &UnknownError{Reason: fmt.Sprintf("unreadable reply (status %d): %s", hresp.StatusCode, snippet(raw))}
+	}
+	switch resp.Outcome {
+	case store.OutcomeOK:
+		if t, err := store.DecodeToken(hresp.Header.Get(store.TokenHeader)); err == nil && len(t) > 0 {
+			c.mu.Lock()
+			c.token = store.Merge(c.token, t)
+			c.mu.Unlock()
+		}
+		return resp, nil
+	case store.OutcomeFail:
+		return store.Response{}, &NotAppliedError{Mismatch: resp.Mismatch, Reason: resp.Error}
+	default:
+		return store.Response{}, &UnknownError{Reason: fmt.Sprintf("status %d: %s", hresp.StatusCode, resp.Error)}
+	}
+}
+
+// notSent reports whether a transport error happened before any byte of
+// the request could have reached the server: a failed dial.
+func notSent(err error) bool {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return true
+	}
+	return errors.Is(err, syscall.ECONNREFUSED)
+}
+
+func snippet(b []byte) string {
+	s := strings.TrimSpace(string(b))
+	if len(s) > 200 {
+		s = s[:200] + "..."
+	}
+	return s
+}
+
+// Status fetches the current node's GET /admin/status.
+func (c *Client) Status(ctx context.Context) (store.Status, error) {
+	var s store.Status
+	err := c.admin(ctx, http.MethodGet, store.PathStatus, nil, &s)
+	return s, err
+}
+
+// SetClockOffset sets the current node's clock offset (0 resets it).
+func (c *Client) SetClockOffset(ctx context.Context, d time.Duration) error {
+	ns := int64(d)
+	var out store.ClockOffset
+	if err := c.admin(ctx, http.MethodPut, store.PathClock, store.ClockOffset{OffsetNS: &ns}, &out); err != nil {
+		return err
+	}
+	if out.Offset() != d {
+		return fmt.Errorf("set clock offset on %s: node reports %v, want %v", c.Endpoint(), out.Offset(), d)
+	}
+	return nil
+}
+
+func (c *Client) admin(ctx context.Context, method, path string, in, out any) error {
+	if c.cfg.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.cfg.Timeout)
+		defer cancel()
+	}
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.Endpoint()+path, body)
+	if err != nil {
+		return err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, store.MaxBodyBytes))
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s %s: status %d: %s", method, path, resp.StatusCode, snippet(raw))
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		return fmt.Errorf("%s %s: decode reply: %w", method, path, err)
+	}
+	return nil
 }

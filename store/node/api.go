@@ -1,0 +1,199 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/faultline/faultline/store"
+)
+
+// clientHandler serves the client API (/v1/) and the admin API (/admin/).
+func (n *Node) clientHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc(store.PathRead, n.handleOp("read"))
+	mux.HandleFunc(store.PathWrite, n.handleOp("write"))
+	mux.HandleFunc(store.PathCAS, n.handleOp("cas"))
+	mux.HandleFunc(store.PathStatus, n.handleStatus)
+	mux.HandleFunc(store.PathClock, n.handleClock)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		fail(w, http.StatusNotFound, fmt.Sprintf("no such path %q: the client API is POST %s, %s, %s; the admin API is GET %s and GET/PUT %s",
+			r.URL.Path, store.PathRead, store.PathWrite, store.PathCAS, store.PathStatus, store.PathClock))
+	})
+	return recoverer(n, mux)
+}
+
+// peerHandler serves the peer address's HTTP side: /peer/ goes to the
+// engine, with the full path (nothing is stripped).
+func (n *Node) peerHandler() http.Handler {
+	mux := http.NewServeMux()
+	if h := n.engine.PeerHandler(); h != nil {
+		mux.Handle("/peer/", h)
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		fail(w, http.StatusNotFound, fmt.Sprintf("no such peer path %q", r.URL.Path))
+	})
+	return recoverer(n, mux)
+}
+
+// recoverer turns a handler panic into a 500 "unknown" answer: the
+// request may have done anything before it panicked.
+func recoverer(n *Node, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				n.log.Error("handler panic", "path", r.URL.Path, "panic", p)
+				writeJSON(w, http.StatusInternalServerError, store.Response{Outcome: store.OutcomeUnknown, Error: fmt.Sprintf("internal error: %v", p)})
+			}
+		}()
+		h.ServeHTTP(w, r)
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+// fail answers a request that was refused before anything happened.
+func fail(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, store.Response{Outcome: store.OutcomeFail, Error: msg})
+}
+
+// decodeBody decodes a JSON body strictly into v, answering the error
+// itself; it returns false when it did.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, store.MaxBodyBytes)
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil && dec.More() {
+		err = errors.New("extra data after the JSON object")
+	}
+	if err == nil {
+		if _, terr := dec.Token(); terr != io.EOF {
+			err = errors.New("extra data after the JSON object")
+		}
+	}
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			fail(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body over %d bytes", store.MaxBodyBytes))
+			return false
+		}
+		if errors.Is(err, io.EOF) {
+			err = errors.New("empty body")
+		}
+		fail(w, http.StatusBadRequest, "malformed JSON body: "+err.Error()+`; want an object like {"key":"k","value":"v","request_id":"c1-1"}`)
+		return false
+	}
+	return true
+}
+
+func allow(w http.ResponseWriter, r *http.Request, methods ...string) bool {
+	for _, m := range methods {
+		if r.Method == m {
+			return true
+		}
+	}
+	w.Header().Set("Allow", strings.Join(methods, ", "))
+	fail(w, http.StatusMethodNotAllowed, fmt.Sprintf("method %s not allowed on %s: use %s", r.Method, r.URL.Path, strings.Join(methods, " or ")))
+	return false
+}
+
+// handleOp serves one of read, write, cas.
+func (n *Node) handleOp(op string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !allow(w, r, http.MethodPost) {
+			return
+		}
+		var req store.Request
+		if !decodeBody(w, r, &req) {
+			return
+		}
+		if err := req.Validate(op); err != nil {
+			fail(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		token, err := store.DecodeToken(r.Header.Get(store.TokenHeader))
+		if err != nil {
+			fail(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), n.cfg.RequestTimeout)
+		defer cancel()
+		resp := store.Response{Outcome: store.OutcomeOK, RequestID: req.RequestID}
+		var out store.Token
+		switch op {
+		case "read":
+			var rr store.ReadResponse
+			rr, err = n.engine.Read(ctx, store.ReadRequest{Key: req.Key, Token: token})
+			resp.Value, resp.Found, out = rr.Value, rr.Found, rr.Token
+		case "write":
+			var wr store.WriteResponse
+			wr, err = n.engine.Write(ctx, store.WriteRequest{Key: req.Key, Value: *req.Value, RequestID: req.RequestID, Token: token})
+			out = wr.Token
+		case "cas":
+			var wr store.WriteResponse
+			wr, err = n.engine.CAS(ctx, store.CASRequest{Key: req.Key, Expected: *req.Expected, New: *req.New, RequestID: req.RequestID, Token: token})
+			out = wr.Token
+		}
+		status := http.StatusOK
+		switch {
+		case err == nil:
+			if t := store.EncodeToken(out); t != "" {
+				w.Header().Set(store.TokenHeader, t)
+			}
+		case errors.Is(err, store.ErrMismatch):
+			status, resp.Outcome, resp.Mismatch = http.StatusConflict, store.OutcomeFail, true
+		case errors.Is(err, store.ErrNotApplied):
+			status, resp.Outcome = http.StatusServiceUnavailable, store.OutcomeFail
+		case errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded):
+			status, resp.Outcome = http.StatusGatewayTimeout, store.OutcomeUnknown
+		default: // store.ErrUnknown, or anything unclassified: when in doubt, unknown
+			status, resp.Outcome = http.StatusInternalServerError, store.OutcomeUnknown
+		}
+		if err != nil {
+			resp.Error = err.Error()
+			if status == http.StatusInternalServerError || status == http.StatusGatewayTimeout {
+				n.log.Warn("outcome unknown", "op", op, "key", req.Key, "request_id", req.RequestID, "error", err)
+			}
+		}
+		writeJSON(w, status, resp)
+	}
+}
+
+func (n *Node) handleStatus(w http.ResponseWriter, r *http.Request) {
+	if !allow(w, r, http.MethodGet) {
+		return
+	}
+	writeJSON(w, http.StatusOK, n.Status())
+}
+
+func (n *Node) handleClock(w http.ResponseWriter, r *http.Request) {
+	if !allow(w, r, http.MethodGet, http.MethodPut) {
+		return
+	}
+	if r.Method == http.MethodPut {
+		var c store.ClockOffset
+		if !decodeBody(w, r, &c) {
+			return
+		}
+		if c.OffsetNS == nil {
+			fail(w, http.StatusBadRequest, `missing "offset_ns": want {"offset_ns": <nanoseconds, may be negative; 0 resets>}`)
+			return
+		}
+		n.clock.SetOffset(c.Offset())
+		n.log.Info("clock offset set", "offset", c.Offset())
+	}
+	off := int64(n.clock.Offset())
+	writeJSON(w, http.StatusOK, store.ClockOffset{OffsetNS: &off})
+}

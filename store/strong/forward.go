@@ -1,0 +1,168 @@
+package strong
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"syscall"
+
+	"github.com/faultline/faultline/store"
+)
+
+// ForwardPrefix is where a node takes requests forwarded by other nodes
+// (on the peer address). The body is a store.Request and the reply a
+// store.Response, as on the client API.
+const ForwardPrefix = "/peer/forward/"
+
+func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
+
+// forwardRead sends a read to the leader.
+func (e *Engine) forwardRead(ctx context.Context, req store.ReadRequest) (store.ReadResponse, error) {
+	var resp store.Response
+	if err := e.forward(ctx, "read", store.Request{Key: req.Key}, &resp); err != nil {
+		return store.ReadResponse{}, err
+	}
+	return store.ReadResponse{Value: resp.Value, Found: resp.Found}, nil
+}
+
+// forward sends op to the leader's /peer/forward/<op> and maps its reply
+// (or the transport's failure) back to the engine's errors. into, when
+// not nil, receives an ok reply.
+func (e *Engine) forward(ctx context.Context, op string, req store.Request, into *store.Response) error {
+	_, leader := e.raft.LeaderWithID()
+	if leader == "" {
+		return fmt.Errorf("%w: no leader known", store.ErrNotApplied)
+	}
+	if string(leader) == e.env.NodeID {
+		// Became leader meanwhile; refuse rather than guess.
+		return fmt.Errorf("%w: leadership changing, retry", store.ErrNotApplied)
+	}
+	addr, ok := e.env.Peers[string(leader)]
+	if !ok {
+		return fmt.Errorf("%w: no peer address for leader %q", store.ErrNotApplied, leader)
+	}
+	body, err := json.Marshal(req)
+	if err != nil {
+		return fmt.Errorf("%w: encode: %v", store.ErrNotApplied, err)
+	}
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+ForwardPrefix+op, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("%w: %v", store.ErrNotApplied, err)
+	}
+	hreq.Header.Set("Content-Type", "application/json")
+	hresp, err := e.env.PeerClient.Do(hreq)
+	if err != nil {
+		if isDialError(err) {
+			return fmt.Errorf("%w: forward to leader %s: %v", store.ErrNotApplied, leader, err)
+		}
+		return fmt.Errorf("%w: forward to leader %s: %v", store.ErrUnknown, leader, err)
+	}
+	defer hresp.Body.Close()
+	var resp store.Response
+	if err := json.NewDecoder(io.LimitReader(hresp.Body, store.MaxBodyBytes)).Decode(&resp); err != nil {
+		return fmt.Errorf("%w: forward to leader %s: unreadable reply (status %d): %v", store.ErrUnknown, leader, hresp.StatusCode, err)
+	}
+	switch resp.Outcome {
+	case store.OutcomeOK:
+		if into != nil {
+			*into = resp
+		}
+		return nil
+	case store.OutcomeFail:
+		if resp.Mismatch {
+			return remoteError{kind: store.ErrMismatch, msg: resp.Error}
+		}
+		return remoteError{kind: store.ErrNotApplied, msg: fmt.Sprintf("leader %s: %s", leader, resp.Error)}
+	default:
+		return remoteError{kind: store.ErrUnknown, msg: fmt.Sprintf("leader %s: %s", leader, resp.Error)}
+	}
+}
+
+// remoteError is the leader's own error, classified as kind.
+type remoteError struct {
+	kind error
+	msg  string
+}
+
+func (e remoteError) Error() string { return e.msg }
+func (e remoteError) Unwrap() error { return e.kind }
+
+// isDialError reports whether err happened before the request was sent.
+func isDialError(err error) bool {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return true
+	}
+	return errors.Is(err, syscall.ECONNREFUSED)
+}
+
+// forwardHandler serves /peer/forward/{read,write,cas}: requests another
+// node forwarded because it believes this node leads. It never forwards
+// again: a node that is not the leader refuses (not applied).
+func (e *Engine) forwardHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		op, ok := strings.CutPrefix(r.URL.Path, ForwardPrefix)
+		if !ok || (op != "read" && op != "write" && op != "cas") {
+			writeJSON(w, http.StatusNotFound, store.Response{Outcome: store.OutcomeFail, Error: fmt.Sprintf("no such peer path %q: valid are %sread, %swrite, %scas", r.URL.Path, ForwardPrefix, ForwardPrefix, ForwardPrefix)})
+			return
+		}
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			writeJSON(w, http.StatusMethodNotAllowed, store.Response{Outcome: store.OutcomeFail, Error: "use POST"})
+			return
+		}
+		var req store.Request
+		dec := json.NewDecoder(io.LimitReader(r.Body, store.MaxBodyBytes))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil {
+			writeJSON(w, http.StatusBadRequest, store.Response{Outcome: store.OutcomeFail, Error: "malformed JSON: " + err.Error()})
+			return
+		}
+		if err := req.Validate(op); err != nil {
+			writeJSON(w, http.StatusBadRequest, store.Response{Outcome: store.OutcomeFail, Error: err.Error()})
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), e.cfg.ForwardTimeout)
+		defer cancel()
+		if !e.isLeader() {
+			writeJSON(w, http.StatusServiceUnavailable, store.Response{Outcome: store.OutcomeFail, Error: "forwarded to a node that is not the leader"})
+			return
+		}
+		var resp store.Response
+		var err error
+		switch op {
+		case "read":
+			var rr store.ReadResponse
+			rr, err = e.localRead(ctx, store.ReadRequest{Key: req.Key})
+			resp.Value, resp.Found = rr.Value, rr.Found
+		case "write":
+			err = e.apply(ctx, command{Op: "write", Key: req.Key, Value: *req.Value, ID: req.RequestID})
+		case "cas":
+			err = e.apply(ctx, command{Op: "cas", Key: req.Key, Expected: *req.Expected, Value: *req.New, ID: req.RequestID})
+		}
+		status := http.StatusOK
+		resp.Outcome = store.OutcomeOK
+		switch {
+		case err == nil:
+		case errors.Is(err, store.ErrMismatch):
+			status, resp.Outcome, resp.Mismatch, resp.Error = http.StatusConflict, store.OutcomeFail, true, err.Error()
+		case errors.Is(err, store.ErrNotApplied):
+			status, resp.Outcome, resp.Error = http.StatusServiceUnavailable, store.OutcomeFail, err.Error()
+		default:
+			status, resp.Outcome, resp.Error = http.StatusInternalServerError, store.OutcomeUnknown, err.Error()
+		}
+		writeJSON(w, status, resp)
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,443 @@
+// Package strong is the store's linearizable mode: every write and cas
+// goes through a Raft log (hashicorp/raft, with raft-boltdb on bbolt as
+// log and stable store, fsynced before an entry counts as stored), and
+// reads are served by the leader only after a quorum round that started
+// after the read arrived (ReadIndex-style; no leader leases, which clock
+// skew and pauses would break). Any node accepts requests and forwards
+// them to the leader over the peer address, so a partition cuts
+// forwarding too.
+//
+// The package owns the Raft node, its files in the data dir and the
+// /peer/forward/ API; the node package owns the listeners.
+package strong
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+
+	"github.com/faultline/faultline/store"
+)
+
+// Config tunes the Raft node. Zero fields take the defaults, chosen for
+// loopback and container networks.
+type Config struct {
+	// HeartbeatTimeout: a follower without contact for this long starts
+	// an election (the leader heartbeats ten times as often). Default 500ms.
+	HeartbeatTimeout time.Duration
+	// ElectionTimeout: a candidate's timeout. Default 500ms.
+	ElectionTimeout time.Duration
+	// LeaderLeaseTimeout: a leader without quorum contact for this long
+	// steps down. It never serves reads on its own. Default 250ms.
+	LeaderLeaseTimeout time.Duration
+	// CommitTimeout: how long the leader waits before telling followers
+	// of a commit without a new entry. Default 20ms.
+	CommitTimeout time.Duration
+	// MaxAppendEntries bounds a batch of entries (one fsync). Default 256.
+	MaxAppendEntries int
+	// SnapshotThreshold: entries between snapshots. Default 16384.
+	SnapshotThreshold uint64
+	// EnqueueTimeout bounds waiting to hand a write to Raft; a write that
+	// could not be handed over is not applied. Default 1s.
+	EnqueueTimeout time.Duration
+	// ForwardTimeout caps the work a forwarded request makes the leader
+	// do when the forwarding node gave no shorter deadline. Default 10s.
+	ForwardTimeout time.Duration
+}
+
+func (c Config) withDefaults() Config {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&c.HeartbeatTimeout, 500*time.Millisecond)
+	def(&c.ElectionTimeout, 500*time.Millisecond)
+	def(&c.LeaderLeaseTimeout, 250*time.Millisecond)
+	def(&c.CommitTimeout, 20*time.Millisecond)
+	def(&c.EnqueueTimeout, time.Second)
+	def(&c.ForwardTimeout, 10*time.Second)
+	if c.LeaderLeaseTimeout > c.HeartbeatTimeout {
+		c.LeaderLeaseTimeout = c.HeartbeatTimeout
+	}
+	if c.MaxAppendEntries <= 0 {
+		c.MaxAppendEntries = 256
+	}
+	if c.SnapshotThreshold == 0 {
+		c.SnapshotThreshold = 16384
+	}
+	return c
+}
+
+// Engine is a strong-mode node's engine. It implements store.Engine.
+type Engine struct {
+	env   store.Env
+	cfg   Config
+	log   *slog.Logger
+	fsm   *fsm
+	raft  *raft.Raft
+	trans *raft.NetworkTransport
+	bolt  *raftboltdb.BoltStore
+	peer  http.Handler
+
+	readyTerm atomic.Uint64 // term in which this leader's barrier applied
+	readyMu   sync.Mutex    // one barrier at a time
+	reads     *readBatcher
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var _ store.Engine = (*Engine)(nil)
+
+// New starts the strong engine of a node with the default Config.
+func New(env store.Env) (store.Engine, error) {
+	return NewWithConfig(env, Config{})
+}
+
+// NewWithConfig starts the strong engine of a node: it opens (or creates)
+// the Raft files in env.DataDir, bootstraps the cluster of env.NodeID plus
+// env.Peers on first start, and runs Raft's transport on
+// env.StreamListener.
+func NewWithConfig(env store.Env, cfg Config) (*Engine, error) {
+	if env.Faults.On(store.AckBeforeFsync) {
+		return nil, fmt.Errorf("fault %s is not available in strong mode: Raft fsyncs its log before an entry counts as stored, and a kill -9 does not lose data already written to the page cache, so the fault could not take real effect; use it with --mode causal or eventual", store.AckBeforeFsync)
+	}
+	if env.Faults.On(store.SkipDeps) {
+		return nil, fmt.Errorf("fault %s applies to causal mode only, not strong mode: strong mode has the %s fault", store.SkipDeps, store.StaleReads)
+	}
+	if env.NodeID == "" {
+		return nil, errors.New("strong: empty node id")
+	}
+	if env.StreamListener == nil {
+		return nil, errors.New("strong: no stream listener for Raft's transport")
+	}
+	if env.DataDir == "" {
+		return nil, errors.New("strong: no data dir")
+	}
+	cfg = cfg.withDefaults()
+	logger := env.Logger
+	if logger == nil {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	e := &Engine{env: env, cfg: cfg, log: logger, fsm: newFSM()}
+	if e.env.PeerClient == nil {
+		e.env.PeerClient = &http.Client{}
+	}
+	if err := e.start(); err != nil {
+		e.Close()
+		return nil, err
+	}
+	e.reads = newReadBatcher(e.verifyRound)
+	e.peer = e.forwardHandler()
+	return e, nil
+}
+
+func (e *Engine) start() error {
+	dir := filepath.Join(e.env.DataDir, "raft")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("strong: create data dir: %w", err)
+	}
+	hlog := hclog.New(&hclog.LoggerOptions{
+		Name:   "raft",
+		Level:  hclog.Info,
+		Output: &slogWriter{log: e.log.With("component", "raft")},
+	})
+
+	// raft-boltdb leaves bbolt's NoSync off: every StoreLogs commit is
+	// fsynced before Raft counts the entries as stored.
+	bolt, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir, "raft.db")})
+	if err != nil {
+		return fmt.Errorf("strong: open raft log %s: %w", dir, err)
+	}
+	e.bolt = bolt
+	logs, err := raft.NewLogCache(1024, bolt)
+	if err != nil {
+		return fmt.Errorf("strong: log cache: %w", err)
+	}
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, hlog)
+	if err != nil {
+		return fmt.Errorf("strong: snapshot store: %w", err)
+	}
+
+	peers := map[string]string{}
+	for id, addr := range e.env.Peers {
+		if id != e.env.NodeID {
+			peers[id] = addr
+		}
+	}
+	e.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		ServerAddressProvider: peerResolver{self: e.env.NodeID, local: e.env.StreamListener.Addr().String(), peers: peers},
+		Stream:                streamLayer{Listener: e.env.StreamListener},
+		MaxPool:               8,
+		Timeout:               2 * time.Second,
+		Logger:                hlog,
+	})
+
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(e.env.NodeID)
+	rc.HeartbeatTimeout = e.cfg.HeartbeatTimeout
+	rc.ElectionTimeout = e.cfg.ElectionTimeout
+	rc.LeaderLeaseTimeout = e.cfg.LeaderLeaseTimeout
+	rc.CommitTimeout = e.cfg.CommitTimeout
+	rc.MaxAppendEntries = e.cfg.MaxAppendEntries
+	rc.BatchApplyCh = true
+	rc.SnapshotThreshold = e.cfg.SnapshotThreshold
+	rc.Logger = hlog
+	if err := raft.ValidateConfig(rc); err != nil {
+		return fmt.Errorf("strong: raft config: %w", err)
+	}
+
+	existing, err := raft.HasExistingState(logs, bolt, snaps)
+	if err != nil {
+		return fmt.Errorf("strong: inspect raft state: %w", err)
+	}
+	if !existing {
+		// Every node bootstraps the same configuration on first start:
+		// itself plus its peers, addressed by id (see peerResolver).
+		conf := raft.Configuration{Servers: []raft.Server{{ID: rc.LocalID, Address: raft.ServerAddress(e.env.NodeID)}}}
+		for id := range peers {
+			conf.Servers = append(conf.Servers, raft.Server{ID: raft.ServerID(id), Address: raft.ServerAddress(id)})
+		}
+		if err := raft.BootstrapCluster(rc, logs, bolt, snaps, e.trans, conf); err != nil {
+			return fmt.Errorf("strong: bootstrap: %w", err)
+		}
+	}
+	r, err := raft.NewRaft(rc, e.fsm, logs, bolt, snaps, e.trans)
+	if err != nil {
+		return fmt.Errorf("strong: start raft: %w", err)
+	}
+	e.raft = r
+	return nil
+}
+
+// Close stops Raft and closes its files. Safe to call more than once.
+func (e *Engine) Close() error {
+	e.closeOnce.Do(func() {
+		var errs []error
+		if e.reads != nil {
+			e.reads.close()
+		}
+		if e.raft != nil {
+			if err := e.raft.Shutdown().Error(); err != nil {
+				errs = append(errs, fmt.Errorf("raft shutdown: %w", err))
+			}
+		}
+		if e.trans != nil {
+			if err := e.trans.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("transport: %w", err))
+			}
+		}
+		if e.bolt != nil {
+			if err := e.bolt.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("raft log: %w", err))
+			}
+		}
+		e.closeErr = errors.Join(errs...)
+	})
+	return e.closeErr
+}
+
+// Status implements store.Engine.
+func (e *Engine) Status() store.EngineStatus {
+	_, leader := e.raft.LeaderWithID()
+	return store.EngineStatus{
+		Role:    strings.ToLower(e.raft.State().String()),
+		Leader:  string(leader),
+		Term:    e.raft.CurrentTerm(),
+		Applied: e.fsm.applied.Load(),
+	}
+}
+
+// PeerHandler implements store.Engine: it serves /peer/forward/.
+func (e *Engine) PeerHandler() http.Handler { return e.peer }
+
+// Raft exposes the Raft node, for tests and diagnostics.
+func (e *Engine) Raft() *raft.Raft { return e.raft }
+
+func (e *Engine) isLeader() bool { return e.raft.State() == raft.Leader }
+
+// Read implements store.Engine.
+func (e *Engine) Read(ctx context.Context, req store.ReadRequest) (store.ReadResponse, error) {
+	if e.env.Faults.On(store.StaleReads) {
+		// Deliberate fault: the local state machine, whatever it holds.
+		v, ok := e.fsm.get(req.Key)
+		return store.ReadResponse{Value: v, Found: ok}, nil
+	}
+	if !e.isLeader() {
+		return e.forwardRead(ctx, req)
+	}
+	return e.localRead(ctx, req)
+}
+
+func (e *Engine) localRead(ctx context.Context, req store.ReadRequest) (store.ReadResponse, error) {
+	if err := e.reads.wait(ctx); err != nil {
+		return store.ReadResponse{}, err
+	}
+	v, ok := e.fsm.get(req.Key)
+	return store.ReadResponse{Value: v, Found: ok}, nil
+}
+
+// Write implements store.Engine.
+func (e *Engine) Write(ctx context.Context, req store.WriteRequest) (store.WriteResponse, error) {
+	c := command{Op: "write", Key: req.Key, Value: req.Value, ID: req.RequestID}
+	if !e.isLeader() {
+		return store.WriteResponse{}, e.forward(ctx, "write", store.Request{Key: req.Key, Value: &req.Value, RequestID: req.RequestID}, nil)
+	}
+	return store.WriteResponse{}, e.apply(ctx, c)
+}
+
+// CAS implements store.Engine.
+func (e *Engine) CAS(ctx context.Context, req store.CASRequest) (store.WriteResponse, error) {
+	c := command{Op: "cas", Key: req.Key, Expected: req.Expected, Value: req.New, ID: req.RequestID}
+	if !e.isLeader() {
+		return store.WriteResponse{}, e.forward(ctx, "cas", store.Request{Key: req.Key, Expected: &req.Expected, New: &req.New, RequestID: req.RequestID}, nil)
+	}
+	return store.WriteResponse{}, e.apply(ctx, c)
+}
+
+// apply proposes c on this (leader) node and waits for it to be applied.
+func (e *Engine) apply(ctx context.Context, c command) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%w: request expired before it was proposed: %v", store.ErrNotApplied, err)
+	}
+	data, err := encodeCommand(c)
+	if err != nil {
+		return fmt.Errorf("%w: %v", store.ErrNotApplied, err)
+	}
+	f := e.raft.Apply(data, e.cfg.EnqueueTimeout)
+	done := make(chan error, 1)
+	go func() { done <- f.Error() }()
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		return fmt.Errorf("%w: timed out waiting for the write to commit: %v", store.ErrUnknown, ctx.Err())
+	}
+	if err != nil {
+		return classifyApply(err)
+	}
+	switch res := f.Response().(type) {
+	case result:
+		if res.Mismatch {
+			return fmt.Errorf("%w: key %q does not hold the expected value", store.ErrMismatch, c.Key)
+		}
+		return nil
+	case error:
+		return fmt.Errorf("%w: applied with an error: %v", store.ErrUnknown, res)
+	default:
+		return fmt.Errorf("%w: unexpected apply response %T", store.ErrUnknown, res)
+	}
+}
+
+// classifyApply maps Raft's errors: those raised before the entry was
+// appended mean not applied, everything else may have been committed.
+func classifyApply(err error) error {
+	switch {
+	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrEnqueueTimeout),
+		errors.Is(err, raft.ErrLeadershipTransferInProgress):
+		return fmt.Errorf("%w: %v", store.ErrNotApplied, err)
+	default: // ErrLeadershipLost, ErrRaftShutdown, ...
+		return fmt.Errorf("%w: %v", store.ErrUnknown, err)
+	}
+}
+
+func encodeCommand(c command) ([]byte, error) {
+	return jsonMarshal(c)
+}
+
+// ensureReady makes sure this leader has applied an entry of term: after
+// that, its state machine holds every write any leader acknowledged before
+// this term began.
+func (e *Engine) ensureReady(ctx context.Context, term uint64) error {
+	if e.readyTerm.Load() == term {
+		return nil
+	}
+	e.readyMu.Lock()
+	defer e.readyMu.Unlock()
+	if e.readyTerm.Load() == term {
+		return nil
+	}
+	f := e.raft.Barrier(e.cfg.EnqueueTimeout)
+	done := make(chan error, 1)
+	go func() { done <- f.Error() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("%w: leader not ready for reads: %v", store.ErrNotApplied, err)
+		}
+	case <-ctx.Done():
+		return fmt.Errorf("%w: leader not ready for reads: %v", store.ErrNotApplied, ctx.Err())
+	}
+	if e.raft.CurrentTerm() != term || !e.isLeader() {
+		return fmt.Errorf("%w: leadership changed while getting ready for reads", store.ErrNotApplied)
+	}
+	e.readyTerm.Store(term)
+	return nil
+}
+
+// verifyRound is one linearizable-read round, shared by every read that
+// arrived before it started: this node is leader in term t, has applied
+// an entry of t (so it holds every write acknowledged by earlier leaders;
+// writes it acknowledged itself were applied before they were
+// acknowledged), and a quorum still follows it in t after the round began.
+func (e *Engine) verifyRound(ctx context.Context) error {
+	t := e.raft.CurrentTerm()
+	if !e.isLeader() {
+		return fmt.Errorf("%w: not the leader", store.ErrNotApplied)
+	}
+	if err := e.ensureReady(ctx, t); err != nil {
+		return err
+	}
+	f := e.raft.VerifyLeader()
+	done := make(chan error, 1)
+	go func() { done <- f.Error() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("%w: leadership not confirmed: %v", store.ErrNotApplied, err)
+		}
+	case <-ctx.Done():
+		return fmt.Errorf("%w: leadership not confirmed in time: %v", store.ErrNotApplied, ctx.Err())
+	}
+	if e.raft.CurrentTerm() != t || !e.isLeader() {
+		return fmt.Errorf("%w: leadership changed during the read", store.ErrNotApplied)
+	}
+	return nil
+}
+
+// slogWriter forwards hclog's lines to slog.
+type slogWriter struct{ log *slog.Logger }
+
+func (w *slogWriter) Write(p []byte) (int, error) {
+	for _, line := range strings.Split(strings.TrimRight(string(p), "\n"), "\n") {
+		level := slog.LevelInfo
+		switch {
+		case strings.Contains(line, "[ERROR]"):
+			level = slog.LevelError
+		case strings.Contains(line, "[WARN]"):
+			level = slog.LevelWarn
+		case strings.Contains(line, "[DEBUG]"), strings.Contains(line, "[TRACE]"):
+			level = slog.LevelDebug
+		}
+		if i := strings.Index(line, "raft: "); i >= 0 {
+			line = line[i+len("raft: "):]
+		}
+		w.log.Log(context.Background(), level, line)
+	}
+	return len(p), nil
+}
+
+var _ io.Writer = (*slogWriter)(nil)
