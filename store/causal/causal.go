@@ -229,8 +229,10 @@ func Open(env store.Env) (*Engine, error) {
 		return nil, fmt.Errorf("causal: recover from %s: %w", env.DataDir, err)
 	}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
-	for peer, addr := range env.Peers {
+	for peer := range env.Peers {
 		e.wake[peer] = make(chan struct{}, 1)
+	}
+	for peer, addr := range env.Peers {
 		e.wg.Add(1)
 		go e.replicate(peer, addr)
 	}

@@ -1,14 +1,400 @@
-// Package eventual is the store's eventual mode (placeholder: the causal
-// implementation replaces this file).
 package eventual
 
 import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
 
 	"github.com/faultline/faultline/store"
+	"github.com/faultline/faultline/store/durable"
 )
 
+// Tunables. Variables so that tests can shorten them.
+var (
+	antiEntropyEvery = 500 * time.Millisecond
+	maxBatch         = 2000
+	maxOutbox        = 100_000 // per peer; beyond, anti-entropy repairs
+	dedupSize        = 100_000
+)
+
+const (
+	bucketKV    = "kv"    // key -> rec
+	bucketMeta  = "meta"  // "seq/<origin>" -> highest seq seen
+	bucketDedup = "dedup" // request id -> 1
+	nDigest     = 256
+)
+
+// TS is a hybrid logical clock timestamp.
+type TS struct {
+	Wall    int64  `json:"w"` // wall-clock nanoseconds (skewable)
+	Logical uint64 `json:"l"`
+	Node    string `json:"n"`
+}
+
+// Less orders timestamps: wall, then logical, then node id.
+func (a TS) Less(b TS) bool {
+	if a.Wall != b.Wall {
+		return a.Wall < b.Wall
+	}
+	if a.Logical != b.Logical {
+		return a.Logical < b.Logical
+	}
+	return a.Node < b.Node
+}
+
+// rec is one write, as stored and replicated.
+type rec struct {
+	Key    string `json:"k"`
+	Value  string `json:"v"`
+	TS     TS     `json:"t"`
+	Origin string `json:"o"`
+	Seq    uint64 `json:"s"`
+}
+
+func (r *rec) newer(o *rec) bool { return o == nil || o.TS.Less(r.TS) }
+
+func (r *rec) hash() uint64 {
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%s\x00%d\x00%d\x00%s", r.Key, r.TS.Wall, r.TS.Logical, r.TS.Node)
+	return h.Sum64()
+}
+
+func bucketOf(key string) int {
+	h := fnv.New32a()
+	h.Write([]byte(key))
+	return int(h.Sum32() % nDigest)
+}
+
+type entry struct {
+	vis, sub *rec
+}
+
+// Engine is a node's eventual engine.
+type Engine struct {
+	env    store.Env
+	id     string
+	db     *durable.DB
+	log    *slog.Logger
+	client *http.Client
+
+	mu        sync.Mutex
+	kv        map[string]*entry
+	digest    [nDigest]uint64 // XOR of visible records' hashes, per bucket
+	hlc       TS              // last timestamp issued or received
+	seq       uint64          // own writes submitted
+	vector    store.Token     // origin -> highest seq visible
+	outbox    map[string][]*rec
+	dedup     map[string]*durable.Pending
+	dedupFIFO []string
+	pulled    uint64 // entries taken from peers by anti-entropy
+	wake      map[string]chan struct{}
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+var _ store.Engine = (*Engine)(nil)
+
 // New starts the eventual engine of a node.
-func New(env store.Env) (store.Engine, error) {
-	return nil, errors.New("eventual mode: not implemented yet")
+func New(env store.Env) (store.Engine, error) { return Open(env) }
+
+// Open is New with the concrete type.
+func Open(env store.Env) (*Engine, error) {
+	if env.NodeID == "" {
+		return nil, errors.New("eventual: empty node id: every node needs a unique id")
+	}
+	if env.DataDir == "" {
+		return nil, errors.New("eventual: empty data dir: give the node a directory for its data file")
+	}
+	if _, ok := env.Peers[env.NodeID]; ok {
+		return nil, fmt.Errorf("eventual: peers list node %q itself: list only the other nodes", env.NodeID)
+	}
+	if env.Clock == nil {
+		env.Clock = &store.Clock{}
+	}
+	logger := env.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	client := env.PeerClient
+	if client == nil {
+		client = &http.Client{Timeout: 5 * time.Second}
+	}
+	db, err := durable.Open(filepath.Join(env.DataDir, "eventual.db"), durable.Options{
+		Buckets:        []string{bucketKV, bucketMeta, bucketDedup},
+		AckBeforeFsync: env.Faults.On(store.AckBeforeFsync),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("eventual: %w", err)
+	}
+	e := &Engine{
+		env: env, id: env.NodeID, db: db, log: logger.With("mode", "eventual", "node", env.NodeID), client: client,
+		kv: map[string]*entry{}, vector: store.Token{}, outbox: map[string][]*rec{},
+		dedup: map[string]*durable.Pending{}, wake: map[string]chan struct{}{},
+	}
+	if err := e.recover(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("eventual: recover from %s: %w", env.DataDir, err)
+	}
+	e.ctx, e.cancel = context.WithCancel(context.Background())
+	for peer := range env.Peers {
+		e.wake[peer] = make(chan struct{}, 1)
+	}
+	for peer, addr := range env.Peers {
+		e.wg.Add(2)
+		go e.push(peer, "http://"+addr)
+		go e.antiEntropy(peer, "http://"+addr)
+	}
+	return e, nil
+}
+
+func u64(n uint64) []byte { return binary.BigEndian.AppendUint64(nil, n) }
+
+func (e *Engine) recover() error {
+	err := e.db.ForEach(bucketMeta, func(k, v []byte) error {
+		if o, ok := strings.CutPrefix(string(k), "seq/"); ok && len(v) == 8 {
+			e.vector[o] = binary.BigEndian.Uint64(v)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	e.seq = e.vector[e.id]
+	err = e.db.ForEach(bucketKV, func(k, v []byte) error {
+		r := &rec{}
+		if err := json.Unmarshal(v, r); err != nil {
+			return fmt.Errorf("key %q: %w", k, err)
+		}
+		e.kv[r.Key] = &entry{vis: r, sub: r}
+		e.digest[bucketOf(r.Key)] ^= r.hash()
+		e.observe(r.TS)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return e.db.ForEach(bucketDedup, func(k, v []byte) error {
+		e.dedup[string(k)] = nil
+		e.dedupFIFO = append(e.dedupFIFO, string(k))
+		return nil
+	})
+}
+
+// now issues a new HLC timestamp. Call with mu held.
+func (e *Engine) now() TS {
+	pt := e.env.Clock.Now().UnixNano()
+	if pt > e.hlc.Wall {
+		e.hlc = TS{Wall: pt}
+	} else {
+		e.hlc.Logical++
+	}
+	return TS{Wall: e.hlc.Wall, Logical: e.hlc.Logical, Node: e.id}
+}
+
+// observe moves the HLC past a received timestamp. Call with mu held.
+func (e *Engine) observe(t TS) {
+	if e.hlc.Wall < t.Wall || (e.hlc.Wall == t.Wall && e.hlc.Logical < t.Logical) {
+		e.hlc = TS{Wall: t.Wall, Logical: t.Logical}
+	}
+}
+
+// Read returns the local visible value. Tokens are ignored.
+func (e *Engine) Read(ctx context.Context, req store.ReadRequest) (store.ReadResponse, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if ent := e.kv[req.Key]; ent != nil && ent.vis != nil {
+		return store.ReadResponse{Value: ent.vis.Value, Found: true}, nil
+	}
+	return store.ReadResponse{}, nil
+}
+
+// Write stamps, persists and then replicates the write.
+func (e *Engine) Write(ctx context.Context, req store.WriteRequest) (store.WriteResponse, error) {
+	return e.write(ctx, req.Key, req.Value, req.RequestID, nil)
+}
+
+// CAS compares with the local node's current value (including accepted,
+// not yet durable writes). Not linearizable across nodes.
+func (e *Engine) CAS(ctx context.Context, req store.CASRequest) (store.WriteResponse, error) {
+	return e.write(ctx, req.Key, req.New, req.RequestID, &req.Expected)
+}
+
+func (e *Engine) write(ctx context.Context, key, value, reqID string, expected *string) (store.WriteResponse, error) {
+	e.mu.Lock()
+	if p, ok := e.dedup[reqID]; reqID != "" && ok {
+		e.mu.Unlock()
+		return e.finish(ctx, p, reqID)
+	}
+	ent := e.kv[key]
+	if expected != nil && (ent == nil || ent.sub == nil || ent.sub.Value != *expected) {
+		e.mu.Unlock()
+		return store.WriteResponse{}, fmt.Errorf("eventual: cas on %q: node %s holds another value: %w", key, e.id, store.ErrMismatch)
+	}
+	if ent == nil {
+		ent = &entry{}
+		e.kv[key] = ent
+	}
+	e.seq++
+	r := &rec{Key: key, Value: value, TS: e.now(), Origin: e.id, Seq: e.seq}
+	enc, err := json.Marshal(r)
+	if err != nil {
+		e.mu.Unlock()
+		return store.WriteResponse{}, fmt.Errorf("eventual: encode write: %v: %w", err, store.ErrNotApplied)
+	}
+	ent.sub = r
+	ops := []durable.Op{
+		durable.Put(bucketKV, []byte(key), enc),
+		durable.Put(bucketMeta, []byte("seq/"+e.id), u64(r.Seq)),
+	}
+	if reqID != "" {
+		ops = append(ops, e.remember(reqID)...)
+	}
+	p := e.db.Submit(ops, func() {
+		e.mu.Lock()
+		e.applyLocked(r)
+		for peer := range e.wake {
+			ob := append(e.outbox[peer], r)
+			if len(ob) > maxOutbox {
+				ob = ob[len(ob)-maxOutbox:]
+			}
+			e.outbox[peer] = ob
+		}
+		e.mu.Unlock()
+		for _, ch := range e.wake {
+			select {
+			case ch <- struct{}{}:
+			default:
+			}
+		}
+	})
+	if reqID != "" {
+		e.dedup[reqID] = p
+	}
+	e.mu.Unlock()
+	return e.finish(ctx, p, reqID)
+}
+
+// applyLocked makes a durable record visible if it wins. Call with mu held.
+func (e *Engine) applyLocked(r *rec) {
+	ent := e.kv[r.Key]
+	if r.newer(ent.vis) {
+		b := bucketOf(r.Key)
+		if ent.vis != nil {
+			e.digest[b] ^= ent.vis.hash()
+		}
+		e.digest[b] ^= r.hash()
+		ent.vis = r
+	}
+	if r.Seq > e.vector[r.Origin] {
+		e.vector[r.Origin] = r.Seq
+	}
+}
+
+func (e *Engine) remember(reqID string) []durable.Op {
+	e.dedupFIFO = append(e.dedupFIFO, reqID)
+	ops := []durable.Op{durable.Put(bucketDedup, []byte(reqID), []byte{1})}
+	if len(e.dedupFIFO) > dedupSize {
+		old := e.dedupFIFO[0]
+		e.dedupFIFO = e.dedupFIFO[1:]
+		delete(e.dedup, old)
+		ops = append(ops, durable.Delete(bucketDedup, []byte(old)))
+	}
+	return ops
+}
+
+func (e *Engine) finish(ctx context.Context, p *durable.Pending, reqID string) (store.WriteResponse, error) {
+	if p != nil {
+		if err := p.Wait(ctx); err != nil {
+			return store.WriteResponse{}, fmt.Errorf("eventual: write %q: %v: %w", reqID, err, store.ErrUnknown)
+		}
+	}
+	return store.WriteResponse{}, nil
+}
+
+// receive takes remote records, keeping those that win; it returns the
+// last submission (nil if none) and how many records won.
+func (e *Engine) receive(recs []*rec) (last *durable.Pending, won int) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, r := range recs {
+		e.observe(r.TS)
+		ent := e.kv[r.Key]
+		if ent == nil {
+			ent = &entry{}
+			e.kv[r.Key] = ent
+		}
+		if !r.newer(ent.sub) {
+			if r.Seq > e.vector[r.Origin] {
+				e.vector[r.Origin] = r.Seq
+			}
+			continue
+		}
+		enc, err := json.Marshal(r)
+		if err != nil {
+			continue
+		}
+		ent.sub = r
+		ops := []durable.Op{durable.Put(bucketKV, []byte(r.Key), enc)}
+		if r.Seq > e.vector[r.Origin] {
+			ops = append(ops, durable.Put(bucketMeta, []byte("seq/"+r.Origin), u64(r.Seq)))
+		}
+		won++
+		last = e.db.Submit(ops, func() {
+			e.mu.Lock()
+			e.applyLocked(r)
+			e.mu.Unlock()
+		})
+	}
+	return last, won
+}
+
+// Stats are details beyond store.EngineStatus.
+type Stats struct {
+	Vector store.Token   `json:"vector"` // origin -> highest seq seen
+	HLC    TS            `json:"hlc"`
+	Keys   int           `json:"keys"`
+	Pulled uint64        `json:"pulled"` // newer entries taken from peers by anti-entropy
+	Disk   durable.Stats `json:"disk"`
+}
+
+// Stats returns the engine's details.
+func (e *Engine) Stats() Stats {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return Stats{Vector: e.vectorLocked(), HLC: e.hlc, Keys: len(e.kv), Pulled: e.pulled, Disk: e.db.Stats()}
+}
+
+func (e *Engine) vectorLocked() store.Token {
+	v := make(store.Token, len(e.vector))
+	for o, n := range e.vector {
+		v[o] = n
+	}
+	return v
+}
+
+// Status reports, per origin node, the highest write sequence number this
+// node has seen (writes are not applied in order in this mode: it shows
+// how far replication got, not a causal cut).
+func (e *Engine) Status() store.EngineStatus {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return store.EngineStatus{Vector: e.vectorLocked()}
+}
+
+// Close stops replication and closes the data file.
+func (e *Engine) Close() error {
+	e.cancel()
+	e.wg.Wait()
+	return e.db.Close()
 }

@@ -1,0 +1,226 @@
+package eventual
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/faultline/faultline/store"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+var abc = []string{"a", "b", "c"}
+
+func fastAntiEntropy(t *testing.T) {
+	old := antiEntropyEvery
+	antiEntropyEvery = 100 * time.Millisecond
+	t.Cleanup(func() { antiEntropyEvery = old })
+}
+
+func read(t *testing.T, e *Engine, key string) (string, bool) {
+	r, err := e.Read(ctxT(t), store.ReadRequest{Key: key})
+	require.NoError(t, err)
+	return r.Value, r.Found
+}
+
+func write(t *testing.T, e *Engine, key, value string) {
+	t.Helper()
+	_, err := e.Write(ctxT(t), store.WriteRequest{Key: key, Value: value})
+	require.NoError(t, err)
+}
+
+func eventuallyReads(t *testing.T, e *Engine, key, want string) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		v, ok := read(t, e, key)
+		return ok && v == want
+	}, 5*time.Second, 10*time.Millisecond, "node %s never read %s=%s", e.id, key, want)
+}
+
+func TestReplicatesToEveryNode(t *testing.T) {
+	c := newCluster(t, abc, nil)
+	write(t, c.nodes["a"].eng, "x", "1")
+	for _, id := range []string{"b", "c"} {
+		eventuallyReads(t, c.nodes[id].eng, "x", "1")
+		assert.Equal(t, uint64(1), c.nodes[id].eng.Status().Vector["a"])
+	}
+	r, err := c.nodes["a"].eng.Read(ctxT(t), store.ReadRequest{Key: "x", Token: store.Token{"b": 99}})
+	require.NoError(t, err, "tokens are ignored")
+	assert.Nil(t, r.Token)
+}
+
+func TestAntiEntropyConvergesAfterPartition(t *testing.T) {
+	fastAntiEntropy(t)
+	c := newCluster(t, abc, nil)
+	c.isolate("c", true)
+	var wg sync.WaitGroup
+	for _, id := range abc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 40; i++ {
+				_, err := c.nodes[id].eng.Write(ctxT(t), store.WriteRequest{Key: fmt.Sprintf("k%d", i%8), Value: fmt.Sprintf("%s-%d", id, i)})
+				assert.NoError(t, err)
+			}
+		}()
+	}
+	wg.Wait()
+	assert.Zero(t, c.nodes["c"].eng.Status().Vector["a"], "c was cut off")
+	// Let the pushes to c fail and be dropped, so only anti-entropy can
+	// repair c.
+	time.Sleep(300 * time.Millisecond)
+	c.isolate("c", false)
+	same := func() bool {
+		for i := 0; i < 8; i++ {
+			k := fmt.Sprintf("k%d", i)
+			want, _ := read(t, c.nodes["a"].eng, k)
+			for _, id := range []string{"b", "c"} {
+				if got, _ := read(t, c.nodes[id].eng, k); got != want {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	require.Eventually(t, same, 10*time.Second, 20*time.Millisecond)
+	assert.Positive(t, c.nodes["c"].eng.Stats().Pulled, "anti-entropy did the repair")
+	// The winner is the greatest timestamp among all writes.
+	for _, id := range abc {
+		e := c.nodes[id].eng
+		e.mu.Lock()
+		for k, ent := range e.kv {
+			assert.Equal(t, ent.vis, ent.sub, "%s: %s settled", id, k)
+		}
+		e.mu.Unlock()
+	}
+}
+
+func TestLastWriterWinsByHLC(t *testing.T) {
+	fastAntiEntropy(t)
+	c := newCluster(t, []string{"a", "b"}, nil)
+	a, b := c.nodes["a"].eng, c.nodes["b"].eng
+
+	// Causally later writes win, even from a node whose clock is behind:
+	// the HLC moves past what the node has seen.
+	c.nodes["b"].clock.SetOffset(-time.Hour)
+	write(t, a, "x", "a1")
+	eventuallyReads(t, b, "x", "a1")
+	write(t, b, "x", "b1")
+	eventuallyReads(t, a, "x", "b1")
+
+	// Concurrent writes: the slow clock loses, though its write came
+	// later in real time and was acknowledged.
+	c.isolate("b", true)
+	write(t, a, "y", "from-a")
+	time.Sleep(5 * time.Millisecond)
+	write(t, b, "y", "from-b (later, acknowledged, lost)")
+	c.isolate("b", false)
+	eventuallyReads(t, b, "y", "from-a")
+	v, _ := read(t, a, "y")
+	assert.Equal(t, "from-a", v)
+
+	// With correct clocks, the later write wins.
+	c.nodes["b"].clock.SetOffset(0)
+	c.isolate("b", true)
+	write(t, a, "z", "first")
+	time.Sleep(5 * time.Millisecond)
+	write(t, b, "z", "second")
+	c.isolate("b", false)
+	eventuallyReads(t, a, "z", "second")
+}
+
+func TestTimestampOrder(t *testing.T) {
+	for _, tc := range []struct {
+		a, b TS
+		less bool
+	}{
+		{TS{1, 0, "a"}, TS{2, 0, "a"}, true},
+		{TS{2, 0, "a"}, TS{1, 9, "z"}, false},
+		{TS{1, 1, "a"}, TS{1, 2, "a"}, true},
+		{TS{1, 1, "a"}, TS{1, 1, "b"}, true},
+		{TS{1, 1, "b"}, TS{1, 1, "b"}, false},
+	} {
+		assert.Equal(t, tc.less, tc.a.Less(tc.b), "%v < %v", tc.a, tc.b)
+	}
+}
+
+func TestHLCNeverGoesBackwards(t *testing.T) {
+	c := newCluster(t, []string{"a"}, nil)
+	n := c.nodes["a"]
+	n.eng.mu.Lock()
+	t1 := n.eng.now()
+	n.clock.SetOffset(-time.Hour)
+	t2 := n.eng.now()
+	n.eng.observe(TS{Wall: t2.Wall + int64(time.Hour*2), Logical: 7, Node: "b"})
+	t3 := n.eng.now()
+	n.eng.mu.Unlock()
+	assert.True(t, t1.Less(t2), "%v < %v", t1, t2)
+	assert.True(t, t2.Less(t3), "%v < %v", t2, t3)
+	assert.Equal(t, uint64(8), t3.Logical)
+}
+
+func TestRestartRecoversAndDedups(t *testing.T) {
+	c := newCluster(t, []string{"a"}, nil)
+	a := c.nodes["a"].eng
+	_, err := a.Write(ctxT(t), store.WriteRequest{Key: "x", Value: "1", RequestID: "r1"})
+	require.NoError(t, err)
+	_, err = a.Write(ctxT(t), store.WriteRequest{Key: "x", Value: "2"})
+	require.NoError(t, err)
+	before := a.Stats().HLC
+	c.stop("a")
+	c.start("a")
+	a = c.nodes["a"].eng
+	v, _ := read(t, a, "x")
+	assert.Equal(t, "2", v, "acknowledged writes survive a restart")
+	assert.False(t, a.Stats().HLC.Less(before), "the HLC does not go back after a restart")
+	_, err = a.Write(ctxT(t), store.WriteRequest{Key: "x", Value: "1", RequestID: "r1"})
+	require.NoError(t, err)
+	v, _ = read(t, a, "x")
+	assert.Equal(t, "2", v, "a retried request id is applied at most once, even after a restart")
+	assert.Equal(t, uint64(2), a.Status().Vector["a"])
+}
+
+func TestCAS(t *testing.T) {
+	c := newCluster(t, []string{"a"}, nil)
+	a := c.nodes["a"].eng
+	_, err := a.CAS(ctxT(t), store.CASRequest{Key: "x", Expected: "0", New: "1"})
+	assert.ErrorIs(t, err, store.ErrMismatch)
+	write(t, a, "x", "0")
+	_, err = a.CAS(ctxT(t), store.CASRequest{Key: "x", Expected: "0", New: "1"})
+	require.NoError(t, err)
+	_, err = a.CAS(ctxT(t), store.CASRequest{Key: "x", Expected: "0", New: "2"})
+	assert.ErrorIs(t, err, store.ErrMismatch)
+}
+
+func TestGroupCommitAndAckBeforeFsync(t *testing.T) {
+	for _, fault := range []bool{false, true} {
+		t.Run(fmt.Sprintf("ack-before-fsync=%v", fault), func(t *testing.T) {
+			c := newCluster(t, []string{"a"}, store.Faults{store.AckBeforeFsync: fault})
+			a := c.nodes["a"].eng
+			write(t, a, "k", "v")
+			_, inFile, err := a.db.Get(bucketKV, []byte("k"))
+			require.NoError(t, err)
+			assert.Equal(t, !fault, inFile, "an acknowledged write is in the data file iff the fault is off")
+			if fault {
+				return
+			}
+			before := a.Stats().Disk.Commits
+			var wg sync.WaitGroup
+			for w := 0; w < 32; w++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := 0; i < 20; i++ {
+						_, err := a.Write(ctxT(t), store.WriteRequest{Key: fmt.Sprintf("k%d", i), Value: "v"})
+						assert.NoError(t, err)
+					}
+				}()
+			}
+			wg.Wait()
+			commits := a.Stats().Disk.Commits - before
+			assert.Less(t, commits, uint64(640/4), "640 concurrent writes must share fsyncs")
+		})
+	}
+}

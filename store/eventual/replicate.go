@@ -1,0 +1,197 @@
+package eventual
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+)
+
+// Peer API paths, under the node's /peer/ mount.
+const (
+	pathReplicate = "/peer/eventual/replicate" // POST replicateRequest -> {}
+	pathDigest    = "/peer/eventual/digest"    // POST digestRequest -> replicateRequest
+	pathStatus    = "/peer/eventual/status"    // GET -> Stats
+)
+
+type replicateRequest struct {
+	From    string `json:"from"`
+	Records []*rec `json:"records"`
+}
+
+type digestRequest struct {
+	From    string   `json:"from"`
+	Buckets []uint64 `json:"buckets"` // nDigest XOR-hashes of the sender's state
+}
+
+// PeerHandler serves the node-to-node API.
+func (e *Engine) PeerHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+pathReplicate, e.handleReplicate)
+	mux.HandleFunc("POST "+pathDigest, e.handleDigest)
+	mux.HandleFunc("GET "+pathStatus, func(w http.ResponseWriter, r *http.Request) { writeJSON(w, e.Stats()) })
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(v)
+}
+
+func validRecords(recs []*rec) error {
+	for _, r := range recs {
+		if r == nil || r.Origin == "" || r.TS.Node == "" {
+			return fmt.Errorf("every record needs an origin and a timestamp with a node id")
+		}
+	}
+	return nil
+}
+
+func (e *Engine) handleReplicate(w http.ResponseWriter, r *http.Request) {
+	var req replicateRequest
+	if err := json.NewDecoder(io.LimitReader(r.Body, 256<<20)).Decode(&req); err != nil {
+		http.Error(w, fmt.Sprintf("eventual replicate: bad body (want JSON {from, records}): %v", err), http.StatusBadRequest)
+		return
+	}
+	if err := validRecords(req.Records); err != nil {
+		http.Error(w, "eventual replicate: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	if last, _ := e.receive(req.Records); last != nil {
+		if err := last.Wait(r.Context()); err != nil {
+			http.Error(w, fmt.Sprintf("eventual replicate: %v", err), http.StatusServiceUnavailable)
+			return
+		}
+	}
+	writeJSON(w, struct{}{})
+}
+
+// handleDigest answers a peer's digest with this node's records in every
+// bucket that differs.
+func (e *Engine) handleDigest(w http.ResponseWriter, r *http.Request) {
+	var req digestRequest
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req); err != nil || len(req.Buckets) != nDigest {
+		http.Error(w, fmt.Sprintf("eventual digest: bad body (want JSON {from, buckets: [%d]uint64}): %v", nDigest, err), http.StatusBadRequest)
+		return
+	}
+	e.mu.Lock()
+	var differ [nDigest]bool
+	differs := false
+	for i, h := range req.Buckets {
+		if h != e.digest[i] {
+			differ[i], differs = true, true
+		}
+	}
+	resp := replicateRequest{From: e.id}
+	if differs {
+		for k, ent := range e.kv {
+			if ent.vis != nil && differ[bucketOf(k)] {
+				resp.Records = append(resp.Records, ent.vis)
+			}
+		}
+	}
+	e.mu.Unlock()
+	writeJSON(w, resp)
+}
+
+// push sends this node's new writes to one peer in batches. When a
+// batch fails, it and everything queued behind it are dropped:
+// anti-entropy repairs them.
+func (e *Engine) push(peer, base string) {
+	defer e.wg.Done()
+	backoff := 50 * time.Millisecond
+	for e.ctx.Err() == nil {
+		select {
+		case <-e.wake[peer]:
+		case <-time.After(200 * time.Millisecond):
+		case <-e.ctx.Done():
+			return
+		}
+		for e.ctx.Err() == nil {
+			e.mu.Lock()
+			ob := e.outbox[peer]
+			n := min(len(ob), maxBatch)
+			batch := ob[:n:n]
+			e.outbox[peer] = ob[n:]
+			e.mu.Unlock()
+			if n == 0 {
+				break
+			}
+			if err := e.call(base+pathReplicate, replicateRequest{From: e.id, Records: batch}, &struct{}{}); err != nil {
+				// The peer is unreachable: drop what is queued for it too;
+				// anti-entropy repairs all of it once the peer is back.
+				e.mu.Lock()
+				e.outbox[peer] = nil
+				e.mu.Unlock()
+				e.log.Debug("push to peer failed; anti-entropy will repair", "peer", peer, "err", err)
+				e.sleep(backoff)
+				backoff = min(2*backoff, time.Second)
+				break
+			}
+			backoff = 50 * time.Millisecond
+		}
+	}
+}
+
+// antiEntropy pulls from one peer every antiEntropyEvery whatever differs.
+func (e *Engine) antiEntropy(peer, base string) {
+	defer e.wg.Done()
+	for {
+		e.sleep(antiEntropyEvery)
+		if e.ctx.Err() != nil {
+			return
+		}
+		e.mu.Lock()
+		req := digestRequest{From: e.id, Buckets: append([]uint64(nil), e.digest[:]...)}
+		e.mu.Unlock()
+		var resp replicateRequest
+		if err := e.call(base+pathDigest, req, &resp); err != nil {
+			e.log.Debug("anti-entropy with peer failed; will retry", "peer", peer, "err", err)
+			continue
+		}
+		if validRecords(resp.Records) != nil || len(resp.Records) == 0 {
+			continue
+		}
+		last, won := e.receive(resp.Records)
+		if last != nil {
+			last.Wait(e.ctx)
+		}
+		e.mu.Lock()
+		e.pulled += uint64(won)
+		e.mu.Unlock()
+	}
+}
+
+func (e *Engine) call(url string, body, out any) error {
+	ctx, cancel := context.WithTimeout(e.ctx, 10*time.Second)
+	defer cancel()
+	b, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := e.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("POST %s: %s: %s", url, resp.Status, bytes.TrimSpace(msg))
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
+}
+
+func (e *Engine) sleep(d time.Duration) {
+	select {
+	case <-time.After(d):
+	case <-e.ctx.Done():
+	}
+}
