@@ -1,0 +1,57 @@
+package checkers
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/faultline/faultline/history"
+)
+
+// New returns the checker named name (one of Names), or an error listing
+// the valid names.
+func New(name string, opts Options) (Checker, error) {
+	switch name {
+	case "linearizable":
+		return linearizable{opts: opts}, nil
+	case "causal":
+		return causalChecker{}, nil
+	case "causal+":
+		return causalChecker{convergence: true}, nil
+	case "eventual":
+		return eventual{}, nil
+	case "set":
+		return setChecker{}, nil
+	}
+	return nil, fmt.Errorf("unknown checker %q: the checkers are %s", name, strings.Join(Names, ", "))
+}
+
+// CheckAll runs the named checkers on events and combines their verdicts
+// (invalid outranks unknown, unknown outranks valid). An unknown name is an
+// error, before anything is checked. No names at all is an error too: a
+// history checked against nothing is not valid.
+func CheckAll(ctx context.Context, events []history.Event, names []string, opts Options) (Summary, error) {
+	if len(names) == 0 {
+		return Summary{}, fmt.Errorf("no checker named: name one or more of %s", strings.Join(Names, ", "))
+	}
+	var cs []Checker
+	seen := map[string]bool{}
+	for _, n := range names {
+		if seen[n] {
+			continue
+		}
+		seen[n] = true
+		c, err := New(n, opts)
+		if err != nil {
+			return Summary{}, err
+		}
+		cs = append(cs, c)
+	}
+	sum := Summary{Valid: Valid}
+	for _, c := range cs {
+		r := c.Check(ctx, events)
+		sum.Valid = sum.Valid.Merge(r.Valid)
+		sum.Results = append(sum.Results, r)
+	}
+	return sum, nil
+}

@@ -1,0 +1,459 @@
+package checkers_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/faultline/faultline/checkers"
+	"github.com/faultline/faultline/checkers/checkertest"
+	"github.com/faultline/faultline/history"
+)
+
+const (
+	V = checkers.Valid
+	I = checkers.Invalid
+	U = checkers.Unknown
+)
+
+// want is what one checker must say of a history.
+type want struct {
+	valid checkers.Validity
+	// anomalies must each be among the result's anomaly names.
+	anomalies []string
+	// guarantee, if set, must be the guarantee of the first anomaly (or,
+	// for eventual, of the first Info).
+	guarantee string
+	// info must each be among the result's info names.
+	info []string
+	// reason must be in the reason of an unknown verdict.
+	reason string
+}
+
+type registerCase struct {
+	name string
+	h    *checkertest.Builder
+	want map[string]want // checker name -> expectation
+}
+
+func b() *checkertest.Builder { return checkertest.New() }
+
+// finals adds a final read of key on two nodes.
+func finals(h *checkertest.Builder, key string, v any) *checkertest.Builder {
+	return h.FinalRead(100, "n1", key, v).FinalRead(101, "n2", key, v)
+}
+
+func registerCases() []registerCase {
+	return []registerCase{
+		{
+			name: "empty history",
+			h:    b(),
+			want: map[string]want{"linearizable": {valid: V}, "causal": {valid: V}, "causal+": {valid: V},
+				"eventual": {valid: U, reason: "no final reads"}},
+		},
+		{
+			name: "sequential write then read, converged",
+			h:    finals(b().Write(0, "x", 1).Read(0, "x", 1).Read(1, "x", 1), "x", 1),
+			want: all(want{valid: V}),
+		},
+		{
+			name: "stale read by another session: causal, not linearizable",
+			h:    finals(b().Write(0, "x", 1).Read(1, "x", nil), "x", 1),
+			want: map[string]want{"linearizable": {valid: I, anomalies: []string{"nonlinearizable"}},
+				"causal": {valid: V}, "causal+": {valid: V}, "eventual": {valid: V}},
+		},
+		{
+			name: "read-your-writes broken (WriteCOInitRead)",
+			h:    finals(b().Write(0, "x", 1).Read(0, "x", nil), "x", 1),
+			want: map[string]want{"linearizable": {valid: I},
+				"causal":   {valid: I, anomalies: []string{"WriteCOInitRead"}, guarantee: "read-your-writes"},
+				"causal+":  {valid: I, anomalies: []string{"WriteCOInitRead"}, guarantee: "read-your-writes"},
+				"eventual": {valid: V, info: []string{"WriteCOInitRead"}, guarantee: "read-your-writes"}},
+		},
+		{
+			name: "read-your-writes broken with an older own value (WriteCORead)",
+			h:    finals(b().Write(1, "x", 1).Read(0, "x", 1).Write(0, "x", 2).Read(0, "x", 1), "x", 2),
+			want: map[string]want{"linearizable": {valid: I},
+				"causal":   {valid: I, anomalies: []string{"WriteCORead"}, guarantee: "read-your-writes"},
+				"causal+":  {valid: I, anomalies: []string{"WriteCORead"}, guarantee: "read-your-writes"},
+				"eventual": {valid: V, info: []string{"WriteCORead"}}},
+		},
+		{
+			name: "monotonic reads broken",
+			h:    finals(b().Write(0, "x", 1).Write(0, "x", 2).Read(1, "x", 2).Read(1, "x", 1), "x", 2),
+			want: map[string]want{"linearizable": {valid: I},
+				"causal":   {valid: I, anomalies: []string{"WriteCORead"}, guarantee: "monotonic-reads"},
+				"causal+":  {valid: I, anomalies: []string{"WriteCORead"}, guarantee: "monotonic-reads"},
+				"eventual": {valid: V, info: []string{"WriteCORead"}, guarantee: "monotonic-reads"}},
+		},
+		{
+			name: "monotonic reads broken back to the initial state",
+			h:    finals(b().Write(0, "x", 1).Read(1, "x", 1).Read(1, "x", nil), "x", 1),
+			want: map[string]want{"linearizable": {valid: I},
+				"causal":  {valid: I, anomalies: []string{"WriteCOInitRead"}, guarantee: "monotonic-reads"},
+				"causal+": {valid: I, anomalies: []string{"WriteCOInitRead"}, guarantee: "monotonic-reads"}},
+		},
+		{
+			name: "monotonic writes broken",
+			h: finals(finals(b().Write(0, "x", 1).Write(0, "x", 2).Write(0, "y", 5).
+				Read(1, "y", 5).Read(1, "x", 1), "x", 2), "y", 5),
+			want: map[string]want{"linearizable": {valid: I},
+				"causal":   {valid: I, anomalies: []string{"WriteCORead"}, guarantee: "monotonic-writes"},
+				"eventual": {valid: V, info: []string{"WriteCORead"}, guarantee: "monotonic-writes"}},
+		},
+		{
+			name: "writes follow reads broken",
+			h: finals(finals(b().Write(0, "x", 1).Write(0, "x", 2).Read(1, "x", 2).Write(1, "y", 7).
+				Read(2, "y", 7).Read(2, "x", 1), "x", 2), "y", 7),
+			want: map[string]want{"linearizable": {valid: I},
+				"causal":  {valid: I, anomalies: []string{"WriteCORead"}, guarantee: "writes-follow-reads"},
+				"causal+": {valid: I, anomalies: []string{"WriteCORead"}, guarantee: "writes-follow-reads"}},
+		},
+		{
+			name: "causal cycle across two sessions (CyclicCO)",
+			h:    finals(finals(b().Invoke(0, "read", "x", nil).Invoke(1, "read", "y", nil).OK(0, 1).OK(1, 1).Write(0, "y", 1).Write(1, "x", 1), "x", 1), "y", 1),
+			want: map[string]want{"linearizable": {valid: I},
+				"causal": {valid: I, anomalies: []string{"CyclicCO"}}, "causal+": {valid: I, anomalies: []string{"CyclicCO"}},
+				"eventual": {valid: I, anomalies: []string{"CyclicCO"}}},
+		},
+		{
+			name: "a session reads its own future write (CyclicCO)",
+			h:    finals(b().Read(0, "x", 1).Write(0, "x", 1), "x", 1),
+			want: map[string]want{"linearizable": {valid: I}, "causal": {valid: I, anomalies: []string{"CyclicCO"}},
+				"eventual": {valid: I, anomalies: []string{"CyclicCO"}}},
+		},
+		{
+			name: "read of a value never written (ThinAirRead)",
+			h:    finals(b().Read(0, "x", 5), "x", nil),
+			want: map[string]want{"linearizable": {valid: I}, "causal": {valid: I, anomalies: []string{"ThinAirRead"}},
+				"causal+": {valid: I, anomalies: []string{"ThinAirRead"}}, "eventual": {valid: I, anomalies: []string{"ThinAirRead"}}},
+		},
+		{
+			name: "read of a failed write (ThinAirRead)",
+			h:    finals(b().Invoke(0, "write", "x", 5).Fail(0, "refused").Read(1, "x", 5), "x", nil),
+			want: map[string]want{"linearizable": {valid: I}, "causal": {valid: I, anomalies: []string{"ThinAirRead"}},
+				"eventual": {valid: I, anomalies: []string{"ThinAirRead"}}},
+		},
+		{
+			name: "causal but not convergent (CyclicCF)",
+			h: finals(b().Invoke(0, "write", "x", 1).Invoke(1, "write", "x", 2).OK(0, nil).OK(1, nil).
+				Read(2, "x", 1).Read(2, "x", 2).Read(3, "x", 2).Read(3, "x", 1), "x", 2),
+			want: map[string]want{"linearizable": {valid: I}, "causal": {valid: V},
+				"causal+": {valid: I, anomalies: []string{"CyclicCF"}}, "eventual": {valid: V}},
+		},
+		{
+			name: "concurrent writes, sessions see different ones once: causal+ and convergent",
+			h: finals(b().Invoke(0, "write", "x", 1).Invoke(1, "write", "x", 2).OK(0, nil).OK(1, nil).
+				Read(2, "x", 1).Read(3, "x", 2).Read(3, "x", 2), "x", 2),
+			want: map[string]want{"linearizable": {valid: I}, "causal": {valid: V}, "causal+": {valid: V}, "eventual": {valid: V}},
+		},
+		{
+			name: "info write read later: it happened",
+			h:    finals(b().Invoke(0, "write", "x", 1).Info(0).Read(1, "x", 1), "x", 1),
+			want: all(want{valid: V}),
+		},
+		{
+			name: "info write never seen: it may never have happened",
+			h:    finals(b().Invoke(0, "write", "x", 1).Info(0).Read(1, "x", nil), "x", nil),
+			want: all(want{valid: V}),
+		},
+		{
+			name: "invoke never completed, seen later",
+			h:    finals(b().Invoke(0, "write", "x", 1).Read(1, "x", nil).Read(1, "x", 1), "x", 1),
+			want: all(want{valid: V}),
+		},
+		{
+			name: "failed write did not happen",
+			h:    finals(b().Invoke(0, "write", "x", 1).Fail(0, "unavailable").Read(1, "x", nil), "x", nil),
+			want: all(want{valid: V}),
+		},
+		{
+			name: "info read tells nothing",
+			h:    b().Invoke(0, "read", "x", nil).Info(0),
+			want: map[string]want{"linearizable": {valid: V}, "causal": {valid: V}, "causal+": {valid: V}},
+		},
+		{
+			name: "cas ok reads expected and writes new",
+			h:    finals(b().Write(0, "x", 1).CAS(1, "x", 1, 2).Read(0, "x", 2), "x", 2),
+			want: all(want{valid: V}),
+		},
+		{
+			name: "cas mismatch although the key held expected",
+			h:    finals(b().Write(0, "x", 1).Invoke(1, "cas", "x", []int{1, 2}).Fail(1, "mismatch"), "x", 1),
+			want: map[string]want{"linearizable": {valid: I}, "causal": {valid: V}, "eventual": {valid: V}},
+		},
+		{
+			name: "cas mismatch on an absent key",
+			h:    b().Invoke(1, "cas", "x", []int{1, 2}).Fail(1, "mismatch").Read(0, "x", nil),
+			want: map[string]want{"linearizable": {valid: V}, "causal": {valid: V}},
+		},
+		{
+			name: "cas ok on an absent key is impossible",
+			h:    b().CAS(1, "x", nil, 2).Read(0, "x", 2),
+			want: map[string]want{"linearizable": {valid: I}},
+		},
+		{
+			name: "cas that failed otherwise did nothing",
+			h:    b().Write(0, "x", 1).Invoke(1, "cas", "x", []int{1, 2}).Fail(1, "unavailable").Read(0, "x", 1),
+			want: map[string]want{"linearizable": {valid: V}, "causal": {valid: V}},
+		},
+		{
+			name: "info cas took effect",
+			h:    finals(b().Write(0, "x", 1).Invoke(1, "cas", "x", []int{1, 2}).Info(1).Read(0, "x", 1).Read(0, "x", 2), "x", 2),
+			want: all(want{valid: V}),
+		},
+		{
+			name: "linearizable: read concurrent with a write sees the new value",
+			h:    finals(b().Invoke(0, "write", "x", 1).Invoke(1, "read", "x", nil).OK(1, 1).OK(0, nil).Read(1, "x", 1), "x", 1),
+			want: all(want{valid: V}),
+		},
+		{
+			name: "linearizable: a read after the new value was seen returns the old one",
+			h:    finals(b().Write(0, "x", 1).Invoke(0, "write", "x", 2).Read(1, "x", 2).Read(2, "x", 1).OK(0, nil), "x", 2),
+			want: map[string]want{"linearizable": {valid: I}, "causal": {valid: V}, "eventual": {valid: V}},
+		},
+		{
+			name: "eventual: final reads disagree",
+			h:    b().Write(0, "x", 1).Write(1, "x", 2).FinalRead(100, "n1", "x", 1).FinalRead(101, "n2", "x", 2),
+			want: map[string]want{"eventual": {valid: I, anomalies: []string{"divergence"}}, "causal": {valid: V}},
+		},
+		{
+			name: "eventual: converged to absent after an acknowledged write",
+			h:    finals(b().Write(0, "x", 1), "x", nil),
+			want: map[string]want{"eventual": {valid: I, anomalies: []string{"lost"}}},
+		},
+		{
+			name: "eventual: a written key has no final read",
+			h:    finals(b().Write(0, "x", 1).Write(0, "y", 1), "x", 1),
+			want: map[string]want{"eventual": {valid: U, reason: `"y"`}, "causal": {valid: V}},
+		},
+		{
+			name: "eventual: invalid outranks unknown",
+			h:    b().Read(0, "x", 9),
+			want: map[string]want{"eventual": {valid: I, anomalies: []string{"ThinAirRead"}}},
+		},
+		{
+			name: "not differentiated: a value written twice",
+			h:    finals(b().Write(0, "x", 1).Write(1, "x", 1), "x", 1),
+			want: map[string]want{"linearizable": {valid: V},
+				"causal":   {valid: U, reason: `key "x": value 1 is written twice`},
+				"causal+":  {valid: U, reason: `key "x": value 1 is written twice`},
+				"eventual": {valid: U, reason: "value 1 is written twice"}},
+		},
+	}
+}
+
+func all(w want) map[string]want {
+	return map[string]want{"linearizable": w, "causal": w, "causal+": w, "eventual": w}
+}
+
+func names(as []checkers.Anomaly) []string {
+	var out []string
+	for _, a := range as {
+		out = append(out, a.Name)
+	}
+	return out
+}
+
+func TestRegisterModels(t *testing.T) {
+	for _, tc := range registerCases() {
+		events := tc.h.Events()
+		// The hand-made history must be one Read accepts.
+		rr, err := history.Read(strings.NewReader(string(tc.h.JSONL())))
+		require.NoError(t, err, tc.name)
+		require.Len(t, rr.Events, len(events))
+		for model, w := range tc.want {
+			t.Run(tc.name+"/"+model, func(t *testing.T) {
+				c, err := checkers.New(model, checkers.Options{})
+				require.NoError(t, err)
+				res := c.Check(context.Background(), events)
+				assert.Equal(t, model, res.Checker)
+				require.Equal(t, w.valid, res.Valid, "verdict; reason %q anomalies %+v", res.Reason, res.Anomalies)
+				consistent(t, res)
+				for _, n := range w.anomalies {
+					assert.Contains(t, names(res.Anomalies), n)
+				}
+				for _, n := range w.info {
+					assert.Contains(t, names(res.Info), n)
+				}
+				if w.guarantee != "" {
+					list := res.Anomalies
+					if model == "eventual" {
+						list = res.Info
+					}
+					require.NotEmpty(t, list)
+					assert.Equal(t, w.guarantee, list[0].Guarantee, list[0].Explanation)
+				}
+				if w.reason != "" {
+					assert.Contains(t, res.Reason, w.reason)
+				}
+			})
+		}
+	}
+}
+
+// consistent asserts the invariants every result keeps.
+func consistent(t *testing.T, res checkers.Result) {
+	t.Helper()
+	switch res.Valid {
+	case checkers.Valid:
+		assert.Empty(t, res.Anomalies, "a valid result lists no anomaly")
+		assert.Empty(t, res.Reason)
+	case checkers.Invalid:
+		require.NotEmpty(t, res.Anomalies, "an invalid result names its anomalies")
+	case checkers.Unknown:
+		assert.Empty(t, res.Anomalies, "an unknown result has no anomaly (invalid outranks unknown)")
+		assert.NotEmpty(t, res.Reason, "an unknown result says why")
+	}
+	for _, a := range res.Anomalies {
+		assert.NotEmpty(t, a.Name)
+		assert.NotEmpty(t, a.Explanation)
+	}
+}
+
+func TestWitnesses(t *testing.T) {
+	t.Run("writes-follow-reads witness is edge by edge", func(t *testing.T) {
+		h := b().Write(0, "x", 1).Write(0, "x", 2).Read(1, "x", 2).Write(1, "y", 7).Read(2, "y", 7).Read(2, "x", 1)
+		c, _ := checkers.New("causal", checkers.Options{})
+		res := c.Check(context.Background(), h.Events())
+		require.Equal(t, I, res.Valid)
+		a := res.Anomalies[0]
+		// w1 (x=1, event 0), w2 (x=2, 2), p1 read x=2 (4), p1 write y=7 (6), p2 read y=7 (8), p2 read x=1 (10)
+		assert.Equal(t, []int64{0, 2, 4, 6, 8, 10}, a.Ops)
+		assert.Equal(t, []string{"x"}, a.Keys)
+		assert.Contains(t, a.Explanation, "p1 read x=2 (ok, event 4) read the x=2 that p0 wrote")
+		assert.Contains(t, a.Explanation, "p2 read y=7 (ok, event 8) read the y=7 that p1 wrote")
+		assert.Contains(t, a.Explanation, "writes-follow-reads")
+	})
+	t.Run("cyclic causal order shows the cycle", func(t *testing.T) {
+		h := b().Invoke(0, "read", "x", nil).Invoke(1, "read", "y", nil).OK(0, 1).OK(1, 1).Write(0, "y", 1).Write(1, "x", 1)
+		c, _ := checkers.New("causal", checkers.Options{})
+		res := c.Check(context.Background(), h.Events())
+		require.Equal(t, I, res.Valid)
+		a := res.Anomalies[0]
+		assert.Equal(t, "CyclicCO", a.Name)
+		assert.ElementsMatch(t, []int64{0, 1, 4, 6}, a.Ops)
+		assert.Equal(t, 1, res.Counts["CyclicCO"])
+	})
+	t.Run("nonlinearizable names the key and the stuck ops", func(t *testing.T) {
+		h := b().Write(0, "a", 1).Read(1, "a", 1).Write(0, "x", 1).Read(1, "x", nil)
+		c, _ := checkers.New("linearizable", checkers.Options{})
+		res := c.Check(context.Background(), h.Events())
+		require.Equal(t, I, res.Valid)
+		require.Len(t, res.Anomalies, 1)
+		a := res.Anomalies[0]
+		assert.Equal(t, []string{"x"}, a.Keys)
+		assert.Equal(t, []int64{6}, a.Ops, a.Explanation)
+		assert.Contains(t, a.Explanation, "p1 read x=null")
+		assert.Equal(t, 1, res.Counts["keys-nonlinearizable"])
+		assert.JSONEq(t, `{"failed-keys":["x"]}`, string(res.Extra))
+	})
+}
+
+func TestLinearizableTimeoutIsUnknown(t *testing.T) {
+	events := checkertest.Register(checkertest.RegisterConfig{Seed: 1, Ops: 2000, Processes: 8, Keys: 4, ReadRate: 0.5, CASRate: 0.2})
+	c, err := checkers.New("linearizable", checkers.Options{Timeout: time.Nanosecond})
+	require.NoError(t, err)
+	res := c.Check(context.Background(), events)
+	require.Equal(t, U, res.Valid, "a timeout is never valid")
+	assert.Contains(t, res.Reason, "timed out")
+	consistent(t, res)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	res = c.Check(ctx, events)
+	assert.Equal(t, U, res.Valid, "a cancelled check is never valid")
+}
+
+func TestMalformedCAS(t *testing.T) {
+	h := b().Invoke(0, "cas", "x", 5).OK(0, nil)
+	for _, model := range []string{"linearizable", "causal", "causal+", "eventual"} {
+		c, _ := checkers.New(model, checkers.Options{})
+		res := c.Check(context.Background(), h.Events())
+		assert.Equal(t, U, res.Valid, model)
+		assert.Contains(t, res.Reason, "not a pair [expected, new]", model)
+		assert.Contains(t, res.Reason, "event 0", model)
+	}
+}
+
+func TestSet(t *testing.T) {
+	cases := []struct {
+		name      string
+		h         *checkertest.Builder
+		valid     checkers.Validity
+		anomalies []string
+		info      []string
+		counts    map[string]int
+	}{
+		{name: "all acknowledged adds read", h: b().Add(0, "s", 1).Add(1, "s", 2).SetRead(2, "s", false, 1).SetRead(3, "s", true, 1, 2),
+			valid: V, counts: map[string]int{"acknowledged": 2}},
+		{name: "acknowledged add missing from the final read", h: b().Add(0, "s", 1).Add(1, "s", 2).SetRead(3, "s", true, 2),
+			valid: I, anomalies: []string{"lost"}, counts: map[string]int{"lost": 1}},
+		{name: "element seen then gone", h: b().Invoke(0, "add", "s", 1).Info(0).SetRead(2, "s", false, 1).SetRead(3, "s", true),
+			valid: I, anomalies: []string{"lost"}},
+		{name: "element never added", h: b().Add(0, "s", 1).SetRead(3, "s", true, 1, 7),
+			valid: I, anomalies: []string{"unexpected"}, counts: map[string]int{"unexpected": 1}},
+		{name: "failed add read", h: b().Invoke(0, "add", "s", 1).Fail(0, "unavailable").SetRead(3, "s", true, 1),
+			valid: I, anomalies: []string{"unexpected"}},
+		{name: "stale read is information", h: b().Add(0, "s", 1).SetRead(1, "s", false).SetRead(3, "s", true, 1),
+			valid: V, info: []string{"stale"}, counts: map[string]int{"stale": 1}},
+		{name: "info add absent is fine", h: b().Invoke(0, "add", "s", 1).Info(0).SetRead(3, "s", true),
+			valid: V},
+		{name: "info add present is recovered", h: b().Invoke(0, "add", "s", 1).Info(0).SetRead(3, "s", true, 1),
+			valid: V, counts: map[string]int{"recovered": 1}},
+		{name: "no final read", h: b().Add(0, "s", 1).SetRead(1, "s", false, 1), valid: U},
+		{name: "no set operations", h: b(), valid: U},
+		{name: "lost outranks no final read of another set", h: b().Add(0, "s", 1).Add(0, "t", 1).SetRead(3, "s", true),
+			valid: I, anomalies: []string{"lost"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := checkers.New("set", checkers.Options{})
+			require.NoError(t, err)
+			res := c.Check(context.Background(), tc.h.Events())
+			require.Equal(t, tc.valid, res.Valid, "%+v", res)
+			consistent(t, res)
+			for _, n := range tc.anomalies {
+				assert.Contains(t, names(res.Anomalies), n)
+			}
+			for _, n := range tc.info {
+				assert.Contains(t, names(res.Info), n)
+			}
+			for k, v := range tc.counts {
+				assert.Equal(t, v, res.Counts[k], k)
+			}
+		})
+	}
+	t.Run("set read that is not an array", func(t *testing.T) {
+		c, _ := checkers.New("set", checkers.Options{})
+		res := c.Check(context.Background(), b().Invoke(0, "read", "s", nil).OK(0, "oops").Events())
+		assert.Equal(t, U, res.Valid)
+		assert.Contains(t, res.Reason, "not a JSON array")
+	})
+}
+
+func TestNewAndCheckAll(t *testing.T) {
+	_, err := checkers.New("serializable", checkers.Options{})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `"serializable"`)
+	assert.Contains(t, err.Error(), "linearizable, causal, causal+, eventual, set")
+
+	_, err = checkers.CheckAll(context.Background(), nil, nil, checkers.Options{})
+	require.Error(t, err)
+
+	h := finals(b().Write(0, "x", 1).Read(1, "x", nil), "x", 1)
+	sum, err := checkers.CheckAll(context.Background(), h.Events(), []string{"causal", "linearizable", "causal"}, checkers.Options{})
+	require.NoError(t, err)
+	require.Len(t, sum.Results, 2)
+	assert.Equal(t, V, sum.Results[0].Valid)
+	assert.Equal(t, I, sum.Results[1].Valid)
+	assert.Equal(t, I, sum.Valid, "invalid outranks valid")
+
+	sum, err = checkers.CheckAll(context.Background(), b().Write(0, "x", 1).Events(), []string{"causal", "eventual"}, checkers.Options{})
+	require.NoError(t, err)
+	assert.Equal(t, U, sum.Valid, "unknown outranks valid")
+}

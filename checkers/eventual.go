@@ -1,0 +1,151 @@
+package checkers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/faultline/faultline/history"
+)
+
+// eventual checks eventual consistency: nothing is read out of thin air,
+// causal order has no cycle, and the final reads of every key agree on a
+// value some write may have written. Session-guarantee violations are
+// reported in Info: eventual consistency does not promise them.
+type eventual struct{}
+
+func (eventual) Name() string { return "eventual" }
+
+func (c eventual) Check(ctx context.Context, events []history.Event) Result {
+	res := Result{Checker: c.Name(), Valid: Valid, Counts: map[string]int{}}
+	ops, err := registerOps(events)
+	if err != nil {
+		return unknownf(res, "cannot model the history as registers: %v", err)
+	}
+	var graphProblem string
+	a, err := analyze(ctx, events, false)
+	var nd *errNotDifferentiated
+	switch {
+	case errors.As(err, &nd):
+		graphProblem = "thin-air reads and causal cycles were not checked: " + err.Error()
+	case err != nil:
+		graphProblem = "the causal analysis did not finish: " + err.Error()
+	default:
+		res.Counts = a.counts
+		res.Anomalies = append(res.Anomalies, a.thinAir...)
+		res.Anomalies = append(res.Anomalies, a.cyclicCO...)
+		for _, s := range a.stale {
+			if s.Guarantee != "" {
+				res.Info = append(res.Info, s)
+			}
+		}
+	}
+	conv, unknownWhy := convergence(ops, a == nil)
+	res.Anomalies = append(res.Anomalies, conv...)
+	for _, an := range conv {
+		res.Counts[an.Name]++
+	}
+	switch {
+	case len(res.Anomalies) > 0:
+		res.Valid = Invalid
+	case unknownWhy != "" || graphProblem != "":
+		res.Valid = Unknown
+		res.Reason = strings.TrimPrefix(strings.Join([]string{unknownWhy, graphProblem}, "; "), "; ")
+		res.Reason = strings.TrimSuffix(res.Reason, "; ")
+	}
+	return res
+}
+
+// convergence checks the final reads of every key: they must agree, on a
+// value that an ok or info write wrote, or on null (absent) only when no
+// write of the key succeeded. It says why it cannot decide when final
+// reads are missing. With checkWritten, it also reports an agreed value no
+// write wrote (otherwise ThinAirRead already does).
+func convergence(ops []regOp, checkWritten bool) (found []Anomaly, unknownWhy string) {
+	type keyState struct {
+		finals    []regOp
+		written   map[string]bool
+		succeeded bool
+	}
+	keys := map[string]*keyState{}
+	get := func(k string) *keyState {
+		ks, ok := keys[k]
+		if !ok {
+			ks = &keyState{written: map[string]bool{}}
+			keys[k] = ks
+		}
+		return ks
+	}
+	anyFinal := false
+	for _, r := range ops {
+		ks := get(r.op.Key)
+		switch {
+		case r.kind == regRead && r.op.Final:
+			ks.finals = append(ks.finals, r)
+			anyFinal = true
+		case r.kind == regWrite || (r.kind == regCAS && r.status != statusMismatch):
+			ks.written[r.value] = true
+			if r.status == statusOK {
+				ks.succeeded = true
+			}
+		}
+	}
+	if !anyFinal {
+		return nil, "the history has no final reads (\"final\": true), so convergence cannot be judged; end the run with a final read of every key on every node"
+	}
+	names := make([]string, 0, len(keys))
+	for k := range keys {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	var unread []string
+	for _, k := range names {
+		ks := keys[k]
+		if len(ks.finals) == 0 {
+			if ks.succeeded {
+				unread = append(unread, fmt.Sprintf("%q", k))
+			}
+			continue
+		}
+		vals := map[string][]regOp{}
+		for _, f := range ks.finals {
+			vals[f.value] = append(vals[f.value], f)
+		}
+		if len(vals) > 1 {
+			a := Anomaly{Name: "divergence", Keys: []string{k}}
+			var parts []string
+			for _, f := range ks.finals {
+				a.Ops = append(a.Ops, f.op.InvokeIndex)
+				node := f.op.Node
+				if node == "" {
+					node = "?"
+				}
+				parts = append(parts, fmt.Sprintf("node %s read %s (event %d)", node, f.value, f.op.InvokeIndex))
+			}
+			if len(a.Ops) > 6 {
+				a.Ops = a.Ops[:6]
+			}
+			a.Explanation = fmt.Sprintf("Key %q did not converge: after the cluster healed, the final reads disagree: %s.", k, strings.Join(parts, "; "))
+			found = append(found, a)
+			continue
+		}
+		v := ks.finals[0].value
+		switch {
+		case v == "null" && ks.succeeded:
+			found = append(found, Anomaly{Name: "lost", Keys: []string{k}, Ops: []int64{ks.finals[0].op.InvokeIndex},
+				Explanation: fmt.Sprintf("Key %q converged to absent (null) on every node, although a write of it succeeded: the acknowledged writes were lost.", k)})
+		case v != "null" && !ks.written[v] && checkWritten:
+			found = append(found, Anomaly{Name: "ThinAirRead", Keys: []string{k}, Ops: []int64{ks.finals[0].op.InvokeIndex},
+				Explanation: fmt.Sprintf("Key %q converged to %s, which no write that succeeded or may have succeeded wrote.", k, v)})
+		}
+	}
+	if n := len(unread); n > 0 {
+		if n > 5 {
+			unread = append(unread[:5], "...")
+		}
+		return found, fmt.Sprintf("%d keys written successfully have no final read, so their convergence cannot be judged (%s)", n, strings.Join(unread, ", "))
+	}
+	return found, ""
+}
