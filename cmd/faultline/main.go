@@ -35,9 +35,9 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	// Each subcommand lives in its own file and is added here.
-	// root.AddCommand(newRunCmd())
+	root.AddCommand(newRunCmd())
 	// root.AddCommand(newCheckCmd())
-	// root.AddCommand(newReportCmd(), newServeCmd())
+	root.AddCommand(newReportCmd(), newServeCmd())
 	return root
 }
 

@@ -1,0 +1,299 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/faultline/faultline/harness"
+	"github.com/faultline/faultline/harness/docker"
+	"github.com/faultline/faultline/harness/local"
+	"github.com/faultline/faultline/harness/refstore"
+	"github.com/faultline/faultline/nemesis"
+	"github.com/faultline/faultline/store"
+	"github.com/faultline/faultline/workloads"
+)
+
+// Backends names the valid --backend values.
+var backends = []string{"docker", "local"}
+
+// dockerAvailable reports whether a Docker daemon answers (the docker
+// backend is the default then).
+var dockerAvailable = docker.Available
+
+// newDockerBackend returns the docker backend.
+var newDockerBackend = func(log *slog.Logger) (harness.Backend, error) {
+	return docker.New(docker.Options{Logger: log})
+}
+
+type runFlags struct {
+	mode, workload, nemesis, backend, out, storenode, faults string
+	nemesisInterval, timeLimit, opTimeout, quiet             time.Duration
+	nodes, concurrency, basePort                             int
+	rate                                                     float64
+	seed                                                     int64
+	sticky                                                   bool
+}
+
+func newRunCmd() *cobra.Command {
+	var f runFlags
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run a test: start a cluster, drive clients while faults happen, record the history, check it",
+		Long: `run starts a cluster of the reference store (in Docker containers when a
+Docker daemon answers, else as local processes), drives --concurrency client
+processes against it for --time-limit while the nemesis injects faults,
+heals, reads every key on every node, and checks the history with the
+workload's checkers for the mode's consistency model.
+
+It prints the run directory (runs/<test>/<timestamp>, linked as runs/latest)
+and a verdict per checker. Exit codes: 0 valid, 1 invalid, 2 unknown, 3 the
+harness or the cluster failed (bad flags too).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runRun(cmd, f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.mode, "mode", "strong", "consistency mode of the store: strong, causal, eventual")
+	fl.StringVar(&f.workload, "workload", "kv", "workload: "+strings.Join(workloads.Names, ", "))
+	fl.StringVar(&f.nemesis, "nemesis", "none", "faults to inject: comma list of "+strings.Join(nemesis.Faults, ", ")+"; all; none")
+	fl.DurationVar(&f.nemesisInterval, "nemesis-interval", 10*time.Second, "mean time between fault changes")
+	fl.IntVar(&f.nodes, "nodes", 3, "number of nodes")
+	fl.IntVar(&f.concurrency, "concurrency", 10, "number of client workers")
+	fl.Float64Var(&f.rate, "rate", 0, "total ops/s of all workers (0: as fast as possible)")
+	fl.DurationVar(&f.timeLimit, "time-limit", 30*time.Second, "duration of the main phase")
+	fl.Int64Var(&f.seed, "seed", 0, "seed of the generators and the nemesis (default: time-based; always recorded)")
+	fl.StringVar(&f.backend, "backend", "", "cluster backend: docker or local (default: docker when a Docker daemon answers, else local)")
+	fl.StringVar(&f.out, "out", "runs", "directory of run directories")
+	fl.StringVar(&f.storenode, "storenode", "", "path of the storenode binary (default: next to faultline, then ./bin/storenode, then PATH)")
+	fl.StringVar(&f.faults, "faults", "", "deliberate store faults passed to every node: "+faultNames())
+	fl.DurationVar(&f.opTimeout, "op-timeout", 5*time.Second, "an op that takes longer completes as info")
+	fl.DurationVar(&f.quiet, "quiet-period", 3*time.Second, "pause between healing and the final reads")
+	fl.BoolVar(&f.sticky, "sticky", false, "keep each client process on one node (default: processes switch nodes)")
+	fl.IntVar(&f.basePort, "base-port", 0, "local backend: node i listens on base+2i (client) and base+2i+1 (peer); 0 picks free ports")
+	return cmd
+}
+
+func faultNames() string {
+	var s []string
+	for _, f := range store.AllFaults {
+		s = append(s, string(f))
+	}
+	return strings.Join(s, ", ")
+}
+
+func usageErr(format string, args ...any) error {
+	return &exitError{code: 3, err: fmt.Errorf(format, args...)}
+}
+
+func runRun(cmd *cobra.Command, f runFlags) error {
+	stderr := cmd.ErrOrStderr()
+	stdout := cmd.OutOrStdout()
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+
+	// Validate everything before starting anything.
+	mode, err := store.ParseMode(f.mode)
+	if err != nil {
+		return usageErr("--mode: %w", err)
+	}
+	if !slices.Contains(workloads.Names, f.workload) {
+		return usageErr("--workload: unknown workload %q: valid workloads are %s", f.workload, strings.Join(workloads.Names, ", "))
+	}
+	faultsList, err := nemesis.ParseSpec(f.nemesis)
+	if err != nil {
+		return usageErr("--nemesis: %w", err)
+	}
+	storeFaults, err := store.ParseFaults(f.faults)
+	if err != nil {
+		return usageErr("--faults: %w", err)
+	}
+	if f.backend != "" && !slices.Contains(backends, f.backend) {
+		return usageErr("--backend: unknown backend %q: valid backends are %s", f.backend, strings.Join(backends, ", "))
+	}
+	switch {
+	case f.nodes < 1:
+		return usageErr("--nodes must be at least 1, not %d", f.nodes)
+	case f.concurrency < 1:
+		return usageErr("--concurrency must be at least 1, not %d", f.concurrency)
+	case f.timeLimit <= 0:
+		return usageErr("--time-limit must be positive, like 30s, not %s", f.timeLimit)
+	case f.opTimeout <= 0:
+		return usageErr("--op-timeout must be positive, like 5s, not %s", f.opTimeout)
+	case f.rate < 0:
+		return usageErr("--rate must be >= 0 (0: as fast as possible), not %g", f.rate)
+	case f.nemesisInterval <= 0:
+		return usageErr("--nemesis-interval must be positive, like 10s, not %s", f.nemesisInterval)
+	}
+	bin, err := findStorenode(f.storenode)
+	if err != nil {
+		return &exitError{code: 3, err: err}
+	}
+	seed := f.seed
+	if !cmd.Flags().Changed("seed") {
+		seed = time.Now().UnixNano()
+	}
+
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	backendName := f.backend
+	if backendName == "" {
+		backendName = "local"
+		actx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		if dockerAvailable(actx) {
+			backendName = "docker"
+		}
+		cancel()
+		log.Info("backend chosen", "backend", backendName, "why", map[bool]string{true: "a Docker daemon answers", false: "no Docker daemon answers"}[backendName == "docker"])
+	}
+	var backend harness.Backend
+	switch backendName {
+	case "docker":
+		backend, err = newDockerBackend(log)
+		if err != nil {
+			return &exitError{code: 3, err: fmt.Errorf("docker backend: %w (use --backend local to run nodes as local processes)", err)}
+		}
+	default:
+		backend = local.New(local.Options{BasePort: f.basePort})
+	}
+
+	sys, err := refstore.New(bin, mode, storeFaults.List())
+	if err != nil {
+		return &exitError{code: 3, err: err}
+	}
+	t := harness.Test{
+		System: sys, Backend: backend,
+		Mode: string(mode), Workload: f.workload, Sticky: f.sticky,
+		Nemesis: faultsList, NemesisInterval: f.nemesisInterval,
+		Nodes: f.nodes, Concurrency: f.concurrency, Rate: f.rate,
+		TimeLimit: f.timeLimit, OpTimeout: f.opTimeout, QuietPeriod: f.quiet,
+		Seed: seed, RunsDir: f.out,
+		Options: map[string]any{"faults": storeFaults.List(), "storenode": bin, "command": strings.Join(os.Args, " ")},
+		Logger:  log,
+	}
+	progress := newProgressPrinter(stderr, log)
+	t.Progress = progress.print
+	log.Info("run starting", "mode", mode, "workload", f.workload, "nemesis", f.nemesis, "nodes", f.nodes,
+		"concurrency", f.concurrency, "time_limit", f.timeLimit, "seed", seed, "backend", backendName)
+
+	res, runErr := harness.Run(ctx, t)
+	progress.done()
+
+	if res.Dir != "" {
+		fmt.Fprintf(stdout, "run directory: %s\n", res.Dir)
+	}
+	fmt.Fprintf(stdout, "ops: %d invoked, %d ok, %d fail, %d info (seed %d, backend %s)\n", res.Invoked, res.OK, res.Fail, res.Info, res.Seed, res.Backend)
+	if res.Interrupted {
+		fmt.Fprintln(stdout, "interrupted: checked what was recorded")
+	}
+	code := 2
+	switch {
+	case res.Checked:
+		for _, r := range res.Summary.Results {
+			line := fmt.Sprintf("%-13s %s", r.Checker+":", r.Valid)
+			if r.Reason != "" {
+				line += " (" + r.Reason + ")"
+			}
+			if len(r.Anomalies) > 0 {
+				line += fmt.Sprintf(" — %d anomalies, first: %s", len(r.Anomalies), r.Anomalies[0].Name)
+			}
+			fmt.Fprintln(stdout, line)
+		}
+		fmt.Fprintf(stdout, "verdict: %s\n", res.Summary.Valid)
+		code = res.Summary.Valid.ExitCode()
+	case res.CheckErr != nil:
+		fmt.Fprintf(stdout, "verdict: unknown: the history could not be checked: %v\n", res.CheckErr)
+	}
+	if runErr != nil {
+		return &exitError{code: 3, err: runErr}
+	}
+	if code != 0 {
+		return &exitError{code: code}
+	}
+	return nil
+}
+
+// findStorenode finds the storenode binary: the flag, next to the
+// faultline executable, ./bin/storenode, then PATH.
+func findStorenode(flag string) (string, error) {
+	if flag != "" {
+		if st, err := os.Stat(flag); err != nil || st.IsDir() {
+			return "", fmt.Errorf("--storenode %q: no such binary (build it with `make build`)", flag)
+		}
+		return filepath.Abs(flag)
+	}
+	var tried []string
+	if exe, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(exe), "storenode")
+		tried = append(tried, p)
+		if st, err := os.Stat(p); err == nil && !st.IsDir() {
+			return p, nil
+		}
+	}
+	p := filepath.Join("bin", "storenode")
+	tried = append(tried, p)
+	if st, err := os.Stat(p); err == nil && !st.IsDir() {
+		return filepath.Abs(p)
+	}
+	tried = append(tried, "$PATH")
+	if p, err := exec.LookPath("storenode"); err == nil {
+		return filepath.Abs(p)
+	}
+	return "", fmt.Errorf("storenode binary not found (looked at %s): run `make build`, or pass --storenode", strings.Join(tried, ", "))
+}
+
+// progressPrinter shows progress: a line redrawn in place on a terminal,
+// plain log lines every few seconds otherwise.
+type progressPrinter struct {
+	w     io.Writer
+	tty   bool
+	log   *slog.Logger
+	last  time.Time
+	drawn bool
+}
+
+func newProgressPrinter(w io.Writer, log *slog.Logger) *progressPrinter {
+	tty := false
+	if f, ok := w.(*os.File); ok {
+		tty = term.IsTerminal(int(f.Fd()))
+	}
+	return &progressPrinter{w: w, tty: tty, log: log}
+}
+
+func (p *progressPrinter) print(pr harness.Progress) {
+	fault := pr.ActiveFault
+	if fault == "" {
+		fault = "none"
+	}
+	if p.tty {
+		fmt.Fprintf(p.w, "\r\033[K[%s] %s/%s  %.0f ops/s  ok %d  fail %d  info %d  fault: %s",
+			pr.Phase, pr.Elapsed.Truncate(time.Second), pr.Total, pr.OpsPerSec, pr.OK, pr.Fail, pr.Info, fault)
+		p.drawn = true
+		return
+	}
+	if time.Since(p.last) < 5*time.Second {
+		return
+	}
+	p.last = time.Now()
+	p.log.Info("progress", "phase", pr.Phase, "elapsed", pr.Elapsed.Truncate(time.Second), "total", pr.Total,
+		"ops_per_sec", int(pr.OpsPerSec), "ok", pr.OK, "fail", pr.Fail, "info", pr.Info, "fault", fault)
+}
+
+func (p *progressPrinter) done() {
+	if p.tty && p.drawn {
+		fmt.Fprintln(p.w)
+	}
+}
