@@ -140,7 +140,7 @@ func (p *pool) do(ctx context.Context, w *worker, gen generator.Generator, op ge
 	p.stats.Invoked.Add(1)
 	opCtx, cancel := context.WithTimeout(ctx, p.opTimeout)
 	c := w.client.Invoke(opCtx, Op(op))
-	timedOut := errors.Is(opCtx.Err(), context.DeadlineExceeded)
+	timedOut := errors.Is(opCtx.Err(), context.DeadlineExceeded) && ctx.Err() == nil
 	cancel()
 	switch c.Type {
 	case history.OK, history.Fail, history.Info:
@@ -149,10 +149,10 @@ func (p *pool) do(ctx context.Context, w *worker, gen generator.Generator, op ge
 	}
 	if c.Type == history.Info {
 		switch {
-		case timedOut:
-			c.Error = joinErr("timeout after "+p.opTimeout.String(), c.Error)
 		case ctx.Err() != nil:
 			c.Error = joinErr("interrupted", c.Error)
+		case timedOut:
+			c.Error = joinErr("timeout after "+p.opTimeout.String(), c.Error)
 		}
 	}
 	ev := history.Event{Process: w.process, Type: c.Type, F: op.F, Key: op.Key, Value: value, Node: nodeID, Error: c.Error, Final: op.Final}

@@ -1,0 +1,288 @@
+package harness
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/faultline/faultline/generator"
+	"github.com/faultline/faultline/history"
+)
+
+// fakeClient is an in-process client: the runner's scheduling and
+// recording are what these tests exercise, and no real system is needed
+// for that (the refstore and local tests use real nodes). It returns info
+// for every op whose value is a multiple of infoEvery, and checks that its
+// process never has two ops outstanding.
+type fakeClient struct {
+	infoEvery int64
+	busy      atomic.Bool
+	overlaps  *atomic.Int64
+	closed    *atomic.Int64
+	delay     time.Duration
+	node      int
+}
+
+func (c *fakeClient) Invoke(ctx context.Context, op Op) Completion {
+	if !c.busy.CompareAndSwap(false, true) {
+		c.overlaps.Add(1)
+	}
+	defer c.busy.Store(false)
+	if c.delay > 0 {
+		select {
+		case <-time.After(c.delay):
+		case <-ctx.Done():
+			return Completion{Type: history.Info, Error: ctx.Err().Error()}
+		}
+	}
+	var v int64
+	json.Unmarshal(op.Value, &v)
+	if c.infoEvery > 0 && v%c.infoEvery == 0 {
+		return Completion{Type: history.Info, Error: "simulated unknown outcome"}
+	}
+	if op.F == history.FRead {
+		return Completion{Type: history.OK, Value: history.IntValue(int64(c.node))}
+	}
+	return Completion{Type: history.OK}
+}
+func (c *fakeClient) Use(i int)    { c.node = i }
+func (c *fakeClient) Close() error { c.closed.Add(1); return nil }
+
+func counterGen(n int) generator.Generator {
+	var i atomic.Int64
+	return generator.Limit(n, generator.Func(func(ctx generator.Context) generator.Op {
+		return generator.Op{F: history.FWrite, Key: "k", Value: history.IntValue(i.Add(1)), Node: -1}
+	}))
+}
+
+func TestPoolRetiresProcessAfterInfo(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "history.jsonl")
+	rec, err := history.NewRecorder(path)
+	require.NoError(t, err)
+	var overlaps, closed, made atomic.Int64
+	const workers = 4
+	p := newPool(workers, []Node{{ID: "n1"}, {ID: "n2"}}, func(w int) int { return w }, rec, func(first int) (Client, error) {
+		made.Add(1)
+		return &fakeClient{infoEvery: 7, overlaps: &overlaps, closed: &closed, delay: 100 * time.Microsecond, node: first}, nil
+	}, time.Second, 1, time.Now())
+	require.NoError(t, p.run(context.Background(), counterGen(700)))
+	p.close()
+	require.NoError(t, rec.Close())
+
+	res, err := history.ReadFile(path) // validates: one outstanding op per process
+	require.NoError(t, err)
+	assert.Empty(t, res.Warnings)
+	assert.Zero(t, overlaps.Load())
+	ops := history.Pair(res.Events)
+	require.Len(t, ops, 700)
+	infos := 0
+	procs := map[int]bool{}
+	lastOp := map[int]history.Op{}
+	for _, op := range ops {
+		procs[op.Process] = true
+		if prev, ok := lastOp[op.Process]; ok {
+			assert.NotEqual(t, history.Info, prev.Type, "process %d went on after an info", op.Process)
+		}
+		lastOp[op.Process] = op
+		if op.Type == history.Info {
+			infos++
+		}
+	}
+	assert.Equal(t, 100, infos, "every 7th of 700 values is info")
+	// Each info retires a process: the next one of that worker is old+workers.
+	assert.Equal(t, workers+infos, int(made.Load()), "a fresh client per new process")
+	assert.Equal(t, int64(made.Load()), closed.Load(), "every client closed")
+	for pr := range procs {
+		if pr >= workers {
+			assert.True(t, procs[pr-workers], "process %d follows retired process %d", pr, pr-workers)
+		}
+	}
+	// nodes: worker w starts on node w%2 and records it.
+	for _, e := range res.Events {
+		assert.NotEmpty(t, e.Node)
+	}
+}
+
+func TestPoolTimeoutIsInfo(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "history.jsonl")
+	rec, err := history.NewRecorder(path)
+	require.NoError(t, err)
+	var overlaps, closed atomic.Int64
+	p := newPool(2, []Node{{ID: "n1"}}, nil, rec, func(int) (Client, error) {
+		return &fakeClient{overlaps: &overlaps, closed: &closed, delay: time.Hour}, nil
+	}, 50*time.Millisecond, 1, time.Now())
+	require.NoError(t, p.run(context.Background(), counterGen(4)))
+	p.close()
+	require.NoError(t, rec.Close())
+	res, err := history.ReadFile(path)
+	require.NoError(t, err)
+	ops := history.Pair(res.Events)
+	require.Len(t, ops, 4)
+	for _, op := range ops {
+		assert.Equal(t, history.Info, op.Type)
+		assert.Contains(t, op.Error, "timeout after 50ms")
+	}
+	assert.Equal(t, 4, int(p.stats.Info.Load()))
+}
+
+func TestPoolStopsOnCancelWithInfo(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "history.jsonl")
+	rec, err := history.NewRecorder(path)
+	require.NoError(t, err)
+	var overlaps, closed atomic.Int64
+	p := newPool(3, []Node{{ID: "n1"}}, nil, rec, func(int) (Client, error) {
+		return &fakeClient{overlaps: &overlaps, closed: &closed, delay: time.Hour}, nil
+	}, time.Hour, 1, time.Now())
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	require.NoError(t, p.run(ctx, generator.Repeat(generator.Op{F: "read", Key: "k", Node: -1})))
+	require.NoError(t, rec.Close())
+	res, err := history.ReadFile(path)
+	require.NoError(t, err)
+	ops := history.Pair(res.Events)
+	require.Len(t, ops, 3, "one op per worker, each cut off")
+	for _, op := range ops {
+		assert.True(t, op.Completed())
+		assert.Equal(t, history.Info, op.Type)
+		assert.Contains(t, op.Error, "interrupted")
+	}
+}
+
+func TestPoolSwitchesNodesOnRequest(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "history.jsonl")
+	rec, err := history.NewRecorder(path)
+	require.NoError(t, err)
+	var overlaps, closed atomic.Int64
+	nodes := []Node{{ID: "n1"}, {ID: "n2"}, {ID: "n3"}}
+	p := newPool(1, nodes, nil, rec, func(first int) (Client, error) {
+		return &fakeClient{overlaps: &overlaps, closed: &closed, node: first}, nil
+	}, time.Second, 1, time.Now())
+	gen := generator.Ops(
+		generator.Op{F: "read", Key: "k", Node: 2, Final: true},
+		generator.Op{F: "read", Key: "k", Node: -1},
+		generator.Op{F: "read", Key: "k", Node: 1, Final: true},
+	)
+	require.NoError(t, p.run(context.Background(), gen))
+	require.NoError(t, rec.Close())
+	res, err := history.ReadFile(path)
+	require.NoError(t, err)
+	ops := history.Pair(res.Events)
+	require.Len(t, ops, 3)
+	assert.Equal(t, []string{"n3", "n3", "n2"}, []string{ops[0].Node, ops[1].Node, ops[2].Node})
+	assert.Equal(t, "2", string(ops[0].Output), "the client was switched to node index 2")
+	assert.True(t, ops[0].Final)
+	assert.False(t, ops[1].Final)
+}
+
+// noopClient completes every op at once.
+type noopClient struct{}
+
+func (noopClient) Invoke(ctx context.Context, op Op) Completion {
+	if op.F == history.FRead {
+		return Completion{Type: history.OK, Value: history.Null}
+	}
+	return Completion{Type: history.OK}
+}
+func (noopClient) Use(int)      {}
+func (noopClient) Close() error { return nil }
+
+// BenchmarkRunnerRecorder measures the harness alone: 10 workers, a
+// register-like mix, the history recorder writing to a real file, a no-op
+// client. b.N is the number of ops.
+func BenchmarkRunnerRecorder(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "history.jsonl")
+	rec, err := history.NewRecorder(path)
+	require.NoError(b, err)
+	p := newPool(10, []Node{{ID: "n1"}, {ID: "n2"}, {ID: "n3"}}, func(w int) int { return w }, rec,
+		func(int) (Client, error) { return noopClient{}, nil }, 5*time.Second, 1, time.Now())
+	var seq atomic.Int64
+	gen := generator.Limit(b.N, generator.Mix(
+		generator.Func(func(generator.Context) generator.Op {
+			return generator.Op{F: history.FRead, Key: "k", Value: history.Null, Node: -1}
+		}),
+		generator.Func(func(generator.Context) generator.Op {
+			return generator.Op{F: history.FWrite, Key: "k", Value: history.IntValue(seq.Add(1)), Node: -1}
+		}),
+	))
+	b.ResetTimer()
+	start := time.Now()
+	require.NoError(b, p.run(context.Background(), gen))
+	require.NoError(b, rec.Close())
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "ops/s")
+	b.ReportMetric(0, "ns/op")
+	st, _ := os.Stat(path)
+	require.Greater(b, st.Size(), int64(b.N*60), "every op recorded")
+}
+
+// TestRecordingSurvivesKill records a history in a real child process (this
+// test binary, re-executed), SIGKILLs it mid-run, and reads what it left.
+func TestRecordingSurvivesKill(t *testing.T) {
+	if path := os.Getenv("FAULTLINE_RECORD_CHILD"); path != "" {
+		recordForever(path)
+		return
+	}
+	path := filepath.Join(t.TempDir(), "history.jsonl")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestRecordingSurvivesKill$")
+	cmd.Env = append(os.Environ(), "FAULTLINE_RECORD_CHILD="+path)
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	// Let it record for a while (more than one fsync interval).
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st, err := os.Stat(path)
+		if err == nil && st.Size() > 1<<20 {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "the child did not record")
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(1200 * time.Millisecond)
+	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
+	err := cmd.Wait()
+	require.Error(t, err, "the child was killed, it did not finish")
+
+	res, err := history.ReadFile(path)
+	require.NoError(t, err, "a killed recorder leaves a readable history")
+	assert.Greater(t, len(res.Events), 10000)
+	assert.LessOrEqual(t, len(res.Warnings), 1, "at most the torn last line is skipped")
+	ops := history.Pair(res.Events)
+	open := 0
+	for _, op := range ops {
+		if !op.Completed() {
+			open++
+		}
+	}
+	assert.LessOrEqual(t, open, 10, "at most one open op per worker")
+}
+
+func recordForever(path string) {
+	rec, err := history.NewRecorder(path)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	p := newPool(10, []Node{{ID: "n1"}}, nil, rec, func(int) (Client, error) { return slowNoop{}, nil }, time.Second, 1, time.Now())
+	var i atomic.Int64
+	p.run(context.Background(), generator.Func(func(generator.Context) generator.Op {
+		return generator.Op{F: history.FWrite, Key: "k", Value: history.IntValue(i.Add(1)), Node: -1}
+	}))
+	os.Exit(0)
+}
+
+type slowNoop struct{ noopClient }
+
+func (slowNoop) Invoke(ctx context.Context, op Op) Completion {
+	time.Sleep(50 * time.Microsecond)
+	return Completion{Type: history.OK}
+}
