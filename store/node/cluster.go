@@ -44,14 +44,14 @@ type Cluster struct {
 
 // StartCluster binds every node's listeners on 127.0.0.1 ports, then
 // starts the nodes.
-func StartCluster(ctx context.Context, cfg ClusterConfig) (c *Cluster, err error) {
+func StartCluster(ctx context.Context, cfg ClusterConfig) (_ *Cluster, err error) {
 	if cfg.Nodes < 1 {
 		return nil, fmt.Errorf("cluster: %d nodes: want at least 1", cfg.Nodes)
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	c = &Cluster{cfg: cfg, nodes: map[string]*Node{}, clientAddrs: map[string]string{}, peerAddrs: map[string]string{}}
+	c := &Cluster{cfg: cfg, nodes: map[string]*Node{}, clientAddrs: map[string]string{}, peerAddrs: map[string]string{}}
 	defer func() {
 		if err != nil {
 			c.Close()

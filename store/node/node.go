@@ -78,7 +78,7 @@ type Node struct {
 
 // Start starts a node: binds (or takes) its listeners, starts its
 // engine and serves until Close. ctx bounds the start only.
-func Start(ctx context.Context, cfg Config) (n *Node, err error) {
+func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if cfg.ID == "" {
 		return nil, errors.New("node: empty id: give the node a name such as n1")
 	}
@@ -97,7 +97,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	if cfg.Faults == nil {
 		cfg.Faults = store.Faults{}
 	}
-	n = &Node{cfg: cfg, log: cfg.Logger.With("node", cfg.ID), clock: &store.Clock{}}
+	n := &Node{cfg: cfg, log: cfg.Logger.With("node", cfg.ID), clock: &store.Clock{}}
 	defer func() {
 		if err != nil {
 			n.Close()
@@ -149,7 +149,13 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	if newEngine == nil {
 		switch cfg.Mode {
 		case store.Strong:
-			newEngine = func(env store.Env) (store.Engine, error) { return strong.NewWithConfig(env, cfg.Strong) }
+			newEngine = func(env store.Env) (store.Engine, error) {
+				e, err := strong.NewWithConfig(env, cfg.Strong)
+				if err != nil {
+					return nil, err // not a typed nil in the interface
+				}
+				return e, nil
+			}
 		case store.Causal:
 			newEngine = causal.New
 		case store.Eventual:
@@ -159,9 +165,11 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if n.engine, err = newEngine(env); err != nil {
+	engine, err := newEngine(env)
+	if err != nil {
 		return nil, fmt.Errorf("node %s: start %s engine: %w", cfg.ID, cfg.Mode, err)
 	}
+	n.engine = engine
 
 	n.peer = &http.Server{Handler: n.peerHandler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(n.log.Handler(), slog.LevelDebug)}
 	n.client = &http.Server{Handler: n.clientHandler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(n.log.Handler(), slog.LevelDebug)}
