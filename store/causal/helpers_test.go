@@ -25,7 +25,7 @@ type proxy struct {
 	conns  map[net.Conn]bool
 }
 
-func newProxy(t *testing.T, target string) *proxy {
+func newProxy(t testing.TB, target string) *proxy {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	p := &proxy{ln: ln, target: target, conns: map[net.Conn]bool{}}
@@ -107,12 +107,12 @@ type node struct {
 
 // cluster is n engines; links[a][b] is the proxy a dials to reach b.
 type cluster struct {
-	t     *testing.T
+	t     testing.TB
 	nodes map[string]*node
 	links map[string]map[string]*proxy
 }
 
-func newCluster(t *testing.T, ids []string, faults store.Faults) *cluster {
+func newCluster(t testing.TB, ids []string, faults store.Faults) *cluster {
 	c := &cluster{t: t, nodes: map[string]*node{}, links: map[string]map[string]*proxy{}}
 	for _, id := range ids {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")

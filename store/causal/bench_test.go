@@ -1,0 +1,39 @@
+package causal
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+
+	"github.com/faultline/faultline/store"
+)
+
+// BenchmarkWrite measures engine writes (no client HTTP; replication over
+// loopback HTTP to the other nodes), 64 concurrent writers spread over
+// the nodes.
+func BenchmarkWrite(b *testing.B) {
+	for _, n := range []int{1, 3} {
+		b.Run(fmt.Sprintf("nodes=%d", n), func(b *testing.B) {
+			ids := []string{"a", "b", "c"}[:n]
+			c := newCluster(b, ids, nil)
+			var next atomic.Int64
+			b.SetParallelism(32)
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				g := next.Add(1)
+				e := c.nodes[ids[int(g)%n]].eng
+				i := 0
+				for pb.Next() {
+					i++
+					if _, err := e.Write(context.Background(), store.WriteRequest{Key: fmt.Sprintf("k%d", i%1000), Value: "v", RequestID: fmt.Sprintf("%d-%d", g, i)}); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+			b.StopTimer()
+			st := c.nodes["a"].eng.Stats()
+			b.ReportMetric(float64(st.Disk.Commits)/float64(b.N), "commits/op")
+		})
+	}
+}
