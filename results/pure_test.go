@@ -1,0 +1,194 @@
+package results
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/faultline/faultline/history"
+)
+
+func TestSamplePoints(t *testing.T) {
+	mk := func(n, bad int) []latPoint {
+		pts := make([]latPoint, n)
+		for i := range pts {
+			pts[i] = latPoint{T: float64(i), Lat: float64(i%97) + 1, Typ: history.OK}
+			if i%(n/max(bad, 1)+1) == 0 && bad > 0 {
+				pts[i].Typ = history.Fail
+			}
+		}
+		pts[n/2].Lat = 1e6 // one outlier that must survive sampling
+		pts[n/2].Typ = history.OK
+		return pts
+	}
+	cases := []struct {
+		name     string
+		n, bad   int
+		limit    int
+		wantAll  bool // every point kept
+		keepsBad bool // every non-ok kept
+	}{
+		{"under the limit", 500, 10, 1000, true, true},
+		{"at the limit", 1000, 10, 1000, true, true},
+		{"over, few failures", 50000, 300, 2000, false, true},
+		{"over, failures exceed half", 50000, 20000, 2000, false, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			pts := mk(tc.n, tc.bad)
+			got := samplePoints(pts, tc.limit)
+			require.LessOrEqual(t, len(got), tc.limit)
+			if tc.wantAll {
+				require.Len(t, got, len(pts))
+				return
+			}
+			for i := 1; i < len(got); i++ {
+				require.Less(t, got[i-1].T, got[i].T, "time order, no duplicates")
+			}
+			var bad, wantBad int
+			for _, p := range pts {
+				if p.Typ != history.OK {
+					wantBad++
+				}
+			}
+			outlier := false
+			for _, p := range got {
+				if p.Typ != history.OK {
+					bad++
+				}
+				outlier = outlier || p.Lat == 1e6
+			}
+			assert.True(t, outlier, "the slowest op is always drawn")
+			if tc.keepsBad {
+				assert.Equal(t, wantBad, bad, "every fail and info is drawn")
+			} else {
+				assert.Equal(t, tc.limit/2, bad, "failures take at most half the budget")
+			}
+			assert.Greater(t, len(got), tc.limit*9/10, "the budget is used")
+			assert.Equal(t, got, samplePoints(pts, tc.limit), "deterministic")
+		})
+	}
+}
+
+func TestBucketWidth(t *testing.T) {
+	for _, tc := range []struct {
+		end, want float64
+	}{{0.1, 0.001}, {10, 0.1}, {60, 0.5}, {300, 2}, {3600, 30}, {1e6, 7200}} {
+		assert.Equal(t, tc.want, bucketWidth(tc.end), "run of %gs", tc.end)
+	}
+}
+
+func TestThroughput(t *testing.T) {
+	times := []float64{0.1, 0.2, 0.6, 1.5, 1.7, 9.9}
+	typs := []history.Type{history.OK, history.OK, history.Fail, history.Info, history.OK, history.OK}
+	s := throughput(times, typs, 2, 0.5)
+	require.Len(t, s, 3)
+	assert.Equal(t, []float64{4, 0, 0, 2, 0}, s[0].Rates, "oks per second; 9.9 is past the end")
+	assert.Equal(t, []float64{0, 2, 0, 0, 0}, s[1].Rates)
+	assert.Equal(t, []float64{0, 0, 0, 2, 0}, s[2].Rates)
+}
+
+func TestSelectLinKeys(t *testing.T) {
+	var ops []history.Op
+	add := func(key, f string, n int) {
+		for i := 0; i < n; i++ {
+			ops = append(ops, history.Op{Key: key, F: f})
+		}
+	}
+	add("a", history.FRead, 30)
+	add("b", history.FWrite, 50)
+	add("c", history.FCAS, 20)
+	add("d", history.FRead, 500)
+	add("s", history.FAdd, 1000) // not a register op
+	cases := []struct {
+		name     string
+		failed   []string
+		budget   int
+		wantKeys []string
+		wantOps  int
+	}{
+		{"all fit", nil, 1000, []string{"a", "b", "c", "d"}, 600},
+		{"budget skips a big key, keeps smaller later ones", nil, 100, []string{"a", "b", "c"}, 100},
+		{"failed key first even over budget", []string{"d"}, 100, []string{"d"}, 500},
+		{"failed then others that fit", []string{"c"}, 60, []string{"c", "a"}, 50},
+		{"unknown failed key ignored", []string{"zz"}, 40, []string{"a"}, 30},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			sel := selectLinKeys(ops, tc.failed, tc.budget)
+			assert.Equal(t, tc.wantKeys, sel.Keys)
+			assert.Equal(t, tc.wantOps, sel.Ops)
+			assert.Equal(t, 600, sel.TotalOps)
+			assert.Equal(t, 4, sel.TotalKeys)
+		})
+	}
+}
+
+func TestKeepKeys(t *testing.T) {
+	ev := func(p int, typ history.Type, f, key string) history.Event {
+		return history.Event{Process: p, Type: typ, F: f, Key: key}
+	}
+	events := []history.Event{
+		ev(0, history.Invoke, "read", "a"),
+		ev(1, history.Invoke, "write", "b"),
+		ev(-1, history.Info, "start-partition", ""),
+		ev(0, history.OK, "read", ""), // a completion without its key stays with its invoke
+		ev(1, history.OK, "write", "b"),
+		ev(1, history.Invoke, "read", "a"),
+		ev(1, history.Info, "read", "a"),
+		ev(-1, history.Info, "stop-partition", ""),
+	}
+	got := keepKeys(events, []string{"a"})
+	var fs []string
+	for _, e := range got {
+		fs = append(fs, fmt.Sprintf("%d:%s:%s", e.Process, e.Type, e.F))
+	}
+	assert.Equal(t, []string{"0:invoke:read", "-1:info:start-partition", "0:ok:read", "1:invoke:read", "1:info:read", "-1:info:stop-partition"}, fs)
+}
+
+func TestTimelineIsBounded(t *testing.T) {
+	events := genHistory(genOpts{Seed: 2, Procs: 6, Keys: []string{"a", "b"}, Duration: 4 * time.Second,
+		Faults: []genFault{{Name: "pause", Start: 2 * time.Second, Stop: 3 * time.Second}}})
+	tab := newOpTable(events)
+	faults := history.Faults(events)
+	require.Greater(t, len(tab.ops), 2000)
+
+	t.Run("around the first fault", func(t *testing.T) {
+		v := buildTimeline(tab, faults, map[int64]bool{}, 300)
+		require.Len(t, v.Ops, 300)
+		assert.Contains(t, v.Note, "around the first fault")
+		assert.Len(t, v.Columns, 6)
+		require.NotEmpty(t, v.Bands, "the fault is shaded")
+		assert.LessOrEqual(t, v.Height, tlMaxHeight+4)
+		for _, o := range v.Ops {
+			assert.GreaterOrEqual(t, o.Height, tlMinBox)
+			assert.LessOrEqual(t, o.Top+o.Height, v.Height+tlMinBox)
+		}
+	})
+	t.Run("around the first witness", func(t *testing.T) {
+		w := tab.ops[len(tab.ops)-10].InvokeIndex
+		v := buildTimeline(tab, faults, map[int64]bool{w: true}, 300)
+		require.Len(t, v.Ops, 300)
+		assert.Contains(t, v.Note, "anomaly")
+		n := 0
+		for _, o := range v.Ops {
+			if o.Witness {
+				n++
+			}
+		}
+		assert.Equal(t, 1, n, "the witness is in the window and outlined")
+	})
+	t.Run("short history whole", func(t *testing.T) {
+		v := buildTimeline(tab, faults, nil, len(tab.ops))
+		assert.Len(t, v.Ops, len(tab.ops))
+		assert.Empty(t, v.Note)
+	})
+	t.Run("empty", func(t *testing.T) {
+		v := buildTimeline(newOpTable(nil), nil, nil, 10)
+		assert.Empty(t, v.Ops)
+		assert.Contains(t, v.Note, "no client operations")
+	})
+}

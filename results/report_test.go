@@ -1,0 +1,240 @@
+package results
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/faultline/faultline/checkers"
+	"github.com/faultline/faultline/history"
+)
+
+var twoFaults = []genFault{
+	{Name: "partition", Start: 2 * time.Second, Stop: 4 * time.Second},
+	{Name: "kill", Start: 6 * time.Second, Stop: 7 * time.Second},
+}
+
+// invalidRun writes a run with a stale read and a results.json naming it,
+// as the linearizable checker would, and returns the stale read's index.
+func invalidRun(t *testing.T, dir string) ([]history.Event, int64) {
+	t.Helper()
+	events, stale := genHistoryStale(genOpts{Seed: 7, Procs: 8, Keys: []string{"a", "b", "c"}, Duration: 8 * time.Second,
+		StaleRead: true, Faults: twoFaults})
+	require.GreaterOrEqual(t, stale, int64(0), "the generator must inject a stale read")
+	op, ok := findOp(events, func(op history.Op) bool { return op.InvokeIndex == stale })
+	require.True(t, ok)
+	sum := &checkers.Summary{Valid: checkers.Invalid, Results: []checkers.Result{
+		{Checker: "linearizable", Valid: checkers.Invalid, Anomalies: []checkers.Anomaly{{
+			Name: "nonlinearizable", Keys: []string{op.Key}, Ops: []int64{stale},
+			Explanation: "Key " + op.Key + ": the read at event " + itoa(stale) + " returned a value overwritten before it began.",
+		}}},
+		{Checker: "eventual", Valid: checkers.Valid, Counts: map[string]int{"final-reads": 3}},
+	}}
+	writeRun(t, dir, events, testOptions("register-partition", 7), sum)
+	return events, stale
+}
+
+func itoa(i int64) string { b, _ := json.Marshal(i); return string(b) }
+
+func readPage(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	return string(b)
+}
+
+func TestWriteReportsInvalidRun(t *testing.T) {
+	dir := t.TempDir()
+	events, stale := invalidRun(t, dir)
+	require.NoError(t, WriteReports(context.Background(), dir))
+
+	page := readPage(t, filepath.Join(dir, ReportFile))
+	assert.Contains(t, page, `id="verdict" class="badge big invalid">invalid<`)
+	assert.Regexp(t, `<td>linearizable</td><td><span class="badge invalid">invalid</span>`, page)
+	assert.Regexp(t, `<td>eventual</td><td><span class="badge valid">valid</span>`, page)
+	assert.Contains(t, page, "final-reads: 3")
+	// The anomaly, its explanation and its witness op looked up in the history.
+	assert.Contains(t, page, "<strong>nonlinearizable</strong>")
+	assert.Contains(t, page, "returned a value overwritten before it began")
+	op, _ := findOp(events, func(op history.Op) bool { return op.InvokeIndex == stale })
+	assert.Regexp(t, regexp.MustCompile(`<tr class="t-ok"><td class="num">`+itoa(stale)+`</td><td class="num">`+itoa(int64(op.Process))+`</td><td>`+op.Node+`</td><td>read</td><td class="mono">`+op.Key+`</td>`), page)
+	// Every field of test.json, unknown ones too, and the seed.
+	for _, f := range []string{"mode", "workload", "nemesis", "nodes", "concurrency", "rate", "time_limit", "seed", "backend", "checkers", "start_time", "some_future_field"} {
+		assert.Contains(t, page, "<th>"+f+"</th>")
+	}
+	assert.Contains(t, page, `seed <code>7</code>`)
+	// Two plots, drawn as inline SVG, with both faults labelled.
+	assert.Equal(t, 2, strings.Count(page, "<svg"), "a latency and a throughput plot")
+	assert.NotContains(t, page, "<?xml")
+	latency := between(t, page, `id="latency-plot"`, `id="throughput-plot"`)
+	for _, name := range []string{">partition<", ">kill<"} {
+		assert.Contains(t, latency, name, "fault labels in the latency plot")
+	}
+	// Counts, faults table, timeline, links.
+	assert.Contains(t, page, `<section id="counts">`)
+	assert.Regexp(t, `<tr><td>read</td><td class="num">\d+</td>`, page)
+	assert.Contains(t, page, `<td><span class="swatch" style="background:#`)
+	assert.Contains(t, page, `class="op ok`)
+	assert.Contains(t, page, `witness"`, "the witness op is outlined in the timeline")
+	assert.Contains(t, page, `href="nodes/n1.log"`)
+	assert.Contains(t, page, `href="linearizability.html"`)
+	assert.NotContains(t, page, "<script", "report.html runs no script")
+	assert.NotRegexp(t, `(src|href)="(https?:)?//`, page, "report.html loads nothing from the network")
+
+	lin := readPage(t, filepath.Join(dir, LinearizationFile))
+	assert.Contains(t, lin, "<html")
+	assert.Contains(t, lin, "partition", "fault intervals are annotations in the linearizability view")
+}
+
+// between returns page's text between the first from and the next to.
+func between(t *testing.T, page, from, to string) string {
+	t.Helper()
+	i := strings.Index(page, from)
+	require.GreaterOrEqual(t, i, 0, "page has %s", from)
+	j := strings.Index(page[i:], to)
+	require.GreaterOrEqual(t, j, 0, "page has %s after %s", to, from)
+	return page[i : i+j]
+}
+
+func TestWriteReportsWithoutVerdict(t *testing.T) {
+	cases := []struct {
+		name    string
+		results string // "" = no results.json
+		want    string
+	}{
+		{"missing results.json", "", "results.json is missing: this history has not been checked"},
+		{"malformed results.json", `{"valid": "maybe"}`, "results.json is not a checkers summary"},
+		{"truncated results.json", `{"valid": tr`, "results.json is not a checkers summary"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			genRun(t, dir, genOpts{Seed: 3, Procs: 3, Keys: []string{"x"}, Duration: time.Second}, testOptions("t", 3), nil)
+			if tc.results != "" {
+				require.NoError(t, os.WriteFile(filepath.Join(dir, ResultsFile), []byte(tc.results), 0o644))
+			}
+			require.NoError(t, WriteReports(context.Background(), dir))
+			page := readPage(t, filepath.Join(dir, ReportFile))
+			assert.Contains(t, page, tc.want)
+			assert.Contains(t, page, `class="badge big none">not checked<`)
+			for _, v := range []string{">valid<", ">invalid<", ">unknown<"} {
+				assert.NotContains(t, page, v, "no verdict is invented")
+			}
+			assert.FileExists(t, filepath.Join(dir, LinearizationFile))
+		})
+	}
+}
+
+func TestWriteReportsBadInput(t *testing.T) {
+	cases := []struct {
+		name    string
+		history string // "" = no history.jsonl
+		want    []string
+	}{
+		{"no history", "", []string{"has no history.jsonl"}},
+		{"malformed line", `{"index":0,"time":0,"process":0,"type":"invoke","f":"read","key":"a","value":null}` + "\n" + `{"index":1,"time":5,"process":0,"type":"done","f":"read"}` + "\n",
+			[]string{"history.jsonl:2", `type "done" is not one of invoke, ok, fail, info`}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if tc.history != "" {
+				require.NoError(t, os.WriteFile(filepath.Join(dir, HistoryFile), []byte(tc.history), 0o644))
+			}
+			err := WriteReports(context.Background(), dir)
+			require.Error(t, err)
+			for _, w := range tc.want {
+				assert.Contains(t, err.Error(), w)
+			}
+			assert.NoFileExists(t, filepath.Join(dir, ReportFile), "no page from a history that cannot be read")
+			if tc.history != "" {
+				b, _ := os.ReadFile(filepath.Join(dir, HistoryFile))
+				assert.Equal(t, tc.history, string(b), "the input is left as it was")
+			}
+		})
+	}
+}
+
+func TestWriteReportsTornLastLine(t *testing.T) {
+	dir := t.TempDir()
+	events := genHistory(genOpts{Seed: 5, Procs: 2, Keys: []string{"a"}, Duration: 500 * time.Millisecond})
+	writeRun(t, dir, events, nil, nil)
+	f, err := os.OpenFile(filepath.Join(dir, HistoryFile), os.O_APPEND|os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = f.WriteString(`{"index":999999,"time":`)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	require.NoError(t, WriteReports(context.Background(), dir))
+	page := readPage(t, filepath.Join(dir, ReportFile))
+	assert.Contains(t, page, "skipped a torn last line")
+	assert.Contains(t, page, "test.json is missing")
+	assert.Contains(t, page, "<h1>faultline run ", "a title without test.json")
+}
+
+func TestWriteReportsForBareHistory(t *testing.T) {
+	dir := t.TempDir()
+	events := genHistory(genOpts{Seed: 9, Procs: 3, Keys: []string{"a", "b"}, Duration: time.Second})
+	path := filepath.Join(dir, "elsewhere.jsonl")
+	writeHistory(t, path, events)
+	require.NoError(t, WriteReportsForHistory(context.Background(), path))
+	page := readPage(t, filepath.Join(dir, ReportFile))
+	assert.Contains(t, page, `href="elsewhere.jsonl"`)
+	assert.Contains(t, page, "not checked")
+	assert.FileExists(t, filepath.Join(dir, LinearizationFile))
+}
+
+// hostile are recorded strings that would run script if not escaped.
+var hostile = []string{`<script>alert(1)</script>`, `"><img src=x onerror=alert(2)>`}
+
+// hostileRun writes a run whose keys, values, errors, node names, fault
+// names and test options carry markup, with an anomaly naming them.
+func hostileRun(t *testing.T, dir string) {
+	t.Helper()
+	events := genHistory(genOpts{Seed: 11, Procs: 4, Keys: hostile, Duration: 3 * time.Second, Value: hostile[1],
+		Faults: []genFault{{Name: `<script>alert(3)</script>`, Start: time.Second, Stop: 2 * time.Second, Value: history.MustValue(hostile[1])}}})
+	for i := range events {
+		if events[i].Process >= 0 {
+			events[i].Node = hostile[1]
+			if events[i].Type == history.Fail {
+				events[i].Error = hostile[0]
+			}
+		}
+	}
+	test := testOptions(hostile[0], 11)
+	test[hostile[1]] = hostile[0]
+	var witnesses []int64
+	for _, op := range history.Pair(events)[:3] {
+		witnesses = append(witnesses, op.InvokeIndex)
+	}
+	sum := &checkers.Summary{Valid: checkers.Invalid, Results: []checkers.Result{{
+		Checker: hostile[0], Valid: checkers.Invalid, Reason: hostile[1],
+		Anomalies: []checkers.Anomaly{{Name: hostile[0], Keys: hostile, Guarantee: hostile[1], Ops: witnesses, Explanation: strings.Join(hostile, " ")}},
+		Counts:    map[string]int{hostile[0]: 1},
+		Extra:     history.MustValue(hostile),
+	}}}
+	writeRun(t, dir, events, test, sum)
+}
+
+func TestReportEscapesRecordedStrings(t *testing.T) {
+	dir := t.TempDir()
+	hostileRun(t, dir)
+	require.NoError(t, WriteReports(context.Background(), dir))
+	page := readPage(t, filepath.Join(dir, ReportFile))
+	assert.NotContains(t, page, "<script", "no recorded string becomes a script element")
+	assert.NotContains(t, page, "<img", "no recorded string becomes an element")
+	assert.Contains(t, page, "&lt;script&gt;alert(1)&lt;/script&gt;", "keys are shown, as text")
+	assert.Contains(t, page, "&lt;img src=x onerror=alert(2)&gt;", "values and nodes are shown, as text")
+	latency := between(t, page, `id="latency-plot"`, `id="throughput-plot"`)
+	assert.Contains(t, latency, "&lt;script&gt;alert(3)&lt;/script&gt;", "the fault's name is an escaped label in the SVG")
+
+	lin := readPage(t, filepath.Join(dir, LinearizationFile))
+	assert.NotContains(t, lin, "<img src=x", "the linearizability view escapes recorded strings")
+}
