@@ -146,13 +146,22 @@ func (b *Backend) StartCluster(ctx context.Context, sys harness.System, spec har
 		c.nodes = append(c.nodes, n)
 		c.byID[id] = n
 	}
-	for _, n := range c.nodes {
-		if err := c.createNode(ctx, n); err != nil {
-			return fail(err)
-		}
-	}
+	created := time.Now()
 	errs := make([]error, len(c.nodes))
 	var wg sync.WaitGroup
+	for i, n := range c.nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = c.createNode(ctx, n)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return fail(err)
+	}
+	b.log.Debug("containers created", "took", time.Since(created))
+	startedAt := time.Now()
 	for i, n := range c.nodes {
 		wg.Add(1)
 		go func() {
@@ -166,6 +175,7 @@ func (b *Backend) StartCluster(ctx context.Context, sys harness.System, spec har
 	if err := errors.Join(errs...); err != nil {
 		return fail(err)
 	}
+	b.log.Debug("containers started", "took", time.Since(startedAt))
 	started := time.Since(began)
 	if err := c.waitReady(ctx); err != nil {
 		return fail(err)

@@ -1,0 +1,290 @@
+package docker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/faultline/faultline/nemesis"
+	"github.com/faultline/faultline/nemesis/netfault"
+)
+
+const probeTimeout = 700 * time.Millisecond
+
+func TestImageIsCachedByHash(t *testing.T) {
+	requireDocker(t)
+	sys := newTestSystem(t)
+	b := newBackend(t)
+	ctx := context.Background()
+	ref1, err := b.ensureImage(ctx, sys.Binary())
+	require.NoError(t, err)
+	ref2, err := b.ensureImage(ctx, sys.Binary())
+	require.NoError(t, err)
+	assert.Equal(t, ref1, ref2)
+	assert.Regexp(t, `^faultline/testnode:[0-9a-f]{12}$`, ref1)
+	img, err := b.cli.ImageInspect(ctx, ref1)
+	require.NoError(t, err)
+	assert.Equal(t, "testnode", img.Config.Labels[LabelImage])
+	assert.Equal(t, []string{"/testnode"}, []string(img.Config.Entrypoint))
+}
+
+func TestImageRejectsDynamicBinary(t *testing.T) {
+	requireDocker(t)
+	b := newBackend(t)
+	// /bin/sh is dynamically linked on every distribution this runs on.
+	sh, err := filepath.EvalSymlinks("/bin/sh")
+	require.NoError(t, err)
+	_, err = b.ensureImage(context.Background(), sh)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "CGO_ENABLED=0")
+}
+
+func TestClusterLifecycleAndLogs(t *testing.T) {
+	requireDocker(t)
+	b := newBackend(t)
+	c := startCluster(t, b, newTestSystem(t), 3)
+	ctx := context.Background()
+	nodes := c.Nodes()
+	require.Len(t, nodes, 3)
+	for i, n := range nodes {
+		assert.Equal(t, fmt.Sprintf("n%d", i+1), n.ID)
+		require.NoError(t, kvPut(ctx, n.ClientAddr, "k", n.ID))
+		got, err := kvGet(ctx, n.ClientAddr, "k")
+		require.NoError(t, err)
+		assert.Equal(t, n.ID, got)
+	}
+	// Every container carries the run's labels and NET_ADMIN.
+	for _, n := range nodes {
+		name, err := c.ContainerName(n.ID)
+		require.NoError(t, err)
+		st, err := b.cli.ContainerInspect(ctx, name)
+		require.NoError(t, err)
+		assert.Equal(t, c.runID, st.Config.Labels[LabelRun])
+		assert.Equal(t, fmt.Sprint(os.Getpid()), st.Config.Labels[LabelOwnerPID])
+		caps := strings.Join(st.HostConfig.CapAdd, ",")
+		assert.Regexp(t, `(^|,)(CAP_)?NET_ADMIN(,|$)`, caps)
+	}
+	require.NoError(t, c.Close(ctx))
+	requireNothingLeft(t, c.runID)
+	for _, n := range nodes {
+		log, err := os.ReadFile(filepath.Join(c.dir, "nodes", n.ID+".log"))
+		require.NoError(t, err)
+		assert.Contains(t, string(log), "put k", "node %s's log was not copied", n.ID)
+	}
+	// Close again returns the same (nil) result.
+	require.NoError(t, c.Close(ctx))
+}
+
+// linkMatrix probes every ordered pair (a, b): can a open a TCP connection
+// to b's peer port? Probes run in parallel.
+func linkMatrix(t *testing.T, c *Cluster) map[[2]string]bool {
+	t.Helper()
+	var mu sync.Mutex
+	out := map[[2]string]bool{}
+	var wg sync.WaitGroup
+	for _, a := range c.Nodes() {
+		for _, b := range c.Nodes() {
+			if a.ID == b.ID {
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				addr, err := c.PeerAddr(b.ID)
+				require.NoError(t, err)
+				err = c.Probe(context.Background(), a.ID, addr, probeTimeout)
+				mu.Lock()
+				out[[2]string{a.ID, b.ID}] = err == nil
+				mu.Unlock()
+			}()
+		}
+	}
+	wg.Wait()
+	return out
+}
+
+func TestPartitionsDropRealPackets(t *testing.T) {
+	requireDocker(t)
+	b := newBackend(t)
+	c := startCluster(t, b, newTestSystem(t), 5)
+	ctx := context.Background()
+	ids := []string{"n1", "n2", "n3", "n4", "n5"}
+
+	for _, link := range linkMatrix(t, c) {
+		require.True(t, link, "before any partition, every link must work")
+	}
+
+	ring, err := nemesis.MajoritiesRing(ids)
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		name string
+		g    nemesis.Grudge
+	}{
+		{"one", nemesis.Isolate(ids, "n1")},
+		{"majorities-ring", ring},
+		{"one-way", nemesis.OneWay(ids, "n2")},
+		{"bridge", must(nemesis.Bridge(ids))},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			require.NoError(t, c.Partition(ctx, tc.g))
+			m := linkMatrix(t, c)
+			for pair, ok := range m {
+				// a reaches b iff b accepts a's packets and a accepts
+				// b's answers.
+				want := tc.g.Connected(pair[0], pair[1])
+				assert.Equal(t, want, ok, "link %s -> %s", pair[0], pair[1])
+			}
+			if tc.name == "majorities-ring" {
+				for _, id := range ids {
+					sees := 1
+					for _, o := range ids {
+						if o != id && m[[2]string{id, o}] {
+							sees++
+						}
+					}
+					assert.Equal(t, 3, sees, "%s must see exactly a majority", id)
+				}
+			}
+			drops, err := c.Drops(ctx, "n1")
+			require.NoError(t, err)
+			assert.Len(t, drops, len(tc.g["n1"]))
+		})
+	}
+
+	require.NoError(t, c.Partition(ctx, nil))
+	for pair, ok := range linkMatrix(t, c) {
+		assert.True(t, ok, "after heal, link %s -> %s must work", pair[0], pair[1])
+	}
+	drops, err := c.Drops(ctx, "n1")
+	require.NoError(t, err)
+	assert.Empty(t, drops)
+
+	err = c.Partition(ctx, nemesis.Grudge{"n9": {"n1"}})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "the nodes are")
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+func TestKillRestartKeepsDataAndPartition(t *testing.T) {
+	requireDocker(t)
+	b := newBackend(t)
+	c := startCluster(t, b, newTestSystem(t), 3)
+	ctx := context.Background()
+	n1 := c.Nodes()[0]
+	require.NoError(t, kvPut(ctx, n1.ClientAddr, "durable", "42"))
+
+	require.NoError(t, c.Partition(ctx, nemesis.Isolate([]string{"n1", "n2", "n3"}, "n1")))
+	require.NoError(t, c.Kill(ctx, "n1"))
+	st, err := b.cli.ContainerInspect(ctx, c.nodes[0].container)
+	require.NoError(t, err)
+	assert.False(t, st.State.Running, "a killed node's container must not run")
+	assert.Equal(t, 137, st.State.ExitCode, "SIGKILL exits with 128+9")
+	qctx, qcancel := context.WithTimeout(ctx, 2*time.Second)
+	_, err = kvGet(qctx, n1.ClientAddr, "durable")
+	qcancel()
+	require.Error(t, err, "a killed node must not answer")
+	require.Error(t, c.Kill(ctx, "n1"), "killing a dead node is an error")
+
+	require.NoError(t, c.Restart(ctx, "n1"))
+	rctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	require.NoError(t, c.waitNodeReady(rctx, c.nodes[0]))
+	got, err := kvGet(ctx, n1.ClientAddr, "durable")
+	require.NoError(t, err)
+	assert.Equal(t, "42", got, "the restarted node serves its old data")
+
+	// Its new namespace got the partition back.
+	drops, err := c.Drops(ctx, "n1")
+	require.NoError(t, err)
+	assert.Len(t, drops, 2)
+	peer, err := c.PeerAddr("n2")
+	require.NoError(t, err)
+	assert.Error(t, c.Probe(ctx, "n1", peer, probeTimeout), "the restarted n1 must still be isolated")
+	require.NoError(t, c.Partition(ctx, nil))
+	assert.NoError(t, c.Probe(ctx, "n1", peer, probeTimeout))
+}
+
+func TestPauseFreezesNode(t *testing.T) {
+	requireDocker(t)
+	b := newBackend(t)
+	c := startCluster(t, b, newTestSystem(t), 2)
+	ctx := context.Background()
+	n2 := c.Nodes()[1]
+	require.NoError(t, c.Pause(ctx, "n2"))
+	qctx, cancel := context.WithTimeout(ctx, time.Second)
+	_, err := kvGet(qctx, n2.ClientAddr, "x")
+	cancel()
+	require.Error(t, err, "a paused node must answer nothing")
+	require.True(t, errors.Is(err, context.DeadlineExceeded), "it must hang, not refuse: %v", err)
+
+	require.NoError(t, c.Resume(ctx, "n2"))
+	require.NoError(t, c.Resume(ctx, "n2"), "resuming a running node is a no-op")
+	qctx, cancel = context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	require.NoError(t, kvPut(qctx, n2.ClientAddr, "x", "1"))
+
+	// A paused node can be killed (it is thawed first) and restarted.
+	require.NoError(t, c.Pause(ctx, "n2"))
+	require.NoError(t, c.Kill(ctx, "n2"))
+	require.NoError(t, c.Restart(ctx, "n2"))
+	require.NoError(t, c.waitNodeReady(qctx, c.nodes[1]))
+}
+
+func TestPacketFault(t *testing.T) {
+	requireDocker(t)
+	b := newBackend(t)
+	c := startCluster(t, b, newTestSystem(t), 2)
+	ctx := context.Background()
+	peer, err := c.PeerAddr("n2")
+	require.NoError(t, err)
+
+	// 100% loss: nothing n1 sends gets out (netem, or the nftables
+	// fallback on kernels without netem).
+	require.NoError(t, c.Packet(ctx, "n1", nemesis.PacketFault{Loss: 100}))
+	assert.Error(t, c.Probe(ctx, "n1", peer, probeTimeout))
+	require.NoError(t, c.Packet(ctx, "n1", nemesis.PacketFault{}))
+	assert.NoError(t, c.Probe(ctx, "n1", peer, probeTimeout))
+
+	// A delay needs netem: it either shows in the connect time or fails
+	// loudly.
+	err = c.Packet(ctx, "n1", nemesis.PacketFault{Delay: 300 * time.Millisecond})
+	if errors.Is(err, netfault.ErrNoNetem) {
+		t.Logf("this kernel has no netem: delay is refused as it must be: %v", err)
+	} else {
+		require.NoError(t, err)
+		start := time.Now()
+		require.NoError(t, c.Probe(ctx, "n1", peer, 3*time.Second))
+		assert.GreaterOrEqual(t, time.Since(start), 300*time.Millisecond)
+		require.NoError(t, c.Packet(ctx, "n1", nemesis.PacketFault{}))
+	}
+	require.Error(t, c.Packet(ctx, "n1", nemesis.PacketFault{Loss: 150}), "loss above 100% is rejected")
+}
+
+// The host reaches nodes at their IPs; nothing listens on the host side.
+func TestClientAddrIsContainerIP(t *testing.T) {
+	requireDocker(t)
+	b := newBackend(t)
+	c := startCluster(t, b, newTestSystem(t), 1)
+	host, _, err := net.SplitHostPort(c.Nodes()[0].ClientAddr)
+	require.NoError(t, err)
+	ip, err := c.NodeIP("n1")
+	require.NoError(t, err)
+	assert.Equal(t, ip.String(), host)
+	assert.True(t, c.subnet.Contains(ip))
+}
