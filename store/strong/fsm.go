@@ -38,12 +38,13 @@ type fsm struct {
 	seen  map[string]bool // request id -> mismatch
 	order []string        // ids in applied order, a ring of maxDedup
 	head  int             // next slot to overwrite once order is full
+	limit int             // ids remembered (maxDedup)
 
 	applied atomic.Uint64 // index of the last command applied
 }
 
 func newFSM() *fsm {
-	return &fsm{data: map[string]string{}, seen: map[string]bool{}}
+	return &fsm{data: map[string]string{}, seen: map[string]bool{}, limit: maxDedup}
 }
 
 func (f *fsm) get(key string) (string, bool) {
@@ -90,13 +91,13 @@ func (f *fsm) remember(id string, mismatch bool) {
 		return
 	}
 	f.seen[id] = mismatch
-	if len(f.order) < maxDedup {
+	if len(f.order) < f.limit {
 		f.order = append(f.order, id)
 		return
 	}
 	delete(f.seen, f.order[f.head])
 	f.order[f.head] = id
-	f.head = (f.head + 1) % maxDedup
+	f.head = (f.head + 1) % f.limit
 }
 
 // snapshotData is the snapshot's JSON form.
