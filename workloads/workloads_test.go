@@ -1,0 +1,204 @@
+package workloads
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/faultline/faultline/generator"
+	"github.com/faultline/faultline/history"
+)
+
+// drive asks w's generator for n ops per worker, completing each as ok
+// (reads return null).
+func drive(t *testing.T, w *Workload, workers, n int, seed int64) map[int][]generator.Op {
+	t.Helper()
+	g := w.Generator()
+	out := map[int][]generator.Op{}
+	rs := make([]*rand.Rand, workers)
+	for i := range rs {
+		rs[i] = generator.NewRand(seed, i)
+	}
+	for i := 0; i < n; i++ {
+		for wk := 0; wk < workers; wk++ {
+			ctx := generator.Context{Now: time.Duration(i) * time.Millisecond, Worker: wk, Workers: workers, Process: wk, Rand: rs[wk]}
+			s := g.Next(ctx)
+			require.Equal(t, generator.Emit, s.Kind)
+			out[wk] = append(out[wk], s.Op)
+			if u, ok := g.(generator.Updater); ok {
+				u.Update(ctx, s.Op, generator.Completion{Type: "ok", Value: history.Null})
+			}
+		}
+	}
+	return out
+}
+
+func TestNewRejectsBadNames(t *testing.T) {
+	_, err := New("queue", Options{Mode: "strong", Workers: 1, Nodes: 1})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "register, kv, set")
+	_, err = New("kv", Options{Mode: "linear", Workers: 1, Nodes: 1})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "strong, causal, eventual")
+}
+
+func TestCheckersFollowTheMode(t *testing.T) {
+	tests := []struct{ workload, mode, checker string }{
+		{"register", "strong", "linearizable"},
+		{"kv", "strong", "linearizable"},
+		{"kv", "causal", "causal+"},
+		{"register", "eventual", "eventual"},
+		{"set", "strong", "set"},
+		{"set", "eventual", "set"},
+	}
+	for _, tc := range tests {
+		w, err := New(tc.workload, Options{Mode: tc.mode, Workers: 3, Nodes: 3})
+		require.NoError(t, err)
+		assert.Equal(t, []string{tc.checker}, w.Checkers, "%s/%s", tc.workload, tc.mode)
+	}
+}
+
+func TestWrittenValuesAreUniquePerKey(t *testing.T) {
+	for _, name := range []string{"register", "kv", "set"} {
+		t.Run(name, func(t *testing.T) {
+			w, err := New(name, Options{Mode: "strong", Workers: 5, Nodes: 3})
+			require.NoError(t, err)
+			seen := map[string]bool{}
+			for _, ops := range drive(t, w, 5, 300, 1) {
+				for _, op := range ops {
+					v := op.Value
+					switch op.F {
+					case history.FWrite, history.FAdd:
+					case history.FCAS:
+						_, nv, err := history.SplitCAS(op.Value)
+						require.NoError(t, err)
+						v = nv
+					default:
+						continue
+					}
+					k := op.Key + "=" + string(v)
+					assert.False(t, seen[k], "value written twice: %s", k)
+					seen[k] = true
+				}
+			}
+			assert.NotEmpty(t, seen)
+		})
+	}
+}
+
+func TestDeterministicUnderSeed(t *testing.T) {
+	mk := func(seed int64) map[int][]generator.Op {
+		w, err := New("kv", Options{Mode: "strong", Workers: 4, Nodes: 3})
+		require.NoError(t, err)
+		return drive(t, w, 4, 200, seed)
+	}
+	assert.Equal(t, mk(7), mk(7))
+	assert.NotEqual(t, mk(7), mk(8))
+}
+
+func TestCASOnlyInStrongMode(t *testing.T) {
+	for mode, want := range map[string]bool{"strong": true, "causal": false, "eventual": false} {
+		w, err := New("register", Options{Mode: mode, Workers: 2, Nodes: 1})
+		require.NoError(t, err)
+		cas := false
+		for _, ops := range drive(t, w, 2, 200, 1) {
+			for _, op := range ops {
+				cas = cas || op.F == history.FCAS
+			}
+		}
+		assert.Equal(t, want, cas, mode)
+	}
+}
+
+func TestCASExpectsLastSeenValue(t *testing.T) {
+	w, err := New("register", Options{Mode: "strong", Workers: 1, Nodes: 1})
+	require.NoError(t, err)
+	var last int64
+	for _, op := range drive(t, w, 1, 300, 3)[0] {
+		switch op.F {
+		case history.FWrite:
+			last, _ = strconv.ParseInt(string(op.Value), 10, 64)
+		case history.FCAS:
+			exp, nv, err := history.SplitCAS(op.Value)
+			require.NoError(t, err)
+			assert.Equal(t, strconv.FormatInt(last, 10), string(exp), "cas expects the worker's last ok value")
+			last, _ = strconv.ParseInt(string(nv), 10, 64)
+		}
+	}
+}
+
+func TestKVGroupsWorkersAndRotatesKeys(t *testing.T) {
+	w, err := New("kv", Options{Mode: "strong", Workers: 6, Nodes: 3, PerKey: 3, OpsPerKey: 10})
+	require.NoError(t, err)
+	ops := drive(t, w, 6, 25, 1)
+	assert.Equal(t, "k0-0", ops[0][0].Key)
+	assert.Equal(t, "k0-0", ops[2][0].Key, "workers 0..2 share a key")
+	assert.Equal(t, "k1-0", ops[3][0].Key)
+	assert.Equal(t, "k0-1", ops[0][10].Key, "after 10 ops a worker moves on")
+	assert.Equal(t, "k0-2", ops[0][20].Key)
+	assert.Equal(t, []string{"k0-0", "k0-1", "k0-2", "k1-0", "k1-1", "k1-2"}, w.Keys())
+}
+
+func TestFinalReadsEveryKeyOnEveryNode(t *testing.T) {
+	w, err := New("kv", Options{Mode: "causal", Workers: 2, Nodes: 3, PerKey: 1, OpsPerKey: 5})
+	require.NoError(t, err)
+	drive(t, w, 2, 10, 1)
+	keys := w.Keys()
+	require.Len(t, keys, 4)
+	g := w.FinalReads()
+	got := map[string]bool{}
+	for {
+		s := g.Next(generator.Context{Workers: 1, Rand: generator.NewRand(1, 0)})
+		if s.Kind == generator.Done {
+			break
+		}
+		assert.True(t, s.Op.Final)
+		assert.Equal(t, history.FRead, s.Op.F)
+		got[fmt.Sprint(s.Op.Key, "@", s.Op.Node)] = true
+	}
+	assert.Len(t, got, 12)
+}
+
+func TestStickyNeverSwitches(t *testing.T) {
+	for _, sticky := range []bool{true, false} {
+		w, err := New("register", Options{Mode: "strong", Workers: 3, Nodes: 3, Sticky: sticky})
+		require.NoError(t, err)
+		switched := 0
+		for _, ops := range drive(t, w, 3, 200, 1) {
+			for _, op := range ops {
+				if op.Node >= 0 {
+					switched++
+				}
+			}
+		}
+		if sticky {
+			assert.Zero(t, switched)
+		} else {
+			assert.Greater(t, switched, 20, "about one op in ten switches")
+		}
+	}
+	w, _ := New("kv", Options{Mode: "strong", Workers: 5, Nodes: 3})
+	assert.Equal(t, []int{0, 1, 2, 0, 1}, []int{w.HomeNode(0), w.HomeNode(1), w.HomeNode(2), w.HomeNode(3), w.HomeNode(4)})
+}
+
+func TestSetReadsAreWholeSetReads(t *testing.T) {
+	w, err := New("set", Options{Mode: "eventual", Workers: 2, Nodes: 2})
+	require.NoError(t, err)
+	n := map[string]int{}
+	for _, ops := range drive(t, w, 2, 500, 1) {
+		for _, op := range ops {
+			assert.Equal(t, SetKey, op.Key)
+			n[op.F]++
+			if op.F == history.FRead {
+				assert.Equal(t, "null", history.Canonical(op.Value))
+			}
+		}
+	}
+	assert.InDelta(t, 100, n[history.FRead], 40, "one op in ten reads")
+	assert.Equal(t, 1000, n[history.FRead]+n[history.FAdd])
+}
