@@ -1,0 +1,178 @@
+package harness_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/faultline/faultline/harness"
+	"github.com/faultline/faultline/harness/local"
+	"github.com/faultline/faultline/harness/refstore"
+	"github.com/faultline/faultline/history"
+	"github.com/faultline/faultline/internal/testbin"
+	"github.com/faultline/faultline/store"
+)
+
+func TestMain(m *testing.M) { os.Exit(testbin.Main(m)) }
+
+// pidRecorder wraps the local backend to learn the node pids, so the test
+// can check that none is left.
+type pidBackend struct {
+	*local.Backend
+	clusters []*local.Cluster
+}
+
+func (b *pidBackend) Start(ctx context.Context, sys harness.System, spec harness.ClusterSpec) (harness.Cluster, error) {
+	c, err := b.Backend.Start(ctx, sys, spec)
+	if err == nil {
+		b.clusters = append(b.clusters, c.(*local.Cluster))
+	}
+	return c, err
+}
+
+func newTest(t *testing.T, mode store.Mode, workload string) (harness.Test, *pidBackend) {
+	t.Helper()
+	sys, err := refstore.New(testbin.Storenode(t), mode, nil)
+	require.NoError(t, err)
+	b := &pidBackend{Backend: local.New(local.Options{})}
+	return harness.Test{
+		System: sys, Backend: b, Mode: string(mode), Workload: workload,
+		Nodes: 3, Concurrency: 5, TimeLimit: 3 * time.Second, QuietPeriod: 500 * time.Millisecond,
+		OpTimeout: 2 * time.Second, Seed: 42, RunsDir: t.TempDir(),
+	}, b
+}
+
+func assertNoNodeLeft(t *testing.T, pids map[string]int) {
+	t.Helper()
+	for id, pid := range pids {
+		assert.Error(t, syscall.Kill(pid, 0), "node %s (pid %d) still runs", id, pid)
+	}
+}
+
+func TestRunStrongKV(t *testing.T) {
+	tt, b := newTest(t, store.Strong, "kv")
+	var progress []harness.Progress
+	var pids map[string]int
+	tt.Progress = func(p harness.Progress) {
+		progress = append(progress, p)
+		if pids == nil {
+			pids = b.clusters[0].Pids()
+		}
+	}
+	res, err := harness.Run(context.Background(), tt)
+	require.NoError(t, err)
+	require.Len(t, b.clusters, 1)
+	require.Len(t, pids, 3, "three node processes ran")
+	assertNoNodeLeft(t, pids)
+
+	assert.Equal(t, "local", res.Backend)
+	assert.Equal(t, []string{"linearizable"}, res.Checkers)
+	assert.Greater(t, res.OK, int64(50))
+	assert.NotEmpty(t, progress)
+	assert.DirExists(t, res.Dir)
+	assert.Equal(t, filepath.Join(tt.RunsDir, "strong-kv-none"), filepath.Dir(res.Dir))
+	link, err := os.Readlink(filepath.Join(tt.RunsDir, "latest"))
+	require.NoError(t, err)
+	assert.Equal(t, res.Dir, filepath.Join(tt.RunsDir, link))
+	for _, f := range []string{"test.json", "history.jsonl", "nodes/n1.log", "nodes/n3.log"} {
+		assert.FileExists(t, filepath.Join(res.Dir, f))
+	}
+
+	var meta map[string]any
+	b1, err := os.ReadFile(filepath.Join(res.Dir, "test.json"))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(b1, &meta))
+	assert.Equal(t, float64(42), meta["seed"])
+	assert.Equal(t, "local", meta["backend"])
+	assert.Equal(t, []any{"linearizable"}, meta["checkers"])
+	assert.Equal(t, "kv", meta["workload"])
+	assert.NotEmpty(t, meta["go_version"])
+	assert.NotEmpty(t, meta["start"])
+
+	h, err := history.ReadFile(filepath.Join(res.Dir, "history.jsonl"))
+	require.NoError(t, err, "the history follows the contract")
+	assert.Empty(t, h.Warnings)
+	ops := history.Pair(h.Events)
+	final := map[string]bool{}
+	keys := map[string]bool{}
+	for _, op := range ops {
+		assert.True(t, op.Completed(), "every op completed (no interrupt)")
+		if op.Final {
+			assert.Equal(t, history.FRead, op.F)
+			assert.NotEmpty(t, op.Node)
+			final[op.Key+"@"+op.Node] = true
+		} else {
+			keys[op.Key] = true
+		}
+	}
+	assert.Len(t, final, len(keys)*3, "every key read finally on every node")
+
+	if res.Checked {
+		assert.FileExists(t, filepath.Join(res.Dir, "results.json"))
+		assert.Equal(t, "valid", res.Summary.Valid.String(), "a fault-free strong run is linearizable: %+v", res.Summary)
+	} else {
+		t.Logf("checkers not available: %v", res.CheckErr)
+	}
+}
+
+func TestRunInterruptedKeepsHistory(t *testing.T) {
+	tt, b := newTest(t, store.Strong, "register")
+	tt.TimeLimit = time.Minute
+	ctx, cancel := context.WithCancel(context.Background())
+	tt.Progress = func(p harness.Progress) {
+		if p.OK > 20 {
+			cancel()
+		}
+	}
+	start := time.Now()
+	res, err := harness.Run(ctx, tt)
+	require.NoError(t, err)
+	assert.Less(t, time.Since(start), 30*time.Second, "the interrupt stopped the run")
+	assert.True(t, res.Interrupted)
+	require.Len(t, b.clusters, 1)
+	assert.Empty(t, b.clusters[0].Pids(), "every node stopped")
+	h, err := history.ReadFile(filepath.Join(res.Dir, "history.jsonl"))
+	require.NoError(t, err)
+	assert.NotEmpty(t, h.Events)
+	var meta map[string]any
+	raw, _ := os.ReadFile(filepath.Join(res.Dir, "test.json"))
+	require.NoError(t, json.Unmarshal(raw, &meta))
+	assert.Equal(t, true, meta["interrupted"])
+}
+
+func TestRunsDirNotWritable(t *testing.T) {
+	// Tests run as root, who writes anywhere: a path under a regular file
+	// cannot be created by anyone.
+	tt, b := newTest(t, store.Strong, "kv")
+	f := filepath.Join(t.TempDir(), "file")
+	require.NoError(t, os.WriteFile(f, nil, 0o644))
+	tt.RunsDir = filepath.Join(f, "runs")
+	_, err := harness.Run(context.Background(), tt)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "--out")
+	assert.Empty(t, b.clusters, "no node started")
+}
+
+func TestRunRejectsUnknownNames(t *testing.T) {
+	for _, tc := range []struct{ workload, nemesis, want string }{
+		{"queue", "", "register, kv, set"},
+		{"kv", "meteor", "partition"},
+	} {
+		tt, b := newTest(t, store.Strong, tc.workload)
+		if tc.nemesis != "" {
+			tt.Nemesis = []string{tc.nemesis}
+		}
+		_, err := harness.Run(context.Background(), tt)
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), tc.want, fmt.Sprint(tc))
+		assert.Empty(t, b.clusters)
+	}
+}
