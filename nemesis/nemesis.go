@@ -241,13 +241,18 @@ func (n *Nemesis) start(ctx context.Context, t Target, rec Recorder, st Step) er
 		value["nodes"] = st.Nodes
 		value["offset_ms"] = st.Offset.Milliseconds()
 		a.desc = fmt.Sprintf("clock=%s(%+v)", id, st.Offset)
-		n.setActive(st.Fault, a)
-		if err = t.SetClockOffset(ctx, id, st.Offset); err == nil && st.Mode == "strobe" {
+		if st.Mode == "strobe" {
 			value["period_ms"] = st.Period.Milliseconds()
 			a.desc = fmt.Sprintf("clock=%s(strobe %+v/%v)", id, st.Offset, st.Period)
+		}
+		n.setActive(st.Fault, a)
+		if err = t.SetClockOffset(ctx, id, st.Offset); err == nil && st.Mode == "strobe" {
 			sctx, cancel := context.WithCancel(context.Background())
-			a.cancel, a.done = cancel, make(chan struct{})
-			go n.strobe(sctx, t, id, st.Offset, st.Period, a.done)
+			done := make(chan struct{})
+			n.mu.Lock()
+			a.cancel, a.done = cancel, done
+			n.mu.Unlock()
+			go n.strobe(sctx, t, id, st.Offset, st.Period, done)
 		}
 	case "packet":
 		id := st.Nodes[0]
@@ -371,9 +376,12 @@ func (n *Nemesis) stop(ctx context.Context, t Target, rec Recorder, f string) er
 			}
 		}
 	case "clock":
-		if a.cancel != nil {
-			a.cancel()
-			<-a.done
+		n.mu.Lock()
+		cancel, done := a.cancel, a.done
+		n.mu.Unlock()
+		if cancel != nil {
+			cancel()
+			<-done
 		}
 		value["nodes"] = st.Nodes
 		value["offset_ms"] = 0

@@ -1,0 +1,461 @@
+package nemesis
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/faultline/faultline/history"
+)
+
+// fakeTarget records what the nemesis asks for and keeps the resulting
+// state. It is a fake on purpose: these tests check the scheduling and
+// bookkeeping logic of the nemesis, not that faults take effect (the
+// docker backend's tests prove that on real containers).
+type fakeTarget struct {
+	mu      sync.Mutex
+	nodes   []string
+	killed  map[string]bool
+	paused  map[string]bool
+	clocks  map[string]time.Duration
+	packets map[string]PacketFault
+	grudge  Grudge
+	calls   []string
+	leader  string
+	failOn  string // a call name that fails
+}
+
+func newFake(n int) *fakeTarget {
+	return &fakeTarget{nodes: ids(n), killed: map[string]bool{}, paused: map[string]bool{},
+		clocks: map[string]time.Duration{}, packets: map[string]PacketFault{}}
+}
+
+func (f *fakeTarget) call(name, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, name+" "+id)
+	if f.failOn == name {
+		return fmt.Errorf("%s %s: no NET_ADMIN here", name, id)
+	}
+	return nil
+}
+
+func (f *fakeTarget) NodeIDs() []string { return slices.Clone(f.nodes) }
+func (f *fakeTarget) Kill(_ context.Context, id string) error {
+	if err := f.call("kill", id); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.killed[id] || f.paused[id] {
+		return fmt.Errorf("kill %s: killed=%v paused=%v", id, f.killed[id], f.paused[id])
+	}
+	f.killed[id] = true
+	return nil
+}
+func (f *fakeTarget) Restart(_ context.Context, id string) error {
+	if err := f.call("restart", id); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.killed[id] = false
+	f.clocks[id] = 0 // a restarted process loses its offset
+	return nil
+}
+func (f *fakeTarget) Pause(_ context.Context, id string) error {
+	if err := f.call("pause", id); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.killed[id] {
+		return fmt.Errorf("pause %s: it is killed", id)
+	}
+	f.paused[id] = true
+	return nil
+}
+func (f *fakeTarget) Resume(_ context.Context, id string) error {
+	if err := f.call("resume", id); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.paused[id] = false
+	return nil
+}
+func (f *fakeTarget) Partition(_ context.Context, g Grudge) error {
+	if err := f.call("partition", fmt.Sprint(len(g))); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.grudge = g
+	return nil
+}
+func (f *fakeTarget) Packet(_ context.Context, id string, p PacketFault) error {
+	if err := f.call("packet", id); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.packets[id] = p
+	return nil
+}
+func (f *fakeTarget) SetClockOffset(_ context.Context, id string, o time.Duration) error {
+	if err := f.call("clock", id); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.killed[id] || f.paused[id] {
+		return fmt.Errorf("clock %s: node is down", id)
+	}
+	f.clocks[id] = o
+	return nil
+}
+func (f *fakeTarget) Leader(context.Context) (string, error) {
+	if f.leader == "" {
+		return "", errors.New("no leader in this mode")
+	}
+	return f.leader, nil
+}
+
+func (f *fakeTarget) requireHealed(t *testing.T) {
+	t.Helper()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, id := range f.nodes {
+		assert.False(t, f.killed[id], "%s still killed", id)
+		assert.False(t, f.paused[id], "%s still paused", id)
+		assert.Zero(t, f.clocks[id], "%s clock still skewed", id)
+		assert.Zero(t, f.packets[id], "%s packet fault still on", id)
+	}
+	assert.Empty(t, f.grudge, "partition still on")
+}
+
+func newRecorder(t *testing.T) (*history.Recorder, string) {
+	path := filepath.Join(t.TempDir(), "history.jsonl")
+	rec, err := history.NewRecorder(path)
+	require.NoError(t, err)
+	t.Cleanup(func() { rec.Close() })
+	return rec, path
+}
+
+func readEvents(t *testing.T, rec *history.Recorder, path string) []history.Event {
+	require.NoError(t, rec.Close())
+	res, err := history.ReadFile(path)
+	require.NoError(t, err)
+	return res.Events
+}
+
+func TestParseSpec(t *testing.T) {
+	for _, tc := range []struct {
+		spec string
+		want []string
+		err  string
+	}{
+		{"", nil, ""},
+		{"none", nil, ""},
+		{"all", Faults, ""},
+		{"partition, kill,partition", []string{"partition", "kill"}, ""},
+		{"partition,kill,pause,clock", []string{"partition", "kill", "pause", "clock"}, ""},
+		{"partition,flood", nil, `unknown nemesis "flood": valid names are partition, kill, pause, clock, packet, all, none`},
+	} {
+		got, err := ParseSpec(tc.spec)
+		if tc.err != "" {
+			require.EqualError(t, err, tc.err)
+			continue
+		}
+		require.NoError(t, err)
+		assert.Equal(t, tc.want, got, tc.spec)
+	}
+}
+
+func TestNewRejectsBadConfig(t *testing.T) {
+	_, err := New(Config{Faults: []string{"partition", "meteor"}})
+	require.ErrorContains(t, err, `unknown nemesis "meteor"`)
+	_, err = New(Config{Faults: []string{"partition"}, Partitions: []string{"star"}})
+	require.ErrorContains(t, err, "valid names are one, halves")
+	_, err = New(Config{Faults: []string{"kill"}, Interval: -time.Second})
+	require.ErrorContains(t, err, "negative")
+}
+
+func TestScheduleIsReproducibleFromSeed(t *testing.T) {
+	cfg := Config{Faults: Faults, Interval: time.Second, Seed: 42}
+	draw := func(cfg Config) []Step {
+		s := NewSchedule(cfg, ids(5))
+		var out []Step
+		for range 300 {
+			out = append(out, s.Next())
+		}
+		return out
+	}
+	a, b := draw(cfg), draw(cfg)
+	assert.Equal(t, a, b, "the same seed must give the same steps")
+	cfg.Seed = 43
+	assert.NotEqual(t, a, draw(cfg), "another seed must give other steps")
+	// The node order given does not matter.
+	s1, s2 := NewSchedule(cfg, []string{"n3", "n1", "n2"}), NewSchedule(cfg, []string{"n1", "n2", "n3"})
+	for range 50 {
+		require.Equal(t, s1.Next(), s2.Next())
+	}
+}
+
+// The schedule's invariants, checked over many steps: it starts only
+// inactive faults and stops only active ones, no node is held by two of
+// kill/pause/clock, the sizes match the modes, and the gaps stay within
+// [interval/2, 3*interval/2).
+func TestScheduleInvariants(t *testing.T) {
+	for _, n := range []int{1, 3, 5, 7} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			interval := 100 * time.Millisecond
+			s := NewSchedule(Config{Faults: Faults, Interval: interval, Seed: int64(n)}, ids(n))
+			active := map[string]Step{}
+			started := map[string]int{}
+			modes := map[string]bool{}
+			for range 3000 {
+				st := s.Next()
+				require.GreaterOrEqual(t, st.Wait, interval/2)
+				require.Less(t, st.Wait, 3*interval/2)
+				if st.Fault == "" {
+					continue
+				}
+				if !st.Start {
+					require.Contains(t, active, st.Fault, "stop of an inactive fault")
+					require.Equal(t, active[st.Fault].Nodes, st.Nodes, "a stop undoes what its start did")
+					delete(active, st.Fault)
+					continue
+				}
+				require.NotContains(t, active, st.Fault, "start of an active fault")
+				started[st.Fault]++
+				modes[st.Fault+"/"+st.Mode] = true
+				held := map[string]string{}
+				for f, a := range active {
+					if slices.Contains(exclusive, f) {
+						for _, id := range a.Nodes {
+							held[id] = f
+						}
+					}
+				}
+				if slices.Contains(exclusive, st.Fault) {
+					for _, id := range st.Nodes {
+						require.NotContains(t, held, id, "%s on %s, which %s holds", st.Fault, id, held[id])
+					}
+				}
+				switch st.Fault {
+				case "kill", "pause":
+					require.NotEmpty(t, st.Nodes)
+					require.LessOrEqual(t, len(st.Nodes), count(st.Mode, n))
+				case "clock":
+					require.Len(t, st.Nodes, 1)
+					abs := max(st.Offset, -st.Offset)
+					require.GreaterOrEqual(t, abs, 10*time.Millisecond)
+					require.LessOrEqual(t, abs, 6*time.Minute)
+					if st.Mode == "strobe" {
+						require.Positive(t, st.Period)
+					}
+				case "partition":
+					require.ElementsMatch(t, ids(n), st.Nodes)
+					require.True(t, topologyFits(st.Mode, n), "%s on %d nodes", st.Mode, n)
+				case "packet":
+					require.Len(t, st.Nodes, 1)
+					require.NotZero(t, st.Packet)
+				}
+				active[st.Fault] = st
+			}
+			for _, f := range Faults {
+				if f == "partition" && n < 2 {
+					continue
+				}
+				assert.Positive(t, started[f], "%s never started", f)
+			}
+			if n >= 5 {
+				for _, m := range []string{"partition/majorities-ring", "partition/isolate-leader", "kill/majority", "pause/all", "clock/strobe", "packet/loss"} {
+					assert.True(t, modes[m], "%s never drawn", m)
+				}
+			}
+		})
+	}
+}
+
+func TestRunRecordsFaultsAndHealUndoesThem(t *testing.T) {
+	f := newFake(5)
+	f.leader = "n4"
+	n, err := New(Config{Faults: Faults, Interval: 2 * time.Millisecond, Seed: 7})
+	require.NoError(t, err)
+	rec, path := newRecorder(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
+	defer cancel()
+	var sawActive atomic.Bool
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		for ctx.Err() == nil {
+			if n.Active() != "" {
+				sawActive.Store(true)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	require.NoError(t, n.Run(ctx, f, rec))
+	<-watched
+	require.NoError(t, n.Heal(context.Background(), f, rec))
+	assert.Empty(t, n.Active(), "nothing is active after heal")
+	assert.True(t, sawActive.Load(), "Active described running faults")
+	f.requireHealed(t)
+
+	events := readEvents(t, rec, path)
+	require.NotEmpty(t, events)
+	open := map[string]bool{}
+	names := map[string]bool{}
+	for _, e := range events {
+		require.True(t, e.IsNemesis())
+		require.Equal(t, history.Info, e.Type)
+		require.Empty(t, e.Error)
+		var v map[string]any
+		require.NoError(t, json.Unmarshal(e.Value, &v), "value is a JSON object")
+		name, isStart := strings.CutPrefix(e.F, "start-")
+		if isStart {
+			require.False(t, open[name], "%s started twice", name)
+			open[name] = true
+			names[name] = true
+			switch name {
+			case "partition":
+				assert.Contains(t, v, "grudge")
+				assert.Contains(t, v, "topology")
+			case "clock":
+				assert.Contains(t, v, "offset_ms")
+			case "packet":
+				assert.Contains(t, v, "netem")
+			}
+			if name != "partition" {
+				assert.NotEmpty(t, v["nodes"], "%s says which nodes", name)
+			}
+			continue
+		}
+		name, isStop := strings.CutPrefix(e.F, "stop-")
+		require.True(t, isStop, "f is start-<fault> or stop-<fault>: %s", e.F)
+		require.True(t, open[name], "%s stopped but not started", name)
+		open[name] = false
+	}
+	for name, on := range open {
+		assert.False(t, on, "%s still open after heal", name)
+	}
+	for _, fault := range Faults {
+		assert.True(t, names[fault], "%s never ran in 400ms at a 2ms interval", fault)
+	}
+	// Every fault interval is closed by heal.
+	for _, fi := range history.Faults(events) {
+		assert.NotEqual(t, "null", string(fi.StopValue), "%s has no stop event", fi.Name)
+	}
+}
+
+func TestRunFailsLoudlyWhenAFaultCannotBeApplied(t *testing.T) {
+	f := newFake(3)
+	f.failOn = "packet"
+	n, err := New(Config{Faults: []string{"packet"}, Interval: time.Millisecond, Seed: 1})
+	require.NoError(t, err)
+	rec, path := newRecorder(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err = n.Run(ctx, f, rec)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "no NET_ADMIN here")
+	assert.Contains(t, err.Error(), "start packet")
+	require.NoError(t, ctx.Err(), "Run returned at once, not at the end of the run")
+
+	f.failOn = ""
+	require.NoError(t, n.Heal(context.Background(), f, rec), "heal clears the half-applied fault")
+	events := readEvents(t, rec, path)
+	require.Len(t, events, 2)
+	assert.Equal(t, "start-packet", events[0].F)
+	assert.Contains(t, events[0].Error, "no NET_ADMIN here")
+	assert.Equal(t, "stop-packet", events[1].F)
+}
+
+func TestIsolateLeader(t *testing.T) {
+	for _, tc := range []struct {
+		name, leader string
+		wantVictim   string // "" = the seed's fallback
+	}{
+		{"leader known", "n2", "n2"},
+		{"no leader", "", ""},
+		{"stranger", "n9", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFake(5)
+			f.leader = tc.leader
+			n, err := New(Config{Faults: []string{"partition"}, Partitions: []string{"isolate-leader"}, Interval: time.Millisecond, Seed: 3})
+			require.NoError(t, err)
+			rec, path := newRecorder(t)
+			st := NewSchedule(n.cfg, f.nodes).Next()
+			require.NoError(t, n.start(context.Background(), f, rec, st))
+			events := readEvents(t, rec, path)
+			require.Len(t, events, 1)
+			var v struct {
+				Nodes    []string `json:"nodes"`
+				Leader   string   `json:"leader"`
+				Fallback string   `json:"fallback"`
+				Grudge   Grudge   `json:"grudge"`
+			}
+			require.NoError(t, json.Unmarshal(events[0].Value, &v))
+			victim := tc.wantVictim
+			if victim == "" {
+				victim = st.Nodes[0]
+				assert.NotEmpty(t, v.Fallback, "the fallback is recorded")
+			} else {
+				assert.Equal(t, tc.leader, v.Leader)
+			}
+			assert.Equal(t, []string{victim}, v.Nodes)
+			assert.Equal(t, Isolate(f.nodes, victim), v.Grudge)
+			assert.Equal(t, Isolate(f.nodes, victim), f.grudge)
+		})
+	}
+}
+
+func TestClockStrobeFlipsAndHealResets(t *testing.T) {
+	f := newFake(3)
+	n, err := New(Config{Faults: []string{"clock"}})
+	require.NoError(t, err)
+	rec, _ := newRecorder(t)
+	st := Step{Start: true, Fault: "clock", Mode: "strobe", Nodes: []string{"n2"}, Offset: 5 * time.Second, Period: 5 * time.Millisecond}
+	require.NoError(t, n.start(context.Background(), f, rec, st))
+	time.Sleep(60 * time.Millisecond)
+	f.mu.Lock()
+	flips := 0
+	for _, c := range f.calls {
+		if c == "clock n2" {
+			flips++
+		}
+	}
+	f.mu.Unlock()
+	assert.Greater(t, flips, 3, "the strobe flips the clock back and forth")
+	assert.Contains(t, n.Active(), "strobe")
+	require.NoError(t, n.Heal(context.Background(), f, rec))
+	f.requireHealed(t)
+}
+
+func TestNoFaultsWaitsForTheEnd(t *testing.T) {
+	n, err := New(Config{})
+	require.NoError(t, err)
+	rec, path := newRecorder(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	f := newFake(3)
+	require.NoError(t, n.Run(ctx, f, rec))
+	require.NoError(t, n.Heal(context.Background(), f, rec))
+	assert.Empty(t, readEvents(t, rec, path))
+	assert.Empty(t, f.calls)
+}
