@@ -1,0 +1,158 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/faultline/faultline/history"
+	"github.com/faultline/faultline/internal/testbin"
+)
+
+func TestMain(m *testing.M) { os.Exit(testbin.Main(m)) }
+
+// runCLI runs the faultline command in-process and returns its exit code
+// (as main would) and output.
+func runCLI(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	cmd := newRootCmd()
+	var out, errb bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&errb)
+	cmd.SetArgs(args)
+	err := cmd.Execute()
+	code := 0
+	if err != nil {
+		code = 3
+		var ee *exitError
+		if errors.As(err, &ee) {
+			code = ee.code
+		}
+		errb.WriteString(err.Error())
+	}
+	return code, out.String(), errb.String()
+}
+
+func TestRunBadInput(t *testing.T) {
+	sn := testbin.Storenode(t)
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"mode", []string{"--mode", "linear"}, "strong, causal, eventual"},
+		{"workload", []string{"--workload", "queue"}, "register, kv, set"},
+		{"nemesis", []string{"--nemesis", "meteor"}, "partition, kill, pause, clock, packet"},
+		{"backend", []string{"--backend", "k8s"}, "docker, local"},
+		{"faults", []string{"--faults", "oops"}, "stale-reads"},
+		{"nodes", []string{"--nodes", "0"}, "at least 1"},
+		{"storenode", []string{"--storenode", "/nonexistent/storenode"}, "make build"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out := t.TempDir()
+			args := append([]string{"run", "--backend", "local", "--storenode", sn, "--out", out}, tc.args...)
+			code, _, stderr := runCLI(t, args...)
+			assert.Equal(t, 3, code)
+			assert.Contains(t, stderr, tc.want)
+			entries, _ := os.ReadDir(out)
+			assert.Empty(t, entries, "nothing started, nothing written")
+		})
+	}
+}
+
+func TestRunLocalEndToEnd(t *testing.T) {
+	out := t.TempDir()
+	code, stdout, stderr := runCLI(t, "run", "--backend", "local", "--storenode", testbin.Storenode(t),
+		"--out", out, "--mode", "strong", "--workload", "register", "--time-limit", "2s",
+		"--quiet-period", "200ms", "--concurrency", "4", "--seed", "7")
+	t.Log(stdout, stderr)
+	assert.Contains(t, stdout, "run directory: "+filepath.Join(out, "strong-register-none"))
+	assert.Contains(t, stdout, "seed 7, backend local")
+	if strings.Contains(stdout, "could not be checked") {
+		assert.Equal(t, 2, code, "no checkers: unknown, never a faked verdict")
+	} else {
+		assert.Contains(t, stdout, "linearizable:")
+		assert.Equal(t, 0, code, "a fault-free strong register is linearizable")
+	}
+	h, err := history.ReadFile(filepath.Join(out, "latest", "history.jsonl"))
+	require.NoError(t, err)
+	assert.NotEmpty(t, h.Events)
+}
+
+// TestRunInterruptStopsNodes runs the real faultline binary and sends it
+// SIGINT: it must stop, leave a readable history and no node behind.
+func TestRunInterruptStopsNodes(t *testing.T) {
+	bin := testbin.Build(t, "./cmd/faultline", "faultline")
+	out := t.TempDir()
+	cmd := exec.Command(bin, "run", "--backend", "local", "--storenode", testbin.Storenode(t),
+		"--out", out, "--mode", "strong", "--workload", "kv", "--time-limit", "5m", "--concurrency", "3")
+	var stdout bytes.Buffer
+	cmd.Stdout = &stdout
+	cmd.Stderr = &stdout
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+
+	// Wait until it records ops.
+	require.Eventually(t, func() bool {
+		st, err := os.Stat(filepath.Join(out, "latest", "history.jsonl"))
+		return err == nil && st.Size() > 10000
+	}, 60*time.Second, 100*time.Millisecond)
+	dir, err := filepath.EvalSymlinks(filepath.Join(out, "latest"))
+	require.NoError(t, err)
+	require.NotEmpty(t, nodeProcs(dir), "nodes run")
+
+	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err = <-done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("faultline did not stop after SIGINT")
+	}
+	var ee *exec.ExitError
+	if err != nil {
+		require.ErrorAs(t, err, &ee)
+		assert.Contains(t, []int{0, 1, 2}, ee.ExitCode(), "interrupted runs are checked: %s", stdout.String())
+	}
+	assert.Contains(t, stdout.String(), "interrupted")
+	assert.Empty(t, nodeProcs(dir), "no node left after the interrupt")
+	h, err := history.ReadFile(filepath.Join(dir, "history.jsonl"))
+	require.NoError(t, err)
+	assert.NotEmpty(t, h.Events)
+	var meta map[string]any
+	raw, err := os.ReadFile(filepath.Join(dir, "test.json"))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(raw, &meta))
+	assert.Equal(t, true, meta["interrupted"])
+}
+
+// nodeProcs returns the pids of processes whose command line mentions dir.
+func nodeProcs(dir string) []string {
+	var out []string
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		if strings.Contains(string(b), dir) && strings.Contains(string(b), "storenode") {
+			st, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+			if s := string(st); strings.Contains(s, ") Z ") {
+				continue // a zombie is dead
+			}
+			out = append(out, e.Name())
+		}
+	}
+	return out
+}
