@@ -1,6 +1,7 @@
 package docker
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/pkg/stdcopy"
 
 	"github.com/faultline/faultline/nemesis"
 	"github.com/faultline/faultline/nemesis/netfault"
@@ -281,4 +283,31 @@ func (c *Cluster) Probe(ctx context.Context, from, addr string, timeout time.Dur
 		return err
 	}
 	return netfault.Probe(ns, addr, timeout)
+}
+
+// Exec runs cmd inside node id's container (docker exec) and returns its
+// combined output and exit code.
+func (c *Cluster) Exec(ctx context.Context, id string, cmd ...string) (string, int, error) {
+	n, err := c.node(id)
+	if err != nil {
+		return "", 0, err
+	}
+	ex, err := c.b.cli.ContainerExecCreate(ctx, n.container, container.ExecOptions{Cmd: cmd, AttachStdout: true, AttachStderr: true})
+	if err != nil {
+		return "", 0, fmt.Errorf("docker backend: exec in %s: %w", n.id, err)
+	}
+	att, err := c.b.cli.ContainerExecAttach(ctx, ex.ID, container.ExecAttachOptions{})
+	if err != nil {
+		return "", 0, fmt.Errorf("docker backend: exec in %s: %w", n.id, err)
+	}
+	defer att.Close()
+	var out bytes.Buffer
+	if _, err := stdcopy.StdCopy(&out, &out, att.Reader); err != nil {
+		return out.String(), 0, fmt.Errorf("docker backend: exec in %s: read output: %w", n.id, err)
+	}
+	st, err := c.b.cli.ContainerExecInspect(ctx, ex.ID)
+	if err != nil {
+		return out.String(), 0, fmt.Errorf("docker backend: exec in %s: %w", n.id, err)
+	}
+	return out.String(), st.ExitCode, nil
 }

@@ -2,6 +2,7 @@ package docker
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -147,3 +148,5 @@ func kvPut(ctx context.Context, addr, key, value string) error {
 func kvGet(ctx context.Context, addr, key string) (string, error) {
 	return httpDo(ctx, http.MethodGet, "http://"+addr+"/kv/"+key, "")
 }
+
+func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }
