@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -26,6 +27,9 @@ var (
 	// stallResend: if a peer has not applied what it was sent for this
 	// long, send it again (the peer may have restarted and lost its buffer).
 	stallResend = 2 * time.Second
+	// linger is how long an idle replicator waits after a new write, so
+	// that one message carries many writes.
+	linger = 2 * time.Millisecond
 	// dedupSize is how many request ids a node remembers.
 	dedupSize = 100_000
 )
@@ -35,7 +39,7 @@ const (
 	bucketKV    = "kv"    // key -> rec (the winning version)
 	bucketLog   = "log"   // own seq (8 bytes, big-endian) -> rec, until every peer has it
 	bucketMeta  = "meta"  // "applied/<origin>" -> seq
-	bucketDedup = "dedup" // request id -> seq of the write
+	bucketDedup = "dedup" // slot (8 bytes, big-endian, appended in order) -> request id
 )
 
 // rec is one write, as stored and as replicated.
@@ -174,7 +178,8 @@ type Engine struct {
 	changed   chan struct{}
 	waiters   bool
 	dedup     map[string]*dedupEntry
-	dedupFIFO []string
+	dedupFIFO []string // remembered ids, oldest first; dedupFIFO[i] is in slot dedupNext-len+i
+	dedupNext uint64
 	wake      map[string]chan struct{}
 
 	ctx    context.Context
@@ -209,6 +214,9 @@ func Open(env store.Env) (*Engine, error) {
 	client := env.PeerClient
 	if client == nil {
 		client = &http.Client{Timeout: 5 * time.Second}
+	}
+	if err := os.MkdirAll(env.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("causal: data dir: %w", err)
 	}
 	db, err := durable.Open(filepath.Join(env.DataDir, "causal.db"), durable.Options{
 		Buckets:        []string{bucketKV, bucketLog, bucketMeta, bucketDedup},
@@ -290,9 +298,10 @@ func (e *Engine) recover() error {
 		e.logBase = own
 	}
 	return e.db.ForEach(bucketDedup, func(k, v []byte) error {
-		if len(v) == 8 {
-			e.dedup[string(k)] = &dedupEntry{seq: binary.BigEndian.Uint64(v)}
-			e.dedupFIFO = append(e.dedupFIFO, string(k))
+		if len(k) == 8 {
+			e.dedup[string(v)] = &dedupEntry{}
+			e.dedupFIFO = append(e.dedupFIFO, string(v))
+			e.dedupNext = binary.BigEndian.Uint64(k) + 1
 		}
 		return nil
 	})
@@ -433,12 +442,14 @@ func (e *Engine) write(ctx context.Context, key, value, reqID string, tok store.
 func (e *Engine) remember(reqID string, d *dedupEntry) []durable.Op {
 	e.dedup[reqID] = d
 	e.dedupFIFO = append(e.dedupFIFO, reqID)
-	ops := []durable.Op{durable.Put(bucketDedup, []byte(reqID), seqKey(d.seq))}
+	ops := []durable.Op{durable.Put(bucketDedup, seqKey(e.dedupNext), []byte(reqID))}
+	e.dedupNext++
 	if len(e.dedupFIFO) > dedupSize {
 		old := e.dedupFIFO[0]
+		slot := e.dedupNext - uint64(len(e.dedupFIFO))
 		e.dedupFIFO = e.dedupFIFO[1:]
 		delete(e.dedup, old)
-		ops = append(ops, durable.Delete(bucketDedup, []byte(old)))
+		ops = append(ops, durable.Delete(bucketDedup, seqKey(slot)))
 	}
 	return ops
 }

@@ -68,7 +68,9 @@ func TestTokenGivesReadYourWritesAcrossNodes(t *testing.T) {
 	_, err = b.Write(ctxT(t), store.WriteRequest{Key: "y", Value: "1", Token: w.Token})
 	assert.True(t, isNotApplied(err), "a write with an uncovered token is refused too: %v", err)
 
-	// Heal while b waits: the read is served, with the value written on a.
+	// Heal while b waits (as long as it does by default, longer than the
+	// replicator's backoff): the read is served, with the value written on a.
+	tokenWait = old
 	time.AfterFunc(100*time.Millisecond, func() { c.links["a"]["b"].setCut(false) })
 	r, err = read(t, b, "x", w.Token)
 	require.NoError(t, err)

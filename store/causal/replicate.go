@@ -230,7 +230,7 @@ func (e *Engine) replicate(peer, addr string) {
 			var resp replicateResponse
 			if err := e.call(http.MethodGet, base+pathVector, nil, &resp); err != nil {
 				e.sleep(backoff)
-				backoff = min(2*backoff, time.Second)
+				backoff = min(2*backoff, 500*time.Millisecond)
 				continue
 			}
 			acked = resp.Applied[e.id]
@@ -253,6 +253,8 @@ func (e *Engine) replicate(peer, addr string) {
 		if len(batch) == 0 {
 			select {
 			case <-e.wake[peer]:
+				// Let a batch gather: one message per peer for many writes.
+				e.sleep(linger)
 			case <-time.After(200 * time.Millisecond):
 			case <-e.ctx.Done():
 			}
@@ -263,7 +265,7 @@ func (e *Engine) replicate(peer, addr string) {
 			known = false
 			e.log.Debug("replication to peer failed; will retry", "peer", peer, "err", err)
 			e.sleep(backoff)
-			backoff = min(2*backoff, time.Second)
+			backoff = min(2*backoff, 500*time.Millisecond)
 			continue
 		}
 		backoff = 50 * time.Millisecond

@@ -45,6 +45,13 @@ type Stats struct {
 	Commits uint64 // bbolt transactions committed (one fsync each)
 	Ops     uint64 // ops written
 	Submits uint64 // submissions received
+	// CommitTime is the total time spent in commits (writing and fsync);
+	// CommitTime/Commits is the mean commit latency.
+	CommitTime time.Duration
+	// PagesWritten and WriteTime are bbolt's: pages written by all
+	// commits, and the time spent writing them (fsync included).
+	PagesWritten int64
+	WriteTime    time.Duration
 }
 
 // DB is a bbolt file with a group-committing writer.
@@ -61,7 +68,7 @@ type DB struct {
 	stop chan struct{}
 	done chan struct{}
 
-	commits, ops, submits atomic.Uint64
+	commits, ops, submits, commitNanos atomic.Uint64
 }
 
 // Pending is one submission.
@@ -211,6 +218,7 @@ func (db *DB) commit(batch []*Pending, notify bool) {
 		return
 	}
 	n := 0
+	start := time.Now()
 	err := db.bolt.Update(func(tx *bolt.Tx) error {
 		for _, p := range batch {
 			for _, op := range p.ops {
@@ -232,6 +240,7 @@ func (db *DB) commit(batch []*Pending, notify bool) {
 		}
 		return nil
 	})
+	db.commitNanos.Add(uint64(time.Since(start)))
 	if err == nil {
 		db.commits.Add(1)
 		db.ops.Add(uint64(n))
@@ -258,7 +267,9 @@ func (db *DB) commit(batch []*Pending, notify bool) {
 
 // Stats returns the committer's counters.
 func (db *DB) Stats() Stats {
-	return Stats{Commits: db.commits.Load(), Ops: db.ops.Load(), Submits: db.submits.Load()}
+	bs := db.bolt.Stats()
+	return Stats{Commits: db.commits.Load(), Ops: db.ops.Load(), Submits: db.submits.Load(),
+		CommitTime: time.Duration(db.commitNanos.Load()), PagesWritten: bs.TxStats.GetWrite(), WriteTime: bs.TxStats.GetWriteTime()}
 }
 
 // Get reads a committed value: what is in the file now, not what waits in

@@ -9,6 +9,7 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -22,14 +23,15 @@ import (
 var (
 	antiEntropyEvery = 500 * time.Millisecond
 	maxBatch         = 2000
-	maxOutbox        = 100_000 // per peer; beyond, anti-entropy repairs
+	linger           = 2 * time.Millisecond // an idle pusher waits this long for a batch to gather
+	maxOutbox        = 100_000              // per peer; beyond, anti-entropy repairs
 	dedupSize        = 100_000
 )
 
 const (
 	bucketKV    = "kv"    // key -> rec
 	bucketMeta  = "meta"  // "seq/<origin>" -> highest seq seen
-	bucketDedup = "dedup" // request id -> 1
+	bucketDedup = "dedup" // slot (8 bytes, big-endian, appended in order) -> request id
 	nDigest     = 256
 )
 
@@ -94,7 +96,8 @@ type Engine struct {
 	vector    store.Token     // origin -> highest seq visible
 	outbox    map[string][]*rec
 	dedup     map[string]*durable.Pending
-	dedupFIFO []string
+	dedupFIFO []string // remembered ids, oldest first; dedupFIFO[i] is in slot dedupNext-len+i
+	dedupNext uint64
 	pulled    uint64 // entries taken from peers by anti-entropy
 	wake      map[string]chan struct{}
 
@@ -129,6 +132,9 @@ func Open(env store.Env) (*Engine, error) {
 	client := env.PeerClient
 	if client == nil {
 		client = &http.Client{Timeout: 5 * time.Second}
+	}
+	if err := os.MkdirAll(env.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("eventual: data dir: %w", err)
 	}
 	db, err := durable.Open(filepath.Join(env.DataDir, "eventual.db"), durable.Options{
 		Buckets:        []string{bucketKV, bucketMeta, bucketDedup},
@@ -185,8 +191,11 @@ func (e *Engine) recover() error {
 		return err
 	}
 	return e.db.ForEach(bucketDedup, func(k, v []byte) error {
-		e.dedup[string(k)] = nil
-		e.dedupFIFO = append(e.dedupFIFO, string(k))
+		if len(k) == 8 {
+			e.dedup[string(v)] = nil
+			e.dedupFIFO = append(e.dedupFIFO, string(v))
+			e.dedupNext = binary.BigEndian.Uint64(k) + 1
+		}
 		return nil
 	})
 }
@@ -303,12 +312,14 @@ func (e *Engine) applyLocked(r *rec) {
 
 func (e *Engine) remember(reqID string) []durable.Op {
 	e.dedupFIFO = append(e.dedupFIFO, reqID)
-	ops := []durable.Op{durable.Put(bucketDedup, []byte(reqID), []byte{1})}
+	ops := []durable.Op{durable.Put(bucketDedup, u64(e.dedupNext), []byte(reqID))}
+	e.dedupNext++
 	if len(e.dedupFIFO) > dedupSize {
 		old := e.dedupFIFO[0]
+		slot := e.dedupNext - uint64(len(e.dedupFIFO))
 		e.dedupFIFO = e.dedupFIFO[1:]
 		delete(e.dedup, old)
-		ops = append(ops, durable.Delete(bucketDedup, []byte(old)))
+		ops = append(ops, durable.Delete(bucketDedup, u64(slot)))
 	}
 	return ops
 }

@@ -106,6 +106,8 @@ func (e *Engine) push(peer, base string) {
 	for e.ctx.Err() == nil {
 		select {
 		case <-e.wake[peer]:
+			// Let a batch gather: one message per peer for many writes.
+			e.sleep(linger)
 		case <-time.After(200 * time.Millisecond):
 		case <-e.ctx.Done():
 			return
@@ -128,7 +130,7 @@ func (e *Engine) push(peer, base string) {
 				e.mu.Unlock()
 				e.log.Debug("push to peer failed; anti-entropy will repair", "peer", peer, "err", err)
 				e.sleep(backoff)
-				backoff = min(2*backoff, time.Second)
+				backoff = min(2*backoff, 500*time.Millisecond)
 				break
 			}
 			backoff = 50 * time.Millisecond
