@@ -68,9 +68,25 @@ func TestAntiEntropyConvergesAfterPartition(t *testing.T) {
 	}
 	wg.Wait()
 	assert.Zero(t, c.nodes["c"].eng.Status().Vector["a"], "c was cut off")
-	// Let the pushes to c fail and be dropped, so only anti-entropy can
-	// repair c.
-	time.Sleep(300 * time.Millisecond)
+	// Let the pushes to and from c fail and be dropped, so that only
+	// anti-entropy can repair.
+	require.Eventually(t, func() bool {
+		for _, id := range abc {
+			e := c.nodes[id].eng
+			e.mu.Lock()
+			n := 0
+			for peer, ob := range e.outbox {
+				if id == "c" || peer == "c" {
+					n += len(ob)
+				}
+			}
+			e.mu.Unlock()
+			if n > 0 {
+				return false
+			}
+		}
+		return true
+	}, 5*time.Second, 10*time.Millisecond)
 	c.isolate("c", false)
 	same := func() bool {
 		for i := 0; i < 8; i++ {
