@@ -47,12 +47,17 @@ type causalGraph struct {
 	// cut marks reads whose reads-from edge lies on a cycle of session
 	// order and reads-from (reported as CyclicCO); clocks ignore it.
 	cut []bool
-	// vc[e] indexes arena: arena[vc[e]*S+s] is how many entries of session s
-	// are causally before (or equal to) e. The entry's own session is not
-	// kept there (its own position says it). Entries whose reads bring
-	// nothing new share their predecessor's clock.
+	// Vector clocks have one column per session that writes (a session
+	// that only reads has no causal successors outside itself, so nothing
+	// needs to know how far into it one is). col[s] is session s's column,
+	// or -1. vc[e] is entry e's clock: clock(vc[e])[col[s]] is how many
+	// entries of session s are causally before (or equal to) e. The entry's
+	// own session column may be stale: its position says it. Entries whose
+	// reads bring nothing new share their predecessor's clock.
+	col   []int32
+	ncols int
 	vc    []int32
-	arena []int32
+	clocks
 	nsess int
 }
 
@@ -236,25 +241,63 @@ func (g *causalGraph) findCyclicCO() (found []Anomaly, count int) {
 	return found, count
 }
 
+// clocks is an append-only store of vector clocks of ncols columns, in
+// blocks so that growing it never copies what it holds.
+type clocks struct {
+	width  int
+	blocks [][]int32
+	n      int32
+}
+
+const clockBlock = 4096 // clocks per block
+
+func (c *clocks) get(id int32) []int32 {
+	b := c.blocks[id/clockBlock]
+	o := int(id%clockBlock) * c.width
+	return b[o : o+c.width : o+c.width]
+}
+
+func (c *clocks) add(v []int32) int32 {
+	if int(c.n)%clockBlock == 0 {
+		c.blocks = append(c.blocks, make([]int32, clockBlock*c.width))
+	}
+	id := c.n
+	c.n++
+	copy(c.get(id), v)
+	return id
+}
+
 // clock computes every entry's vector clock, processing sessions in an
 // order where each read comes after the write it read from (reads-from
 // edges that were cut are ignored, so there is always one).
 func (g *causalGraph) clock() {
-	S := g.nsess
+	g.col = make([]int32, g.nsess)
+	for s := range g.col {
+		g.col[s] = -1
+	}
+	for _, e := range g.entries {
+		if e.write && g.col[e.sess] < 0 {
+			g.col[e.sess] = int32(g.ncols)
+			g.ncols++
+		}
+	}
+	g.clocks = clocks{width: max(g.ncols, 1)}
+	zero := make([]int32, g.clocks.width)
+	g.clocks.add(zero) // clock 0: nothing known
 	g.vc = make([]int32, len(g.entries))
-	g.arena = make([]int32, S, S*64) // clock 0: all zeros
 	done := make([]bool, len(g.entries))
-	head := make([]int, S)
+	head := make([]int, g.nsess)
 	waiting := map[int32][]int32{} // write -> sessions blocked on it
-	ready := make([]int32, 0, S)
-	for s := range S {
+	ready := make([]int32, 0, g.nsess)
+	for s := range g.nsess {
 		ready = append(ready, int32(s))
 	}
-	scratch := make([]int32, S)
+	scratch := make([]int32, g.clocks.width)
 	for len(ready) > 0 {
 		s := ready[len(ready)-1]
 		ready = ready[:len(ready)-1]
 		sess := g.sessions[s]
+		own := g.col[s]
 		for head[s] < len(sess) {
 			id := sess[head[s]]
 			e := g.entries[id]
@@ -269,25 +312,22 @@ func (g *causalGraph) clock() {
 					break
 				}
 				we := g.entries[w]
-				bv := g.arena[int(base)*S : int(base)*S+S]
-				wv := g.arena[int(g.vc[w])*S : int(g.vc[w])*S+S]
+				bv := g.clocks.get(base)
+				wv := g.clocks.get(g.vc[w])
+				wcol := g.col[we.sess]
 				changed := false
-				for i := range S {
-					m := bv[i]
-					if wv[i] > m {
-						m = wv[i]
-					}
-					if int32(i) == we.sess && we.pos+1 > m {
+				for i := range scratch {
+					m := max(bv[i], wv[i])
+					if int32(i) == wcol && we.pos+1 > m {
 						m = we.pos + 1
 					}
 					scratch[i] = m
-					if m != bv[i] && int32(i) != e.sess {
+					if m != bv[i] && int32(i) != own {
 						changed = true
 					}
 				}
 				if changed {
-					base = int32(len(g.arena) / S)
-					g.arena = append(g.arena, scratch...)
+					base = g.clocks.add(scratch)
 				}
 			}
 			g.vc[id] = base
@@ -309,16 +349,21 @@ func (g *causalGraph) before(a, b int32) bool {
 	if ea.sess == eb.sess {
 		return ea.pos <= eb.pos
 	}
-	return g.arena[int(g.vc[b])*g.nsess+int(ea.sess)] > ea.pos
+	c := g.col[ea.sess]
+	if c < 0 {
+		return false // a session that never writes is before nothing outside itself
+	}
+	return g.clocks.get(g.vc[b])[c] > ea.pos
 }
 
-// known is how many entries of session s are causally before or equal to b.
+// known is how many entries of session s (a session that writes) are
+// causally before or equal to b.
 func (g *causalGraph) known(b int32, s int32) int32 {
 	eb := g.entries[b]
 	if eb.sess == s {
 		return eb.pos + 1
 	}
-	return g.arena[int(g.vc[b])*g.nsess+int(s)]
+	return g.clocks.get(g.vc[b])[g.col[s]]
 }
 
 // lastWriteBefore is the last write to key in session s among its first n
@@ -353,10 +398,33 @@ func (g *causalGraph) scanReads(ctx context.Context, cf bool) (stale []staleRead
 		}
 		r := int32(id)
 		w1 := e.from
+		rv := g.clocks.get(g.vc[r])
+		var wv []int32
+		var w1sess int32 = -1
+		if w1 >= 0 {
+			wv = g.clocks.get(g.vc[w1])
+			w1sess = g.entries[w1].sess
+		}
 		for _, s := range g.writerSessions[e.key] {
-			n := g.known(r, s)
-			if s == e.sess {
+			var n int32
+			switch s {
+			case e.sess:
 				n = e.pos // writes before the read itself
+			default:
+				n = rv[g.col[s]]
+			}
+			if w1 >= 0 {
+				// What w1 already knew of s is causally before w1, so it
+				// can neither overwrite w1 nor need ordering before it:
+				// only a read that knows more of s than w1 did is worth a
+				// search.
+				k := wv[g.col[s]]
+				if s == w1sess {
+					k = g.entries[w1].pos + 1
+				}
+				if n <= k {
+					continue
+				}
 			}
 			w2 := g.lastWriteBefore(e.key, s, n)
 			if w2 < 0 || w2 == w1 {
