@@ -21,7 +21,7 @@ import (
 const (
 	// MaxLatencyPoints bounds the points of the latency scatter; beyond
 	// it the points are sampled (see samplePoints).
-	MaxLatencyPoints = 8000
+	MaxLatencyPoints = 5000
 	// maxFaultLabels bounds the text labels drawn on fault intervals;
 	// beyond it only the first interval of each fault is labelled.
 	maxFaultLabels = 24

@@ -192,3 +192,16 @@ func TestTimelineIsBounded(t *testing.T) {
 		assert.Contains(t, v.Note, "no client operations")
 	})
 }
+
+func TestValueText(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{``, ``},
+		{`null`, `null`},
+		{` 12 `, `12`},
+		{`[1, 2]`, `[1,2]`},
+		{`"\u003cscript\u003e"`, `"<script>"`},
+		{`{"b":"\u0026","a":12345678901234567890}`, `{"a":12345678901234567890,"b":"&"}`},
+	} {
+		assert.Equal(t, tc.want, valueText([]byte(tc.in)), "value %s", tc.in)
+	}
+}

@@ -10,7 +10,7 @@ import (
 )
 
 // maxTimelineOps bounds the operations drawn in the timeline.
-const maxTimelineOps = 1000
+const maxTimelineOps = 600
 
 // Timeline geometry, in CSS pixels.
 const (
@@ -178,10 +178,10 @@ func buildTimeline(t *opTable, faults []history.Fault, witness map[int64]bool, l
 func opLabel(op history.Op) string {
 	s := op.F + " " + op.Key
 	if !history.IsNull(op.Input) {
-		s += " " + history.Canonical(op.Input)
+		s += " " + valueText(op.Input)
 	}
 	if op.Type == history.OK && !history.IsNull(op.Output) {
-		s += " → " + history.Canonical(op.Output)
+		s += " → " + valueText(op.Output)
 	}
 	return s
 }

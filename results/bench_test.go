@@ -1,0 +1,88 @@
+package results
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/faultline/faultline/checkers"
+	"github.com/faultline/faultline/history"
+)
+
+// longRun writes a 60-second run like a busy test leaves: 10 processes,
+// about 120,000 operations, a partition, a kill and a pause, a stale read
+// and a results.json naming it.
+func longRun(tb testing.TB, dir string) int {
+	tb.Helper()
+	events, stale := genHistoryStale(genOpts{Seed: 60, Procs: 10, Keys: []string{"a", "b", "c", "d", "e", "f", "g", "h"},
+		Duration: 60 * time.Second, MeanLatency: 4 * time.Millisecond, StaleRead: true,
+		Faults: []genFault{
+			{Name: "partition", Start: 10 * time.Second, Stop: 20 * time.Second},
+			{Name: "kill", Start: 30 * time.Second, Stop: 35 * time.Second},
+			{Name: "pause", Start: 45 * time.Second, Stop: 50 * time.Second},
+		}})
+	require.GreaterOrEqual(tb, stale, int64(0))
+	op, _ := findOp(events, func(op history.Op) bool { return op.InvokeIndex == stale })
+	sum := &checkers.Summary{Valid: checkers.Invalid, Results: []checkers.Result{{Checker: "linearizable", Valid: checkers.Invalid,
+		Anomalies: []checkers.Anomaly{{Name: "nonlinearizable", Keys: []string{op.Key}, Ops: []int64{stale}, Explanation: "stale read"}}}}}
+	writeRun(tb, dir, events, testOptions("long", 60), sum)
+	return len(history.Pair(events))
+}
+
+// BenchmarkWriteReports60s measures WriteReports on a 60-second history of
+// about 120,000 operations, and reports the size of the pages.
+func BenchmarkWriteReports60s(b *testing.B) {
+	dir := b.TempDir()
+	ops := longRun(b, dir)
+	ctx := context.Background()
+	b.ResetTimer()
+	for b.Loop() {
+		if err := WriteReports(ctx, dir); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(ops), "ops/history")
+	for name, unit := range map[string]string{ReportFile: "report-bytes", LinearizationFile: "linearizability-bytes"} {
+		st, err := os.Stat(filepath.Join(dir, name))
+		require.NoError(b, err)
+		b.ReportMetric(float64(st.Size()), unit)
+	}
+}
+
+var loadMS = regexp.MustCompile(`LOADMS ([0-9.]+)`)
+
+// BenchmarkChromiumLoadReport60s measures how long headless Chromium takes
+// to load the report of a 60-second run (from navigation start to the
+// load event of report.html, in a frame of a timing page), in ms/load.
+func BenchmarkChromiumLoadReport60s(b *testing.B) {
+	chromiumPath(b)
+	dir := b.TempDir()
+	longRun(b, dir)
+	require.NoError(b, WriteReports(context.Background(), dir))
+	timing := filepath.Join(dir, "timing.html")
+	require.NoError(b, os.WriteFile(timing, []byte(`<!DOCTYPE html><html><body>
+<script>const t0 = performance.now();</script>
+<iframe src="report.html" width="1400" height="900" onload="console.log('LOADMS ' + (performance.now() - t0))"></iframe>
+</body></html>`), 0o644))
+	var total float64
+	b.ResetTimer()
+	for b.Loop() {
+		res := runChromium(b, fileURL(timing), "--dump-dom", "--window-size=1400,900")
+		var ms float64
+		for _, c := range res.Console {
+			if m := loadMS.FindStringSubmatch(c); m != nil {
+				ms, _ = strconv.ParseFloat(m[1], 64)
+			}
+		}
+		require.Positive(b, ms, "the timing page logged the load time: %v", res.Console)
+		total += ms
+	}
+	b.ReportMetric(total/float64(b.N), "ms/load")
+}
