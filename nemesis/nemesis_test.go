@@ -256,8 +256,7 @@ func TestScheduleInvariants(t *testing.T) {
 				}
 				switch st.Fault {
 				case "kill", "pause":
-					require.NotEmpty(t, st.Nodes)
-					require.LessOrEqual(t, len(st.Nodes), count(st.Mode, n))
+					require.Len(t, st.Nodes, count(st.Mode, n), "%s %s takes exactly its count", st.Fault, st.Mode)
 				case "clock":
 					require.Len(t, st.Nodes, 1)
 					abs := max(st.Offset, -st.Offset)

@@ -191,10 +191,17 @@ func (s *Schedule) plan(f string) Step {
 		st.Mode = s.topologies[s.rng.Intn(len(s.topologies))]
 		st.Nodes = s.shuffled(s.nodes)
 	case "kill", "pause":
-		modes := []string{"one", "minority", "majority", "all"}
-		st.Mode = modes[s.rng.Intn(len(modes))]
+		// Only the modes that the free nodes can fill: the event's mode
+		// always matches its node count.
 		free := s.shuffled(s.free())
-		st.Nodes = free[:min(len(free), count(st.Mode, len(s.nodes)))]
+		var modes []string
+		for _, m := range []string{"one", "minority", "majority", "all"} {
+			if count(m, len(s.nodes)) <= len(free) {
+				modes = append(modes, m)
+			}
+		}
+		st.Mode = modes[s.rng.Intn(len(modes))]
+		st.Nodes = free[:count(st.Mode, len(s.nodes))]
 		sort.Strings(st.Nodes)
 	case "clock":
 		free := s.shuffled(s.free())
