@@ -127,8 +127,8 @@ func TestPauseResume(t *testing.T) {
 	eventuallyOK(t, sys, nodes, 0, write("p", 1))
 	ctx := context.Background()
 	require.NoError(t, c.Pause(ctx, "n1"))
-	st := procState(t, c.Pids()["n1"])
-	assert.Equal(t, "T", st, "the process is stopped")
+	pid := c.Pids()["n1"]
+	assert.Eventually(t, func() bool { return procState(t, pid) == "T" }, 2*time.Second, 10*time.Millisecond, "the process is stopped")
 	got := invoke(t, sys, nodes, 0, read("p"), 500*time.Millisecond)
 	assert.Equal(t, history.Info, got.Type, "a paused node does not answer: outcome unknown")
 	require.NoError(t, c.Resume(ctx, "n1"))
