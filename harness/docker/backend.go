@@ -28,6 +28,13 @@ type Options struct {
 	ReadyTimeout time.Duration
 	// NoReap skips reaping the objects of dead harnesses in New.
 	NoReap bool
+	// NetFault says how network faults reach a container's namespace:
+	// "host" writes them from the host into /proc/<pid>/ns/net (needs
+	// root on the docker host), "exec" runs `<binary> netfault ...` inside
+	// the container (needs a node binary with that subcommand, such as
+	// storenode), "" (auto) uses host when it can open the namespace and
+	// exec otherwise.
+	NetFault string
 }
 
 // Backend starts clusters of containers. It implements harness.Backend.
@@ -63,6 +70,11 @@ func New(opts Options) (*Backend, error) {
 	log := opts.Logger
 	if log == nil {
 		log = slog.Default()
+	}
+	switch opts.NetFault {
+	case "", "host", "exec":
+	default:
+		return nil, fmt.Errorf("docker backend: unknown NetFault %q: use host, exec or \"\" (auto)", opts.NetFault)
 	}
 	if opts.ReadyTimeout <= 0 {
 		opts.ReadyTimeout = 60 * time.Second

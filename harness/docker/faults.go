@@ -9,6 +9,7 @@ import (
 	"os"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
@@ -30,6 +31,10 @@ func (c *Cluster) state(ctx context.Context, n *node) (running, paused bool, pid
 	return st.State.Running, st.State.Paused, st.State.Pid, nil
 }
 
+// errNoHostNS says the host cannot open a container's namespace (not
+// root, or the daemon's processes are not visible from here).
+var errNoHostNS = errors.New("cannot open the container's network namespace from the host")
+
 // netns returns the path of a running node's network namespace as the
 // host sees it. Faults are written there from the host: no tool is needed
 // in the (FROM scratch) container.
@@ -41,13 +46,35 @@ func (c *Cluster) netns(ctx context.Context, n *node) (netfault.Namespace, error
 	if !running || pid == 0 {
 		return "", fmt.Errorf("docker backend: node %s is not running (killed?): its network namespace is gone", n.id)
 	}
+	if c.b.opts.NetFault == "exec" {
+		return "", fmt.Errorf("docker backend: node %s: %w (NetFault is exec)", n.id, errNoHostNS)
+	}
 	p := "/proc/" + strconv.Itoa(pid) + "/ns/net"
 	f, err := os.Open(p)
 	if err != nil {
-		return "", fmt.Errorf("docker backend: open node %s's network namespace %s: %w (network faults are written into each container's namespace from the host: run the harness as root on the docker host)", n.id, p, err)
+		return "", fmt.Errorf("docker backend: open node %s's network namespace %s: %w: %w (run the harness as root on the docker host, or give the node binary a netfault subcommand)", n.id, p, errNoHostNS, err)
 	}
 	f.Close()
 	return netfault.Namespace(p), nil
+}
+
+// useExec reports whether a fault must go through `netfault` in the
+// container because the host cannot reach the namespace.
+func (c *Cluster) useExec(err error) bool {
+	return c.b.opts.NetFault != "host" && errors.Is(err, errNoHostNS)
+}
+
+// netfaultExec runs `/<binary> netfault args...` in n's container.
+func (c *Cluster) netfaultExec(ctx context.Context, n *node, args ...string) (string, error) {
+	cmd := append([]string{"/" + binaryName(c.sys.Binary()), "netfault"}, args...)
+	out, code, err := c.Exec(ctx, n.id, cmd...)
+	if err != nil {
+		return out, err
+	}
+	if code != 0 {
+		return out, fmt.Errorf("%s in node %s exited %d: %s", strings.Join(cmd, " "), n.id, code, strings.TrimSpace(out))
+	}
+	return out, nil
 }
 
 // Kill sends SIGKILL to the node's process and waits until its container
@@ -202,15 +229,23 @@ func (c *Cluster) applyDrops(ctx context.Context, n *node, g nemesis.Grudge) err
 	if !running {
 		return nil // applied on restart
 	}
-	ns, err := c.netns(ctx, n)
-	if err != nil {
-		return err
-	}
 	var from []netip.Addr
 	for _, y := range g[n.id] {
 		from = append(from, c.byID[y].ip)
 	}
 	sort.Slice(from, func(i, j int) bool { return from[i].Less(from[j]) })
+	ns, err := c.netns(ctx, n)
+	if c.useExec(err) {
+		ips := make([]string, len(from))
+		for i, a := range from {
+			ips[i] = a.String()
+		}
+		_, err := c.netfaultExec(ctx, n, "drop", "--from", strings.Join(ips, ","))
+		return err
+	}
+	if err != nil {
+		return err
+	}
 	if err := netfault.SetDrops(ns, from); err != nil {
 		return fmt.Errorf("node %s: %w", n.id, err)
 	}
@@ -225,6 +260,21 @@ func (c *Cluster) Drops(ctx context.Context, id string) ([]netip.Addr, error) {
 		return nil, err
 	}
 	ns, err := c.netns(ctx, n)
+	if c.useExec(err) {
+		out, err := c.netfaultExec(ctx, n, "drops")
+		if err != nil {
+			return nil, err
+		}
+		var addrs []netip.Addr
+		for _, f := range strings.Fields(out) {
+			a, err := netip.ParseAddr(f)
+			if err != nil {
+				return nil, fmt.Errorf("docker backend: netfault drops in %s printed %q, not an address", n.id, f)
+			}
+			addrs = append(addrs, a)
+		}
+		return addrs, nil
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -264,6 +314,18 @@ func (c *Cluster) Packet(ctx context.Context, id string, f nemesis.PacketFault) 
 
 func (c *Cluster) applyPacket(ctx context.Context, n *node) (string, error) {
 	ns, err := c.netns(ctx, n)
+	if c.useExec(err) {
+		p := n.packet
+		out, err := c.netfaultExec(ctx, n, "packet", "--iface", iface,
+			"--delay", p.Delay.String(), "--jitter", p.Jitter.String(),
+			"--loss", strconv.FormatFloat(p.Loss, 'g', -1, 64),
+			"--duplicate", strconv.FormatFloat(p.Duplicate, 'g', -1, 64),
+			"--reorder", strconv.FormatFloat(p.Reorder, 'g', -1, 64))
+		if err != nil {
+			return "", err
+		}
+		return "exec: " + strings.TrimSpace(out), nil
+	}
 	if err != nil {
 		return "", err
 	}
@@ -279,6 +341,10 @@ func (c *Cluster) Probe(ctx context.Context, from, addr string, timeout time.Dur
 		return err
 	}
 	ns, err := c.netns(ctx, n)
+	if c.useExec(err) {
+		_, err := c.netfaultExec(ctx, n, "probe", "--timeout", timeout.String(), addr)
+		return err
+	}
 	if err != nil {
 		return err
 	}

@@ -118,3 +118,44 @@ func statusOf(ctx context.Context, t *testing.T, n harness.Node) store.Status {
 	require.NoError(t, jsonUnmarshal(body, &st))
 	return st
 }
+
+// With NetFault "exec", every network fault goes through `storenode
+// netfault` run inside the container (the path for harnesses that cannot
+// open a container's namespace from the host).
+func TestNetFaultThroughExec(t *testing.T) {
+	requireDocker(t)
+	sys, err := refstore.New(testbin.Storenode(t), store.Eventual, nil)
+	require.NoError(t, err)
+	b, err := New(Options{NetFault: "exec", ReadyTimeout: 30 * time.Second})
+	require.NoError(t, err)
+	c := startCluster(t, b, sys, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	require.NoError(t, c.Partition(ctx, nemesis.Isolate([]string{"n1", "n2", "n3"}, "n1")))
+	drops, err := c.Drops(ctx, "n1")
+	require.NoError(t, err)
+	assert.Len(t, drops, 2)
+	m := linkMatrix(t, c)
+	for pair, ok := range m {
+		want := pair[0] != "n1" && pair[1] != "n1"
+		assert.Equal(t, want, ok, "link %s -> %s", pair[0], pair[1])
+	}
+	require.NoError(t, c.Partition(ctx, nil))
+	for pair, ok := range linkMatrix(t, c) {
+		assert.True(t, ok, "after heal, link %s -> %s must work", pair[0], pair[1])
+	}
+
+	peer, err := c.PeerAddr("n2")
+	require.NoError(t, err)
+	require.NoError(t, c.Packet(ctx, "n1", nemesis.PacketFault{Loss: 100}))
+	assert.Error(t, c.Probe(ctx, "n1", peer, probeTimeout))
+	require.NoError(t, c.Packet(ctx, "n1", nemesis.PacketFault{}))
+	assert.NoError(t, c.Probe(ctx, "n1", peer, probeTimeout))
+}
+
+func TestBadNetFaultOption(t *testing.T) {
+	requireDocker(t)
+	_, err := New(Options{NetFault: "magic"})
+	require.ErrorContains(t, err, "use host, exec")
+}
