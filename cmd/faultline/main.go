@@ -36,7 +36,7 @@ func newRootCmd() *cobra.Command {
 	}
 	// Each subcommand lives in its own file and is added here.
 	root.AddCommand(newRunCmd())
-	// root.AddCommand(newCheckCmd())
+	root.AddCommand(newCheckCmd())
 	root.AddCommand(newReportCmd(), newServeCmd())
 	return root
 }

@@ -1,0 +1,272 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/faultline/faultline/checkers"
+	"github.com/faultline/faultline/history"
+)
+
+// newCheckCmd is `faultline check`: re-check a recorded history.
+func newCheckCmd() *cobra.Command {
+	var (
+		models  string
+		timeout time.Duration
+		asJSON  bool
+	)
+	cmd := &cobra.Command{
+		Use:   "check [--model linearizable|causal|causal+|eventual|set[,...]] [--timeout D] [--json] <run-dir | history.jsonl>",
+		Short: "Check a recorded history against consistency models",
+		Long: `check reads a history (a run directory's history.jsonl, or any history.jsonl)
+and checks it against the named models, or, without --model, the checkers the
+run's test.json names. A run directory gets its results.json updated.
+
+Exit code: 0 valid, 1 invalid, 2 unknown, 3 the input could not be read.`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return fmt.Errorf("check takes one argument, a run directory or a history.jsonl file (got %d)", len(args))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runCheck(cmd, args[0], models, timeout, asJSON)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&models, "model", "", "checkers to run, comma-separated: "+strings.Join(checkers.Names, ", ")+" (default: the run's test.json \"checkers\")")
+	f.DurationVar(&timeout, "timeout", 0, "bound on the linearizability search (0 = none); a timeout gives unknown, never valid")
+	f.BoolVar(&asJSON, "json", false, "print the results as JSON (results.json's format)")
+	return cmd
+}
+
+// checkInputError is an input that cannot be read: exit 3.
+func checkInputError(err error) error { return &exitError{code: 3, err: err} }
+
+func runCheck(cmd *cobra.Command, arg, models string, timeout time.Duration, asJSON bool) error {
+	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	st, err := os.Stat(arg)
+	if err != nil {
+		return checkInputError(fmt.Errorf("cannot read %s: %w (give a run directory or a history.jsonl file)", arg, err))
+	}
+	histPath, runDir := arg, ""
+	if st.IsDir() {
+		runDir = arg
+		histPath = filepath.Join(arg, "history.jsonl")
+	}
+	names, err := checkCheckerNames(models, filepath.Dir(histPath), runDir != "")
+	if err != nil {
+		return checkInputError(err)
+	}
+	rr, err := history.ReadFile(histPath)
+	if err != nil {
+		var le *history.LineError
+		if errors.As(err, &le) {
+			return checkInputError(fmt.Errorf("malformed history: %w", err))
+		}
+		return checkInputError(err)
+	}
+	for _, w := range rr.Warnings {
+		fmt.Fprintln(stderr, "faultline: warning:", w)
+	}
+	sum, err := checkers.CheckAll(cmd.Context(), rr.Events, names, checkers.Options{Timeout: timeout})
+	if err != nil {
+		return checkInputError(err)
+	}
+	if runDir != "" {
+		if err := checkUpdateResults(filepath.Join(runDir, "results.json"), sum); err != nil {
+			// The verdict stands; say why results.json was left as it was.
+			fmt.Fprintln(stderr, "faultline: warning:", err)
+		}
+	}
+	if asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(sum); err != nil {
+			return checkInputError(fmt.Errorf("write results: %w", err))
+		}
+	} else {
+		printCheckSummary(stdout, sum, len(rr.Events))
+	}
+	if code := sum.Valid.ExitCode(); code != 0 {
+		return &exitError{code: code}
+	}
+	return nil
+}
+
+// checkCheckerNames are the checkers --model names, or else those test.json
+// (in dir) names.
+func checkCheckerNames(models, dir string, isRunDir bool) ([]string, error) {
+	if models != "" {
+		var names []string
+		for _, n := range strings.Split(models, ",") {
+			n = strings.TrimSpace(n)
+			if n == "" {
+				continue
+			}
+			if _, err := checkers.New(n, checkers.Options{}); err != nil {
+				return nil, fmt.Errorf("--model: %w", err)
+			}
+			names = append(names, n)
+		}
+		if len(names) == 0 {
+			return nil, fmt.Errorf("--model names no checker: give one or more of %s", strings.Join(checkers.Names, ", "))
+		}
+		return names, nil
+	}
+	path := filepath.Join(dir, "test.json")
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		what := "this history has no test.json beside it"
+		if isRunDir {
+			what = "the run directory has no test.json"
+		}
+		return nil, fmt.Errorf("%s naming its checkers, so --model is needed: one or more of %s, comma-separated", what, strings.Join(checkers.Names, ", "))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read test.json: %w", err)
+	}
+	var meta struct {
+		Checkers []string `json:"checkers"`
+	}
+	if err := json.Unmarshal(b, &meta); err != nil {
+		return nil, fmt.Errorf("%s is not valid JSON (%v); fix it, or pass --model", path, err)
+	}
+	if len(meta.Checkers) == 0 {
+		return nil, fmt.Errorf("%s names no checkers (\"checkers\": [...]), so --model is needed: one or more of %s", path, strings.Join(checkers.Names, ", "))
+	}
+	for _, n := range meta.Checkers {
+		if _, err := checkers.New(n, checkers.Options{}); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	return meta.Checkers, nil
+}
+
+// checkUpdateResults merges sum into the results.json at path: the checkers
+// just run replace their earlier results, the others are kept, and the
+// combined verdict is recomputed. It writes atomically (temp file and
+// rename), and never overwrites a results.json it cannot parse.
+func checkUpdateResults(path string, sum checkers.Summary) error {
+	merged := sum
+	if b, err := os.ReadFile(path); err == nil {
+		var old checkers.Summary
+		if err := json.Unmarshal(b, &old); err != nil {
+			return fmt.Errorf("%s was not updated: it is not a valid results file (%v); move it away to let check write a new one", path, err)
+		}
+		ran := map[string]bool{}
+		for _, r := range sum.Results {
+			ran[r.Checker] = true
+		}
+		merged = checkers.Summary{}
+		for _, r := range old.Results {
+			if !ran[r.Checker] {
+				merged.Results = append(merged.Results, r)
+			}
+		}
+		merged.Results = append(merged.Results, sum.Results...)
+		merged.Valid = checkers.Valid
+		for _, r := range merged.Results {
+			merged.Valid = merged.Valid.Merge(r.Valid)
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%s was not updated: %w", path, err)
+	}
+	b, err := json.MarshalIndent(merged, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode results: %w", err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".results-*.json")
+	if err != nil {
+		return fmt.Errorf("%s was not updated: %w", path, err)
+	}
+	defer os.Remove(tmp.Name()) // after a successful rename, there is nothing to remove
+	if _, err := tmp.Write(append(b, '\n')); err != nil {
+		tmp.Close()
+		return fmt.Errorf("%s was not updated: %w", path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("%s was not updated: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("%s was not updated: %w", path, err)
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return fmt.Errorf("%s was not updated: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("%s was not updated: %w", path, err)
+	}
+	return nil
+}
+
+// printCheckSummary writes a short human summary: per checker the verdict, the
+// anomaly names with counts, and the first anomaly's explanation.
+func printCheckSummary(w io.Writer, sum checkers.Summary, events int) {
+	for _, r := range sum.Results {
+		fmt.Fprintf(w, "%-13s %s", r.Checker, r.Valid)
+		if len(r.Anomalies) > 0 {
+			fmt.Fprintf(w, "  %s", checkAnomalyCounts(r.Anomalies, r.Counts))
+		}
+		fmt.Fprintln(w)
+		switch {
+		case len(r.Anomalies) > 0:
+			a := r.Anomalies[0]
+			fmt.Fprintf(w, "  %s", a.Name)
+			if a.Guarantee != "" {
+				fmt.Fprintf(w, " (%s)", a.Guarantee)
+			}
+			fmt.Fprintf(w, ": %s\n", a.Explanation)
+			if len(a.Ops) > 0 {
+				fmt.Fprintf(w, "  witness events: %s\n", checkJoinInts(a.Ops))
+			}
+		case r.Valid == checkers.Unknown:
+			fmt.Fprintf(w, "  why: %s\n", r.Reason)
+		}
+		if len(r.Info) > 0 {
+			fmt.Fprintf(w, "  info: %s\n", checkAnomalyCounts(r.Info, nil))
+		}
+	}
+	fmt.Fprintf(w, "overall: %s (%d events)\n", sum.Valid, events)
+}
+
+// checkAnomalyCounts is "WriteCORead ×3, ThinAirRead ×1", using the checker's
+// totals where it counted more than it listed.
+func checkAnomalyCounts(as []checkers.Anomaly, counts map[string]int) string {
+	var order []string
+	n := map[string]int{}
+	for _, a := range as {
+		if n[a.Name] == 0 {
+			order = append(order, a.Name)
+		}
+		n[a.Name]++
+	}
+	parts := make([]string, len(order))
+	for i, name := range order {
+		c := n[name]
+		if counts[name] > c {
+			c = counts[name]
+		}
+		parts[i] = fmt.Sprintf("%s ×%d", name, c)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func checkJoinInts(xs []int64) string {
+	s := make([]string, len(xs))
+	for i, x := range xs {
+		s[i] = fmt.Sprint(x)
+	}
+	return strings.Join(s, " ")
+}

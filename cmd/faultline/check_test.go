@@ -1,0 +1,222 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/faultline/faultline/checkers"
+	"github.com/faultline/faultline/checkers/checkertest"
+	"github.com/faultline/faultline/internal/testbin"
+)
+
+// checkRunDir writes a run directory with history h and, when names is not
+// nil, a test.json naming those checkers.
+func checkRunDir(t *testing.T, h *checkertest.Builder, names []string) string {
+	t.Helper()
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "history.jsonl"), h.JSONL(), 0o644))
+	if names != nil {
+		b, err := json.Marshal(map[string]any{"workload": "kv", "checkers": names})
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "test.json"), b, 0o644))
+	}
+	return dir
+}
+
+func validKV() *checkertest.Builder {
+	return checkertest.New().Write(0, "x", 1).Read(1, "x", 1).FinalRead(9, "n1", "x", 1).FinalRead(10, "n2", "x", 1)
+}
+
+// staleKV is causal but not linearizable.
+func staleKV() *checkertest.Builder {
+	return checkertest.New().Write(0, "x", 1).Read(1, "x", nil).FinalRead(9, "n1", "x", 1)
+}
+
+func readResults(t *testing.T, dir string) checkers.Summary {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "results.json"))
+	require.NoError(t, err)
+	var s checkers.Summary
+	require.NoError(t, json.Unmarshal(b, &s))
+	return s
+}
+
+func TestCheckVerdictsAndExitCodes(t *testing.T) {
+	t.Run("valid run directory: 0, results.json written", func(t *testing.T) {
+		dir := checkRunDir(t, validKV(), []string{"linearizable", "causal+", "eventual"})
+		code, out, stderr := runCLI(t, "check", dir)
+		assert.Equal(t, 0, code, stderr)
+		assert.Contains(t, out, "linearizable  valid")
+		assert.Contains(t, out, "causal+       valid")
+		assert.Contains(t, out, "overall: valid")
+		s := readResults(t, dir)
+		assert.Equal(t, checkers.Valid, s.Valid)
+		require.Len(t, s.Results, 3)
+	})
+	t.Run("invalid: 1, anomaly and explanation shown", func(t *testing.T) {
+		dir := checkRunDir(t, staleKV(), []string{"linearizable", "causal"})
+		code, out, _ := runCLI(t, "check", dir)
+		assert.Equal(t, 1, code)
+		assert.Contains(t, out, "linearizable  invalid  nonlinearizable ×1")
+		assert.Contains(t, out, `Key "x"`)
+		assert.Contains(t, out, "witness events:")
+		assert.Contains(t, out, "causal        valid")
+		assert.Equal(t, checkers.Invalid, readResults(t, dir).Valid)
+	})
+	t.Run("unknown: 2 with the reason", func(t *testing.T) {
+		dir := checkRunDir(t, checkertest.New().Write(0, "x", 1), []string{"eventual"})
+		code, out, _ := runCLI(t, "check", dir)
+		assert.Equal(t, 2, code)
+		assert.Contains(t, out, "why: the history has no final reads")
+	})
+	t.Run("--model overrides test.json; --json prints the summary", func(t *testing.T) {
+		dir := checkRunDir(t, staleKV(), []string{"linearizable"})
+		code, out, _ := runCLI(t, "check", "--model", "causal, eventual", "--json", dir)
+		assert.Equal(t, 0, code)
+		var s checkers.Summary
+		require.NoError(t, json.Unmarshal([]byte(out), &s), out)
+		require.Len(t, s.Results, 2)
+		assert.Equal(t, "causal", s.Results[0].Checker)
+		assert.Equal(t, "eventual", s.Results[1].Checker)
+		assert.Equal(t, checkers.Valid, s.Valid)
+	})
+	t.Run("bare history.jsonl with --model", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "h.jsonl")
+		require.NoError(t, os.WriteFile(path, staleKV().JSONL(), 0o644))
+		code, _, _ := runCLI(t, "check", "--model", "linearizable", path)
+		assert.Equal(t, 1, code)
+		_, err := os.Stat(filepath.Join(filepath.Dir(path), "results.json"))
+		assert.True(t, errors.Is(err, os.ErrNotExist), "a bare history gets no results.json")
+	})
+	t.Run("--timeout gives unknown, never valid", func(t *testing.T) {
+		dir := t.TempDir()
+		events := checkertest.Register(checkertest.RegisterConfig{Seed: 3, Ops: 3000, Processes: 8, Keys: 3, ReadRate: 0.5, CASRate: 0.2})
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "history.jsonl"), checkertest.JSONL(events), 0o644))
+		code, out, _ := runCLI(t, "check", "--model", "linearizable", "--timeout", "1ns", dir)
+		assert.Equal(t, 2, code)
+		assert.Contains(t, out, "timed out")
+	})
+}
+
+func TestCheckResultsJSONMerge(t *testing.T) {
+	dir := checkRunDir(t, staleKV(), []string{"linearizable", "causal"})
+	code, _, _ := runCLI(t, "check", dir)
+	require.Equal(t, 1, code)
+	// Re-checking one model replaces its result and keeps the others.
+	code, _, _ = runCLI(t, "check", "--model", "causal", dir)
+	require.Equal(t, 0, code)
+	s := readResults(t, dir)
+	require.Len(t, s.Results, 2)
+	assert.Equal(t, "linearizable", s.Results[0].Checker)
+	assert.Equal(t, "causal", s.Results[1].Checker)
+	assert.Equal(t, checkers.Invalid, s.Valid, "the kept linearizable result still counts")
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	for _, e := range entries {
+		assert.False(t, strings.HasPrefix(e.Name(), ".results-"), "no temp file left: %s", e.Name())
+	}
+
+	// A results.json that is not one is never overwritten.
+	bad := []byte("{not json")
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "results.json"), bad, 0o644))
+	code, _, stderr := runCLI(t, "check", "--model", "causal", dir)
+	assert.Equal(t, 0, code)
+	assert.Contains(t, stderr, "was not updated")
+	b, _ := os.ReadFile(filepath.Join(dir, "results.json"))
+	assert.Equal(t, bad, b)
+}
+
+func TestCheckBadInput(t *testing.T) {
+	t.Run("missing path", func(t *testing.T) {
+		code, _, stderr := runCLI(t, "check", filepath.Join(t.TempDir(), "nope"))
+		assert.Equal(t, 3, code)
+		assert.Contains(t, stderr, "run directory or a history.jsonl")
+	})
+	t.Run("no argument", func(t *testing.T) {
+		code, _, stderr := runCLI(t, "check")
+		assert.Equal(t, 3, code)
+		assert.Contains(t, stderr, "one argument")
+	})
+	t.Run("unknown model", func(t *testing.T) {
+		dir := checkRunDir(t, validKV(), nil)
+		code, _, stderr := runCLI(t, "check", "--model", "linearizable,strict", dir)
+		assert.Equal(t, 3, code)
+		assert.Contains(t, stderr, `unknown checker "strict"`)
+		assert.Contains(t, stderr, "linearizable, causal, causal+, eventual, set")
+	})
+	t.Run("bare history without test.json needs --model", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "history.jsonl")
+		require.NoError(t, os.WriteFile(path, validKV().JSONL(), 0o644))
+		code, _, stderr := runCLI(t, "check", path)
+		assert.Equal(t, 3, code)
+		assert.Contains(t, stderr, "--model is needed")
+		assert.Contains(t, stderr, "linearizable, causal, causal+, eventual, set")
+	})
+	t.Run("malformed line: file, line and what is wrong", func(t *testing.T) {
+		dir := checkRunDir(t, validKV(), []string{"causal"})
+		path := filepath.Join(dir, "history.jsonl")
+		b, _ := os.ReadFile(path)
+		lines := strings.SplitAfter(string(b), "\n")
+		lines[2] = `{"index":2,"time":20,"process":1,"type":"done","f":"read","key":"x","value":null}` + "\n"
+		require.NoError(t, os.WriteFile(path, []byte(strings.Join(lines, "")), 0o644))
+		code, _, stderr := runCLI(t, "check", dir)
+		assert.Equal(t, 3, code)
+		assert.Contains(t, stderr, path+":3:")
+		assert.Contains(t, stderr, `type "done" is not one of invoke, ok, fail, info`)
+		_, err := os.Stat(filepath.Join(dir, "results.json"))
+		assert.True(t, errors.Is(err, os.ErrNotExist), "nothing written for unreadable input")
+	})
+	t.Run("torn last line: warning, the rest is checked", func(t *testing.T) {
+		dir := checkRunDir(t, validKV(), []string{"causal"})
+		f, err := os.OpenFile(filepath.Join(dir, "history.jsonl"), os.O_APPEND|os.O_WRONLY, 0)
+		require.NoError(t, err)
+		_, err = f.WriteString(`{"index":8,"time":80,"proc`)
+		require.NoError(t, err)
+		require.NoError(t, f.Close())
+		code, out, stderr := runCLI(t, "check", dir)
+		assert.Equal(t, 0, code)
+		assert.Contains(t, stderr, "warning")
+		assert.Contains(t, stderr, "torn last line")
+		assert.Contains(t, out, "(8 events)")
+	})
+	t.Run("test.json naming an unknown checker", func(t *testing.T) {
+		dir := checkRunDir(t, validKV(), []string{"causal", "bogus"})
+		code, _, stderr := runCLI(t, "check", dir)
+		assert.Equal(t, 3, code)
+		assert.Contains(t, stderr, "test.json")
+		assert.Contains(t, stderr, `"bogus"`)
+	})
+}
+
+// The real binary maps verdicts to its exit status.
+func TestCheckBinaryExitStatus(t *testing.T) {
+	bin := testbin.Build(t, "github.com/faultline/faultline/cmd/faultline", "faultline")
+	for _, tc := range []struct {
+		h    *checkertest.Builder
+		want int
+	}{{validKV(), 0}, {staleKV(), 1}, {checkertest.New().Write(0, "x", 1), 2}} {
+		dir := checkRunDir(t, tc.h, []string{"linearizable", "eventual"})
+		err := exec.Command(bin, "check", dir).Run()
+		code := 0
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			code = ee.ExitCode()
+		} else {
+			require.NoError(t, err)
+		}
+		assert.Equal(t, tc.want, code)
+	}
+	out, err := exec.Command(bin, "check", "--model", "nope", t.TempDir()).CombinedOutput()
+	var ee *exec.ExitError
+	require.ErrorAs(t, err, &ee)
+	assert.Equal(t, 3, ee.ExitCode())
+	assert.Contains(t, string(out), "faultline: --model: unknown checker")
+}
