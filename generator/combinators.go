@@ -338,3 +338,31 @@ func (p *phases) Update(ctx Context, op Op, c Completion) {
 		update(g, ctx, op, c)
 	}
 }
+
+// EachProcess gives every process its own generator, made by fn on the
+// process's first request: a worker whose process was retired (after an
+// info) starts a fresh sequence under its new process id.
+func EachProcess(fn func(process int) Generator) Generator {
+	return &eachProc{fn: fn, gens: map[int]Generator{}}
+}
+
+type eachProc struct {
+	fn   func(int) Generator
+	mu   sync.Mutex
+	gens map[int]Generator
+}
+
+func (e *eachProc) get(p int) Generator {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	g, ok := e.gens[p]
+	if !ok {
+		g = e.fn(p)
+		e.gens[p] = g
+	}
+	return g
+}
+
+func (e *eachProc) Next(ctx Context) Step { return e.get(ctx.Process).Next(ctx) }
+
+func (e *eachProc) Update(ctx Context, op Op, c Completion) { update(e.get(ctx.Process), ctx, op, c) }

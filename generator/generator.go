@@ -1,6 +1,7 @@
 // Package generator builds the schedule of operations a test performs, out
 // of composable values in the spirit of Jepsen's generators: Mix, Stagger
-// and Rate, Limit, TimeLimit, Phases, Once, Sleep, Seq, EachWorker.
+// and Rate, Limit, TimeLimit, Phases, Once, Sleep, Seq, Ops, EachWorker,
+// EachProcess.
 //
 // Generators are pure: they never sleep, read a clock or do IO. The runner
 // asks a generator for a worker's next step, giving it the current time,

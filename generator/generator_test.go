@@ -221,3 +221,15 @@ func TestUpdatesReachChildren(t *testing.T) {
 	sim(t, Limit(3, Stagger(time.Millisecond, TimeLimit(time.Hour, Mix(Seq(r))))), 1, 1, time.Millisecond, 100)
 	assert.Len(t, r.seen, 3)
 }
+
+func TestEachProcessRestartsAfterRetirement(t *testing.T) {
+	g := EachProcess(func(p int) Generator {
+		return Ops(Op{F: fmt.Sprint("p", p, "-1")}, Op{F: fmt.Sprint("p", p, "-2")})
+	})
+	ctx := Context{Worker: 0, Workers: 2, Process: 0, Rand: NewRand(1, 0)}
+	assert.Equal(t, "p0-1", g.Next(ctx).Op.F)
+	ctx.Process = 2 // retired after an info: process 0 + 2 workers
+	assert.Equal(t, "p2-1", g.Next(ctx).Op.F, "a new process starts its own sequence")
+	assert.Equal(t, "p2-2", g.Next(ctx).Op.F)
+	assert.Equal(t, Done, g.Next(ctx).Kind)
+}
