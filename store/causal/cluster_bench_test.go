@@ -89,12 +89,6 @@ func BenchmarkClusterWrite(b *testing.B) {
 	}
 }
 
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 type nopEngine struct{}
 
 func (nopEngine) Read(context.Context, store.ReadRequest) (store.ReadResponse, error) {
@@ -109,3 +103,9 @@ func (nopEngine) CAS(context.Context, store.CASRequest) (store.WriteResponse, er
 func (nopEngine) Status() store.EngineStatus { return store.EngineStatus{} }
 func (nopEngine) PeerHandler() http.Handler  { return nil }
 func (nopEngine) Close() error               { return nil }
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}

@@ -23,9 +23,13 @@ import (
 var (
 	antiEntropyEvery = 500 * time.Millisecond
 	maxBatch         = 2000
-	linger           = 2 * time.Millisecond // an idle pusher waits this long for a batch to gather
-	maxOutbox        = 100_000              // per peer; beyond, anti-entropy repairs
-	dedupSize        = 100_000
+	// maxRepair bounds the records one anti-entropy answer carries, so
+	// that under heavy writes (when digests always differ) it costs a
+	// bounded share of the work; the rest follows in later rounds.
+	maxRepair = 2000
+	linger    = 2 * time.Millisecond // an idle pusher waits this long for a batch to gather
+	maxOutbox = 100_000              // per peer; beyond, anti-entropy repairs
+	dedupSize = 100_000
 )
 
 const (
@@ -66,7 +70,13 @@ func (r *rec) newer(o *rec) bool { return o == nil || o.TS.Less(r.TS) }
 
 func (r *rec) hash() uint64 {
 	h := fnv.New64a()
-	fmt.Fprintf(h, "%s\x00%d\x00%d\x00%s", r.Key, r.TS.Wall, r.TS.Logical, r.TS.Node)
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(r.TS.Wall))
+	binary.BigEndian.PutUint64(b[8:], r.TS.Logical)
+	h.Write([]byte(r.Key))
+	h.Write([]byte{0})
+	h.Write(b[:])
+	h.Write([]byte(r.TS.Node))
 	return h.Sum64()
 }
 
@@ -90,10 +100,11 @@ type Engine struct {
 
 	mu        sync.Mutex
 	kv        map[string]*entry
-	digest    [nDigest]uint64 // XOR of visible records' hashes, per bucket
-	hlc       TS              // last timestamp issued or received
-	seq       uint64          // own writes submitted
-	vector    store.Token     // origin -> highest seq visible
+	keys      [nDigest][]string // the keys of each digest bucket
+	digest    [nDigest]uint64   // XOR of visible records' hashes, per bucket
+	hlc       TS                // last timestamp issued or received
+	seq       uint64            // own writes submitted
+	vector    store.Token       // origin -> highest seq visible
 	outbox    map[string][]*rec
 	dedup     map[string]*durable.Pending
 	dedupFIFO []string // remembered ids, oldest first; dedupFIFO[i] is in slot dedupNext-len+i
@@ -182,7 +193,8 @@ func (e *Engine) recover() error {
 		if err := json.Unmarshal(v, r); err != nil {
 			return fmt.Errorf("key %q: %w", k, err)
 		}
-		e.kv[r.Key] = &entry{vis: r, sub: r}
+		ent := e.entryLocked(r.Key)
+		ent.vis, ent.sub = r, r
 		e.digest[bucketOf(r.Key)] ^= r.hash()
 		e.observe(r.TS)
 		return nil
@@ -250,10 +262,7 @@ func (e *Engine) write(ctx context.Context, key, value, reqID string, expected *
 		e.mu.Unlock()
 		return store.WriteResponse{}, fmt.Errorf("eventual: cas on %q: node %s holds another value: %w", key, e.id, store.ErrMismatch)
 	}
-	if ent == nil {
-		ent = &entry{}
-		e.kv[key] = ent
-	}
+	ent = e.entryLocked(key)
 	e.seq++
 	r := &rec{Key: key, Value: value, TS: e.now(), Origin: e.id, Seq: e.seq}
 	enc, err := json.Marshal(r)
@@ -292,6 +301,18 @@ func (e *Engine) write(ctx context.Context, key, value, reqID string, expected *
 	}
 	e.mu.Unlock()
 	return e.finish(ctx, p, reqID)
+}
+
+// entryLocked returns the key's entry, creating it. Call with mu held.
+func (e *Engine) entryLocked(key string) *entry {
+	ent := e.kv[key]
+	if ent == nil {
+		ent = &entry{}
+		e.kv[key] = ent
+		b := bucketOf(key)
+		e.keys[b] = append(e.keys[b], key)
+	}
+	return ent
 }
 
 // applyLocked makes a durable record visible if it wins. Call with mu held.
@@ -340,11 +361,7 @@ func (e *Engine) receive(recs []*rec) (last *durable.Pending, won int) {
 	defer e.mu.Unlock()
 	for _, r := range recs {
 		e.observe(r.TS)
-		ent := e.kv[r.Key]
-		if ent == nil {
-			ent = &entry{}
-			e.kv[r.Key] = ent
-		}
+		ent := e.entryLocked(r.Key)
 		if !r.newer(ent.sub) {
 			if r.Seq > e.vector[r.Origin] {
 				e.vector[r.Origin] = r.Seq

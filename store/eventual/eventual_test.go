@@ -53,6 +53,9 @@ func TestReplicatesToEveryNode(t *testing.T) {
 
 func TestAntiEntropyConvergesAfterPartition(t *testing.T) {
 	fastAntiEntropy(t)
+	oldCap := maxRepair
+	maxRepair = 3 // answers are capped: the repair takes several rounds
+	t.Cleanup(func() { maxRepair = oldCap })
 	c := newCluster(t, abc, nil)
 	c.isolate("c", true)
 	var wg sync.WaitGroup

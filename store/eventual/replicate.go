@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"time"
 )
@@ -87,9 +88,22 @@ func (e *Engine) handleDigest(w http.ResponseWriter, r *http.Request) {
 	}
 	resp := replicateRequest{From: e.id}
 	if differs {
-		for k, ent := range e.kv {
-			if ent.vis != nil && differ[bucketOf(k)] {
-				resp.Records = append(resp.Records, ent.vis)
+		// Start at a random bucket, so that capped answers still cover
+		// every bucket over a few rounds.
+		start := rand.IntN(nDigest)
+	buckets:
+		for i := range nDigest {
+			bk := (start + i) % nDigest
+			if !differ[bk] {
+				continue
+			}
+			for _, k := range e.keys[bk] {
+				if len(resp.Records) >= maxRepair {
+					break buckets
+				}
+				if ent := e.kv[k]; ent.vis != nil {
+					resp.Records = append(resp.Records, ent.vis)
+				}
 			}
 		}
 	}
