@@ -1,0 +1,181 @@
+package history_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/faultline/faultline/history"
+)
+
+const (
+	inv0 = `{"index":0,"time":0,"process":0,"type":"invoke","f":"write","key":"x","value":1}`
+	ok0  = `{"index":1,"time":5,"process":0,"type":"ok","f":"write","key":"x","value":1}`
+)
+
+func TestReadErrors(t *testing.T) {
+	cases := []struct {
+		name, input string
+		line        int
+		want        string
+	}{
+		{"not JSON", inv0 + "\nnope\n", 2, "not a JSON object"},
+		{"missing field", `{"index":0,"time":0,"process":0,"type":"invoke"}` + "\n", 1, `missing field "f"`},
+		{"unknown type", `{"index":0,"time":0,"process":0,"type":"done","f":"read"}` + "\n", 1, `type "done" is not one of invoke, ok, fail, info`},
+		{"empty f", `{"index":0,"time":0,"process":0,"type":"invoke","f":""}` + "\n", 1, `field "f" is empty`},
+		{"bad process", `{"index":0,"time":0,"process":-2,"type":"invoke","f":"read"}` + "\n", 1, "process -2 is invalid"},
+		{"negative time", `{"index":0,"time":-1,"process":0,"type":"invoke","f":"read"}` + "\n", 1, "time -1 is negative"},
+		{"wrong field type", `{"index":"a","time":0,"process":0,"type":"invoke","f":"read"}` + "\n", 1, "bad field"},
+		{"index goes back", inv0 + "\n" + strings.Replace(ok0, `"index":1`, `"index":0`, 1) + "\n", 2, "index 0 does not follow index 0"},
+		{"time goes back", strings.Replace(inv0, `"time":0`, `"time":9`, 1) + "\n" + ok0 + "\n", 2, "time 5 is before the previous event's time 9"},
+		{"completion without invoke", ok0 + "\n", 1, "completes no open invoke"},
+		{"two invokes open", inv0 + "\n" + strings.Replace(inv0, `"index":0`, `"index":1`, 1) + "\n", 2, "still open"},
+		{"f mismatch", inv0 + "\n" + strings.Replace(ok0, `"f":"write"`, `"f":"read"`, 1) + "\n", 2, "f must match"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := history.Read(strings.NewReader(tc.input))
+			require.Error(t, err)
+			var le *history.LineError
+			require.True(t, errors.As(err, &le), "%T", err)
+			assert.Equal(t, tc.line, le.Line)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+}
+
+func TestReadTornLastLineAndBlankLines(t *testing.T) {
+	input := inv0 + "\n\n   \n" + ok0 + "\n" + `{"index":2,"time":7,"proc`
+	res, err := history.Read(strings.NewReader(input))
+	require.NoError(t, err)
+	require.Len(t, res.Events, 2)
+	require.Len(t, res.Warnings, 1)
+	assert.Contains(t, res.Warnings[0], "line 5")
+	assert.Contains(t, res.Warnings[0], "torn last line")
+
+	// A complete last line without a newline is kept.
+	res, err = history.Read(strings.NewReader(inv0 + "\n" + ok0))
+	require.NoError(t, err)
+	assert.Len(t, res.Events, 2)
+	assert.Empty(t, res.Warnings)
+}
+
+func TestReadFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "history.jsonl")
+	require.NoError(t, os.WriteFile(path, []byte(inv0+"\nbad\n"), 0o644))
+	_, err := history.ReadFile(path)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), path+":2: not a JSON object")
+
+	_, err = history.ReadFile(filepath.Join(t.TempDir(), "missing.jsonl"))
+	require.Error(t, err)
+	assert.True(t, errors.Is(err, os.ErrNotExist))
+}
+
+func TestRecorderRoundTrip(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "history.jsonl")
+	r, err := history.NewRecorder(path)
+	require.NoError(t, err)
+	in := []history.Event{
+		{Process: 0, Type: history.Invoke, F: "write", Key: "x", Value: history.IntValue(1)},
+		{Process: history.NemesisProcess, Type: history.Info, F: "start-partition", Value: history.MustValue([]string{"n1"})},
+		{Process: 0, Type: history.OK, F: "write", Key: "x", Value: history.IntValue(1)},
+		{Process: 1, Type: history.Invoke, F: "read", Key: "x", Final: true},
+		{Process: 1, Type: history.Info, F: "read", Key: "x", Error: "timeout", Final: true},
+	}
+	for _, e := range in {
+		_, err := r.Record(e)
+		require.NoError(t, err)
+	}
+	require.NoError(t, r.Close())
+	_, err = r.Record(in[0])
+	require.ErrorIs(t, err, history.ErrRecorderClosed)
+
+	res, err := history.ReadFile(path)
+	require.NoError(t, err)
+	require.Len(t, res.Events, len(in))
+	for i, e := range res.Events {
+		assert.Equal(t, int64(i), e.Index)
+		assert.Equal(t, in[i].F, e.F)
+		assert.Equal(t, in[i].Final, e.Final)
+		assert.Equal(t, history.Canonical(in[i].Value), history.Canonical(e.Value))
+	}
+	ops := history.Pair(res.Events)
+	require.Len(t, ops, 2)
+	assert.Equal(t, history.OK, ops[0].Type)
+	assert.Equal(t, history.Info, ops[1].Type)
+	assert.Equal(t, history.Never, ops[1].Return)
+	faults := history.Faults(res.Events)
+	require.Len(t, faults, 1)
+	assert.Equal(t, "partition", faults[0].Name)
+	assert.Equal(t, res.Events[len(res.Events)-1].Time, faults[0].Stop, "a fault never stopped lasts to the end")
+}
+
+func FuzzRead(f *testing.F) {
+	f.Add([]byte(inv0 + "\n" + ok0 + "\n"))
+	f.Add([]byte(inv0 + "\n" + `{"index":1,"time":1,"process":-1,"type":"info","f":"start-kill","value":["n1"]}` + "\n" + ok0))
+	f.Add([]byte(`{"index":0,"time":0,"process":0,"type":"invoke","f":"cas","key":"x","value":[1,2]}` + "\n" + `{"index":1,"time":1,"process":0,"type":"fail","f":"cas","key":"x","value":[1,2],"error":"mismatch"}`))
+	f.Add([]byte("\n\n{"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		res, err := history.Read(bytes.NewReader(data))
+		if err != nil {
+			var le *history.LineError
+			if !errors.As(err, &le) || le.Line < 1 {
+				t.Fatalf("error without a line: %v", err)
+			}
+			return
+		}
+		open := map[int]bool{}
+		for i, e := range res.Events {
+			if i > 0 && (e.Index <= res.Events[i-1].Index || e.Time < res.Events[i-1].Time) {
+				t.Fatalf("event %d out of order", i)
+			}
+			if !e.Type.Valid() || e.F == "" || e.Process < history.NemesisProcess {
+				t.Fatalf("invalid event accepted: %+v", e)
+			}
+			if e.IsNemesis() {
+				continue
+			}
+			if e.Type == history.Invoke {
+				if open[e.Process] {
+					t.Fatalf("two open invokes accepted")
+				}
+				open[e.Process] = true
+			} else {
+				if !open[e.Process] {
+					t.Fatalf("completion without invoke accepted")
+				}
+				delete(open, e.Process)
+			}
+		}
+		// What Read accepts, written back out, reads back the same.
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		for _, e := range res.Events {
+			if err := enc.Encode(e); err != nil {
+				t.Fatalf("encode: %v", err)
+			}
+		}
+		again, err := history.Read(&buf)
+		if err != nil {
+			t.Fatalf("re-read: %v", err)
+		}
+		if len(again.Events) != len(res.Events) {
+			t.Fatalf("re-read %d events, want %d", len(again.Events), len(res.Events))
+		}
+		for i := range again.Events {
+			if history.Canonical(again.Events[i].Value) != history.Canonical(res.Events[i].Value) {
+				t.Fatalf("value %d changed", i)
+			}
+		}
+		history.Pair(res.Events)
+		history.Faults(res.Events)
+	})
+}
