@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/faultline/faultline/harness"
 	"github.com/faultline/faultline/history"
 	"github.com/faultline/faultline/internal/testbin"
 )
@@ -155,4 +157,50 @@ func nodeProcs(dir string) []string {
 		}
 	}
 	return out
+}
+
+// TestRunKilledLeavesReadableHistoryAndNoNodes SIGKILLs the real faultline
+// binary mid-run: the history written so far must be readable (at most a
+// torn last line skipped) and the nodes must die with it (parent-death
+// signal).
+func TestRunKilledLeavesReadableHistoryAndNoNodes(t *testing.T) {
+	bin := testbin.Build(t, "./cmd/faultline", "faultline")
+	out := t.TempDir()
+	cmd := exec.Command(bin, "run", "--backend", "local", "--storenode", testbin.Storenode(t),
+		"--out", out, "--mode", "strong", "--workload", "kv", "--time-limit", "5m", "--concurrency", "3")
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	require.Eventually(t, func() bool {
+		st, err := os.Stat(filepath.Join(out, "latest", "history.jsonl"))
+		return err == nil && st.Size() > 20000
+	}, 60*time.Second, 100*time.Millisecond)
+	dir, err := filepath.EvalSymlinks(filepath.Join(out, "latest"))
+	require.NoError(t, err)
+	require.NotEmpty(t, nodeProcs(dir))
+
+	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
+	cmd.Wait()
+	assert.Eventually(t, func() bool { return len(nodeProcs(dir)) == 0 }, 5*time.Second, 50*time.Millisecond,
+		"nodes die with a SIGKILLed harness")
+	h, err := history.ReadFile(filepath.Join(dir, "history.jsonl"))
+	require.NoError(t, err)
+	assert.NotEmpty(t, h.Events)
+	assert.LessOrEqual(t, len(h.Warnings), 1)
+}
+
+func TestProgressPrinter(t *testing.T) {
+	var buf bytes.Buffer
+	p := &progressPrinter{w: &buf, tty: true}
+	p.print(harness.Progress{Phase: "main", Elapsed: 3 * time.Second, Total: 30 * time.Second, OpsPerSec: 412, OK: 10, Fail: 2, Info: 1, ActiveFault: "partition"})
+	p.done()
+	assert.Equal(t, "\r\033[K[main] 3s/30s  412 ops/s  ok 10  fail 2  info 1  fault: partition\n", buf.String())
+
+	buf.Reset()
+	log := slog.New(slog.NewTextHandler(&buf, nil))
+	p = &progressPrinter{w: &buf, log: log}
+	p.print(harness.Progress{Phase: "main", OK: 1})
+	p.print(harness.Progress{Phase: "main", OK: 2}) // within 5s: skipped
+	p.done()
+	assert.Equal(t, 1, strings.Count(buf.String(), "msg=progress"), buf.String())
+	assert.NotContains(t, buf.String(), "\r")
 }
