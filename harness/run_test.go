@@ -176,3 +176,31 @@ func TestRunRejectsUnknownNames(t *testing.T) {
 		assert.Empty(t, b.clusters)
 	}
 }
+
+func TestRunWithNemesisRecordsFaultsAndHeals(t *testing.T) {
+	tt, _ := newTest(t, store.Strong, "register")
+	tt.Nemesis = []string{"kill", "partition"}
+	tt.NemesisInterval = 700 * time.Millisecond
+	tt.TimeLimit = 5 * time.Second
+	tt.QuietPeriod = 2 * time.Second
+	res, err := harness.Run(context.Background(), tt)
+	require.NoError(t, err)
+	h, err := history.ReadFile(filepath.Join(res.Dir, "history.jsonl"))
+	require.NoError(t, err)
+	faults := history.Faults(h.Events)
+	require.NotEmpty(t, faults, "the nemesis recorded its faults in the same history")
+	for _, f := range faults {
+		assert.Contains(t, []string{"kill", "partition"}, f.Name)
+	}
+	// After the heal every node answers the final reads.
+	final := map[string]int{}
+	for _, op := range history.Pair(h.Events) {
+		if op.Final && op.Type == history.OK {
+			final[op.Node]++
+		}
+	}
+	assert.Len(t, final, 3, "final reads succeeded on every node after the heal: %v", final)
+	if res.Checked {
+		assert.Equal(t, "valid", res.Summary.Valid.String(), "the strong store is linearizable under kills and partitions: %+v", res.Summary)
+	}
+}
