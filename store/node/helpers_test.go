@@ -17,8 +17,9 @@ import (
 	"github.com/faultline/faultline/store/strong"
 )
 
-// fastRaft keeps elections short on loopback.
-var fastRaft = strong.Config{HeartbeatTimeout: 300 * time.Millisecond, ElectionTimeout: 300 * time.Millisecond, LeaderLeaseTimeout: 150 * time.Millisecond}
+// testRaft is the default timing, spelled out: shorter timeouts make
+// leaders step down on this shared, busy machine.
+var testRaft = strong.Config{HeartbeatTimeout: 500 * time.Millisecond, ElectionTimeout: 500 * time.Millisecond, LeaderLeaseTimeout: 250 * time.Millisecond}
 
 // syncBuffer collects a test's node logs; they are printed if it fails.
 type syncBuffer struct {
@@ -56,7 +57,7 @@ func startCluster(t *testing.T, cfg node.ClusterConfig) *node.Cluster {
 		cfg.Dir = t.TempDir()
 	}
 	if cfg.Strong == (strong.Config{}) {
-		cfg.Strong = fastRaft
+		cfg.Strong = testRaft
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = testLogger(t)

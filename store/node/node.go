@@ -122,8 +122,9 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 			return nil, fmt.Errorf("node %s: peer listen: %w", cfg.ID, err)
 		}
 	}
+	n.peerLn = newTrackingListener(n.peerLn)
 	n.mux = cmux.New(n.peerLn)
-	n.mux.SetReadTimeout(10 * time.Second)
+	n.mux.SetReadTimeout(5 * time.Second)
 	httpL := n.mux.Match(cmux.HTTP1Fast())
 	streamL := n.mux.Match(cmux.Any())
 	n.wg.Add(1)
@@ -233,7 +234,7 @@ func (n *Node) Close() error {
 			n.peer.Close()
 		}
 		if n.peerLn != nil {
-			n.peerLn.Close() // ends the cmux's Serve
+			n.peerLn.Close() // ends the cmux's Serve, cuts every peer connection
 		}
 		if n.mux != nil {
 			n.mux.Close()

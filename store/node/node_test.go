@@ -365,3 +365,41 @@ func TestStrongRefusesUnsupportedFaults(t *testing.T) {
 		})
 	}
 }
+
+// A follower serves a read only after it applied everything the leader
+// had committed when the read arrived: a write acknowledged by one node is
+// visible at once through every other node.
+func TestStrongFollowerReadsSeeAckedWrites(t *testing.T) {
+	c := startCluster(t, node.ClusterConfig{})
+	leader := waitLeader(t, c)
+	addrs := c.ClientAddrs()
+	ctx := ctx5(t)
+	w := newClient(t, addrs...)
+	r := newClient(t, addrs...)
+	for i := 0; i < 150; i++ {
+		wi := (indexOf(c.IDs(), leader) + i) % len(addrs) // leader and followers in turn
+		ri := (wi + 1 + i%2) % len(addrs)                 // never the writer
+		w.Use(wi)
+		r.Use(ri)
+		val := fmt.Sprintf("v%d", i)
+		// A clean refusal (say, a leader that stepped down on this busy
+		// machine) is safe to retry; anything else fails the test.
+		require.NoError(t, retryNotApplied(ctx, func() error { return w.Write(ctx, "rw", val) }))
+		var got string
+		var found bool
+		require.NoError(t, retryNotApplied(ctx, func() (err error) { got, found, err = r.Read(ctx, "rw"); return err }))
+		require.True(t, found)
+		require.Equal(t, val, got, "write %d via n%d, read via n%d", i, wi+1, ri+1)
+	}
+}
+
+func retryNotApplied(ctx context.Context, f func() error) error {
+	for {
+		err := f()
+		var na *client.NotAppliedError
+		if err == nil || !errAs(err, &na) || na.Mismatch || ctx.Err() != nil {
+			return err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -22,15 +22,6 @@ const ForwardPrefix = "/peer/forward/"
 
 func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
 
-// forwardRead sends a read to the leader.
-func (e *Engine) forwardRead(ctx context.Context, req store.ReadRequest) (store.ReadResponse, error) {
-	var resp store.Response
-	if err := e.forward(ctx, "read", store.Request{Key: req.Key}, &resp); err != nil {
-		return store.ReadResponse{}, err
-	}
-	return store.ReadResponse{Value: resp.Value, Found: resp.Found}, nil
-}
-
 // forward sends op to the leader's /peer/forward/<op> and maps its reply
 // (or the transport's failure) back to the engine's errors. into, when
 // not nil, receives an ok reply.
@@ -102,6 +93,99 @@ func isDialError(err error) bool {
 	return errors.Is(err, syscall.ECONNREFUSED)
 }
 
+// TermPath answers GET with this node's current Raft term, {"term":N}:
+// a leader confirms its leadership for reads by asking a quorum.
+const TermPath = "/peer/strong/term"
+
+// ReadIndexPath answers GET, on the leader only, with a read index,
+// {"index":N}, from a read round that began after the request arrived.
+const ReadIndexPath = "/peer/strong/readindex"
+
+func (e *Engine) peerHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle(ForwardPrefix, e.forwardHandler())
+	mux.HandleFunc(TermPath, func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, termReply{Term: e.raft.CurrentTerm()})
+	})
+	mux.HandleFunc(ReadIndexPath, func(w http.ResponseWriter, r *http.Request) {
+		if !e.isLeader() {
+			writeJSON(w, http.StatusServiceUnavailable, indexReply{Error: "not the leader"})
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), e.cfg.ForwardTimeout)
+		defer cancel()
+		idx, err := e.reads.wait(ctx)
+		if err != nil {
+			writeJSON(w, http.StatusServiceUnavailable, indexReply{Error: err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, indexReply{Index: idx})
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, store.Response{Outcome: store.OutcomeFail, Error: fmt.Sprintf("no such peer path %q", r.URL.Path)})
+	})
+	return mux
+}
+
+type indexReply struct {
+	Index uint64 `json:"index"`
+	Error string `json:"error,omitempty"`
+}
+
+// askReadIndex gets a read index from the leader.
+func (e *Engine) askReadIndex(ctx context.Context) (uint64, error) {
+	_, leader := e.raft.LeaderWithID()
+	if leader == "" {
+		return 0, fmt.Errorf("%w: no leader known", store.ErrNotApplied)
+	}
+	addr, ok := e.env.Peers[string(leader)]
+	if !ok || string(leader) == e.env.NodeID {
+		return 0, fmt.Errorf("%w: leader %q not reachable as a peer", store.ErrNotApplied, leader)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+ReadIndexPath, nil)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %v", store.ErrNotApplied, err)
+	}
+	resp, err := e.env.PeerClient.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("%w: read index from leader %s: %v", store.ErrNotApplied, leader, err)
+	}
+	defer resp.Body.Close()
+	var ir indexReply
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 4096)).Decode(&ir); err != nil {
+		return 0, fmt.Errorf("%w: read index from leader %s: status %d: %v", store.ErrNotApplied, leader, resp.StatusCode, err)
+	}
+	if resp.StatusCode != http.StatusOK || ir.Index == 0 && ir.Error != "" {
+		return 0, fmt.Errorf("%w: read index from leader %s: %s", store.ErrNotApplied, leader, ir.Error)
+	}
+	return ir.Index, nil
+}
+
+type termReply struct {
+	Term uint64 `json:"term"`
+}
+
+// peerTerm asks the node at the peer address addr for its current term.
+func (e *Engine) peerTerm(ctx context.Context, addr string) (uint64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+TermPath, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := e.env.PeerClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("status %d", resp.StatusCode)
+	}
+	var tr termReply
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1024)).Decode(&tr); err != nil {
+		return 0, fmt.Errorf("decode term: %w", err)
+	}
+	return tr.Term, nil
+}
+
 // forwardHandler serves /peer/forward/{read,write,cas}: requests another
 // node forwarded because it believes this node leads. It never forwards
 // again: a node that is not the leader refuses (not applied).
@@ -139,7 +223,7 @@ func (e *Engine) forwardHandler() http.Handler {
 		switch op {
 		case "read":
 			var rr store.ReadResponse
-			rr, err = e.localRead(ctx, store.ReadRequest{Key: req.Key})
+			rr, err = e.linearRead(ctx, store.ReadRequest{Key: req.Key})
 			resp.Value, resp.Found = rr.Value, rr.Found
 		case "write":
 			err = e.apply(ctx, command{Op: "write", Key: req.Key, Value: *req.Value, ID: req.RequestID})

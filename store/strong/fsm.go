@@ -1,6 +1,7 @@
 package strong
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -41,6 +42,40 @@ type fsm struct {
 	limit int             // ids remembered (maxDedup)
 
 	applied atomic.Uint64 // index of the last command applied
+	waitCh  chan struct{} // closed when applied moves (under mu)
+}
+
+// setApplied records the applied index and wakes waiters. Call with mu held.
+func (f *fsm) setApplied(idx uint64) {
+	f.applied.Store(idx)
+	if f.waitCh != nil {
+		close(f.waitCh)
+		f.waitCh = nil
+	}
+}
+
+// waitApplied returns once the state machine has applied index idx.
+func (f *fsm) waitApplied(ctx context.Context, idx uint64) error {
+	for {
+		if f.applied.Load() >= idx {
+			return nil
+		}
+		f.mu.Lock()
+		if f.applied.Load() >= idx {
+			f.mu.Unlock()
+			return nil
+		}
+		if f.waitCh == nil {
+			f.waitCh = make(chan struct{})
+		}
+		ch := f.waitCh
+		f.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 func newFSM() *fsm {
@@ -60,12 +95,14 @@ func (f *fsm) Apply(l *raft.Log) interface{} {
 	if err := json.Unmarshal(l.Data, &c); err != nil {
 		// Only this package writes the log; an undecodable entry is a
 		// bug, and every replica skips it the same way.
-		f.applied.Store(l.Index)
+		f.mu.Lock()
+		f.setApplied(l.Index)
+		f.mu.Unlock()
 		return fmt.Errorf("undecodable log entry %d: %w", l.Index, err)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	defer f.applied.Store(l.Index)
+	defer f.setApplied(l.Index) // runs before the unlock
 	if mismatch, ok := f.seen[c.ID]; ok {
 		return result{Mismatch: mismatch}
 	}
@@ -150,7 +187,7 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	for i, id := range s.IDs {
 		f.remember(id, s.Mismatch[i])
 	}
-	f.applied.Store(s.Applied)
+	f.setApplied(s.Applied)
 	return nil
 }
 

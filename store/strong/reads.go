@@ -19,16 +19,22 @@ const roundTimeout = 5 * time.Second
 // arrives during a round waits for the next one: a round only vouches for
 // reads that arrived before it began.
 type readBatcher struct {
-	verify  func(context.Context) error
+	verify  func(context.Context) (uint64, error)
 	mu      sync.Mutex
-	waiting []chan error
+	waiting []chan roundResult
 	kick    chan struct{}
 	stop    chan struct{}
 	done    chan struct{}
 	once    sync.Once
 }
 
-func newReadBatcher(verify func(context.Context) error) *readBatcher {
+// roundResult is a round's outcome: the read index, or why none.
+type roundResult struct {
+	index uint64
+	err   error
+}
+
+func newReadBatcher(verify func(context.Context) (uint64, error)) *readBatcher {
 	b := &readBatcher{
 		verify: verify,
 		kick:   make(chan struct{}, 1),
@@ -39,9 +45,9 @@ func newReadBatcher(verify func(context.Context) error) *readBatcher {
 	return b
 }
 
-// wait returns nil once a round that started after the call succeeded.
-func (b *readBatcher) wait(ctx context.Context) error {
-	ch := make(chan error, 1)
+// wait returns the read index of a round that started after the call.
+func (b *readBatcher) wait(ctx context.Context) (uint64, error) {
+	ch := make(chan roundResult, 1)
 	b.mu.Lock()
 	b.waiting = append(b.waiting, ch)
 	b.mu.Unlock()
@@ -50,12 +56,12 @@ func (b *readBatcher) wait(ctx context.Context) error {
 	default:
 	}
 	select {
-	case err := <-ch:
-		return err
+	case r := <-ch:
+		return r.index, r.err
 	case <-ctx.Done():
-		return fmt.Errorf("%w: read not confirmed in time: %v", store.ErrNotApplied, ctx.Err())
+		return 0, fmt.Errorf("%w: read not confirmed in time: %v", store.ErrNotApplied, ctx.Err())
 	case <-b.stop:
-		return fmt.Errorf("%w: node shutting down", store.ErrNotApplied)
+		return 0, fmt.Errorf("%w: node shutting down", store.ErrNotApplied)
 	}
 }
 
@@ -75,10 +81,10 @@ func (b *readBatcher) loop() {
 			continue
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), roundTimeout)
-		err := b.verify(ctx)
+		idx, err := b.verify(ctx)
 		cancel()
 		for _, ch := range batch {
-			ch <- err
+			ch <- roundResult{idx, err}
 		}
 	}
 }

@@ -44,7 +44,8 @@ type Config struct {
 	// steps down. It never serves reads on its own. Default 250ms.
 	LeaderLeaseTimeout time.Duration
 	// CommitTimeout: how long the leader waits before telling followers
-	// of a commit without a new entry. Default 20ms.
+	// of a commit without a new entry (followers serving reads wait for
+	// it). Default 10ms.
 	CommitTimeout time.Duration
 	// MaxAppendEntries bounds a batch of entries (one fsync). Default 256.
 	MaxAppendEntries int
@@ -67,7 +68,7 @@ func (c Config) withDefaults() Config {
 	def(&c.HeartbeatTimeout, 500*time.Millisecond)
 	def(&c.ElectionTimeout, 500*time.Millisecond)
 	def(&c.LeaderLeaseTimeout, 250*time.Millisecond)
-	def(&c.CommitTimeout, 20*time.Millisecond)
+	def(&c.CommitTimeout, 10*time.Millisecond)
 	def(&c.EnqueueTimeout, time.Second)
 	def(&c.ForwardTimeout, 10*time.Second)
 	if c.LeaderLeaseTimeout > c.HeartbeatTimeout {
@@ -92,9 +93,10 @@ type Engine struct {
 	trans *raft.NetworkTransport
 	bolt  *raftboltdb.BoltStore
 	peer  http.Handler
+	peers map[string]string // the other nodes' peer addresses
 
-	readyTerm atomic.Uint64 // term in which this leader's barrier applied
-	readyMu   sync.Mutex    // one barrier at a time
+	ready   atomic.Pointer[readiness] // this leader's latest barrier
+	readyMu sync.Mutex                // one barrier at a time
 	reads     *readBatcher
 
 	closeOnce sync.Once
@@ -141,8 +143,8 @@ func NewWithConfig(env store.Env, cfg Config) (*Engine, error) {
 		e.Close()
 		return nil, err
 	}
-	e.reads = newReadBatcher(e.verifyRound)
-	e.peer = e.forwardHandler()
+	e.reads = newReadBatcher(e.readRound)
+	e.peer = e.peerHandler()
 	return e, nil
 }
 
@@ -179,6 +181,7 @@ func (e *Engine) start() error {
 			peers[id] = addr
 		}
 	}
+	e.peers = peers
 	e.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		ServerAddressProvider: peerResolver{self: e.env.NodeID, local: e.env.StreamListener.Addr().String(), peers: peers},
 		Stream:                streamLayer{Listener: e.env.StreamListener},
@@ -262,7 +265,8 @@ func (e *Engine) Status() store.EngineStatus {
 	}
 }
 
-// PeerHandler implements store.Engine: it serves /peer/forward/.
+// PeerHandler implements store.Engine: it serves /peer/forward/ and
+// /peer/strong/term.
 func (e *Engine) PeerHandler() http.Handler { return e.peer }
 
 // Raft exposes the Raft node, for tests and diagnostics.
@@ -270,22 +274,26 @@ func (e *Engine) Raft() *raft.Raft { return e.raft }
 
 func (e *Engine) isLeader() bool { return e.raft.State() == raft.Leader }
 
-// Read implements store.Engine.
+// Read implements store.Engine. Without the stale-reads fault every node
+// serves linearizable reads: it gets a read index from a round (its own
+// if it leads, else the leader's, see readRound), waits until its state
+// machine has applied that index, and reads locally.
 func (e *Engine) Read(ctx context.Context, req store.ReadRequest) (store.ReadResponse, error) {
 	if e.env.Faults.On(store.StaleReads) {
 		// Deliberate fault: the local state machine, whatever it holds.
 		v, ok := e.fsm.get(req.Key)
 		return store.ReadResponse{Value: v, Found: ok}, nil
 	}
-	if !e.isLeader() {
-		return e.forwardRead(ctx, req)
-	}
-	return e.localRead(ctx, req)
+	return e.linearRead(ctx, req)
 }
 
-func (e *Engine) localRead(ctx context.Context, req store.ReadRequest) (store.ReadResponse, error) {
-	if err := e.reads.wait(ctx); err != nil {
+func (e *Engine) linearRead(ctx context.Context, req store.ReadRequest) (store.ReadResponse, error) {
+	idx, err := e.reads.wait(ctx)
+	if err != nil {
 		return store.ReadResponse{}, err
+	}
+	if err := e.fsm.waitApplied(ctx, idx); err != nil {
+		return store.ReadResponse{}, fmt.Errorf("%w: this node did not catch up to read index %d in time: %v", store.ErrNotApplied, idx, err)
 	}
 	v, ok := e.fsm.get(req.Key)
 	return store.ReadResponse{Value: v, Found: ok}, nil
@@ -358,17 +366,24 @@ func encodeCommand(c command) ([]byte, error) {
 	return jsonMarshal(c)
 }
 
+// readiness records a leader's read barrier in one term.
+type readiness struct {
+	term    uint64
+	index   uint64 // the barrier's log index
+	applied uint64 // the state machine's applied index once the barrier returned
+}
+
 // ensureReady makes sure this leader has applied an entry of term: after
 // that, its state machine holds every write any leader acknowledged before
 // this term began.
-func (e *Engine) ensureReady(ctx context.Context, term uint64) error {
-	if e.readyTerm.Load() == term {
-		return nil
+func (e *Engine) ensureReady(ctx context.Context, term uint64) (readiness, error) {
+	if r := e.ready.Load(); r != nil && r.term == term {
+		return *r, nil
 	}
 	e.readyMu.Lock()
 	defer e.readyMu.Unlock()
-	if e.readyTerm.Load() == term {
-		return nil
+	if r := e.ready.Load(); r != nil && r.term == term {
+		return *r, nil
 	}
 	f := e.raft.Barrier(e.cfg.EnqueueTimeout)
 	done := make(chan error, 1)
@@ -376,46 +391,114 @@ func (e *Engine) ensureReady(ctx context.Context, term uint64) error {
 	select {
 	case err := <-done:
 		if err != nil {
-			return fmt.Errorf("%w: leader not ready for reads: %v", store.ErrNotApplied, err)
+			return readiness{}, fmt.Errorf("%w: leader not ready for reads: %v", store.ErrNotApplied, err)
 		}
 	case <-ctx.Done():
-		return fmt.Errorf("%w: leader not ready for reads: %v", store.ErrNotApplied, ctx.Err())
+		return readiness{}, fmt.Errorf("%w: leader not ready for reads: %v", store.ErrNotApplied, ctx.Err())
+	}
+	idx, ok := f.(raft.IndexFuture)
+	if !ok {
+		return readiness{}, fmt.Errorf("%w: raft barrier has no index (%T)", store.ErrNotApplied, f)
 	}
 	if e.raft.CurrentTerm() != term || !e.isLeader() {
-		return fmt.Errorf("%w: leadership changed while getting ready for reads", store.ErrNotApplied)
+		return readiness{}, fmt.Errorf("%w: leadership changed while getting ready for reads", store.ErrNotApplied)
 	}
-	e.readyTerm.Store(term)
-	return nil
+	r := readiness{term: term, index: idx.Index(), applied: e.fsm.applied.Load()}
+	e.ready.Store(&r)
+	return r, nil
 }
 
-// verifyRound is one linearizable-read round, shared by every read that
-// arrived before it started: this node is leader in term t, has applied
-// an entry of t (so it holds every write acknowledged by earlier leaders;
-// writes it acknowledged itself were applied before they were
-// acknowledged), and a quorum still follows it in t after the round began.
-func (e *Engine) verifyRound(ctx context.Context) error {
+// readRound is one read round, shared by every read that arrived before
+// it started. It returns a read index: an index of the state machine
+// (a command entry, which every replica applies) that covers every write
+// acknowledged before the round began and everything any read returned
+// before. The leader computes it (leaderRound); other nodes ask the leader.
+func (e *Engine) readRound(ctx context.Context) (uint64, error) {
+	if e.isLeader() {
+		return e.leaderRound(ctx)
+	}
+	return e.askReadIndex(ctx)
+}
+
+// leaderRound: this node is leader in term t; it has applied an entry of
+// t (so it holds every write acknowledged by earlier leaders); its commit
+// index after that covers everything committed in t (writes it
+// acknowledged, and anything a follower could have applied and served);
+// and a quorum answered, to a request sent after the round began, that
+// its term is still t (so no later leader can have been elected, let alone
+// have acknowledged a write, before the reads arrived).
+//
+// Raft's own VerifyLeader is not used: it counts heartbeat replies that
+// arrive after it was called, even for heartbeats sent before, which a
+// paused leader could mistake for a fresh quorum.
+func (e *Engine) leaderRound(ctx context.Context) (uint64, error) {
 	t := e.raft.CurrentTerm()
 	if !e.isLeader() {
-		return fmt.Errorf("%w: not the leader", store.ErrNotApplied)
+		return 0, fmt.Errorf("%w: not the leader", store.ErrNotApplied)
 	}
-	if err := e.ensureReady(ctx, t); err != nil {
-		return err
+	rd, err := e.ensureReady(ctx, t)
+	if err != nil {
+		return 0, err
 	}
-	f := e.raft.VerifyLeader()
-	done := make(chan error, 1)
-	go func() { done <- f.Error() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			return fmt.Errorf("%w: leadership not confirmed: %v", store.ErrNotApplied, err)
-		}
-	case <-ctx.Done():
-		return fmt.Errorf("%w: leadership not confirmed in time: %v", store.ErrNotApplied, ctx.Err())
+	commit := e.raft.CommitIndex()
+	if err := e.confirmTerm(ctx, t); err != nil {
+		return 0, err
 	}
 	if e.raft.CurrentTerm() != t || !e.isLeader() {
-		return fmt.Errorf("%w: leadership changed during the read", store.ErrNotApplied)
+		return 0, fmt.Errorf("%w: leadership changed during the read", store.ErrNotApplied)
 	}
-	return nil
+	// After the barrier this leader appends only commands, so a commit
+	// index past the barrier is a command's index; at or before it,
+	// everything was applied by the time the barrier returned.
+	if commit > rd.index {
+		return commit, nil
+	}
+	return rd.applied, nil
+}
+
+// confirmTerm asks every peer for its current term, in parallel, and
+// returns nil once enough of them (with this node, a majority) answer t.
+func (e *Engine) confirmTerm(ctx context.Context, t uint64) error {
+	need := (len(e.peers)+1)/2 + 1 - 1 // a majority of the cluster, minus this node
+	if need == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type answer struct {
+		id   string
+		term uint64
+		err  error
+	}
+	answers := make(chan answer, len(e.peers))
+	for id, addr := range e.peers {
+		go func(id, addr string) {
+			term, err := e.peerTerm(ctx, addr)
+			answers <- answer{id, term, err}
+		}(id, addr)
+	}
+	ok, bad := 0, 0
+	var reasons []string
+	for range e.peers {
+		a := <-answers
+		switch {
+		case a.err != nil:
+			reasons = append(reasons, fmt.Sprintf("%s: %v", a.id, a.err))
+		case a.term != t:
+			reasons = append(reasons, fmt.Sprintf("%s is in term %d, not %d", a.id, a.term, t))
+		default:
+			ok++
+			if ok >= need {
+				return nil
+			}
+			continue
+		}
+		bad++
+		if bad > len(e.peers)-need {
+			break
+		}
+	}
+	return fmt.Errorf("%w: leadership not confirmed by a quorum: %s", store.ErrNotApplied, strings.Join(reasons, "; "))
 }
 
 // slogWriter forwards hclog's lines to slog.
