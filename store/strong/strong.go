@@ -97,7 +97,7 @@ type Engine struct {
 
 	ready   atomic.Pointer[readiness] // this leader's latest barrier
 	readyMu sync.Mutex                // one barrier at a time
-	reads     *readBatcher
+	reads   *readBatcher
 
 	closeOnce sync.Once
 	closeErr  error
