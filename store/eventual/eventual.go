@@ -355,8 +355,9 @@ func (e *Engine) finish(ctx context.Context, p *durable.Pending, reqID string) (
 }
 
 // receive takes remote records, keeping those that win; it returns the
-// last submission (nil if none) and how many records won.
-func (e *Engine) receive(recs []*rec) (last *durable.Pending, won int) {
+// last submission (nil if none). Records taken by anti-entropy are
+// counted (before they become visible).
+func (e *Engine) receive(recs []*rec, antiEntropy bool) (last *durable.Pending) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for _, r := range recs {
@@ -377,14 +378,16 @@ func (e *Engine) receive(recs []*rec) (last *durable.Pending, won int) {
 		if r.Seq > e.vector[r.Origin] {
 			ops = append(ops, durable.Put(bucketMeta, []byte("seq/"+r.Origin), u64(r.Seq)))
 		}
-		won++
+		if antiEntropy {
+			e.pulled++
+		}
 		last = e.db.Submit(ops, func() {
 			e.mu.Lock()
 			e.applyLocked(r)
 			e.mu.Unlock()
 		})
 	}
-	return last, won
+	return last
 }
 
 // Stats are details beyond store.EngineStatus.

@@ -61,7 +61,7 @@ func (e *Engine) handleReplicate(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "eventual replicate: "+err.Error(), http.StatusBadRequest)
 		return
 	}
-	if last, _ := e.receive(req.Records); last != nil {
+	if last := e.receive(req.Records, false); last != nil {
 		if err := last.Wait(r.Context()); err != nil {
 			http.Error(w, fmt.Sprintf("eventual replicate: %v", err), http.StatusServiceUnavailable)
 			return
@@ -171,13 +171,9 @@ func (e *Engine) antiEntropy(peer, base string) {
 		if validRecords(resp.Records) != nil || len(resp.Records) == 0 {
 			continue
 		}
-		last, won := e.receive(resp.Records)
-		if last != nil {
+		if last := e.receive(resp.Records, true); last != nil {
 			last.Wait(e.ctx)
 		}
-		e.mu.Lock()
-		e.pulled += uint64(won)
-		e.mu.Unlock()
 	}
 }
 
