@@ -130,36 +130,50 @@ func genHistoryStale(o genOpts) ([]history.Event, int64) {
 		op.lin = op.call + int64(500*time.Microsecond)
 		ops = append(ops, op)
 	}
-	// Apply in linearization order.
+	// Apply in linearization order. Each key remembers the op that set
+	// its value and the one before, to inject a read that is certainly
+	// stale: both writes ok, the older one complete before the newer
+	// began, the newer complete before the read began.
 	order := append([]*genOp(nil), ops...)
 	sort.SliceStable(order, func(i, j int) bool { return order[i].lin < order[j].lin })
-	state := map[string]json.RawMessage{}
-	prev := map[string]json.RawMessage{}
+	type reg struct {
+		val, prevVal       json.RawMessage
+		setter, prevSetter *genOp
+	}
+	regs := map[string]*reg{}
 	var stale *genOp
 	for _, op := range order {
-		cur, ok := state[op.key]
-		if !ok {
-			cur = history.Null
+		r := regs[op.key]
+		if r == nil {
+			r = &reg{val: history.Null}
+			regs[op.key] = r
+		}
+		set := func(v json.RawMessage) {
+			r.prevVal, r.prevSetter = r.val, r.setter
+			r.val, r.setter = v, op
 		}
 		switch op.f {
 		case history.FRead:
 			if op.typ == history.OK {
-				op.output = cur
-				if o.StaleRead && stale == nil && len(o.Faults) > 0 && op.call > int64(o.Faults[0].Start) && prev[op.key] != nil && !op.final {
-					op.output = prev[op.key]
+				op.output = r.val
+				if o.StaleRead && stale == nil && !op.final && len(o.Faults) > 0 && op.call > int64(o.Faults[0].Start) &&
+					r.setter != nil && r.prevSetter != nil && r.setter.typ == history.OK && r.prevSetter.typ == history.OK &&
+					r.prevSetter.ret < r.setter.call && r.setter.ret < op.call {
+					op.output = r.prevVal
 					stale = op
 				}
 			}
 		case history.FWrite:
 			if op.applies {
-				prev[op.key], state[op.key] = cur, op.input
+				set(op.input)
 			}
 		case history.FCAS:
 			exp, nw, _ := history.SplitCAS(op.input)
-			if op.typ == history.OK && history.Canonical(exp) != history.Canonical(cur) {
+			matches := history.Canonical(exp) == history.Canonical(r.val)
+			if op.typ == history.OK && !matches {
 				op.typ, op.err = history.Fail, history.ErrorMismatch
-			} else if op.applies && history.Canonical(exp) == history.Canonical(cur) {
-				prev[op.key], state[op.key] = cur, nw
+			} else if op.applies && matches {
+				set(nw)
 			}
 		}
 	}

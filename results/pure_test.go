@@ -205,3 +205,22 @@ func TestValueText(t *testing.T) {
 		assert.Equal(t, tc.want, valueText([]byte(tc.in)), "value %s", tc.in)
 	}
 }
+
+func TestQuiescentCuts(t *testing.T) {
+	op := func(call, ret int64) history.Op { return history.Op{Call: call, Return: ret} }
+	cases := []struct {
+		name string
+		ops  []history.Op
+		want []int
+	}{
+		{"sequential", []history.Op{op(0, 1), op(2, 3), op(4, 5)}, []int{1, 2, 3}},
+		{"overlapping", []history.Op{op(0, 5), op(1, 2), op(3, 4), op(6, 7)}, []int{3, 4}},
+		{"touching is not quiescent", []history.Op{op(0, 2), op(2, 3)}, []int{2}},
+		{"info never blocks a cut", []history.Op{op(0, history.Never), op(1, 2), op(3, 4)}, []int{1, 2, 3}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, quiescentCuts(tc.ops))
+		})
+	}
+}

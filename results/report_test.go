@@ -238,3 +238,45 @@ func TestReportEscapesRecordedStrings(t *testing.T) {
 	lin := readPage(t, filepath.Join(dir, LinearizationFile))
 	assert.NotContains(t, lin, "<img src=x", "the linearizability view escapes recorded strings")
 }
+
+func TestFailedPrefix(t *testing.T) {
+	events, stale := genHistoryStale(genOpts{Seed: 21, Procs: 6, Keys: []string{"a", "b"}, Duration: 6 * time.Second,
+		StaleRead: true, Faults: []genFault{{Name: "partition", Start: time.Second, Stop: 2 * time.Second}}})
+	require.GreaterOrEqual(t, stale, int64(0))
+	staleOp, _ := findOp(events, func(op history.Op) bool { return op.InvokeIndex == stale })
+	var keyOps []history.Op
+	for _, op := range history.Pair(events) {
+		if op.Key == staleOp.Key && isRegister(op.F) {
+			keyOps = append(keyOps, op)
+		}
+	}
+	require.Greater(t, len(keyOps), 1000)
+	ctx := context.Background()
+	require.Equal(t, checkers.Invalid, linearizableOf(ctx, events), "the generated stale read is a real violation")
+
+	t.Run("a long failed key is drawn up to a failing prefix holding the witness", func(t *testing.T) {
+		limit, n := failedPrefix(ctx, events, keyOps, map[int64]bool{stale: true}, 100)
+		require.GreaterOrEqual(t, limit, int64(0))
+		assert.Greater(t, limit, stale, "the witness is drawn")
+		assert.Less(t, n, len(keyOps))
+		prefix := keepOps(events, func(inv history.Event) bool { return inv.Key == staleOp.Key && inv.Index < limit })
+		assert.Equal(t, checkers.Invalid, linearizableOf(ctx, prefix), "the drawn prefix fails on its own")
+	})
+	t.Run("a short key is drawn whole", func(t *testing.T) {
+		limit, n := failedPrefix(ctx, events, keyOps, nil, len(keyOps))
+		assert.Equal(t, int64(-1), limit)
+		assert.Equal(t, len(keyOps), n)
+	})
+	t.Run("a key that does not fail is drawn whole", func(t *testing.T) {
+		clean := genHistory(genOpts{Seed: 21, Procs: 6, Keys: []string{"a"}, Duration: 2 * time.Second})
+		var ops []history.Op
+		for _, op := range history.Pair(clean) {
+			if isRegister(op.F) {
+				ops = append(ops, op)
+			}
+		}
+		limit, n := failedPrefix(ctx, clean, ops, nil, 100)
+		assert.Equal(t, int64(-1), limit, "no prefix fails, so nothing is cut")
+		assert.Equal(t, len(ops), n)
+	})
+}
