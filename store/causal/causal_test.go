@@ -328,3 +328,33 @@ func TestBadInput(t *testing.T) {
 }
 
 var _ = net.Listen
+
+// The COPS scenario through real replication: y is written on b after its
+// writer read x (written on a) there; c, cut off from a, gets y first and
+// must hold it back until x arrives.
+func TestDependentWriteWaitsAcrossNodes(t *testing.T) {
+	c := newCluster(t, abc, nil)
+	a, b, cc := c.nodes["a"].eng, c.nodes["b"].eng, c.nodes["c"].eng
+	c.links["a"]["c"].setCut(true)
+
+	w, err := a.Write(ctxT(t), store.WriteRequest{Key: "x", Value: "1"})
+	require.NoError(t, err)
+	r, err := read(t, b, "x", w.Token)
+	require.NoError(t, err)
+	require.Equal(t, "1", r.Value)
+	_, err = b.Write(ctxT(t), store.WriteRequest{Key: "y", Value: "1", Token: r.Token})
+	require.NoError(t, err)
+
+	// c has received y (b -> c is up) but holds it back.
+	require.Eventually(t, func() bool { return cc.Stats().Pending == 1 }, 5*time.Second, 10*time.Millisecond)
+	for _, k := range []string{"x", "y"} {
+		r, err := read(t, cc, k, nil)
+		require.NoError(t, err)
+		assert.False(t, r.Found, "%s must not be visible on c yet", k)
+	}
+	c.links["a"]["c"].setCut(false)
+	eventuallyReads(t, cc, "y", "1")
+	r, err = read(t, cc, "x", nil)
+	require.NoError(t, err)
+	assert.Equal(t, "1", r.Value, "once y is visible, x (its dependency) is too")
+}
