@@ -58,6 +58,13 @@
 //     with the greater (Lamport, node) wins everywhere and the other is
 //     lost. cas is therefore not linearizable across nodes.
 //   - Concurrent writes to one key: all but one are silently superseded.
+//   - Request ids are remembered per node: a retry sent to another node
+//     than the first attempt may apply twice.
+//   - The returned token is the node's whole applied vector, not just the
+//     client's causal past, so a client that moves may wait for writes it
+//     never saw (never for less than it needs).
+//   - A peer that is gone for good keeps the outgoing log growing (it is
+//     only trimmed up to what every peer has).
 //
 // # Deliberate faults
 //
@@ -66,5 +73,18 @@
 //     sender splits each batch into parallel requests with random delays
 //     so that writes really arrive out of order. The causal checker must
 //     catch it.
-//   - ack-before-fsync: see store/durable.
+//   - ack-before-fsync: see store/durable. After a kill -9 the node comes
+//     back without writes it acknowledged and replicated, and reuses their
+//     sequence numbers for new writes; peers that have the old ones keep
+//     them, so replicas may diverge: the fault's damage, for the harness
+//     to find.
+//
+// # Peer API
+//
+//   - POST /peer/causal/replicate {from, writes}: the receiver buffers,
+//     fsyncs and applies them, and answers {applied}: its contiguous
+//     applied vector.
+//   - GET /peer/causal/vector: {applied}, where a sender resumes from.
+//   - GET /peer/causal/status: Stats (vector, pending, Lamport clock,
+//     unacknowledged log, peers' progress, disk counters).
 package causal

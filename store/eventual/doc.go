@@ -43,6 +43,24 @@
 //     expected behaviour of this model and not a bug.
 //   - cas compares with the local node's current value only; two nodes may
 //     both accept a cas from the same value, and one is lost.
+//   - Request ids are remembered per node: a retry sent to another node
+//     than the first attempt may apply twice.
+//
+// # Status
+//
+// The status vector maps each origin node to the highest sequence number
+// of its writes this node has seen. It shows how far replication got; it
+// is not a convergence test (anti-entropy carries only winning writes, so
+// converged replicas may show different vectors): compare values.
+//
+// # Peer API
+//
+//   - POST /peer/eventual/replicate {from, records}: push.
+//   - POST /peer/eventual/digest {from, buckets}: anti-entropy; the answer
+//     {records} carries at most 2,000 records of the differing buckets,
+//     starting from a random bucket, so that under heavy writes (when
+//     digests always differ) it costs a bounded share of the work.
+//   - GET /peer/eventual/status: Stats (vector, HLC, keys, repairs, disk).
 //
 // # Deliberate faults
 //
