@@ -3,6 +3,7 @@ package results
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -279,4 +280,44 @@ func TestFailedPrefix(t *testing.T) {
 		assert.Equal(t, int64(-1), limit, "no prefix fails, so nothing is cut")
 		assert.Equal(t, len(ops), n)
 	})
+}
+
+func TestWriteReportsEdgeHistories(t *testing.T) {
+	nem := func(i int64, tm int64, f string) string {
+		return fmt.Sprintf(`{"index":%d,"time":%d,"process":-1,"type":"info","f":%q,"key":"","value":null}`+"\n", i, tm, f)
+	}
+	var many strings.Builder
+	for i := int64(0); i < 600; i++ {
+		many.WriteString(nem(2*i, 10*i, "start-kill"))
+		many.WriteString(nem(2*i+1, 10*i+5, "stop-kill"))
+	}
+	long := strings.Repeat("v", 5000)
+	cases := []struct {
+		name    string
+		history string
+		want    []string
+	}{
+		{"empty", "", []string{"The history is empty", "The history has no client operations", "The nemesis recorded no faults"}},
+		{"nemesis only", nem(0, 0, "start-partition") + nem(1, 1e9, "stop-partition"), []string{">partition</text>", "The history has no client operations"}},
+		{"never completed, zero latency, long value",
+			`{"index":0,"time":5,"process":0,"type":"invoke","f":"write","key":"k","value":"` + long + `"}` + "\n" +
+				`{"index":1,"time":5,"process":1,"type":"invoke","f":"read","key":"k","value":null}` + "\n" +
+				`{"index":2,"time":5,"process":1,"type":"ok","f":"read","key":"k","value":null}` + "\n",
+			[]string{"more bytes)", `<th class="num">1</th><th class="num">0</th><th class="num">1</th><th class="num">2</th>`, `class="tick" style="top:180px">0.0005s<`}},
+		{"many faults", many.String(), []string{"… and 400 more fault intervals"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			require.NoError(t, os.WriteFile(filepath.Join(dir, HistoryFile), []byte(tc.history), 0o644))
+			require.NoError(t, WriteReports(context.Background(), dir))
+			page := readPage(t, filepath.Join(dir, ReportFile))
+			for _, w := range tc.want {
+				assert.Contains(t, page, w)
+			}
+			assert.Equal(t, 2, strings.Count(page, "<svg"))
+			assert.NotContains(t, page, long, "long values are truncated")
+			assert.FileExists(t, filepath.Join(dir, LinearizationFile))
+		})
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/faultline/faultline/history"
 )
@@ -107,8 +108,8 @@ func buildTimeline(t *opTable, faults []history.Fault, witness map[int64]bool, l
 			t1 = end
 		}
 	}
-	if t1 <= t0 {
-		t1 = t0 + 1
+	if t1-t0 < int64(time.Millisecond) {
+		t1 = t0 + int64(time.Millisecond) // a degenerate history still gets a sane scale
 	}
 	// Scale: a median op about 18px tall, within the page's bounds.
 	sort.Slice(lats, func(a, b int) bool { return lats[a] < lats[b] })

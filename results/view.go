@@ -27,6 +27,8 @@ const (
 	maxExtraChars = 8000
 	// maxErrorsShown bounds the table of errors by count.
 	maxErrorsShown = 12
+	// maxFaultRows bounds the table of fault intervals.
+	maxFaultRows = 200
 )
 
 // opTable is the history's client operations with their completion times.
@@ -156,6 +158,8 @@ type reportView struct {
 
 	Checkers []checkerView
 	Faults   []faultView
+	// MoreFaults is how many fault intervals the table leaves out.
+	MoreFaults int
 	// FaultKinds is one entry per fault name, for the plots' legend.
 	FaultKinds []faultView
 
@@ -211,6 +215,10 @@ func buildReport(run *Run, linNote string, now time.Time) (reportView, error) {
 		c := colors[f.Name]
 		if len(v.FaultKinds) < len(colors) && !hasKind(v.FaultKinds, f.Name) {
 			v.FaultKinds = append(v.FaultKinds, faultView{Name: f.Name, Color: cssColor(c, 1.5)})
+		}
+		if len(v.Faults) == maxFaultRows {
+			v.MoreFaults++
+			continue
 		}
 		v.Faults = append(v.Faults, faultView{
 			Name: f.Name, Start: fmtTime(f.Start), Stop: fmtTime(f.Stop),
