@@ -1,0 +1,105 @@
+package suites
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/faultline/faultline/checkers"
+	"github.com/faultline/faultline/harness"
+	"github.com/faultline/faultline/harness/reftest"
+	"github.com/faultline/faultline/nemesis"
+)
+
+// Every deliberate fault of the store must be caught by the checker that
+// should catch it, reliably (README.md has the measured N/20).
+
+// partitionFirst accepts a schedule whose first step starts a partition.
+func partitionFirst(i int, st nemesis.Step) bool {
+	return i > 0 || (st.Start && st.Fault == "partition")
+}
+
+func TestStaleReadsCaughtByLinearizable(t *testing.T) {
+	run(t, reftest.Case{
+		Test: harness.Test{
+			Mode: "strong", Workload: "kv", Nemesis: []string{"partition"},
+			NemesisInterval: interval, TimeLimit: timeLimit,
+		},
+		Faults: []string{"stale-reads"},
+		Expect: harness.Expect{"linearizable": checkers.Invalid},
+	}, partitionFirst)
+}
+
+func TestAckBeforeFsyncCaughtBySet(t *testing.T) {
+	run(t, reftest.Case{
+		Test: harness.Test{
+			Mode: "causal", Workload: "set", Nemesis: []string{"kill"},
+			NemesisInterval: interval, TimeLimit: timeLimit,
+		},
+		Faults: []string{"ack-before-fsync"},
+		Expect: harness.Expect{"set": checkers.Invalid},
+	}, nil)
+}
+
+func TestSkipDepsCaughtByCausal(t *testing.T) {
+	run(t, reftest.Case{
+		Test:   harness.Test{Mode: "causal", Workload: "kv", TimeLimit: timeLimit},
+		Faults: []string{"skip-deps"},
+		Expect: harness.Expect{"causal": checkers.Invalid},
+	}, nil)
+}
+
+// skewedAndIsolated accepts a schedule that first sets one node's clock
+// back by a second or more, then cuts that node off (the isolated side of
+// the partition is nodes[0] in these topologies): the node stamps its
+// writes with its own, late clock, and hears no later timestamps that
+// would move its hybrid clock forward.
+func skewedAndIsolated() func(int, nemesis.Step) bool {
+	var victim string
+	return func(i int, st nemesis.Step) bool {
+		switch i {
+		case 0:
+			if !st.Start || st.Fault != "clock" || st.Mode != "bump" || st.Offset > -time.Second {
+				return false
+			}
+			victim = st.Nodes[0]
+			return true
+		case 1:
+			isolates := map[string]bool{"one": true, "halves": true, "minority-third": true, "one-way": true, "isolate-leader": true}
+			return st.Start && st.Fault == "partition" && isolates[st.Mode] && st.Nodes[0] == victim
+		}
+		return true
+	}
+}
+
+// Eventual mode's last-writer-wins on wall clocks loses acknowledged
+// updates when a node's clock is behind: its writes lose to writes that
+// other nodes acknowledged earlier in real time. The history still
+// converges (eventual valid); the loss shows in the final state.
+func TestEventualLWWLosesUpdatesUnderClockSkew(t *testing.T) {
+	res := run(t, reftest.Case{
+		Test: harness.Test{
+			Mode: "eventual", Workload: "kv", Nemesis: []string{"clock", "partition"},
+			NemesisInterval: interval, TimeLimit: timeLimit,
+		},
+		Expect: harness.Expect{"eventual": checkers.Valid},
+	}, skewedAndIsolated())
+	lost := lostUpdatesIn(t, res.Dir)
+	require.NotEmpty(t, lost, "no acknowledged update was lost (run directory %s)", res.Dir)
+	t.Logf("%d acknowledged updates lost, e.g. %s", len(lost), lost[0])
+}
+
+// The control: the same partition without the skew loses nothing, so the
+// loss above is the clock's doing.
+func TestEventualLWWKeepsUpdatesWithoutSkew(t *testing.T) {
+	res := run(t, reftest.Case{
+		Test: harness.Test{
+			Mode: "eventual", Workload: "kv", Nemesis: []string{"partition"},
+			NemesisInterval: interval, TimeLimit: timeLimit,
+		},
+		Expect: harness.Expect{"eventual": checkers.Valid},
+	}, partitionFirst)
+	lost := lostUpdatesIn(t, res.Dir)
+	require.Empty(t, lost, "acknowledged updates lost without clock skew (run directory %s)", res.Dir)
+}
