@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -162,6 +163,14 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 	var backend harness.Backend
 	switch backendName {
 	case "docker":
+		if f.backend == "docker" {
+			actx, cancel := context.WithTimeout(ctx, 3*time.Second)
+			up := dockerAvailable(actx)
+			cancel()
+			if !up {
+				return &exitError{code: 3, err: errors.New("--backend docker: no Docker daemon answers (is it running, and is DOCKER_HOST right?); use --backend local to run nodes as local processes")}
+			}
+		}
 		backend, err = newDockerBackend(log)
 		if err != nil {
 			return &exitError{code: 3, err: fmt.Errorf("docker backend: %w (use --backend local to run nodes as local processes)", err)}

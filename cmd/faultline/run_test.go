@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -73,12 +74,29 @@ func TestRunBadInput(t *testing.T) {
 	}
 }
 
-func TestRunLocalEndToEnd(t *testing.T) {
+func TestRunDockerWithoutDaemon(t *testing.T) {
+	// Pretend no daemon answers: this machine may have one.
+	saved := dockerAvailable
+	dockerAvailable = func(context.Context) bool { return false }
+	t.Cleanup(func() { dockerAvailable = saved })
 	out := t.TempDir()
-	code, stdout, stderr := runCLI(t, "run", "--backend", "local", "--storenode", testbin.Storenode(t),
+	code, _, stderr := runCLI(t, "run", "--backend", "docker", "--storenode", testbin.Storenode(t), "--out", out)
+	assert.Equal(t, 3, code)
+	assert.Contains(t, stderr, "no Docker daemon answers")
+	assert.Contains(t, stderr, "--backend local")
+}
+
+func TestRunLocalEndToEnd(t *testing.T) {
+	// No --backend and no daemon: the run falls back to local and says so.
+	saved := dockerAvailable
+	dockerAvailable = func(context.Context) bool { return false }
+	t.Cleanup(func() { dockerAvailable = saved })
+	out := t.TempDir()
+	code, stdout, stderr := runCLI(t, "run", "--storenode", testbin.Storenode(t),
 		"--out", out, "--mode", "strong", "--workload", "register", "--time-limit", "2s",
 		"--quiet-period", "200ms", "--concurrency", "4", "--seed", "7")
 	t.Log(stdout, stderr)
+	assert.Contains(t, stderr, `msg="backend chosen" backend=local why="no Docker daemon answers"`)
 	assert.Contains(t, stdout, "run directory: "+filepath.Join(out, "strong-register-none"))
 	assert.Contains(t, stdout, "seed 7, backend local")
 	if strings.Contains(stdout, "could not be checked") {
