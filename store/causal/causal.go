@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/faultline/faultline/store"
@@ -181,6 +182,8 @@ type Engine struct {
 	dedupFIFO []string // remembered ids, oldest first; dedupFIFO[i] is in slot dedupNext-len+i
 	dedupNext uint64
 	wake      map[string]chan struct{}
+
+	sentWrites atomic.Uint64 // writes sent to peers, resends included
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -473,6 +476,7 @@ type Stats struct {
 	Lamport   uint64            `json:"lamport"`   // Lamport clock
 	Unacked   int               `json:"unacked"`   // own writes some peer has not acknowledged
 	PeerAcked map[string]uint64 `json:"peerAcked"` // peer -> its applied[self]
+	Sent      uint64            `json:"sent"`      // writes sent to peers, resends included
 	Disk      durable.Stats     `json:"disk"`
 }
 
@@ -485,7 +489,7 @@ func (e *Engine) Stats() Stats {
 		acked[p] = n
 	}
 	return Stats{Vector: e.visible.token(), Pending: e.nPending, Lamport: e.lamport,
-		Unacked: len(e.outlog), PeerAcked: acked, Disk: e.db.Stats()}
+		Unacked: len(e.outlog), PeerAcked: acked, Sent: e.sentWrites.Load(), Disk: e.db.Stats()}
 }
 
 // Status reports the applied vector.

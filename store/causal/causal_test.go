@@ -333,6 +333,9 @@ var _ = net.Listen
 // writer read x (written on a) there; c, cut off from a, gets y first and
 // must hold it back until x arrives.
 func TestDependentWriteWaitsAcrossNodes(t *testing.T) {
+	old := stallResend
+	stallResend = 100 * time.Millisecond
+	t.Cleanup(func() { stallResend = old })
 	c := newCluster(t, abc, nil)
 	a, b, cc := c.nodes["a"].eng, c.nodes["b"].eng, c.nodes["c"].eng
 	c.links["a"]["c"].setCut(true)
@@ -352,6 +355,9 @@ func TestDependentWriteWaitsAcrossNodes(t *testing.T) {
 		require.NoError(t, err)
 		assert.False(t, r.Found, "%s must not be visible on c yet", k)
 	}
+	// b does not keep resending what c holds but cannot apply yet.
+	time.Sleep(5 * stallResend)
+	assert.Equal(t, uint64(2), b.Stats().Sent, "b sent y once to a and once to c")
 	c.links["a"]["c"].setCut(false)
 	eventuallyReads(t, cc, "y", "1")
 	r, err = read(t, cc, "x", nil)

@@ -28,9 +28,14 @@ type replicateRequest struct {
 }
 
 type replicateResponse struct {
-	// Applied is the receiver's contiguous applied vector: a sender
-	// resumes from Applied[sender]+1.
+	// Applied is the receiver's contiguous applied vector: what it has
+	// durably applied; a sender may forget writes every peer has applied.
 	Applied store.Token `json:"applied"`
+	// Received is, per origin, the contiguous prefix of writes the
+	// receiver holds, applied or buffered: a sender resumes after
+	// Received[sender]. (Buffered writes are lost if the receiver
+	// restarts; Received then goes back and the sender resends.)
+	Received store.Token `json:"received"`
 }
 
 // PeerHandler serves the node-to-node API.
@@ -38,10 +43,7 @@ func (e *Engine) PeerHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+pathReplicate, e.handleReplicate)
 	mux.HandleFunc("GET "+pathVector, func(w http.ResponseWriter, r *http.Request) {
-		e.mu.Lock()
-		resp := replicateResponse{Applied: e.visible.prefixes()}
-		e.mu.Unlock()
-		writeJSON(w, resp)
+		writeJSON(w, e.progress())
 	})
 	mux.HandleFunc("GET "+pathStatus, func(w http.ResponseWriter, r *http.Request) { writeJSON(w, e.Stats()) })
 	return mux
@@ -71,10 +73,23 @@ func (e *Engine) handleReplicate(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	writeJSON(w, e.progress())
+}
+
+// progress is what a sender needs to know of this node.
+func (e *Engine) progress() replicateResponse {
 	e.mu.Lock()
-	resp := replicateResponse{Applied: e.visible.prefixes()}
-	e.mu.Unlock()
-	writeJSON(w, resp)
+	defer e.mu.Unlock()
+	resp := replicateResponse{Applied: e.visible.prefixes(), Received: store.Token{}}
+	for o, p := range e.submitted {
+		n := p.prefix
+		for m := e.pending[o]; m[n+1] != nil; n++ {
+		}
+		if n > 0 {
+			resp.Received[o] = n
+		}
+	}
+	return resp
 }
 
 // receive takes remote writes: buffers them until their dependencies are
@@ -234,11 +249,15 @@ func (e *Engine) replicate(peer, addr string) {
 				continue
 			}
 			acked = resp.Applied[e.id]
-			sent, known, lastProgress = acked, true, time.Now()
+			sent, known, lastProgress = max(acked, resp.Received[e.id]), true, time.Now()
 			e.setAcked(peer, acked)
 		}
 		if acked < sent && time.Since(lastProgress) > stallResend {
-			sent, lastProgress = acked, time.Now() // the peer may have lost its buffer
+			// The peer holds writes it cannot apply yet (their
+			// dependencies are elsewhere) or has lost them (restart):
+			// ask it what it holds.
+			known = false
+			continue
 		}
 		batch, ok := e.logRange(sent+1, maxBatch)
 		if !ok {
@@ -270,11 +289,13 @@ func (e *Engine) replicate(peer, addr string) {
 		}
 		backoff = 50 * time.Millisecond
 		sent = batch[len(batch)-1].Seq
+		if resp.Received != nil {
+			sent = min(sent, resp.Received[e.id]) // resend what it lacks
+		}
 		if n := resp.Applied[e.id]; n > acked {
 			acked, lastProgress = n, time.Now()
 		} else if n < acked {
-			acked = n // the peer went back (lost writes): resend from there
-			sent = min(sent, n)
+			acked = n // the peer went back (lost writes)
 		}
 		e.setAcked(peer, acked)
 	}
@@ -282,8 +303,9 @@ func (e *Engine) replicate(peer, addr string) {
 
 // send posts one batch. Under skip-deps it splits the batch into
 // parallel requests, each delayed at random, so writes arrive out of
-// order; it returns the response with the smallest progress.
+// order; it returns the answer that shows the most progress.
 func (e *Engine) send(base string, batch []*rec) (replicateResponse, error) {
+	e.sentWrites.Add(uint64(len(batch)))
 	if !e.skipDeps || len(batch) < 2 {
 		var resp replicateResponse
 		err := e.call(http.MethodPost, base+pathReplicate, replicateRequest{From: e.id, Writes: batch}, &resp)
@@ -312,9 +334,10 @@ func (e *Engine) send(base string, batch []*rec) (replicateResponse, error) {
 			err := e.call(http.MethodPost, base+pathReplicate, replicateRequest{From: e.id, Writes: part}, &resp)
 			mu.Lock()
 			defer mu.Unlock()
+			// The answer that came last knows of every part.
 			if err != nil {
 				fail = err
-			} else if out.Applied == nil || resp.Applied[e.id] < out.Applied[e.id] {
+			} else if out.Received == nil || resp.Received[e.id] >= out.Received[e.id] {
 				out = resp
 			}
 		}()
