@@ -190,7 +190,7 @@ func freePort() (string, error) {
 func checkFree(id, what, addr string) error {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
-		return fmt.Errorf("local backend: node %s's %s address %s is in use (another process holds it; stop it or choose another base port): %w", id, what, addr, err)
+		return fmt.Errorf("local backend: node %s's %s address %s is in use (another process holds it: stop it, or choose other ports with --base-port): %w", id, what, addr, err)
 	}
 	return l.Close()
 }
