@@ -38,7 +38,7 @@ type causalGraph struct {
 	keys     []string  // key id -> key
 	// writes lists, per key and session, the entries writing the key in
 	// session order.
-	writes map[int64][]int32
+	writes map[int64]*writeList
 	// writerSessions lists, per key, the sessions that write it.
 	writerSessions [][]int32
 	// readers lists, per write entry, the entries that read it.
@@ -81,7 +81,7 @@ func (e *errNotDifferentiated) Error() string {
 // failed with mismatch is left out; a cas of unknown outcome is a write of
 // its new value only (see the package doc).
 func buildCausal(ops []regOp) (*causalGraph, error) {
-	g := &causalGraph{ops: ops, writes: map[int64][]int32{}}
+	g := &causalGraph{ops: ops, writes: map[int64]*writeList{}}
 	sessOf := map[int]int32{}
 	keyOf := map[string]int32{}
 	type kv struct {
@@ -145,10 +145,14 @@ func buildCausal(ops []regOp) (*causalGraph, error) {
 		}
 		writer[k] = int32(id)
 		wk := int64(e.key)*int64(g.nsess) + int64(e.sess)
-		if len(g.writes[wk]) == 0 {
+		wl := g.writes[wk]
+		if wl == nil {
+			wl = &writeList{}
+			g.writes[wk] = wl
 			g.writerSessions[e.key] = append(g.writerSessions[e.key], e.sess)
 		}
-		g.writes[wk] = append(g.writes[wk], int32(id))
+		wl.pos = append(wl.pos, e.pos)
+		wl.ids = append(wl.ids, int32(id))
 	}
 	count := make([]int32, len(g.entries)+1)
 	for id := range g.entries {
@@ -369,12 +373,30 @@ func (g *causalGraph) known(b int32, s int32) int32 {
 // lastWriteBefore is the last write to key in session s among its first n
 // entries, or -1.
 func (g *causalGraph) lastWriteBefore(key, s, n int32) int32 {
-	ws := g.writes[int64(key)*int64(g.nsess)+int64(s)]
-	i := sort.Search(len(ws), func(i int) bool { return g.entries[ws[i]].pos >= n })
-	if i == 0 {
+	wl := g.writes[int64(key)*int64(g.nsess)+int64(s)]
+	if wl == nil {
 		return -1
 	}
-	return ws[i-1]
+	// The first write at position >= n; the one before it is the answer.
+	lo, hi := 0, len(wl.pos)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if wl.pos[m] < n {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	if lo == 0 {
+		return -1
+	}
+	return wl.ids[lo-1]
+}
+
+// writeList is the writes of one key by one session, in session order:
+// their positions (for binary search) and entries.
+type writeList struct {
+	pos, ids []int32
 }
 
 // staleRead is a read that returned a value causally overwritten: by w2,

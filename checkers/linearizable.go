@@ -380,9 +380,19 @@ func VisualizeLinearizable(ctx context.Context, events []history.Event, w io.Wri
 		bounds = append(bounds, len(all))
 	}
 	// One model draws every partition (one per key): inputs carry their
-	// key so that descriptions can name it.
+	// key so that descriptions can name it. Porcupine draws a row per
+	// client id from 0 to the largest, so processes get dense rows (the
+	// tooltip still names the process).
+	rows := map[int]int{}
 	for i := range all {
-		all[i].Input = keyedInput{key: all[i].Metadata.(history.Op).Key, in: all[i].Input.(regInput)}
+		op := all[i].Metadata.(history.Op)
+		all[i].Input = keyedInput{key: op.Key, in: all[i].Input.(regInput)}
+		r, ok := rows[op.Process]
+		if !ok {
+			r = len(rows)
+			rows[op.Process] = r
+		}
+		all[i].ClientId = r
 	}
 	base := registerModel("")
 	model := base
