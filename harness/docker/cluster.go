@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -487,7 +488,7 @@ func (b *Backend) remove(ctx context.Context, o object) error {
 	case "volume":
 		err = b.cli.VolumeRemove(ctx, o.name, true)
 	}
-	if err != nil && !isNotFound(err) {
+	if err != nil && !isNotFound(err) && !strings.Contains(err.Error(), "already in progress") {
 		return fmt.Errorf("docker backend: remove %s %s: %w", o.kind, o.name, err)
 	}
 	return nil

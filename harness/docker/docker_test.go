@@ -23,6 +23,7 @@ const probeTimeout = 700 * time.Millisecond
 
 func TestImageIsCachedByHash(t *testing.T) {
 	requireDocker(t)
+	t.Parallel()
 	sys := newTestSystem(t)
 	b := newBackend(t)
 	ctx := context.Background()
@@ -40,6 +41,7 @@ func TestImageIsCachedByHash(t *testing.T) {
 
 func TestImageRejectsDynamicBinary(t *testing.T) {
 	requireDocker(t)
+	t.Parallel()
 	b := newBackend(t)
 	// /bin/sh is dynamically linked on every distribution this runs on.
 	sh, err := filepath.EvalSymlinks("/bin/sh")
@@ -51,6 +53,7 @@ func TestImageRejectsDynamicBinary(t *testing.T) {
 
 func TestClusterLifecycleAndLogs(t *testing.T) {
 	requireDocker(t)
+	t.Parallel()
 	b := newBackend(t)
 	c := startCluster(t, b, newTestSystem(t), 3)
 	ctx := context.Background()
@@ -115,6 +118,7 @@ func linkMatrix(t *testing.T, c *Cluster) map[[2]string]bool {
 
 func TestPartitionsDropRealPackets(t *testing.T) {
 	requireDocker(t)
+	t.Parallel()
 	b := newBackend(t)
 	c := startCluster(t, b, newTestSystem(t), 5)
 	ctx := context.Background()
@@ -183,6 +187,7 @@ func must[T any](v T, err error) T {
 
 func TestKillRestartKeepsDataAndPartition(t *testing.T) {
 	requireDocker(t)
+	t.Parallel()
 	b := newBackend(t)
 	c := startCluster(t, b, newTestSystem(t), 3)
 	ctx := context.Background()
@@ -202,7 +207,7 @@ func TestKillRestartKeepsDataAndPartition(t *testing.T) {
 	require.Error(t, c.Kill(ctx, "n1"), "killing a dead node is an error")
 
 	require.NoError(t, c.Restart(ctx, "n1"))
-	rctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	require.NoError(t, c.waitNodeReady(rctx, c.nodes[0]))
 	got, err := kvGet(ctx, n1.ClientAddr, "durable")
@@ -222,6 +227,7 @@ func TestKillRestartKeepsDataAndPartition(t *testing.T) {
 
 func TestPauseFreezesNode(t *testing.T) {
 	requireDocker(t)
+	t.Parallel()
 	b := newBackend(t)
 	c := startCluster(t, b, newTestSystem(t), 2)
 	ctx := context.Background()
@@ -235,7 +241,7 @@ func TestPauseFreezesNode(t *testing.T) {
 
 	require.NoError(t, c.Resume(ctx, "n2"))
 	require.NoError(t, c.Resume(ctx, "n2"), "resuming a running node is a no-op")
-	qctx, cancel = context.WithTimeout(ctx, 5*time.Second)
+	qctx, cancel = context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	require.NoError(t, kvPut(qctx, n2.ClientAddr, "x", "1"))
 
@@ -248,6 +254,7 @@ func TestPauseFreezesNode(t *testing.T) {
 
 func TestPacketFault(t *testing.T) {
 	requireDocker(t)
+	t.Parallel()
 	b := newBackend(t)
 	c := startCluster(t, b, newTestSystem(t), 2)
 	ctx := context.Background()
@@ -279,6 +286,7 @@ func TestPacketFault(t *testing.T) {
 // The host reaches nodes at their IPs; nothing listens on the host side.
 func TestClientAddrIsContainerIP(t *testing.T) {
 	requireDocker(t)
+	t.Parallel()
 	b := newBackend(t)
 	c := startCluster(t, b, newTestSystem(t), 1)
 	host, _, err := net.SplitHostPort(c.Nodes()[0].ClientAddr)

@@ -91,7 +91,9 @@ func httpDo(ctx context.Context, method, url, body string) (string, error) {
 
 func newBackend(t testing.TB) *Backend {
 	t.Helper()
-	b, err := New(Options{ReadyTimeout: 30 * time.Second})
+	// NoReap: tests run in parallel, and only the reaping test may reap
+	// (else another test's New could reap its dead child first).
+	b, err := New(Options{NoReap: true, ReadyTimeout: 30 * time.Second})
 	require.NoError(t, err)
 	return b
 }

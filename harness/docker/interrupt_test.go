@@ -91,6 +91,7 @@ func startChild(t *testing.T) (*exec.Cmd, string) {
 
 func TestKilledHarnessIsReapedByTheNextOne(t *testing.T) {
 	requireDocker(t)
+	t.Parallel()
 	cmd, runID := startChild(t)
 	require.Equal(t, 2+1+2, leftovers(t, runID), "the child's 2 containers, network and 2 volumes exist")
 
@@ -102,15 +103,18 @@ func TestKilledHarnessIsReapedByTheNextOne(t *testing.T) {
 	// survives the reaping.
 	mine := startCluster(t, newBackend(t), newTestSystem(t), 1)
 
-	_ = newBackend(t) // New reaps the dead harness's run
+	_, err := New(Options{}) // New reaps the dead harness's run
+	require.NoError(t, err)
 	requireNothingLeft(t, runID)
 	assert.Equal(t, 3, leftovers(t, mine.runID), "the live harness's run must survive reaping")
 }
 
 func TestInterruptedHarnessRemovesEverything(t *testing.T) {
 	requireDocker(t)
+	t.Parallel()
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
 		t.Run(sig.String(), func(t *testing.T) {
+			t.Parallel()
 			cmd, runID := startChild(t)
 			require.Positive(t, leftovers(t, runID))
 			require.NoError(t, cmd.Process.Signal(sig))

@@ -44,6 +44,7 @@ func invokeUntil(ctx context.Context, t *testing.T, sys harness.System, nodes []
 // after heal every link works.
 func TestStrongStoreUnderFaults(t *testing.T) {
 	requireDocker(t)
+	t.Parallel()
 	sys, err := refstore.New(testbin.Storenode(t), store.Strong, nil)
 	require.NoError(t, err)
 	b := newBackend(t)
@@ -124,6 +125,7 @@ func statusOf(ctx context.Context, t *testing.T, n harness.Node) store.Status {
 // open a container's namespace from the host).
 func TestNetFaultThroughExec(t *testing.T) {
 	requireDocker(t)
+	t.Parallel()
 	sys, err := refstore.New(testbin.Storenode(t), store.Eventual, nil)
 	require.NoError(t, err)
 	b, err := New(Options{NetFault: "exec", ReadyTimeout: 30 * time.Second})
@@ -156,6 +158,7 @@ func TestNetFaultThroughExec(t *testing.T) {
 
 func TestBadNetFaultOption(t *testing.T) {
 	requireDocker(t)
+	t.Parallel()
 	_, err := New(Options{NetFault: "magic"})
 	require.ErrorContains(t, err, "use host, exec")
 }
