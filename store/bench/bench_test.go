@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -100,6 +101,7 @@ func run(b *testing.B, addrs []string, op string, clients int) {
 	ctx := context.Background()
 	var wg sync.WaitGroup
 	b.ResetTimer()
+	cpu0 := cpuTime()
 	start := time.Now()
 	for i := 0; i < clients; i++ {
 		wg.Add(1)
@@ -127,6 +129,7 @@ func run(b *testing.B, addrs []string, op string, clients int) {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	cpu := cpuTime() - cpu0
 	b.StopTimer()
 
 	var all []time.Duration
@@ -144,7 +147,19 @@ func run(b *testing.B, addrs []string, op string, clients int) {
 	b.ReportMetric(pct(0.50), "p50-µs")
 	b.ReportMetric(pct(0.99), "p99-µs")
 	b.ReportMetric(float64(errs.Load()), "errors")
+	// CPU time of the whole process (three nodes and the clients) per
+	// operation: less sensitive than ops/s to other load on the machine.
+	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/op")
 	if e := errs.Load(); e > int64(b.N)/100 {
 		b.Errorf("%d of %d operations failed", e, b.N)
 	}
+}
+
+// cpuTime is the process's user+system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -11,7 +11,7 @@ import (
 
 // roundTimeout bounds one verification round; a leader cut off from its
 // quorum steps down well before (LeaderLeaseTimeout) and fails the round.
-const roundTimeout = 5 * time.Second
+const roundTimeout = 2 * time.Second
 
 // readBatcher runs linearizable-read verification rounds one at a time
 // and lets every read that arrived before a round started share it, so
