@@ -379,7 +379,7 @@ func Version() string {
 			v = s.Value
 		}
 	}
-	if v == "" {
+	if v == "" || v == "(devel)" {
 		v = "devel"
 	}
 	return v
