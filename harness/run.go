@@ -254,6 +254,7 @@ func Run(ctx context.Context, t Test) (res RunResult, err error) {
 	res.Interrupted = ctx.Err() != nil
 	if !res.Interrupted && poolErr == nil {
 		phase.set("heal")
+		log.Info("main phase done; healing", "ops", p.stats.Invoked.Load())
 		hctx, cancel := context.WithTimeout(ctx, healTimeout)
 		if e := nem.Heal(hctx, tgt, rec); e != nil {
 			errs = append(errs, fmt.Errorf("heal: %w", e))
@@ -266,6 +267,7 @@ func Run(ctx context.Context, t Test) (res RunResult, err error) {
 		}
 		if ctx.Err() == nil {
 			phase.set("final")
+			log.Info("final reads", "keys", len(wl.Keys()), "nodes", len(nodes))
 			finalLimit := t.OpTimeout*time.Duration(len(wl.Keys())*t.Nodes/t.Concurrency+2) + t.OpTimeout
 			if e := p.run(ctx, generator.TimeLimit(finalLimit, wl.FinalReads())); e != nil {
 				errs = append(errs, e)
@@ -279,6 +281,7 @@ func Run(ctx context.Context, t Test) (res RunResult, err error) {
 		errs = append(errs, e)
 	}
 	phase.set("stopping")
+	log.Info("stopping the cluster")
 	if e := closeCluster(); e != nil {
 		errs = append(errs, fmt.Errorf("stop the cluster: %w", e))
 	}
@@ -287,6 +290,7 @@ func Run(ctx context.Context, t Test) (res RunResult, err error) {
 	// Check what was recorded, even after an interrupt or a failure.
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), checkTimeout)
 	defer cancel()
+	log.Info("checking", "checkers", res.Checkers)
 	hist, rerr := history.ReadFile(filepath.Join(dir, "history.jsonl"))
 	for _, w := range hist.Warnings {
 		log.Warn("history", "warning", w)
