@@ -184,6 +184,20 @@ func (c *Cluster) Resume(ctx context.Context, id string) error {
 	if err := c.b.cli.ContainerUnpause(ctx, n.container); err != nil {
 		return fmt.Errorf("docker backend: resume %s: %w", n.id, err)
 	}
+	if c.b.opts.NetFault == "host" {
+		return nil
+	}
+	// Through exec, faults could not reach the frozen container: write
+	// the current ones now (idempotent when they are already there).
+	c.mu.Lock()
+	g := c.grudge
+	c.mu.Unlock()
+	if err := c.applyDrops(ctx, n, g); err != nil {
+		return fmt.Errorf("docker backend: resume %s: re-apply the partition: %w", n.id, err)
+	}
+	if _, err := c.applyPacket(ctx, n); err != nil {
+		return fmt.Errorf("docker backend: resume %s: re-apply the packet fault: %w", n.id, err)
+	}
 	return nil
 }
 
@@ -222,7 +236,7 @@ func (c *Cluster) Partition(ctx context.Context, g nemesis.Grudge) error {
 
 // applyDrops writes n's share of g into its namespace, if it runs.
 func (c *Cluster) applyDrops(ctx context.Context, n *node, g nemesis.Grudge) error {
-	running, _, _, err := c.state(ctx, n)
+	running, paused, _, err := c.state(ctx, n)
 	if err != nil {
 		return err
 	}
@@ -235,6 +249,9 @@ func (c *Cluster) applyDrops(ctx context.Context, n *node, g nemesis.Grudge) err
 	}
 	sort.Slice(from, func(i, j int) bool { return from[i].Less(from[j]) })
 	ns, err := c.netns(ctx, n)
+	if c.useExec(err) && paused {
+		return nil // no exec into a frozen container: applied on resume
+	}
 	if c.useExec(err) {
 		ips := make([]string, len(from))
 		for i, a := range from {
@@ -315,6 +332,9 @@ func (c *Cluster) Packet(ctx context.Context, id string, f nemesis.PacketFault) 
 func (c *Cluster) applyPacket(ctx context.Context, n *node) (string, error) {
 	ns, err := c.netns(ctx, n)
 	if c.useExec(err) {
+		if _, paused, _, serr := c.state(ctx, n); serr == nil && paused {
+			return "", nil // no exec into a frozen container: applied on resume
+		}
 		p := n.packet
 		out, err := c.netfaultExec(ctx, n, "packet", "--iface", iface,
 			"--delay", p.Delay.String(), "--jitter", p.Jitter.String(),

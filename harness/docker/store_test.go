@@ -148,6 +148,16 @@ func TestNetFaultThroughExec(t *testing.T) {
 		assert.True(t, ok, "after heal, link %s -> %s must work", pair[0], pair[1])
 	}
 
+	// No exec into a frozen container: a partition set while n3 is paused
+	// reaches it when it resumes.
+	require.NoError(t, c.Pause(ctx, "n3"))
+	require.NoError(t, c.Partition(ctx, nemesis.Isolate([]string{"n1", "n2", "n3"}, "n3")))
+	require.NoError(t, c.Resume(ctx, "n3"))
+	drops, err = c.Drops(ctx, "n3")
+	require.NoError(t, err)
+	assert.Len(t, drops, 2, "n3 got its rules on resume")
+	require.NoError(t, c.Partition(ctx, nil))
+
 	peer, err := c.PeerAddr("n2")
 	require.NoError(t, err)
 	require.NoError(t, c.Packet(ctx, "n1", nemesis.PacketFault{Loss: 100}))
