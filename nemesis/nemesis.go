@@ -50,6 +50,10 @@ func ParseSpec(spec string) ([]string, error) {
 	return out, nil
 }
 
+// StepTimeout bounds one fault change (starting or stopping one fault on
+// all its nodes).
+const StepTimeout = time.Minute
+
 // Nemesis injects faults on a schedule drawn from its seed.
 type Nemesis struct {
 	cfg Config
@@ -89,9 +93,10 @@ func New(cfg Config) (*Nemesis, error) {
 }
 
 // Run injects and heals faults with random gaps until ctx is done,
-// recording each as an event. It returns nil when ctx ends normally and an
-// error when a fault could not be applied (the faults applied so far stay
-// for Heal to undo).
+// recording each as an event. It returns nil when ctx ends normally (a
+// fault change under way when it ends is completed first) and an error
+// when a fault could not be applied (the faults applied so far stay for
+// Heal to undo).
 func (n *Nemesis) Run(ctx context.Context, t Target, rec Recorder) error {
 	if len(n.cfg.Faults) == 0 {
 		<-ctx.Done()
@@ -115,16 +120,18 @@ func (n *Nemesis) Run(ctx context.Context, t Target, rec Recorder) error {
 		if st.Fault == "" {
 			continue
 		}
+		// A step runs to completion even if the run ends meanwhile, so
+		// that no fault is left half-applied (a node killed but not
+		// known to be): Heal then undoes exactly what is on.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), StepTimeout)
 		var err error
 		if st.Start {
-			err = n.start(ctx, t, rec, st)
+			err = n.start(sctx, t, rec, st)
 		} else {
-			err = n.stop(ctx, t, rec, st.Fault)
+			err = n.stop(sctx, t, rec, st.Fault)
 		}
+		cancel()
 		if err != nil {
-			if ctx.Err() != nil {
-				return nil // interrupted by the end of the run; Heal undoes it
-			}
 			return err
 		}
 	}
