@@ -403,3 +403,54 @@ func retryNotApplied(ctx context.Context, f func() error) error {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// A write taken by a leader that is then cut off from its followers may
+// or may not commit later: it must come back unknown, never "fail".
+func TestIsolatedLeaderWriteIsUnknown(t *testing.T) {
+	var mu sync.Mutex
+	proxies := map[string]*linkProxy{}
+	c := startCluster(t, node.ClusterConfig{PeerAddr: func(from, to, addr string) string {
+		mu.Lock()
+		defer mu.Unlock()
+		p := newLinkProxy(t, addr)
+		proxies[from+">"+to] = p
+		return p.Addr()
+	}})
+	leader := waitLeader(t, c)
+	addrs := c.ClientAddrs()
+	lc, err := client.New(client.Config{Endpoints: []string{addrs[indexOf(c.IDs(), leader)]}, Timeout: 4 * time.Second})
+	require.NoError(t, err)
+	require.NoError(t, lc.Write(ctx5(t), "k", "before"))
+
+	mu.Lock()
+	for k, p := range proxies {
+		if strings.HasPrefix(k, leader+">") || strings.HasSuffix(k, ">"+leader) {
+			p.Cut()
+		}
+	}
+	mu.Unlock()
+	err = lc.Write(context.Background(), "k", "during")
+	require.Error(t, err)
+	var unk *client.UnknownError
+	var na *client.NotAppliedError
+	if !errAs(err, &unk) {
+		// The only honest "fail" here is a refusal before proposing: the
+		// old leader had already stepped down when the write arrived.
+		require.True(t, errAs(err, &na), "got %T %v", err, err)
+		assert.Contains(t, err.Error(), "leader", "a refusal must say why")
+		t.Logf("refused before proposing: %v", err)
+	} else {
+		t.Logf("unknown, as it must be once proposed: %v", err)
+	}
+	// Whatever the outcome, reads stay linearizable on the majority side.
+	var other string
+	for i, id := range c.IDs() {
+		if id != leader {
+			other = addrs[i]
+		}
+	}
+	oc := newClient(t, other)
+	var got string
+	require.NoError(t, retryNotApplied(ctx5(t), func() (err error) { got, _, err = oc.Read(ctx5(t), "k"); return err }))
+	assert.Contains(t, []string{"before", "during"}, got)
+}
