@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/faultline/faultline/history"
@@ -23,13 +24,16 @@ import (
 //     forbid it.
 //   - never-read: acknowledged, but no read began after the add completed.
 //     The verdict is unknown when nothing else is wrong.
+//
+// Cost: linear in the size of the history (the elements of all reads),
+// plus a sort of each set's reads.
 type setChecker struct{}
 
 func (setChecker) Name() string { return "set" }
 
+// setRead is an ok read of a whole set.
 type setRead struct {
-	op    history.Op
-	elems map[string]bool
+	op history.Op
 }
 
 type setElem struct {
@@ -41,38 +45,81 @@ type setElem struct {
 	// or the completion of the first read that saw it.
 	known    int64
 	knownSet bool
+	// inFinal and inOther are the (ascending) indices, in the set's reads
+	// sorted by call time, of the final and other reads that contain it.
+	inFinal, inOther []int32
+}
+
+func (el *setElem) learn(t int64) {
+	if !el.knownSet || t < el.known {
+		el.known, el.knownSet = t, true
+	}
+}
+
+// setState is one set's operations.
+type setState struct {
+	ints  map[int64]*setElem
+	other map[string]*setElem
+	reads []setRead
+	// finalBefore[i] is how many of reads[:i] are final.
+	finalBefore []int32
+}
+
+func (s *setState) intElem(n int64) *setElem {
+	el, ok := s.ints[n]
+	if !ok {
+		el = &setElem{elem: strconv.FormatInt(n, 10)}
+		s.ints[n] = el
+	}
+	return el
+}
+
+func (s *setState) elem(v json.RawMessage) *setElem {
+	if n, err := strconv.ParseInt(string(v), 10, 64); err == nil {
+		return s.intElem(n)
+	}
+	c := history.Canonical(v)
+	el, ok := s.other[c]
+	if !ok {
+		el = &setElem{elem: c}
+		s.other[c] = el
+	}
+	return el
+}
+
+func (s *setState) all() []*setElem {
+	out := make([]*setElem, 0, len(s.ints)+len(s.other))
+	for _, el := range s.ints {
+		out = append(out, el)
+	}
+	for _, el := range s.other {
+		out = append(out, el)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i].elem, out[j].elem
+		if len(a) != len(b) {
+			return len(a) < len(b) // numbers in numeric order
+		}
+		return a < b
+	})
+	return out
 }
 
 func (c setChecker) Check(ctx context.Context, events []history.Event) Result {
 	res := Result{Checker: c.Name(), Valid: Valid, Counts: map[string]int{}}
-	type setState struct {
-		elems  map[string]*setElem
-		reads  []setRead
-		finals int
-	}
 	sets := map[string]*setState{}
 	get := func(k string) *setState {
 		s, ok := sets[k]
 		if !ok {
-			s = &setState{elems: map[string]*setElem{}}
+			s = &setState{ints: map[int64]*setElem{}, other: map[string]*setElem{}}
 			sets[k] = s
 		}
 		return s
 	}
-	elem := func(s *setState, e string) *setElem {
-		el, ok := s.elems[e]
-		if !ok {
-			el = &setElem{elem: e}
-			s.elems[e] = el
-		}
-		return el
-	}
 	for _, op := range history.Pair(events) {
 		switch op.F {
 		case history.FAdd:
-			s := get(op.Key)
-			e := history.Canonical(op.Input)
-			el := elem(s, e)
+			el := get(op.Key).elem(op.Input)
 			res.Counts["attempted"]++
 			el.hasAdd = true
 			switch op.Type {
@@ -80,9 +127,7 @@ func (c setChecker) Check(ctx context.Context, events []history.Event) Result {
 				res.Counts["acknowledged"]++
 				el.ok = true
 				el.add = op
-				if !el.knownSet || op.Return < el.known {
-					el.known, el.knownSet = op.Return, true
-				}
+				el.learn(op.Return)
 			case history.Info:
 				el.info = true
 				if !el.ok {
@@ -93,105 +138,120 @@ func (c setChecker) Check(ctx context.Context, events []history.Event) Result {
 			if op.Type != history.OK {
 				continue
 			}
-			var arr []json.RawMessage
-			if err := json.Unmarshal(op.Output, &arr); err != nil && !history.IsNull(op.Output) {
-				return unknownf(res, "set read at event %d (key %q) returned %s, not a JSON array of elements", op.InvokeIndex, op.Key, history.Canonical(op.Output))
-			}
 			s := get(op.Key)
-			r := setRead{op: op, elems: make(map[string]bool, len(arr))}
-			for _, v := range arr {
-				r.elems[history.Canonical(v)] = true
-			}
-			s.reads = append(s.reads, r)
-			if op.Final {
-				s.finals++
-			}
+			s.reads = append(s.reads, setRead{op: op})
 		}
 	}
 	if len(sets) == 0 {
 		return unknownf(res, "the history has no set operations (add, read): nothing to check")
-	}
-	// Elements first seen by a read are known from that read's completion.
-	for _, s := range sets {
-		for _, r := range s.reads {
-			for e := range r.elems {
-				el := elem(s, e)
-				if !el.knownSet || r.op.Return < el.known {
-					el.known, el.knownSet = r.op.Return, true
-				}
-			}
-		}
 	}
 	names := make([]string, 0, len(sets))
 	for k := range sets {
 		names = append(names, k)
 	}
 	sort.Strings(names)
+	// Index which reads contain which elements, in call order.
+	for _, k := range names {
+		if ctx.Err() != nil {
+			return unknownf(res, "the check was cancelled: %v", ctx.Err())
+		}
+		s := sets[k]
+		sort.SliceStable(s.reads, func(i, j int) bool { return s.reads[i].op.Call < s.reads[j].op.Call })
+		s.finalBefore = make([]int32, len(s.reads)+1)
+		for i, r := range s.reads {
+			s.finalBefore[i+1] = s.finalBefore[i]
+			if r.op.Final {
+				s.finalBefore[i+1]++
+			}
+			var elems []*setElem
+			var ints []int64
+			if err := json.Unmarshal(r.op.Output, &ints); err == nil {
+				// The usual case, integers, without a value per element.
+				elems = make([]*setElem, len(ints))
+				for j, n := range ints {
+					elems[j] = s.intElem(n)
+				}
+			} else {
+				var arr []json.RawMessage
+				if err := json.Unmarshal(r.op.Output, &arr); err != nil && !history.IsNull(r.op.Output) {
+					return unknownf(res, "set read at event %d (key %q) returned %s, not a JSON array of elements", r.op.InvokeIndex, k, history.Canonical(r.op.Output))
+				}
+				elems = make([]*setElem, len(arr))
+				for j, v := range arr {
+					elems[j] = s.elem(v)
+				}
+			}
+			for _, el := range elems {
+				list := &el.inOther
+				if r.op.Final {
+					list = &el.inFinal
+				}
+				if n := len(*list); n > 0 && (*list)[n-1] == int32(i) {
+					continue // listed twice in one read
+				}
+				*list = append(*list, int32(i))
+				el.learn(r.op.Return)
+			}
+		}
+	}
 	examples := map[string][]string{}
 	var unknownWhy []string
 	for _, k := range names {
 		s := sets[k]
-		elems := make([]*setElem, 0, len(s.elems))
-		for _, el := range s.elems {
-			elems = append(elems, el)
-		}
-		sort.Slice(elems, func(i, j int) bool { return elems[i].elem < elems[j].elem })
-		if s.finals == 0 {
+		elems := s.all()
+		nfinal := s.finalBefore[len(s.reads)]
+		if nfinal == 0 {
 			if len(elems) > 0 {
 				unknownWhy = append(unknownWhy, fmt.Sprintf("set %q has no final read", k))
 			}
 			continue
 		}
 		for _, el := range elems {
-			var seenBy, missedBy []setRead
-			var lostIn []setRead
-			readAfter := false
-			for _, r := range s.reads {
-				if el.elems(r) {
-					seenBy = append(seenBy, r)
-				}
-				if !el.knownSet || r.op.Call < el.known {
-					continue
-				}
-				readAfter = true
-				if !r.elems[el.elem] {
-					if r.op.Final {
-						lostIn = append(lostIn, r)
-					} else {
-						missedBy = append(missedBy, r)
-					}
-				}
+			seen := len(el.inFinal)+len(el.inOther) > 0
+			// after is the first read (in call order) that began once the
+			// element was known present.
+			after := len(s.reads)
+			if el.knownSet {
+				after = sort.Search(len(s.reads), func(i int) bool { return s.reads[i].op.Call >= el.known })
 			}
+			finalsAfter := nfinal - s.finalBefore[after]
+			othersAfter := int32(len(s.reads)-after) - finalsAfter
+			inFinalAfter := int32(len(el.inFinal) - lowerBound(el.inFinal, int32(after)))
+			inOtherAfter := int32(len(el.inOther) - lowerBound(el.inOther, int32(after)))
 			switch {
-			case len(seenBy) > 0 && (!el.hasAdd || (!el.ok && !el.info)):
+			case seen && (!el.hasAdd || (!el.ok && !el.info)):
 				res.Counts["unexpected"]++
 				if len(res.Anomalies) < maxReported {
 					a := Anomaly{Name: "unexpected", Keys: []string{k},
 						Explanation: fmt.Sprintf("Set %q: element %s was read but never added (or only by adds that failed).", k, el.elem)}
-					for _, r := range seenBy[:min(3, len(seenBy))] {
-						a.Ops = append(a.Ops, r.op.InvokeIndex)
+					for _, i := range append(append([]int32{}, el.inOther...), el.inFinal...)[:min(3, len(el.inOther)+len(el.inFinal))] {
+						a.Ops = append(a.Ops, s.reads[i].op.InvokeIndex)
 					}
 					res.Anomalies = append(res.Anomalies, a)
 				}
-			case len(lostIn) > 0:
+			case inFinalAfter < finalsAfter:
 				res.Counts["lost"]++
 				if len(res.Anomalies) < maxReported {
-					res.Anomalies = append(res.Anomalies, lostAnomaly(k, el, seenBy, lostIn))
+					res.Anomalies = append(res.Anomalies, lostAnomaly(k, el, s, after))
 				}
-			case el.ok && !readAfter:
+			case el.ok && after == len(s.reads):
 				res.Counts["never-read"]++
 				examples["never-read"] = append(examples["never-read"], el.elem)
-			case len(missedBy) > 0:
+			case inOtherAfter < othersAfter:
 				res.Counts["stale"]++
 				if len(res.Info) < maxReported {
-					m := missedBy[0]
-					res.Info = append(res.Info, Anomaly{Name: "stale", Keys: []string{k},
-						Ops: []int64{el.add.InvokeIndex, m.op.InvokeIndex},
-						Explanation: fmt.Sprintf("Set %q: element %s was known present at %d ns, but the read at event %d (process %d), begun at %d ns, did not contain it; later reads did.",
-							k, el.elem, el.known, m.op.InvokeIndex, m.op.Process, m.op.Call)})
+					m := s.reads[firstMissing(s, el, after)].op
+					a := Anomaly{Name: "stale", Keys: []string{k},
+						Explanation: fmt.Sprintf("Set %q: element %s was known present at %d ns, but the read at event %d (process %d), begun at %d ns, did not contain it; the final reads do.",
+							k, el.elem, el.known, m.InvokeIndex, m.Process, m.Call)}
+					if el.ok {
+						a.Ops = append(a.Ops, el.add.InvokeIndex)
+					}
+					a.Ops = append(a.Ops, m.InvokeIndex)
+					res.Info = append(res.Info, a)
 				}
 			}
-			if el.info && !el.ok && len(seenBy) > 0 {
+			if el.info && !el.ok && seen {
 				res.Counts["recovered"]++
 			}
 		}
@@ -211,29 +271,62 @@ func (c setChecker) Check(ctx context.Context, events []history.Event) Result {
 	return res
 }
 
-func (el *setElem) elems(r setRead) bool { return r.elems[el.elem] }
+// lowerBound is the first index of xs (ascending) holding a value >= x.
+func lowerBound(xs []int32, x int32) int {
+	return sort.Search(len(xs), func(i int) bool { return xs[i] >= x })
+}
 
-func lostAnomaly(key string, el *setElem, seenBy, lostIn []setRead) Anomaly {
+// firstMissing is the first non-final read from index after on that does
+// not contain el (there is one: the caller counted).
+func firstMissing(s *setState, el *setElem, after int) int {
+	j := lowerBound(el.inOther, int32(after))
+	for i := after; i < len(s.reads); i++ {
+		if s.reads[i].op.Final {
+			continue
+		}
+		if j < len(el.inOther) && el.inOther[j] == int32(i) {
+			j++
+			continue
+		}
+		return i
+	}
+	return after
+}
+
+func lostAnomaly(key string, el *setElem, s *setState, after int) Anomaly {
 	a := Anomaly{Name: "lost", Keys: []string{key}}
 	var how string
 	if el.ok {
 		a.Ops = append(a.Ops, el.add.InvokeIndex)
 		how = fmt.Sprintf("its add was acknowledged (event %d, process %d)", el.add.InvokeIndex, el.add.Process)
 	} else {
-		r := seenBy[0]
-		a.Ops = append(a.Ops, r.op.InvokeIndex)
-		how = fmt.Sprintf("the read at event %d saw it", r.op.InvokeIndex)
+		first := el.inOther
+		if len(first) == 0 {
+			first = el.inFinal
+		}
+		r := s.reads[first[0]].op
+		a.Ops = append(a.Ops, r.InvokeIndex)
+		how = fmt.Sprintf("the read at event %d saw it", r.InvokeIndex)
 	}
 	var nodes []string
-	for _, r := range lostIn {
+	j := lowerBound(el.inFinal, int32(after))
+	for i := after; i < len(s.reads); i++ {
+		r := s.reads[i].op
+		if !r.Final {
+			continue
+		}
+		if j < len(el.inFinal) && el.inFinal[j] == int32(i) {
+			j++
+			continue
+		}
 		if len(a.Ops) < 6 {
-			a.Ops = append(a.Ops, r.op.InvokeIndex)
+			a.Ops = append(a.Ops, r.InvokeIndex)
 		}
-		n := r.op.Node
+		n := r.Node
 		if n == "" {
-			n = fmt.Sprintf("process %d", r.op.Process)
+			n = fmt.Sprintf("process %d", r.Process)
 		}
-		nodes = append(nodes, fmt.Sprintf("%s (event %d)", n, r.op.InvokeIndex))
+		nodes = append(nodes, fmt.Sprintf("%s (event %d)", n, r.InvokeIndex))
 	}
 	a.Explanation = fmt.Sprintf("Set %q: element %s was lost: %s, but the final reads on %s do not contain it.",
 		key, el.elem, how, strings.Join(nodes, ", "))
