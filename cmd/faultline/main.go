@@ -38,6 +38,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newRunCmd())
 	root.AddCommand(newCheckCmd())
 	root.AddCommand(newReportCmd(), newServeCmd())
+	root.AddCommand(newCompareCmd())
 	return root
 }
 
