@@ -136,6 +136,7 @@ func run(args []string, stderr io.Writer) int {
 		return 1
 	}
 	<-ctx.Done()
+	stop() // a second signal ends the process at once
 	log.Info("signal received, closing")
 	if err := n.Close(); err != nil {
 		log.Error("close", "error", err)

@@ -65,6 +65,7 @@ type Node struct {
 	log     *slog.Logger
 	clock   *store.Clock
 	engine  store.Engine
+	peerCl  *http.Client
 	mux     cmux.CMux
 	peerLn  net.Listener
 	client  *http.Server
@@ -136,11 +137,12 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 			peers[id] = addr
 		}
 	}
+	n.peerCl = newPeerClient()
 	env := store.Env{
 		NodeID:         cfg.ID,
 		DataDir:        cfg.DataDir,
 		Peers:          peers,
-		PeerClient:     newPeerClient(),
+		PeerClient:     n.peerCl,
 		Clock:          n.clock,
 		Faults:         cfg.Faults,
 		StreamListener: streamL,
@@ -238,6 +240,9 @@ func (n *Node) Close() error {
 		}
 		if n.mux != nil {
 			n.mux.Close()
+		}
+		if n.peerCl != nil {
+			n.peerCl.CloseIdleConnections()
 		}
 		n.wg.Wait()
 		n.closeErr = errors.Join(errs...)
