@@ -18,7 +18,7 @@ const (
 	// MaxLinearizabilityOps bounds the register operations drawn: keys
 	// the linearizable checker failed are always drawn, other keys are
 	// added, whole, while they fit. A failed key longer than its share is
-	// drawn up to a prefix that fails on its own (see failedPrefix).
+	// drawn up to a cut that fails on its own (see failedPrefix).
 	MaxLinearizabilityOps = 4000
 	// linTimeout bounds the check behind the drawing.
 	linTimeout = 30 * time.Second
@@ -127,25 +127,55 @@ func keepOps(events []history.Event, keep func(invoke history.Event) bool) []his
 	return out
 }
 
-// quiescentCuts returns the places where the operations of one key (in
-// invoke order) can be cut into a prefix whose check means something: i
-// such that every op before i that completed (ok or fail) completed before
-// op i was invoked. Any linearization of the whole key orders the ops
-// before such a cut first (an info op, which observes nothing, may go
-// anywhere after its invoke), so a prefix that is not linearizable proves
-// the key is not. The end, len(ops), is always a cut.
-func quiescentCuts(ops []history.Op) []int {
-	var cuts []int
-	maxRet := int64(-1)
-	for i, op := range ops {
-		if i > 0 && maxRet < op.Call {
-			cuts = append(cuts, i)
+// cutView returns the events to draw: the nemesis events and the
+// operations on the wanted keys, each op whole. For a key with a limit,
+// only the ops invoked before the event at index limit are kept, and those
+// still running at the cut (completed after it) are relaxed: a read or a
+// failed op is left out, any other op is made info (its effect may or may
+// not have happened, at any time after its invoke). The result constrains
+// less than the whole key did, so if the key's history is linearizable so
+// is the cut one, and a cut that is not linearizable proves the key is not.
+func cutView(events []history.Event, want map[string]bool, limits map[string]int64) []history.Event {
+	drop := map[int64]bool{}  // invoke index of ops left out
+	relax := map[int64]bool{} // completion index of ops made info
+	open := map[int]history.Event{}
+	for _, e := range events {
+		if e.IsNemesis() {
+			continue
 		}
-		if op.Return != history.Never && op.Return > maxRet {
-			maxRet = op.Return
+		if e.Type == history.Invoke {
+			open[e.Process] = e
+			continue
+		}
+		inv, ok := open[e.Process]
+		if !ok {
+			continue
+		}
+		delete(open, e.Process)
+		limit, cut := limits[inv.Key]
+		if !cut || inv.Index >= limit || e.Index < limit {
+			continue
+		}
+		if inv.F == history.FRead || e.Type == history.Fail {
+			drop[inv.Index] = true
+		} else {
+			relax[e.Index] = true
 		}
 	}
-	return append(cuts, len(ops))
+	out := keepOps(events, func(inv history.Event) bool {
+		if !want[inv.Key] || drop[inv.Index] {
+			return false
+		}
+		limit, cut := limits[inv.Key]
+		return !cut || inv.Index < limit
+	})
+	for i := range out {
+		if relax[out[i].Index] {
+			out[i].Type = history.Info
+			out[i].Error = "still running where the view was cut"
+		}
+	}
+	return out
 }
 
 // linearizableOf is the verdict of the linearizable checker on events.
@@ -159,35 +189,27 @@ var linearizableOf = func(ctx context.Context, events []history.Event) checkers.
 
 // failedPrefix bounds the drawing of a failed key with more than budget
 // operations: it returns the invoke index before which to draw (-1: draw
-// it whole) and how many ops that keeps. It tries prefixes cut where the
-// key is quiescent, from the first one holding every witness op of the
-// key, doubling, and keeps the first that the linearizable checker finds
-// invalid on its own. A drawn failure is thus always a real one.
+// it whole) and how many ops that keeps. It tries cuts (see cutView) from
+// the first one holding every witness op of the key, doubling, and keeps
+// the first that the linearizable checker finds invalid on its own. A
+// drawn failure is thus always a real one.
 func failedPrefix(ctx context.Context, events []history.Event, ops []history.Op, witnesses map[int64]bool, budget int) (int64, int) {
 	if len(ops) <= budget {
 		return -1, len(ops)
 	}
-	need := 1
+	c := max(1, budget/2)
 	for i, op := range ops {
 		if witnesses[op.InvokeIndex] {
-			need = i + 1
+			c = max(c, i+1)
 		}
 	}
-	cuts := quiescentCuts(ops)
 	key := ops[0].Key
-	for _, c := range cuts {
-		if c < need {
-			continue
-		}
-		if c == len(ops) || ctx.Err() != nil {
-			break
-		}
+	for ; c < len(ops) && ctx.Err() == nil; c *= 2 {
 		limit := ops[c].InvokeIndex
-		prefix := keepOps(events, func(inv history.Event) bool { return inv.Key == key && inv.Index < limit })
+		prefix := cutView(events, map[string]bool{key: true}, map[string]int64{key: limit})
 		if linearizableOf(ctx, prefix) == checkers.Invalid {
 			return limit, c
 		}
-		need = 2 * c
 	}
 	return -1, len(ops)
 }
@@ -198,43 +220,63 @@ func failedPrefix(ctx context.Context, events []history.Event, ops []history.Op,
 // (the report links it either way).
 func writeLinearizability(ctx context.Context, run *Run, ops []history.Op, w io.Writer) string {
 	sel := selectLinKeys(ops, failedKeys(run.Summary), MaxLinearizabilityOps)
-	if len(sel.Keys) == 0 {
-		why := "The history has no read, write or cas operations: the linearizable (register) check has nothing to draw."
-		if sel.TotalKeys > 0 {
-			why = fmt.Sprintf("Every key has more than %d register operations, and none failed the linearizable check, so no key was drawn (Porcupine's view of that many operations would not open). The check itself, in results.json, covers every key.", MaxLinearizabilityOps)
-		}
-		writeLinMessage(w, why)
-		return why
-	}
-	// A failed key too long to draw is drawn up to a prefix that fails.
 	byKey := map[string][]history.Op{}
+	var order []string
 	for _, op := range ops {
 		if isRegister(op.F) {
+			if _, ok := byKey[op.Key]; !ok {
+				order = append(order, op.Key)
+			}
 			byKey[op.Key] = append(byKey[op.Key], op)
 		}
 	}
-	witnesses := witnessOps(run.Summary)
 	limits := map[string]int64{}
 	var cutNotes []string
+	// A failed key too long to draw is drawn up to a prefix that fails.
+	witnesses := witnessOps(run.Summary)
 	for _, k := range sel.Keys[:sel.Failed] {
 		limit, n := failedPrefix(ctx, run.Events, byKey[k], witnesses, MaxLinearizabilityOps/sel.Failed)
 		if limit >= 0 {
 			limits[k] = limit
 			sel.Ops -= len(byKey[k]) - n
-			cutNotes = append(cutNotes, fmt.Sprintf("key %q is drawn up to event %d (its first %d of %d operations, a prefix that already fails the check)", k, limit, n, len(byKey[k])))
+			cutNotes = append(cutNotes, fmt.Sprintf("key %q is drawn up to event %d (its first %d of %d operations, a prefix that already fails the check; ops still running at the cut are drawn as info, reads among them left out)", k, limit, n, len(byKey[k])))
 		}
+	}
+	// With room left, a key too long to draw whole is drawn up to a cut,
+	// if results.json settled every key (so the key passed the check, and
+	// so does its cut history).
+	if room := MaxLinearizabilityOps - sel.Ops; room >= minPrefixOps && linearizableSettled(run.Summary) {
+		chosen := map[string]bool{}
+		for _, k := range sel.Keys {
+			chosen[k] = true
+		}
+		for _, k := range order {
+			if chosen[k] {
+				continue
+			}
+			c := min(room, len(byKey[k]))
+			sel.Keys = append(sel.Keys, k)
+			sel.Ops += c
+			if c < len(byKey[k]) {
+				limits[k] = byKey[k][c].InvokeIndex
+				cutNotes = append(cutNotes, fmt.Sprintf("key %q, which passed the check, is drawn up to event %d (its first %d of %d operations; ops still running at the cut are drawn as info, reads among them left out)", k, limits[k], c, len(byKey[k])))
+			}
+			break
+		}
+	}
+	if len(sel.Keys) == 0 {
+		why := "The history has no read, write or cas operations: the linearizable (register) check has nothing to draw."
+		if sel.TotalKeys > 0 {
+			why = fmt.Sprintf("Every key has more than %d register operations and none failed the linearizable check, so no key was drawn (Porcupine's view of that many operations would not open). The check itself, in results.json, covers every key.", MaxLinearizabilityOps)
+		}
+		writeLinMessage(w, why)
+		return why
 	}
 	want := map[string]bool{}
 	for _, k := range sel.Keys {
 		want[k] = true
 	}
-	events := keepOps(run.Events, func(inv history.Event) bool {
-		if !want[inv.Key] {
-			return false
-		}
-		limit, cut := limits[inv.Key]
-		return !cut || inv.Index < limit
-	})
+	events := cutView(run.Events, want, limits)
 	var buf bytes.Buffer
 	if err := visualize(ctx, events, &buf, len(sel.Keys)); err != nil {
 		why := fmt.Sprintf("Porcupine's view could not be drawn: %v", err)
@@ -256,6 +298,31 @@ func writeLinearizability(ctx context.Context, run *Run, ops []history.Op, w io.
 		note += ". The check in results.json covers every key and every operation"
 	}
 	return note + "."
+}
+
+// minPrefixOps is the least a key's drawn prefix holds.
+const minPrefixOps = 200
+
+// linearizableSettled reports whether results.json holds a linearizable
+// result that decided every key (valid, or invalid with no key unknown):
+// then a key no anomaly names passed the check.
+func linearizableSettled(s *checkers.Summary) bool {
+	if s == nil {
+		return false
+	}
+	for _, r := range s.Results {
+		if r.Checker != "linearizable" {
+			continue
+		}
+		switch r.Valid {
+		case checkers.Valid:
+			return true
+		case checkers.Invalid:
+			return r.Counts["keys-unknown"] == 0
+		}
+		return false
+	}
+	return false
 }
 
 // visualize is the one call into the checkers' Porcupine visualization.

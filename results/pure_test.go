@@ -206,21 +206,32 @@ func TestValueText(t *testing.T) {
 	}
 }
 
-func TestQuiescentCuts(t *testing.T) {
-	op := func(call, ret int64) history.Op { return history.Op{Call: call, Return: ret} }
-	cases := []struct {
-		name string
-		ops  []history.Op
-		want []int
-	}{
-		{"sequential", []history.Op{op(0, 1), op(2, 3), op(4, 5)}, []int{1, 2, 3}},
-		{"overlapping", []history.Op{op(0, 5), op(1, 2), op(3, 4), op(6, 7)}, []int{3, 4}},
-		{"touching is not quiescent", []history.Op{op(0, 2), op(2, 3)}, []int{2}},
-		{"info never blocks a cut", []history.Op{op(0, history.Never), op(1, 2), op(3, 4)}, []int{1, 2, 3}},
+func TestCutView(t *testing.T) {
+	ev := func(i int64, p int, typ history.Type, f, key string) history.Event {
+		return history.Event{Index: i, Process: p, Type: typ, F: f, Key: key}
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			assert.Equal(t, tc.want, quiescentCuts(tc.ops))
-		})
+	events := []history.Event{
+		ev(0, 0, history.Invoke, "write", "a"),
+		ev(1, 1, history.Invoke, "read", "a"),
+		ev(2, 2, history.Invoke, "write", "b"),
+		ev(3, 0, history.OK, "write", "a"),   // done before the cut
+		ev(4, 3, history.Invoke, "cas", "a"), // in flight at the cut, ends ok: made info
+		ev(5, 0, history.Invoke, "write", "a"),
+		ev(6, 4, history.Invoke, "write", "a"), // the cut: invoked at index 6 and after are left out
+		ev(7, 1, history.OK, "read", "a"),      // in flight read: left out
+		ev(8, 3, history.OK, "cas", "a"),
+		ev(9, 0, history.Fail, "write", "a"), // in flight, failed: left out
+		ev(10, 2, history.OK, "write", "b"),
+		ev(11, -1, history.Info, "start-kill", ""),
+		ev(12, 4, history.OK, "write", "a"),
 	}
+	got := cutView(events, map[string]bool{"a": true}, map[string]int64{"a": 6})
+	var s []string
+	for _, e := range got {
+		s = append(s, fmt.Sprintf("%d:%s", e.Index, e.Type))
+	}
+	assert.Equal(t, []string{"0:invoke", "3:ok", "4:invoke", "8:info", "11:info"}, s)
+	assert.Equal(t, "still running where the view was cut", got[3].Error)
+	whole := cutView(events, map[string]bool{"a": true, "b": true}, nil)
+	assert.Len(t, whole, len(events), "no limit: every op of the wanted keys")
 }

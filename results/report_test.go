@@ -260,7 +260,7 @@ func TestFailedPrefix(t *testing.T) {
 		require.GreaterOrEqual(t, limit, int64(0))
 		assert.Greater(t, limit, stale, "the witness is drawn")
 		assert.Less(t, n, len(keyOps))
-		prefix := keepOps(events, func(inv history.Event) bool { return inv.Key == staleOp.Key && inv.Index < limit })
+		prefix := cutView(events, map[string]bool{staleOp.Key: true}, map[string]int64{staleOp.Key: limit})
 		assert.Equal(t, checkers.Invalid, linearizableOf(ctx, prefix), "the drawn prefix fails on its own")
 	})
 	t.Run("a short key is drawn whole", func(t *testing.T) {
@@ -318,6 +318,41 @@ func TestWriteReportsEdgeHistories(t *testing.T) {
 			assert.Equal(t, 2, strings.Count(page, "<svg"))
 			assert.NotContains(t, page, long, "long values are truncated")
 			assert.FileExists(t, filepath.Join(dir, LinearizationFile))
+		})
+	}
+}
+
+func TestLinearizabilityViewOfOneLongValidKey(t *testing.T) {
+	events := genHistory(genOpts{Seed: 31, Procs: 8, Keys: []string{"r"}, Duration: 8 * time.Second})
+	ops := 0
+	for _, op := range history.Pair(events) {
+		if isRegister(op.F) {
+			ops++
+		}
+	}
+	require.Greater(t, ops, MaxLinearizabilityOps, "one key too long to draw whole")
+	valid := &checkers.Summary{Valid: checkers.Valid, Results: []checkers.Result{{Checker: "linearizable", Valid: checkers.Valid, Counts: map[string]int{"keys-unknown": 0}}}}
+	cases := []struct {
+		name    string
+		summary *checkers.Summary
+		want    string
+	}{
+		{"checked valid: a prefix is drawn", valid, `key &#34;r&#34;, which passed the check, is drawn up to event`},
+		{"not checked: nothing is drawn", nil, "Every key has more than 4000 register operations"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeRun(t, dir, events, nil, tc.summary)
+			require.NoError(t, WriteReports(context.Background(), dir))
+			assert.Contains(t, readPage(t, filepath.Join(dir, ReportFile)), tc.want)
+			lin := readPage(t, filepath.Join(dir, LinearizationFile))
+			if tc.summary != nil {
+				assert.Less(t, len(lin), 1<<20, "the view is bounded")
+				assert.Contains(t, lin, "<script")
+			} else {
+				assert.Contains(t, lin, "Every key has more than")
+			}
 		})
 	}
 }
