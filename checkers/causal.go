@@ -88,7 +88,8 @@ func buildCausal(ops []regOp) (*causalGraph, error) {
 		key int32
 		val string
 	}
-	writer := map[kv]int32{}
+	writer := make(map[kv]int32, len(ops)/2)
+	g.entries = make([]causalEntry, 0, len(ops)+len(ops)/8)
 	add := func(op int32, write bool, val string) {
 		o := ops[op].op
 		s, ok := sessOf[o.Process]
@@ -110,7 +111,7 @@ func buildCausal(ops []regOp) (*causalGraph, error) {
 		g.sessions[s] = append(g.sessions[s], id)
 		_ = val
 	}
-	var vals []string // entry -> value
+	vals := make([]string, 0, cap(g.entries)) // entry -> value
 	for i, r := range ops {
 		switch {
 		case r.kind == regRead:

@@ -169,6 +169,13 @@ func TestVisualizeLinearizable(t *testing.T) {
 		}
 		assert.Equal(t, 3, n, "MaxKeys 4 = the failed key and 3 others")
 	})
+	t.Run("histories without registers draw an empty page", func(t *testing.T) {
+		for _, events := range [][]history.Event{nil, checkertest.New().Add(0, "s", 1).Events(), checkertest.New().Invoke(0, "write", "x", 1).Events()} {
+			var buf bytes.Buffer
+			require.NoError(t, checkers.VisualizeLinearizable(context.Background(), events, &buf, checkers.VisualizeOptions{}))
+			assert.Contains(t, buf.String(), "<html")
+		}
+	})
 	t.Run("a valid history is drawn too", func(t *testing.T) {
 		var buf bytes.Buffer
 		require.NoError(t, checkers.VisualizeLinearizable(context.Background(), checkertest.New().Write(0, "x", 1).Read(1, "x", 1).Events(), &buf, checkers.VisualizeOptions{}))
