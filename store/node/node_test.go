@@ -373,7 +373,8 @@ func TestStrongFollowerReadsSeeAckedWrites(t *testing.T) {
 	c := startCluster(t, node.ClusterConfig{})
 	leader := waitLeader(t, c)
 	addrs := c.ClientAddrs()
-	ctx := ctx5(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
 	w := newClient(t, addrs...)
 	r := newClient(t, addrs...)
 	for i := 0; i < 150; i++ {
