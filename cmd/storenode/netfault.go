@@ -141,4 +141,3 @@ func netfaultMain(args []string, stdout, stderr io.Writer) int {
 	}
 	return usage("unknown command %q", cmd)
 }
-

@@ -98,3 +98,7 @@ func New(opts Options) (*Backend, error) {
 
 // Name is "docker".
 func (b *Backend) Name() string { return "docker" }
+
+// Close closes the connection to the daemon. Clusters must be closed
+// first.
+func (b *Backend) Close() error { return b.cli.Close() }
