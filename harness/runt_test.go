@@ -1,0 +1,212 @@
+package harness_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/faultline/faultline/checkers"
+	"github.com/faultline/faultline/harness"
+	"github.com/faultline/faultline/harness/local"
+	"github.com/faultline/faultline/harness/refstore"
+	"github.com/faultline/faultline/internal/testbin"
+	"github.com/faultline/faultline/nemesis"
+	"github.com/faultline/faultline/store"
+)
+
+func TestJudge(t *testing.T) {
+	sum := checkers.Summary{Valid: checkers.Invalid, Results: []checkers.Result{
+		{Checker: "linearizable", Valid: checkers.Invalid, Anomalies: []checkers.Anomaly{
+			{Name: "nonlinearizable", Keys: []string{"k1"}, Explanation: "no order of these ops"},
+			{Name: "nonlinearizable", Keys: []string{"k2"}, Explanation: "again"},
+		}},
+		{Checker: "causal", Valid: checkers.Valid},
+		{Checker: "eventual", Valid: checkers.Unknown, Reason: "no final reads"},
+	}}
+	res := harness.RunResult{Checked: true, Summary: sum, Invoked: 10, OK: 8}
+	tests := []struct {
+		name string
+		res  harness.RunResult
+		want harness.Expect
+		msg  []string // "" = met
+	}{
+		{"met", res, harness.Expect{"linearizable": checkers.Invalid, "causal": checkers.Valid}, nil},
+		{"unnamed checkers are not judged", res, harness.Expect{"causal": checkers.Valid}, nil},
+		{"invalid where valid expected", res, harness.Expect{"linearizable": checkers.Valid},
+			[]string{"linearizable: expected valid, got invalid", "nonlinearizable×2", "nonlinearizable (k1): no order of these ops"}},
+		{"valid where invalid expected", res, harness.Expect{"causal": checkers.Invalid}, []string{"causal: expected invalid, got valid"}},
+		{"unknown meets neither", res, harness.Expect{"eventual": checkers.Invalid}, []string{"eventual: expected invalid, got unknown", "reason: no final reads"}},
+		{"checker did not run", res, harness.Expect{"set": checkers.Valid}, []string{"set: expected valid, but the checker did not run"}},
+		{"nothing succeeded", harness.RunResult{Checked: true, Summary: sum, Invoked: 5, Fail: 5}, harness.Expect{"causal": checkers.Valid}, []string{"no operation succeeded"}},
+		{"not checked", harness.RunResult{CheckErr: fmt.Errorf("boom")}, harness.Expect{"causal": checkers.Valid}, []string{"verdict unknown", "boom"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			msg := harness.Judge(tc.res, tc.want)
+			if tc.msg == nil {
+				assert.Empty(t, msg)
+				return
+			}
+			for _, m := range tc.msg {
+				assert.Contains(t, msg, m)
+			}
+		})
+	}
+}
+
+func TestPrepareT(t *testing.T) {
+	base := harness.Test{Mode: "causal", Workload: "kv", TimeLimit: 30 * time.Second, NemesisInterval: 6 * time.Second}
+	got := harness.PrepareT(base, harness.Expect{"linearizable": checkers.Invalid, "causal": checkers.Valid}, false)
+	assert.Equal(t, int64(1), got.Seed, "seed 0 becomes 1: suites are reproducible")
+	assert.Equal(t, []string{"causal+", "causal", "linearizable"}, got.Checkers, "the workload's checker, then the expected ones")
+	assert.Equal(t, 30*time.Second, got.TimeLimit)
+
+	short := harness.PrepareT(base, harness.Expect{"causal+": checkers.Valid}, true)
+	assert.Equal(t, []string{"causal+"}, short.Checkers)
+	assert.Equal(t, 10*time.Second, short.TimeLimit)
+	assert.Equal(t, 2*time.Second, short.NemesisInterval)
+	assert.Equal(t, 2*time.Second, short.QuietPeriod)
+
+	tiny := harness.Shorten(harness.Test{TimeLimit: 3 * time.Second, NemesisInterval: 500 * time.Millisecond})
+	assert.Equal(t, 3*time.Second, tiny.TimeLimit, "never longer than asked")
+	assert.Equal(t, 500*time.Millisecond, tiny.NemesisInterval)
+	dflt := harness.Shorten(harness.Test{})
+	assert.Equal(t, 10*time.Second, dflt.TimeLimit, "the 30s default, scaled")
+}
+
+func TestPickSeed(t *testing.T) {
+	test := harness.Test{Nemesis: []string{"packet", "partition"}, NemesisInterval: time.Second, TimeLimit: 20 * time.Second}
+	ok := harness.SupportedBy("local", true)
+	seed, err := harness.PickSeed(test, 1, ok)
+	require.NoError(t, err)
+	// Replay the schedule: every step within the time limit is one the
+	// local backend can apply, and some seed before it was not.
+	check := func(seed int64) (good bool, packets int) {
+		s := nemesis.NewSchedule(nemesis.Config{Faults: test.Nemesis, Interval: test.NemesisInterval, Seed: seed}, []string{"n1", "n2", "n3"})
+		var at time.Duration
+		for {
+			st := s.Next()
+			if at += st.Wait; at >= test.TimeLimit {
+				return true, packets
+			}
+			if st.Start && st.Fault == "packet" {
+				packets++
+				if st.Mode != "delay" && st.Mode != "loss" {
+					return false, packets
+				}
+			}
+		}
+	}
+	good, packets := check(seed)
+	assert.True(t, good)
+	assert.Positive(t, packets, "the packet fault is still drawn, in a mode the backend applies")
+	for s := int64(1); s < seed; s++ {
+		g, _ := check(s)
+		assert.False(t, g, "seed %d was good too", s)
+	}
+
+	first := 0
+	_, err = harness.PickSeed(test, 1, func(i int, st nemesis.Step) bool { first++; return false })
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "no seed")
+	assert.Equal(t, 10000, first, "each seed's first step was offered")
+
+	docker := harness.SupportedBy("docker", false)
+	assert.True(t, docker(0, nemesis.Step{Start: true, Fault: "packet", Mode: "loss"}))
+	assert.False(t, docker(0, nemesis.Step{Start: true, Fault: "packet", Mode: "delay"}))
+	assert.True(t, harness.SupportedBy("docker", true)(0, nemesis.Step{Start: true, Fault: "packet", Mode: "reorder"}))
+}
+
+// fakeT records what RunT reports, for the case where RunT must fail the
+// test (the real t must not fail then). Everything else goes to the real
+// t. Fatal ends the goroutine, as testing does.
+type fakeT struct {
+	testing.TB
+	mu     sync.Mutex
+	failed bool
+	msgs   []string
+}
+
+func (f *fakeT) Helper() {}
+func (f *fakeT) Log(args ...any) {
+	f.mu.Lock()
+	f.msgs = append(f.msgs, fmt.Sprint(args...))
+	f.mu.Unlock()
+}
+func (f *fakeT) Logf(format string, args ...any) { f.Log(fmt.Sprintf(format, args...)) }
+func (f *fakeT) Fatalf(format string, args ...any) {
+	f.mu.Lock()
+	f.failed = true
+	f.mu.Unlock()
+	f.Log(fmt.Sprintf(format, args...))
+	runtime.Goexit()
+}
+func (f *fakeT) Failed() bool { f.mu.Lock(); defer f.mu.Unlock(); return f.failed }
+
+func (f *fakeT) text() string { f.mu.Lock(); defer f.mu.Unlock(); return strings.Join(f.msgs, "\n") }
+
+func runTIn(f *fakeT, test harness.Test, want harness.Expect) (res harness.RunResult) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		res = harness.RunT(f, test, want)
+	}()
+	<-done
+	return res
+}
+
+// RunT on three real local strong-mode nodes: an expectation that holds
+// passes and the run directory is removed with the test; one that does not
+// fails with the verdicts, and the run directory stays.
+func TestRunTOnRealNodes(t *testing.T) {
+	bin := testbin.Storenode(t)
+	sys, err := refstore.New(bin, store.Strong, nil)
+	require.NoError(t, err)
+	runs := t.TempDir()
+	t.Setenv(harness.RunsDirEnv, "")
+	test := harness.Test{System: sys, Backend: local.New(local.Options{}), Mode: "strong", Workload: "kv",
+		TimeLimit: 2 * time.Second, QuietPeriod: 500 * time.Millisecond, Concurrency: 4}
+
+	var passedDir string
+	t.Run("expectation met", func(t *testing.T) {
+		res := harness.RunT(t, test, harness.Expect{"linearizable": checkers.Valid, "causal": checkers.Valid})
+		passedDir = res.Dir
+		assert.Positive(t, res.OK)
+		require.Len(t, res.Summary.Results, 2, "the workload's checker and the expected one")
+		assert.DirExists(t, res.Dir)
+	})
+	require.NotEmpty(t, passedDir)
+	assert.NoDirExists(t, passedDir, "a passing test's run directory is removed when it ends")
+
+	f := &fakeT{TB: t}
+	test.RunsDir = runs
+	runTIn(f, test, harness.Expect{"linearizable": checkers.Invalid})
+	assert.True(t, f.Failed(), "a verdict that differs from the expectation fails the test")
+	out := f.text()
+	assert.Contains(t, out, "linearizable: expected invalid, got valid")
+	m := regexp.MustCompile(`run directory: (\S+) \(local backend, seed 1`).FindStringSubmatch(out)
+	require.NotNil(t, m, "the run directory is logged: %s", out)
+	assert.True(t, strings.HasPrefix(m[1], runs))
+	assert.FileExists(t, filepath.Join(m[1], "history.jsonl"), "a failed test's run directory stays")
+
+	f = &fakeT{TB: t}
+	runTIn(f, harness.Test{Mode: "strong", Workload: "kv"}, harness.Expect{"linearizable": checkers.Valid})
+	assert.True(t, f.Failed())
+	assert.Contains(t, f.text(), "System and Test.Backend must be set")
+
+	f = &fakeT{TB: t}
+	runTIn(f, test, harness.Expect{"linearisable": checkers.Valid})
+	assert.True(t, f.Failed())
+	assert.Contains(t, f.text(), `unknown checker "linearisable": the checkers are linearizable, causal, causal+, eventual, set`)
+	entries, _ := os.ReadDir(runs + "/strong-kv-none")
+	assert.Len(t, entries, 1, "a bad expectation starts nothing")
+}
