@@ -162,6 +162,15 @@ func TestPartitionsDropRealPackets(t *testing.T) {
 			drops, err := c.Drops(ctx, "n1")
 			require.NoError(t, err)
 			assert.Len(t, drops, len(tc.g["n1"]))
+			if tc.name == "one" {
+				// Dropped, not refused: the connect times out.
+				peer, err := c.PeerAddr("n2")
+				require.NoError(t, err)
+				err = c.Probe(ctx, "n1", peer, probeTimeout)
+				var ne net.Error
+				require.ErrorAs(t, err, &ne)
+				assert.True(t, ne.Timeout(), "the isolated node's connect must time out: %v", err)
+			}
 		})
 	}
 

@@ -73,6 +73,7 @@ func TestStrongStoreUnderFaults(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 1, code, "the isolated node must not reach the leader: %s", out)
 	assert.Contains(t, out, "unreachable")
+	assert.Contains(t, out, "timeout", "dropped packets make the connect time out")
 	other := nodes[majority[1]].ID
 	out, code, err = c.Exec(ctx, other, "/storenode", "netfault", "probe", "--timeout", "700ms", leaderPeer)
 	require.NoError(t, err)
