@@ -59,4 +59,8 @@ type Config struct {
 	// Partitions lists the partition topologies to draw from (from
 	// ParseTopologies; empty = all of Topologies).
 	Partitions []string
+	// Packets lists the packet fault modes to draw from (from
+	// ParsePacketModes; empty = all of PacketModes). On a kernel without
+	// netem only "loss" can be applied.
+	Packets []string
 }

@@ -86,6 +86,11 @@ func New(cfg Config) (*Nemesis, error) {
 			return nil, fmt.Errorf("unknown partition topology %q: valid names are %s", t, strings.Join(Topologies, ", "))
 		}
 	}
+	for _, m := range cfg.Packets {
+		if !slices.Contains(PacketModes, m) {
+			return nil, fmt.Errorf("unknown packet fault %q: valid names are %s", m, strings.Join(PacketModes, ", "))
+		}
+	}
 	if cfg.Interval < 0 {
 		return nil, fmt.Errorf("nemesis interval %v is negative: give a positive duration such as 10s", cfg.Interval)
 	}

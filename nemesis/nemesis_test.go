@@ -188,6 +188,8 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	require.ErrorContains(t, err, `unknown nemesis "meteor"`)
 	_, err = New(Config{Faults: []string{"partition"}, Partitions: []string{"star"}})
 	require.ErrorContains(t, err, "valid names are one, halves")
+	_, err = New(Config{Faults: []string{"packet"}, Packets: []string{"corrupt"}})
+	require.ErrorContains(t, err, "valid names are delay, loss")
 	_, err = New(Config{Faults: []string{"kill"}, Interval: -time.Second})
 	require.ErrorContains(t, err, "negative")
 }
@@ -457,4 +459,25 @@ func TestNoFaultsWaitsForTheEnd(t *testing.T) {
 	require.NoError(t, n.Heal(context.Background(), f, rec))
 	assert.Empty(t, readEvents(t, rec, path))
 	assert.Empty(t, f.calls)
+}
+
+func TestPacketModes(t *testing.T) {
+	got, err := ParsePacketModes("loss, loss")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"loss"}, got)
+	got, err = ParsePacketModes("")
+	require.NoError(t, err)
+	assert.Equal(t, PacketModes, got)
+	_, err = ParsePacketModes("loss,jam")
+	require.ErrorContains(t, err, `unknown packet fault "jam"`)
+
+	s := NewSchedule(Config{Faults: []string{"packet"}, Packets: []string{"loss"}, Seed: 9}, ids(3))
+	for range 200 {
+		st := s.Next()
+		if st.Start {
+			require.Equal(t, "loss", st.Mode)
+			require.Positive(t, st.Packet.Loss)
+			require.Zero(t, st.Packet.Delay)
+		}
+	}
 }

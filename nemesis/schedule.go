@@ -1,10 +1,12 @@
 package nemesis
 
 import (
+	"fmt"
 	"math"
 	"math/rand"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -37,10 +39,41 @@ type Schedule struct {
 	rng        *rand.Rand
 	faults     []string
 	topologies []string
+	packets    []string
 	interval   time.Duration
 	nodes      []string
 	active     map[string]Step
 	busy       map[string]string // node -> kill, pause or clock
+}
+
+// PacketModes lists the packet faults the packet nemesis draws from:
+// delay (50–200 ms, 10 ms jitter), loss (5–30 %), duplicate (5–20 %),
+// reorder (10–50 % of packets sent without a 20 ms delay).
+var PacketModes = []string{"delay", "loss", "duplicate", "reorder"}
+
+// ParsePacketModes parses a comma-separated list of PacketModes ("" or
+// "all" = all of them).
+func ParsePacketModes(spec string) ([]string, error) {
+	var out []string
+	for _, name := range strings.Split(spec, ",") {
+		name = strings.TrimSpace(name)
+		switch {
+		case name == "":
+			continue
+		case name == "all":
+			out = append(out, PacketModes...)
+			continue
+		case !slices.Contains(PacketModes, name):
+			return nil, fmt.Errorf("unknown packet fault %q: valid names are %s, all", name, strings.Join(PacketModes, ", "))
+		}
+		if !slices.Contains(out, name) {
+			out = append(out, name)
+		}
+	}
+	if len(out) == 0 {
+		out = append(out, PacketModes...)
+	}
+	return slices.Compact(out), nil
 }
 
 // Node-holding faults: a node is held by at most one of them at a time.
@@ -62,12 +95,17 @@ func NewSchedule(cfg Config, nodes []string) *Schedule {
 			usable = append(usable, t)
 		}
 	}
+	packets := cfg.Packets
+	if len(packets) == 0 {
+		packets = PacketModes
+	}
 	ns := slices.Clone(nodes)
 	sort.Strings(ns)
 	return &Schedule{
 		rng:        rand.New(rand.NewSource(cfg.Seed)),
 		faults:     slices.Clone(cfg.Faults),
 		topologies: usable,
+		packets:    packets,
 		interval:   interval,
 		nodes:      ns,
 		active:     map[string]Step{},
@@ -218,7 +256,7 @@ func (s *Schedule) plan(f string) Step {
 			st.Period = time.Duration(10+s.rng.Intn(190)) * time.Millisecond
 		}
 	case "packet":
-		modes := []string{"delay", "loss", "duplicate", "reorder"}
+		modes := s.packets
 		st.Mode = modes[s.rng.Intn(len(modes))]
 		st.Nodes = s.shuffled(s.nodes)[:1]
 		switch st.Mode {
