@@ -17,6 +17,7 @@ import (
 
 	"github.com/faultline/faultline/generator"
 	"github.com/faultline/faultline/history"
+	"github.com/faultline/faultline/workloads"
 )
 
 // fakeClient is an in-process client: the runner's scheduling and
@@ -46,8 +47,14 @@ func (c *fakeClient) Invoke(ctx context.Context, op Op) Completion {
 		}
 	}
 	var v int64
-	json.Unmarshal(op.Value, &v)
-	if c.infoEvery > 0 && v%c.infoEvery == 0 {
+	switch op.F {
+	case history.FWrite:
+		json.Unmarshal(op.Value, &v)
+	case history.FCAS:
+		_, nv, _ := history.SplitCAS(op.Value)
+		json.Unmarshal(nv, &v)
+	}
+	if c.infoEvery > 0 && v > 0 && v%c.infoEvery == 0 {
 		return Completion{Type: history.Info, Error: "simulated unknown outcome"}
 	}
 	if op.F == history.FRead {
@@ -285,4 +292,58 @@ type slowNoop struct{ noopClient }
 func (slowNoop) Invoke(ctx context.Context, op Op) Completion {
 	time.Sleep(50 * time.Microsecond)
 	return Completion{Type: history.OK}
+}
+
+// TestSameSeedSameOpsPerProcess runs the kv workload twice through the
+// runner with the same seed and a client whose completions depend only on
+// the op: every process must see the same sequence of ops (one run may go
+// further than the other within the time limit, so one sequence is a
+// prefix of the other).
+func TestSameSeedSameOpsPerProcess(t *testing.T) {
+	run := func(seed int64) map[int][]string {
+		wl, err := workloads.New("kv", workloads.Options{Mode: "strong", Workers: 6, Nodes: 3})
+		require.NoError(t, err)
+		path := filepath.Join(t.TempDir(), "history.jsonl")
+		rec, err := history.NewRecorder(path)
+		require.NoError(t, err)
+		var overlaps, closed atomic.Int64
+		p := newPool(6, []Node{{ID: "n1"}, {ID: "n2"}, {ID: "n3"}}, wl.HomeNode, rec, func(first int) (Client, error) {
+			return &fakeClient{infoEvery: 11, overlaps: &overlaps, closed: &closed, node: first}, nil
+		}, time.Second, seed, time.Now())
+		require.NoError(t, p.run(context.Background(), generator.TimeLimit(100*time.Millisecond, wl.Generator())))
+		p.close()
+		require.NoError(t, rec.Close())
+		h, err := history.ReadFile(path)
+		require.NoError(t, err)
+		out := map[int][]string{}
+		for _, op := range history.Pair(h.Events) {
+			out[op.Process] = append(out[op.Process], fmt.Sprint(op.F, " ", op.Key, " ", string(op.Input), " @", op.Node, " ", op.Type))
+		}
+		return out
+	}
+	a, b := run(5), run(5)
+	require.NotEmpty(t, a)
+	compared := 0
+	for proc, sa := range a {
+		sb := b[proc]
+		n := min(len(sa), len(sb))
+		if n > 0 {
+			assert.Equal(t, sa[:n], sb[:n], "process %d", proc)
+		}
+		compared += n
+	}
+	assert.Greater(t, compared, 100)
+	// Worker 0's ops over all its processes (0, 6, 12, ...).
+	worker0 := func(m map[int][]string) []string {
+		var out []string
+		for p := 0; p < 100000; p += 6 {
+			out = append(out, m[p]...)
+		}
+		return out
+	}
+	c := run(6)
+	wa, wc := worker0(a), worker0(c)
+	n := min(len(wa), len(wc))
+	require.Greater(t, n, 20)
+	assert.NotEqual(t, wa[:n], wc[:n], "another seed, other ops")
 }
