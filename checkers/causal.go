@@ -687,6 +687,11 @@ func analyze(ctx context.Context, events []history.Event, cf bool) (*causalAnaly
 	if err != nil {
 		return nil, err
 	}
+	return analyzeOps(ctx, events, ops, cf)
+}
+
+// analyzeOps is analyze on the register operations of events.
+func analyzeOps(ctx context.Context, events []history.Event, ops []regOp, cf bool) (*causalAnalysis, error) {
 	g, err := buildCausal(ops)
 	if err != nil {
 		return nil, err

@@ -25,7 +25,7 @@ func (c eventual) Check(ctx context.Context, events []history.Event) Result {
 		return unknownf(res, "cannot model the history as registers: %v", err)
 	}
 	var graphProblem string
-	a, err := analyze(ctx, events, false)
+	a, err := analyzeOps(ctx, events, ops, false)
 	var nd *errNotDifferentiated
 	switch {
 	case errors.As(err, &nd):
