@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -103,7 +104,9 @@ func usageErr(format string, args ...any) error {
 func runRun(cmd *cobra.Command, f runFlags) error {
 	stderr := cmd.ErrOrStderr()
 	stdout := cmd.OutOrStdout()
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	progress := newProgressPrinter(stderr)
+	log := slog.New(slog.NewTextHandler(progress.logWriter(), &slog.HandlerOptions{Level: slog.LevelInfo}))
+	progress.log = log
 
 	// Validate everything before starting anything.
 	mode, err := store.ParseMode(f.mode)
@@ -149,6 +152,13 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go func() {
+		// After the first Ctrl-C the run winds down (nodes stopped, what
+		// was recorded checked); a second one kills faultline at once
+		// (the nodes die with it: parent-death signal).
+		<-ctx.Done()
+		stop()
+	}()
 
 	backendName := f.backend
 	if backendName == "" {
@@ -193,7 +203,6 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 		Options: map[string]any{"faults": storeFaults.List(), "storenode": bin, "command": strings.Join(os.Args, " ")},
 		Logger:  log,
 	}
-	progress := newProgressPrinter(stderr, log)
 	t.Progress = progress.print
 	log.Info("run starting", "mode", mode, "workload", f.workload, "nemesis", f.nemesis, "nodes", f.nodes,
 		"concurrency", f.concurrency, "time_limit", f.timeLimit, "seed", seed, "backend", backendName)
@@ -265,21 +274,39 @@ func findStorenode(flag string) (string, error) {
 }
 
 // progressPrinter shows progress: a line redrawn in place on a terminal,
-// plain log lines every few seconds otherwise.
+// plain log lines every few seconds otherwise. On a terminal, log lines
+// written meanwhile clear the progress line first (logWriter).
 type progressPrinter struct {
 	w     io.Writer
 	tty   bool
 	log   *slog.Logger
+	mu    sync.Mutex
 	last  time.Time
 	drawn bool
 }
 
-func newProgressPrinter(w io.Writer, log *slog.Logger) *progressPrinter {
+func newProgressPrinter(w io.Writer) *progressPrinter {
 	tty := false
 	if f, ok := w.(*os.File); ok {
 		tty = term.IsTerminal(int(f.Fd()))
 	}
-	return &progressPrinter{w: w, tty: tty, log: log}
+	return &progressPrinter{w: w, tty: tty}
+}
+
+// logWriter is where log lines go: through the printer, so that they do not
+// land in the middle of the progress line.
+func (p *progressPrinter) logWriter() io.Writer { return logWriter{p} }
+
+type logWriter struct{ p *progressPrinter }
+
+func (l logWriter) Write(b []byte) (int, error) {
+	l.p.mu.Lock()
+	defer l.p.mu.Unlock()
+	if l.p.drawn {
+		io.WriteString(l.p.w, "\r\033[K")
+		l.p.drawn = false
+	}
+	return l.p.w.Write(b)
 }
 
 func (p *progressPrinter) print(pr harness.Progress) {
@@ -288,9 +315,11 @@ func (p *progressPrinter) print(pr harness.Progress) {
 		fault = "none"
 	}
 	if p.tty {
+		p.mu.Lock()
 		fmt.Fprintf(p.w, "\r\033[K[%s] %s/%s  %.0f ops/s  ok %d  fail %d  info %d  fault: %s",
 			pr.Phase, pr.Elapsed.Truncate(time.Second), pr.Total, pr.OpsPerSec, pr.OK, pr.Fail, pr.Info, fault)
 		p.drawn = true
+		p.mu.Unlock()
 		return
 	}
 	if time.Since(p.last) < 5*time.Second {
@@ -301,8 +330,12 @@ func (p *progressPrinter) print(pr harness.Progress) {
 		"ops_per_sec", int(pr.OpsPerSec), "ok", pr.OK, "fail", pr.Fail, "info", pr.Info, "fault", fault)
 }
 
+// done ends the progress line.
 func (p *progressPrinter) done() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	if p.tty && p.drawn {
 		fmt.Fprintln(p.w)
+		p.drawn = false
 	}
 }

@@ -213,6 +213,12 @@ func TestProgressPrinter(t *testing.T) {
 	p.done()
 	assert.Equal(t, "\r\033[K[main] 3s/30s  412 ops/s  ok 10  fail 2  info 1  fault: partition\n", buf.String())
 
+	// A log line clears the progress line first.
+	buf.Reset()
+	p.print(harness.Progress{Phase: "heal"})
+	p.logWriter().Write([]byte("a log line\n"))
+	assert.Equal(t, "\r\033[K[heal] 0s/0s  0 ops/s  ok 0  fail 0  info 0  fault: none\r\033[Ka log line\n", buf.String())
+
 	buf.Reset()
 	log := slog.New(slog.NewTextHandler(&buf, nil))
 	p = &progressPrinter{w: &buf, log: log}
