@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -319,8 +320,16 @@ func (e *Engine) notifyLocked() {
 	}
 }
 
-// awaitToken waits until the visible vector covers tok.
+// awaitToken waits until the visible vector covers tok. The node's own
+// entry is not waited for: a token can name more of the node's writes
+// than it has only if it lost acknowledged writes (ack-before-fsync, a
+// wiped data dir), and it cannot wait for writes only it could make; it
+// serves, and the loss shows in the history.
 func (e *Engine) awaitToken(ctx context.Context, tok store.Token) error {
+	if n, ok := tok[e.id]; ok && n > 0 {
+		tok = maps.Clone(tok)
+		delete(tok, e.id)
+	}
 	var timer *time.Timer
 	for {
 		e.mu.Lock()
@@ -418,14 +427,20 @@ func (e *Engine) write(ctx context.Context, key, value, reqID string, tok store.
 		d = &dedupEntry{seq: seq}
 		ops = append(ops, e.remember(reqID, d)...)
 	}
-	p := e.db.Submit(ops, func() {
+	apply := func() {
 		e.mu.Lock()
 		e.visible.get(e.id).add(seq)
 		if ent := e.kv[key]; r.newer(ent.vis) {
 			ent.vis = r
 		}
-		e.outlog = append(e.outlog, r)
 		e.notifyLocked()
+		e.mu.Unlock()
+	}
+	// Replicate only what is on disk (under ack-before-fsync that is
+	// later than the ack, so a kill -9 loses the write everywhere).
+	onDurable := func() {
+		e.mu.Lock()
+		e.outlog = append(e.outlog, r)
 		e.mu.Unlock()
 		for _, ch := range e.wake {
 			select {
@@ -433,7 +448,8 @@ func (e *Engine) write(ctx context.Context, key, value, reqID string, tok store.
 			default:
 			}
 		}
-	})
+	}
+	p := e.db.SubmitThen(ops, apply, onDurable)
 	if d != nil {
 		d.p = p
 	}

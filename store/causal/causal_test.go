@@ -364,3 +364,34 @@ func TestDependentWriteWaitsAcrossNodes(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "1", r.Value, "once y is visible, x (its dependency) is too")
 }
+
+// Under ack-before-fsync a write is acknowledged before it is on disk,
+// but replicated only once it is: a kill -9 then loses it everywhere.
+func TestAckBeforeFsyncReplicatesOnlyWhatIsOnDisk(t *testing.T) {
+	c := newCluster(t, []string{"a", "b"}, store.Faults{store.AckBeforeFsync: true})
+	a, b := c.nodes["a"].eng, c.nodes["b"].eng
+	_, err := a.Write(ctxT(t), store.WriteRequest{Key: "x", Value: "1"})
+	require.NoError(t, err)
+	_, inFile, err := a.db.Get(bucketKV, []byte("x"))
+	require.NoError(t, err)
+	require.False(t, inFile, "acknowledged before it is on disk")
+	eventuallyReads(t, b, "x", "1")
+	_, inFile, err = a.db.Get(bucketKV, []byte("x"))
+	require.NoError(t, err)
+	assert.True(t, inFile, "when a peer has the write, it is on the origin's disk")
+}
+
+func TestOwnEntryOfATokenIsNotWaitedFor(t *testing.T) {
+	c := newCluster(t, []string{"a", "b"}, nil)
+	a := c.nodes["a"].eng
+	// Only a node that lost acknowledged writes sees such a token; it
+	// serves (the loss then shows in the history) instead of waiting for
+	// writes that only it could make.
+	_, err := read(t, a, "x", store.Token{"a": 99})
+	require.NoError(t, err)
+	old := tokenWait
+	tokenWait = 100 * time.Millisecond
+	t.Cleanup(func() { tokenWait = old })
+	_, err = read(t, a, "x", store.Token{"a": 99, "b": 1})
+	assert.True(t, isNotApplied(err), "other nodes' entries are waited for: %v", err)
+}

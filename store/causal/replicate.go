@@ -207,10 +207,15 @@ func (e *Engine) logRange(from uint64, n int) ([]*rec, bool) {
 }
 
 // setAcked records a peer's progress and drops what every peer has.
+// Under ack-before-fsync nothing is dropped: peers acknowledge before
+// their data is durable, so they may need it again after a kill.
 func (e *Engine) setAcked(peer string, n uint64) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.acked[peer] = n
+	if e.env.Faults.On(store.AckBeforeFsync) {
+		return
+	}
 	low := e.visible.get(e.id).prefix
 	for p := range e.env.Peers {
 		low = min(low, e.acked[p])

@@ -22,6 +22,12 @@
 // (Writing without fsync would not be enough: the page cache survives a
 // process kill.)
 //
+// SubmitThen adds a second callback, onDurable, run (in order) when the
+// data is really on disk: with the fault off that is right after apply;
+// with it on, at the late write. Engines replicate from onDurable, so
+// what a kill -9 takes back was never sent anywhere: the loss is a loss
+// everywhere, which the harness can see.
+//
 // Submit never blocks, so engines may call it while holding their own
 // lock; apply callbacks run on the committer goroutine and may take that
 // lock.

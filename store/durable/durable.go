@@ -73,10 +73,11 @@ type DB struct {
 
 // Pending is one submission.
 type Pending struct {
-	ops   []Op
-	apply func()
-	done  chan struct{}
-	err   error
+	ops       []Op
+	apply     func()
+	onDurable func()
+	done      chan struct{}
+	err       error
 }
 
 // Wait blocks until the submission is durable and applied (or, under
@@ -137,7 +138,17 @@ func Open(path string, opt Options) (*DB, error) {
 // the committer goroutine once the ops are durable, in submission order,
 // before the Pending is released. Submit never blocks.
 func (db *DB) Submit(ops []Op, apply func()) *Pending {
-	p := &Pending{ops: ops, apply: apply, done: make(chan struct{})}
+	return db.SubmitThen(ops, apply, nil)
+}
+
+// SubmitThen is Submit with a second callback, onDurable (may be nil),
+// run on the committer goroutine once the ops are really on disk, in
+// submission order. Normally that is right after apply; under
+// AckBeforeFsync it is when the late data is written out, so an engine
+// that replicates from onDurable never sends what a kill -9 can take back
+// (and the fault's loss is a loss everywhere, for the harness to find).
+func (db *DB) SubmitThen(ops []Op, apply, onDurable func()) *Pending {
+	p := &Pending{ops: ops, apply: apply, onDurable: onDurable, done: make(chan struct{})}
 	db.mu.Lock()
 	switch {
 	case db.closed:
@@ -167,7 +178,9 @@ func (db *DB) run() {
 		case <-db.wake:
 		case <-lateTimer:
 			lateTimer = nil
-			db.commit(late, false)
+			if db.commit(late, false) == nil {
+				durable(late)
+			}
 			late = nil
 			continue
 		case <-db.stop:
@@ -176,9 +189,14 @@ func (db *DB) run() {
 			batch := db.queue
 			db.queue = nil
 			db.mu.Unlock()
-			db.commit(append(late, batch...), !db.opt.AckBeforeFsync)
 			if db.opt.AckBeforeFsync {
 				release(batch)
+				if db.commit(append(late, batch...), false) == nil {
+					durable(late)
+					durable(batch)
+				}
+			} else {
+				db.commit(batch, true)
 			}
 			return
 		}
@@ -211,11 +229,20 @@ func release(batch []*Pending) {
 	}
 }
 
+// durable runs the onDurable callbacks of written submissions.
+func durable(batch []*Pending) {
+	for _, p := range batch {
+		if p.onDurable != nil {
+			p.onDurable()
+		}
+	}
+}
+
 // commit writes batch in one transaction; when notify, it then applies
 // and releases every submission (or fails them all).
-func (db *DB) commit(batch []*Pending, notify bool) {
+func (db *DB) commit(batch []*Pending, notify bool) error {
 	if len(batch) == 0 {
-		return
+		return nil
 	}
 	n := 0
 	start := time.Now()
@@ -253,16 +280,22 @@ func (db *DB) commit(batch []*Pending, notify bool) {
 		db.mu.Unlock()
 	}
 	if !notify {
-		return
+		return err
 	}
 	for _, p := range batch {
 		if err != nil {
 			p.err = err
-		} else if p.apply != nil {
-			p.apply()
+		} else {
+			if p.apply != nil {
+				p.apply()
+			}
+			if p.onDurable != nil {
+				p.onDurable()
+			}
 		}
 		close(p.done)
 	}
+	return err
 }
 
 // Stats returns the committer's counters.

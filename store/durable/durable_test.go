@@ -135,3 +135,40 @@ func BenchmarkSubmitParallel(b *testing.B) {
 	b.ReportMetric(float64(st.Commits)/float64(b.N), "commits/op")
 	b.ReportMetric(float64(st.CommitTime.Microseconds())/float64(st.Commits), "µs/commit")
 }
+
+func TestOnDurableRunsWhenDataIsOnDisk(t *testing.T) {
+	for _, fault := range []bool{false, true} {
+		t.Run(fmt.Sprintf("fault=%v", fault), func(t *testing.T) {
+			db := open(t, filepath.Join(t.TempDir(), "data.db"), Options{AckBeforeFsync: fault, LateFlush: 300 * time.Millisecond})
+			var mu sync.Mutex
+			var order []string
+			note := func(s string) func() {
+				return func() { mu.Lock(); order = append(order, s); mu.Unlock() }
+			}
+			var inFileWhenDurable bool
+			p1 := db.SubmitThen([]Op{Put("kv", []byte("a"), []byte("1"))}, note("apply1"), note("durable1"))
+			p2 := db.SubmitThen([]Op{Put("kv", []byte("b"), []byte("2"))}, note("apply2"), func() {
+				_, inFileWhenDurable, _ = db.Get("kv", []byte("b"))
+				note("durable2")()
+			})
+			require.NoError(t, p1.Wait(context.Background()))
+			require.NoError(t, p2.Wait(context.Background()))
+			mu.Lock()
+			atAck := append([]string(nil), order...)
+			mu.Unlock()
+			if !fault {
+				assert.Equal(t, []string{"apply1", "durable1", "apply2", "durable2"}, atAck)
+				assert.True(t, inFileWhenDurable)
+				return
+			}
+			assert.Equal(t, []string{"apply1", "apply2"}, atAck, "under the fault, not durable at the ack")
+			require.Eventually(t, func() bool {
+				mu.Lock()
+				defer mu.Unlock()
+				return len(order) == 4
+			}, 3*time.Second, 10*time.Millisecond)
+			assert.Equal(t, []string{"apply1", "apply2", "durable1", "durable2"}, order)
+			assert.True(t, inFileWhenDurable, "onDurable runs once the data is in the file")
+		})
+	}
+}

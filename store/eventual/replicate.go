@@ -101,7 +101,7 @@ func (e *Engine) handleDigest(w http.ResponseWriter, r *http.Request) {
 				if len(resp.Records) >= maxRepair {
 					break buckets
 				}
-				if ent := e.kv[k]; ent.vis != nil {
+				if ent := e.kv[k]; ent.vis != nil && !ent.vis.notOnDisk {
 					resp.Records = append(resp.Records, ent.vis)
 				}
 			}
