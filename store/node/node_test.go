@@ -112,7 +112,8 @@ func TestStrongFailoverKeepsAckedWrites(t *testing.T) {
 
 	var mu sync.Mutex
 	acked := map[string]string{}
-	var unknown int
+	var unknown, ackedAfterStop int
+	var stopped bool
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for w := 0; w < 4; w++ {
@@ -137,6 +138,9 @@ func TestStrongFailoverKeepsAckedWrites(t *testing.T) {
 				switch err.(type) {
 				case nil:
 					acked[key] = val
+					if stopped {
+						ackedAfterStop++
+					}
 				case *client.UnknownError:
 					unknown++
 				}
@@ -150,7 +154,10 @@ func TestStrongFailoverKeepsAckedWrites(t *testing.T) {
 	}
 	time.Sleep(500 * time.Millisecond)
 	require.NoError(t, c.Stop(leader))
-	time.Sleep(2 * time.Second)
+	mu.Lock()
+	stopped = true
+	mu.Unlock()
+	time.Sleep(3 * time.Second)
 	close(stop)
 	wg.Wait()
 
@@ -158,8 +165,9 @@ func TestStrongFailoverKeepsAckedWrites(t *testing.T) {
 	assert.NotEqual(t, leader, newLeader)
 	mu.Lock()
 	defer mu.Unlock()
-	t.Logf("acked %d writes, %d unknown; leader %s stopped, %s took over", len(acked), unknown, leader, newLeader)
-	require.Greater(t, len(acked), 50, "clients should keep writing across the failover")
+	t.Logf("acked %d writes (%d after the leader stopped), %d unknown; leader %s stopped, %s took over", len(acked), ackedAfterStop, unknown, leader, newLeader)
+	require.Greater(t, len(acked), 20, "clients should keep writing")
+	require.Greater(t, ackedAfterStop, 0, "writes should succeed again after the failover")
 
 	var survivor string
 	for i, id := range c.IDs() {
