@@ -71,38 +71,41 @@ func (l *link) accept() {
 		if err != nil {
 			return
 		}
-		b, err := net.DialTimeout("tcp", l.target, 2*time.Second)
-		if err != nil {
-			// The target is down: refuse as it would.
-			a.(*net.TCPConn).SetLinger(0)
-			a.Close()
-			continue
-		}
-		pc := &proxyConn{a: a, b: b}
-		l.mu.Lock()
-		if l.closed {
-			l.mu.Unlock()
-			a.Close()
-			b.Close()
-			return
-		}
-		l.conns[pc] = struct{}{}
-		l.mu.Unlock()
-		var pipes sync.WaitGroup
-		pipes.Add(2)
 		l.wg.Add(1)
-		go l.pipe(a, b, forward, &pipes)
-		go l.pipe(b, a, backward, &pipes)
-		go func() {
-			defer l.wg.Done()
-			pipes.Wait()
-			a.Close()
-			b.Close()
-			l.mu.Lock()
-			delete(l.conns, pc)
-			l.mu.Unlock()
-		}()
+		go l.serve(a) // dialing the target must not hold up the next accept
 	}
+}
+
+// serve connects an accepted connection to the target and pipes both ways.
+func (l *link) serve(a net.Conn) {
+	defer l.wg.Done()
+	b, err := net.DialTimeout("tcp", l.target, 2*time.Second)
+	if err != nil {
+		// The target is down: refuse as it would.
+		a.(*net.TCPConn).SetLinger(0)
+		a.Close()
+		return
+	}
+	pc := &proxyConn{a: a, b: b}
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		a.Close()
+		b.Close()
+		return
+	}
+	l.conns[pc] = struct{}{}
+	l.mu.Unlock()
+	var pipes sync.WaitGroup
+	pipes.Add(2)
+	go l.pipe(a, b, forward, &pipes)
+	go l.pipe(b, a, backward, &pipes)
+	pipes.Wait()
+	a.Close()
+	b.Close()
+	l.mu.Lock()
+	delete(l.conns, pc)
+	l.mu.Unlock()
 }
 
 type chunk struct {
