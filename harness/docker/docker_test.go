@@ -305,3 +305,17 @@ func TestClientAddrIsContainerIP(t *testing.T) {
 	assert.Equal(t, ip.String(), host)
 	assert.True(t, c.subnet.Contains(ip))
 }
+
+func TestFreeSubnetsAvoidDockerNetworksAndHostRoutes(t *testing.T) {
+	requireDocker(t)
+	t.Parallel()
+	b := newBackend(t)
+	c := startCluster(t, b, newTestSystem(t), 1)
+	free, err := b.freeSubnets(context.Background())
+	require.NoError(t, err)
+	require.NotEmpty(t, free)
+	for _, p := range free {
+		assert.False(t, p.Overlaps(c.subnet), "%s overlaps the running cluster's %s", p, c.subnet)
+		assert.Equal(t, 24, p.Bits())
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/volume"
+	"github.com/vishvananda/netlink"
 )
 
 // LabelOwnerHost names the host the owning harness runs on: only that
@@ -136,6 +137,18 @@ func (b *Backend) freeSubnets(ctx context.Context) ([]netip.Prefix, error) {
 	if addrs, err := net.InterfaceAddrs(); err == nil {
 		for _, a := range addrs {
 			if p, err := netip.ParsePrefix(a.String()); err == nil {
+				used = append(used, p.Masked())
+			}
+		}
+	}
+	// Routes too (a VPN may route a range no interface address is in);
+	// the default route (0.0.0.0/0) overlaps everything and is skipped.
+	if routes, err := netlink.RouteList(nil, netlink.FAMILY_V4); err == nil {
+		for _, r := range routes {
+			if r.Dst == nil {
+				continue
+			}
+			if p, err := netip.ParsePrefix(r.Dst.String()); err == nil && p.Bits() > 0 {
 				used = append(used, p.Masked())
 			}
 		}
