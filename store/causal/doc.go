@@ -73,11 +73,14 @@
 //     sender splits each batch into parallel requests with random delays
 //     so that writes really arrive out of order. The causal checker must
 //     catch it.
-//   - ack-before-fsync: see store/durable. After a kill -9 the node comes
-//     back without writes it acknowledged and replicated, and reuses their
-//     sequence numbers for new writes; peers that have the old ones keep
-//     them, so replicas may diverge: the fault's damage, for the harness
-//     to find.
+//   - ack-before-fsync: see store/durable. A write is acknowledged before
+//     it is on disk but replicated only once it is, so a kill -9 within
+//     the window loses it everywhere; the restarted node reuses its
+//     sequence numbers, and a client whose token names the lost writes is
+//     served by that node (a node does not wait for its own entry of a
+//     token) and sees the loss. Peers also acknowledge replicated writes
+//     before they are on disk, so under this fault the outgoing log is
+//     never trimmed (a peer may need it again after a kill).
 //
 // # Peer API
 //
