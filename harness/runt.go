@@ -97,9 +97,10 @@ func RunT(t testing.TB, test Test, want Expect) RunResult {
 			res.Dir, res.Backend, res.Seed, res.Invoked, res.OK, res.Fail, res.Info)
 		if !keep {
 			dir := res.Dir
+			runs := test.RunsDir
 			t.Cleanup(func() {
 				if !t.Failed() {
-					os.RemoveAll(dir)
+					removeRun(runs, dir)
 				}
 			})
 		}
@@ -120,6 +121,22 @@ func RunT(t testing.TB, test Test, want Expect) RunResult {
 		t.Fatalf("%s\nrun directory: %s", msg, res.Dir)
 	}
 	return res
+}
+
+// removeRun removes the run directory dir, its test's directory when
+// that is left empty, and runs/latest when it pointed at dir.
+func removeRun(runs, dir string) {
+	os.RemoveAll(dir)
+	os.Remove(filepath.Dir(dir)) // only if empty
+	latest := filepath.Join(runs, "latest")
+	if target, err := os.Readlink(latest); err == nil {
+		if !filepath.IsAbs(target) {
+			target = filepath.Join(runs, target)
+		}
+		if filepath.Clean(target) == filepath.Clean(dir) {
+			os.Remove(latest)
+		}
+	}
 }
 
 // PrepareT returns test as RunT runs it: seed 0 becomes 1, every checker
