@@ -82,7 +82,16 @@ func (e *errNotDifferentiated) Error() string {
 // its new value only (see the package doc).
 func buildCausal(ops []regOp) (*causalGraph, error) {
 	g := &causalGraph{ops: ops, writes: map[int64]*writeList{}}
-	sessOf := map[int]int32{}
+	// An info write that is not its process's last operation (the harness
+	// retires a process after an info, other tools may not) gets a session
+	// of its own: it may never have happened, so the operations after it
+	// in its process must not count as causally after it. Its session
+	// holds only it, so it is causally before only what read it.
+	last := map[int]int{}
+	for i, r := range ops {
+		last[r.op.Process] = i
+	}
+	sessOf := map[int64]int32{}
 	keyOf := map[string]int32{}
 	type kv struct {
 		key int32
@@ -90,12 +99,16 @@ func buildCausal(ops []regOp) (*causalGraph, error) {
 	}
 	writer := make(map[kv]int32, len(ops)/2)
 	g.entries = make([]causalEntry, 0, len(ops)+len(ops)/8)
-	add := func(op int32, write bool, val string) {
+	add := func(op int32, write bool) {
 		o := ops[op].op
-		s, ok := sessOf[o.Process]
+		sk := int64(o.Process)
+		if ops[op].status == statusInfo && last[o.Process] != int(op) {
+			sk = 1<<40 + int64(op) // a session of its own
+		}
+		s, ok := sessOf[sk]
 		if !ok {
 			s = int32(len(g.sessions))
-			sessOf[o.Process] = s
+			sessOf[sk] = s
 			g.sessions = append(g.sessions, nil)
 			g.procs = append(g.procs, o.Process)
 		}
@@ -109,24 +122,23 @@ func buildCausal(ops []regOp) (*causalGraph, error) {
 		id := int32(len(g.entries))
 		g.entries = append(g.entries, e)
 		g.sessions[s] = append(g.sessions[s], id)
-		_ = val
 	}
 	vals := make([]string, 0, cap(g.entries)) // entry -> value
 	for i, r := range ops {
 		switch {
 		case r.kind == regRead:
-			add(int32(i), false, r.value)
+			add(int32(i), false)
 			vals = append(vals, r.value)
 		case r.kind == regWrite:
-			add(int32(i), true, r.value)
+			add(int32(i), true)
 			vals = append(vals, r.value)
 		case r.kind == regCAS && r.status == statusOK:
-			add(int32(i), false, r.expected)
+			add(int32(i), false)
 			vals = append(vals, r.expected)
-			add(int32(i), true, r.value)
+			add(int32(i), true)
 			vals = append(vals, r.value)
 		case r.kind == regCAS && r.status == statusInfo:
-			add(int32(i), true, r.value)
+			add(int32(i), true)
 			vals = append(vals, r.value)
 		}
 	}

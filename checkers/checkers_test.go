@@ -157,6 +157,22 @@ func registerCases() []registerCase {
 			want: all(want{valid: V}),
 		},
 		{
+			name: "process goes on after an info write it never sees: not read-your-writes",
+			h:    finals(b().Invoke(0, "write", "x", 1).Info(0).Read(0, "x", nil), "x", nil),
+			want: all(want{valid: V}),
+		},
+		{
+			name: "process goes on after an info write that others saw",
+			h:    finals(b().Invoke(0, "write", "x", 1).Info(0).Read(1, "x", 1).Read(0, "x", nil), "x", 1),
+			want: map[string]want{"linearizable": {valid: I}, "causal": {valid: V}, "causal+": {valid: V}, "eventual": {valid: V}},
+		},
+		{
+			name: "info write, read, then overwritten in the reader's session: still causal order",
+			h:    finals(b().Invoke(0, "write", "x", 1).Info(0).Read(1, "x", 1).Write(1, "x", 2).Read(1, "x", 1), "x", 2),
+			want: map[string]want{"linearizable": {valid: I},
+				"causal": {valid: I, anomalies: []string{"WriteCORead"}, guarantee: "read-your-writes"}},
+		},
+		{
 			name: "info write never seen: it may never have happened",
 			h:    finals(b().Invoke(0, "write", "x", 1).Info(0).Read(1, "x", nil), "x", nil),
 			want: all(want{valid: V}),

@@ -22,7 +22,9 @@
 //   - info write, or an invoke that never completed: may have taken effect
 //     at any time after its invoke, or never. (Linearizable: return time at
 //     infinity. Causal: a write that is in the history, last in its session
-//     since the harness retires a process after an info.)
+//     since the harness retires a process after an info; when a process goes
+//     on after it anyway, the write gets a session of its own, so that the
+//     process's later operations are not taken to follow it.)
 //   - info read: dropped, it tells nothing.
 //   - fail: dropped (it did not happen; reading its value is a ThinAirRead),
 //     except a cas that failed with "mismatch".
