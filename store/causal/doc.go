@@ -16,9 +16,11 @@
 // and in batches, to POST /peer/causal/replicate. The peer buffers a
 // write until its applied vector covers the write's dependencies (and the
 // origin's earlier writes), fsyncs it, applies it, and answers with its
-// applied vector; the sender resumes from the peer's applied[self], so a
-// partition or a restart of either side only delays replication: the
-// sender retries with backoff and resends whatever the peer lacks. The
+// applied vector and the writes it holds (applied or buffered); the
+// sender resumes after what the peer holds, so a partition or a restart
+// of either side only delays replication: the sender retries with backoff
+// and resends whatever the peer lacks, and never resends what a peer
+// buffers for dependencies that must come from elsewhere. The
 // outgoing log is kept (in memory and in bbolt) until every peer has
 // acknowledged it, so a restarted node keeps replicating.
 //

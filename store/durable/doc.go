@@ -3,12 +3,12 @@
 //
 // An engine hands the DB a list of puts and deletes plus an apply
 // callback (Submit). One committer goroutine takes every submission that
-// is waiting, writes them all in one bbolt transaction and one fsync,
-// then runs the submissions' apply callbacks in submission order and
+// is waiting, writes them all in one bbolt transaction (one commit: its
+// pages, then its meta page, each followed by an fdatasync), then runs the submissions' apply callbacks in submission order and
 // releases their waiters. So
 //
 //   - an acknowledged write is on disk (fsynced) before it is acknowledged;
-//   - concurrency buys throughput: N concurrent writers share one fsync
+//   - concurrency buys throughput: N concurrent writers share one commit
 //     (Stats().Commits counts the fsynced transactions);
 //   - state becomes visible (apply) in exactly the order it was submitted,
 //     and never before it is durable, so a reader never sees a value that
