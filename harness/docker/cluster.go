@@ -409,6 +409,9 @@ func (c *Cluster) Close(ctx context.Context) error {
 		created := slices.Clone(c.created)
 		c.mu.Unlock()
 		var errs []error
+		// Stop the nodes first: the daemon has then copied all of their
+		// output into its log, so the copies below are complete.
+		c.stopAll(ctx, created)
 		if err := c.copyLogs(ctx, created); err != nil {
 			errs = append(errs, err)
 		}
@@ -435,6 +438,26 @@ func (c *Cluster) Close(ctx context.Context) error {
 	})
 	<-c.done
 	return c.closeErr
+}
+
+// stopAll stops every created container (SIGTERM, then SIGKILL after a
+// second) in parallel. Errors are left to the removal that follows.
+func (c *Cluster) stopAll(ctx context.Context, created []object) {
+	grace := 1
+	var wg sync.WaitGroup
+	for _, o := range created {
+		if o.kind != "container" {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// A paused container must be thawed to receive signals.
+			_ = c.b.cli.ContainerUnpause(ctx, o.name)
+			_ = c.b.cli.ContainerStop(ctx, o.name, container.StopOptions{Timeout: &grace})
+		}()
+	}
+	wg.Wait()
 }
 
 func (c *Cluster) copyLogs(ctx context.Context, created []object) error {

@@ -66,6 +66,23 @@ func TestClusterLifecycleAndLogs(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, n.ID, got)
 	}
+	// The harness reaches each node at its container IP on the run's
+	// network (nothing is published on the host).
+	for _, n := range nodes {
+		host, _, err := net.SplitHostPort(n.ClientAddr)
+		require.NoError(t, err)
+		ip, err := c.NodeIP(n.ID)
+		require.NoError(t, err)
+		assert.Equal(t, ip.String(), host)
+		assert.True(t, c.subnet.Contains(ip))
+	}
+	// The next run's subnet avoids this one.
+	free, err := b.freeSubnets(ctx)
+	require.NoError(t, err)
+	require.NotEmpty(t, free)
+	for _, p := range free {
+		assert.False(t, p.Overlaps(c.subnet), "%s overlaps the running cluster's %s", p, c.subnet)
+	}
 	// Every container carries the run's labels and NET_ADMIN.
 	for _, n := range nodes {
 		name, err := c.ContainerName(n.ID)
@@ -234,88 +251,63 @@ func TestKillRestartKeepsDataAndPartition(t *testing.T) {
 	assert.NoError(t, c.Probe(ctx, "n1", peer, probeTimeout))
 }
 
-func TestPauseFreezesNode(t *testing.T) {
+// Pause and packet faults on one 2-node cluster (cluster starts are the
+// slow part of these tests).
+func TestPauseAndPacketFaults(t *testing.T) {
 	requireDocker(t)
 	t.Parallel()
 	b := newBackend(t)
 	c := startCluster(t, b, newTestSystem(t), 2)
 	ctx := context.Background()
-	n2 := c.Nodes()[1]
-	require.NoError(t, c.Pause(ctx, "n2"))
-	qctx, cancel := context.WithTimeout(ctx, time.Second)
-	_, err := kvGet(qctx, n2.ClientAddr, "x")
-	cancel()
-	require.Error(t, err, "a paused node must answer nothing")
-	require.True(t, errors.Is(err, context.DeadlineExceeded), "it must hang, not refuse: %v", err)
 
-	require.NoError(t, c.Resume(ctx, "n2"))
-	require.NoError(t, c.Resume(ctx, "n2"), "resuming a running node is a no-op")
-	qctx, cancel = context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	require.NoError(t, kvPut(qctx, n2.ClientAddr, "x", "1"))
-
-	// A paused node can be killed (it is thawed first) and restarted.
-	require.NoError(t, c.Pause(ctx, "n2"))
-	require.NoError(t, c.Kill(ctx, "n2"))
-	require.NoError(t, c.Restart(ctx, "n2"))
-	require.NoError(t, c.waitNodeReady(qctx, c.nodes[1]))
-}
-
-func TestPacketFault(t *testing.T) {
-	requireDocker(t)
-	t.Parallel()
-	b := newBackend(t)
-	c := startCluster(t, b, newTestSystem(t), 2)
-	ctx := context.Background()
-	peer, err := c.PeerAddr("n2")
-	require.NoError(t, err)
-
-	// 100% loss: nothing n1 sends gets out (netem, or the nftables
-	// fallback on kernels without netem).
-	require.NoError(t, c.Packet(ctx, "n1", nemesis.PacketFault{Loss: 100}))
-	assert.Error(t, c.Probe(ctx, "n1", peer, probeTimeout))
-	require.NoError(t, c.Packet(ctx, "n1", nemesis.PacketFault{}))
-	assert.NoError(t, c.Probe(ctx, "n1", peer, probeTimeout))
-
-	// A delay needs netem: it either shows in the connect time or fails
-	// loudly.
-	err = c.Packet(ctx, "n1", nemesis.PacketFault{Delay: 300 * time.Millisecond})
-	if errors.Is(err, netfault.ErrNoNetem) {
-		t.Logf("this kernel has no netem: delay is refused as it must be: %v", err)
-	} else {
+	t.Run("packet", func(t *testing.T) {
+		peer, err := c.PeerAddr("n2")
 		require.NoError(t, err)
-		start := time.Now()
-		require.NoError(t, c.Probe(ctx, "n1", peer, 3*time.Second))
-		assert.GreaterOrEqual(t, time.Since(start), 300*time.Millisecond)
+		// 100% loss: nothing n1 sends gets out (netem, or the nftables
+		// fallback on kernels without netem).
+		require.NoError(t, c.Packet(ctx, "n1", nemesis.PacketFault{Loss: 100}))
+		assert.Error(t, c.Probe(ctx, "n1", peer, probeTimeout))
+		// A restarted node gets its packet fault back.
+		require.NoError(t, c.Kill(ctx, "n1"))
+		require.NoError(t, c.Restart(ctx, "n1"))
+		assert.Error(t, c.Probe(ctx, "n1", peer, probeTimeout), "the loss survives a restart")
 		require.NoError(t, c.Packet(ctx, "n1", nemesis.PacketFault{}))
-	}
-	require.Error(t, c.Packet(ctx, "n1", nemesis.PacketFault{Loss: 150}), "loss above 100% is rejected")
-}
+		assert.NoError(t, c.Probe(ctx, "n1", peer, probeTimeout))
 
-// The host reaches nodes at their IPs; nothing listens on the host side.
-func TestClientAddrIsContainerIP(t *testing.T) {
-	requireDocker(t)
-	t.Parallel()
-	b := newBackend(t)
-	c := startCluster(t, b, newTestSystem(t), 1)
-	host, _, err := net.SplitHostPort(c.Nodes()[0].ClientAddr)
-	require.NoError(t, err)
-	ip, err := c.NodeIP("n1")
-	require.NoError(t, err)
-	assert.Equal(t, ip.String(), host)
-	assert.True(t, c.subnet.Contains(ip))
-}
+		// A delay needs netem: it either shows in the connect time or
+		// fails loudly.
+		err = c.Packet(ctx, "n1", nemesis.PacketFault{Delay: 300 * time.Millisecond})
+		if errors.Is(err, netfault.ErrNoNetem) {
+			t.Logf("this kernel has no netem: delay is refused as it must be: %v", err)
+		} else {
+			require.NoError(t, err)
+			start := time.Now()
+			require.NoError(t, c.Probe(ctx, "n1", peer, 3*time.Second))
+			assert.GreaterOrEqual(t, time.Since(start), 300*time.Millisecond)
+			require.NoError(t, c.Packet(ctx, "n1", nemesis.PacketFault{}))
+		}
+		require.Error(t, c.Packet(ctx, "n1", nemesis.PacketFault{Loss: 150}), "loss above 100% is rejected")
+	})
 
-func TestFreeSubnetsAvoidDockerNetworksAndHostRoutes(t *testing.T) {
-	requireDocker(t)
-	t.Parallel()
-	b := newBackend(t)
-	c := startCluster(t, b, newTestSystem(t), 1)
-	free, err := b.freeSubnets(context.Background())
-	require.NoError(t, err)
-	require.NotEmpty(t, free)
-	for _, p := range free {
-		assert.False(t, p.Overlaps(c.subnet), "%s overlaps the running cluster's %s", p, c.subnet)
-		assert.Equal(t, 24, p.Bits())
-	}
+	t.Run("pause", func(t *testing.T) {
+		n2 := c.Nodes()[1]
+		require.NoError(t, c.Pause(ctx, "n2"))
+		qctx, cancel := context.WithTimeout(ctx, time.Second)
+		_, err := kvGet(qctx, n2.ClientAddr, "x")
+		cancel()
+		require.Error(t, err, "a paused node must answer nothing")
+		require.True(t, errors.Is(err, context.DeadlineExceeded), "it must hang, not refuse: %v", err)
+
+		require.NoError(t, c.Resume(ctx, "n2"))
+		require.NoError(t, c.Resume(ctx, "n2"), "resuming a running node is a no-op")
+		qctx, cancel = context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		require.NoError(t, kvPut(qctx, n2.ClientAddr, "x", "1"))
+
+		// A paused node can be killed (it is thawed first) and restarted.
+		require.NoError(t, c.Pause(ctx, "n2"))
+		require.NoError(t, c.Kill(ctx, "n2"))
+		require.NoError(t, c.Restart(ctx, "n2"))
+		require.NoError(t, c.waitNodeReady(qctx, c.nodes[1]))
+	})
 }

@@ -32,7 +32,7 @@ func childMain() int {
 		return 1
 	}
 	c, err := b.StartCluster(context.Background(), testSystem{bin: os.Getenv(childBinEnv)},
-		harness.ClusterSpec{RunID: os.Getenv(childRunEnv), Nodes: 2, Dir: os.TempDir()})
+		harness.ClusterSpec{RunID: os.Getenv(childRunEnv), Nodes: 2}) // no Dir: no logs to keep
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "child:", err)
 		return 1
