@@ -248,6 +248,11 @@ func registerCases() []registerCase {
 			want: map[string]want{"eventual": {valid: U, reason: `"y"`}, "causal": {valid: V}},
 		},
 		{
+			name: "eventual: a node's final read did not answer",
+			h:    b().Write(0, "x", 1).FinalRead(100, "n1", "x", 1).FinalInvoke(101, "n2", "x").Info(101),
+			want: map[string]want{"eventual": {valid: U, reason: `key "x" on node n2 (info: timeout)`}},
+		},
+		{
 			name: "eventual: invalid outranks unknown",
 			h:    b().Read(0, "x", 9),
 			want: map[string]want{"eventual": {valid: I, anomalies: []string{"ThinAirRead"}}},

@@ -80,7 +80,8 @@
 //
 // No ThinAirRead, no CyclicCO, and convergence: the final reads ("final":
 // true) of every key agree, on a value an ok or info write wrote, or on
-// absent only when no write of the key succeeded. No final reads, or a key
-// written successfully without a final read, is unknown. Session-guarantee
+// absent only when no write of the key succeeded. No final reads, a key
+// written successfully without a final read, or a final read that did not
+// answer (fail, info, never completed), is unknown. Session-guarantee
 // violations go to Result.Info.
 package checkers

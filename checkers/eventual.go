@@ -43,6 +43,9 @@ func (c eventual) Check(ctx context.Context, events []history.Event) Result {
 		}
 	}
 	conv, unknownWhy := convergence(ops, a == nil)
+	if missing := unansweredFinals(events); missing != "" && unknownWhy == "" {
+		unknownWhy = missing
+	}
 	res.Anomalies = append(res.Anomalies, conv...)
 	for _, an := range conv {
 		res.Counts[an.Name]++
@@ -148,4 +151,55 @@ func convergence(ops []regOp, checkWritten bool) (found []Anomaly, unknownWhy st
 		return found, fmt.Sprintf("%d keys written successfully have no final read, so their convergence cannot be judged (%s)", n, strings.Join(unread, ", "))
 	}
 	return found, ""
+}
+
+// unansweredFinals says which final reads did not complete ok (failed,
+// info, or never completed): a node that did not answer may have diverged,
+// so convergence on every node cannot be claimed.
+func unansweredFinals(events []history.Event) string {
+	type final struct{ key, node string }
+	open := map[int]final{}
+	var missing []string
+	note := func(f final, why string) {
+		node := f.node
+		if node == "" {
+			node = "?"
+		}
+		missing = append(missing, fmt.Sprintf("key %q on node %s (%s)", f.key, node, why))
+	}
+	for _, e := range events {
+		if e.IsNemesis() || e.F != history.FRead {
+			continue
+		}
+		if e.Type == history.Invoke {
+			if e.Final {
+				open[e.Process] = final{key: e.Key, node: e.Node}
+			}
+			continue
+		}
+		f, ok := open[e.Process]
+		if !ok {
+			continue
+		}
+		delete(open, e.Process)
+		if e.Type != history.OK {
+			why := string(e.Type)
+			if e.Error != "" {
+				why += ": " + e.Error
+			}
+			note(f, why)
+		}
+	}
+	for _, f := range open {
+		note(f, "never completed")
+	}
+	if len(missing) == 0 {
+		return ""
+	}
+	sort.Strings(missing)
+	n := len(missing)
+	if n > 5 {
+		missing = append(missing[:5], "...")
+	}
+	return fmt.Sprintf("%d final reads did not answer, so convergence on every node cannot be claimed: %s", n, strings.Join(missing, "; "))
 }

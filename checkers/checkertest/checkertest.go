@@ -111,6 +111,15 @@ func (b *Builder) FinalRead(p int, node, key string, v any) *Builder {
 	return b.OK(p, v)
 }
 
+// FinalInvoke starts a final read on node; complete it with OK, Fail or
+// Info.
+func (b *Builder) FinalInvoke(p int, node, key string) *Builder {
+	b.final = true
+	b.Invoke(p, history.FRead, key, nil).Node(p, node)
+	b.final = false
+	return b
+}
+
 // Add is an invoke and an ok of a set add.
 func (b *Builder) Add(p int, key string, elem int) *Builder {
 	return b.Invoke(p, history.FAdd, key, elem).OK(p, nil)
