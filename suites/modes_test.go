@@ -1,6 +1,7 @@
 package suites
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/faultline/faultline/checkers"
@@ -35,9 +36,13 @@ func nemesisName(n []string) string {
 func TestStrongLinearizable(t *testing.T) {
 	for _, nem := range nemesisMatrix() {
 		t.Run(nemesisName(nem), func(t *testing.T) {
+			var b harness.Backend
+			if slices.Contains(nem, "kill") {
+				b = strongKillBackend(t)
+			}
 			run(t, reftest.Case{
 				Test: harness.Test{
-					Mode: "strong", Workload: "kv", Nemesis: nem,
+					Backend: b, Mode: "strong", Workload: "kv", Nemesis: nem,
 					NemesisInterval: interval, TimeLimit: timeLimit,
 				},
 				Expect: harness.Expect{"linearizable": checkers.Valid, "causal+": checkers.Valid},

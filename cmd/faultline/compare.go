@@ -273,8 +273,11 @@ func compareRun(ctx context.Context, f compareFlags, cells []compareCellSpec, bi
 			cell.Err = err.Error()
 			errs = append(errs, fmt.Errorf("%s × %s × %s: %w", c.mode, c.nemesis, c.workload, err))
 		}
+		if res.Interrupted && cell.Err == "" {
+			cell.Err = "interrupted: the verdicts are of what was recorded, without the final reads"
+		}
 		if res.Dir != "" {
-			fillCell(ctx, &cell, dir, res.Dir, log)
+			fillCell(context.WithoutCancel(ctx), &cell, dir, res.Dir, log)
 		}
 		if res.Checked {
 			cell.Verdicts = results.VerdictsOf(res.Summary, results.CompareModels)
