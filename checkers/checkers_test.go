@@ -427,6 +427,7 @@ func TestSet(t *testing.T) {
 		{name: "info add present is recovered", h: b().Invoke(0, "add", "s", 1).Info(0).SetRead(3, "s", true, 1),
 			valid: V, counts: map[string]int{"recovered": 1}},
 		{name: "no final read", h: b().Add(0, "s", 1).SetRead(1, "s", false, 1), valid: U},
+		{name: "a node's final read did not answer", h: b().Add(0, "s", 1).SetRead(3, "s", true, 1).FinalInvoke(4, "n2", "s").Fail(4, "unavailable"), valid: U},
 		{name: "no set operations", h: b(), valid: U},
 		{name: "lost outranks no final read of another set", h: b().Add(0, "s", 1).Add(0, "t", 1).SetRead(3, "s", true),
 			valid: I, anomalies: []string{"lost"}},

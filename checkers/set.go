@@ -256,12 +256,15 @@ func (c setChecker) Check(ctx context.Context, events []history.Event) Result {
 			}
 		}
 	}
+	if missing := unansweredFinals(events); missing != "" {
+		unknownWhy = append(unknownWhy, missing)
+	}
 	switch {
 	case len(res.Anomalies) > 0:
 		res.Valid = Invalid
 	case len(unknownWhy) > 0:
 		res.Valid = Unknown
-		res.Reason = strings.Join(unknownWhy, "; ") + "; the run must end with final reads (\"final\": true) of every set"
+		res.Reason = strings.Join(unknownWhy, "; ") + "; the run must end with answered final reads (\"final\": true) of every set"
 	case res.Counts["never-read"] > 0:
 		ex := examples["never-read"]
 		res.Valid = Unknown
