@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -296,9 +297,7 @@ func (slowNoop) Invoke(ctx context.Context, op Op) Completion {
 
 // TestSameSeedSameOpsPerProcess runs the kv workload twice through the
 // runner with the same seed and a client whose completions depend only on
-// the op: every process must see the same sequence of ops (one run may go
-// further than the other within the time limit, so one sequence is a
-// prefix of the other).
+// the op: every process must see the same sequence of ops.
 func TestSameSeedSameOpsPerProcess(t *testing.T) {
 	run := func(seed int64) map[int][]string {
 		wl, err := workloads.New("kv", workloads.Options{Mode: "strong", Workers: 6, Nodes: 3})
@@ -310,7 +309,7 @@ func TestSameSeedSameOpsPerProcess(t *testing.T) {
 		p := newPool(6, []Node{{ID: "n1"}, {ID: "n2"}, {ID: "n3"}}, wl.HomeNode, rec, func(first int) (Client, error) {
 			return &fakeClient{infoEvery: 11, overlaps: &overlaps, closed: &closed, node: first}, nil
 		}, time.Second, seed, time.Now())
-		require.NoError(t, p.run(context.Background(), generator.TimeLimit(100*time.Millisecond, wl.Generator())))
+		require.NoError(t, p.run(context.Background(), &perWorkerLimit{n: 150, g: wl.Generator(), done: map[int]int{}}))
 		p.close()
 		require.NoError(t, rec.Close())
 		h, err := history.ReadFile(path)
@@ -323,16 +322,7 @@ func TestSameSeedSameOpsPerProcess(t *testing.T) {
 	}
 	a, b := run(5), run(5)
 	require.NotEmpty(t, a)
-	compared := 0
-	for proc, sa := range a {
-		sb := b[proc]
-		n := min(len(sa), len(sb))
-		if n > 0 {
-			assert.Equal(t, sa[:n], sb[:n], "process %d", proc)
-		}
-		compared += n
-	}
-	assert.Greater(t, compared, 100)
+	assert.Equal(t, a, b, "same seed, same ops for every process")
 	// Worker 0's ops over all its processes (0, 6, 12, ...).
 	worker0 := func(m map[int][]string) []string {
 		var out []string
@@ -343,7 +333,38 @@ func TestSameSeedSameOpsPerProcess(t *testing.T) {
 	}
 	c := run(6)
 	wa, wc := worker0(a), worker0(c)
-	n := min(len(wa), len(wc))
-	require.Greater(t, n, 20)
-	assert.NotEqual(t, wa[:n], wc[:n], "another seed, other ops")
+	require.Len(t, wa, 150)
+	require.Len(t, wc, 150)
+	assert.NotEqual(t, wa, wc, "another seed, other ops")
+}
+
+// perWorkerLimit ends g for each worker after n ops (a count that does not
+// depend on timing, unlike a time limit).
+type perWorkerLimit struct {
+	n    int
+	g    generator.Generator
+	mu   sync.Mutex
+	done map[int]int
+}
+
+func (l *perWorkerLimit) Next(ctx generator.Context) generator.Step {
+	l.mu.Lock()
+	if l.done[ctx.Worker] >= l.n {
+		l.mu.Unlock()
+		return generator.Finished()
+	}
+	l.mu.Unlock()
+	s := l.g.Next(ctx)
+	if s.Kind == generator.Emit {
+		l.mu.Lock()
+		l.done[ctx.Worker]++
+		l.mu.Unlock()
+	}
+	return s
+}
+
+func (l *perWorkerLimit) Update(ctx generator.Context, op generator.Op, c generator.Completion) {
+	if u, ok := l.g.(generator.Updater); ok {
+		u.Update(ctx, op, c)
+	}
 }

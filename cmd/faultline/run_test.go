@@ -22,7 +22,23 @@ import (
 	"github.com/faultline/faultline/internal/testbin"
 )
 
-func TestMain(m *testing.M) { os.Exit(testbin.Main(m)) }
+func TestMain(m *testing.M) {
+	// The signal tests run this test binary as the faultline command
+	// (cliBinary), which spares them a build of their own.
+	if os.Getenv("FAULTLINE_TEST_AS_CLI") == "1" {
+		main()
+		os.Exit(0)
+	}
+	os.Exit(testbin.Main(m))
+}
+
+// cliCommand returns a command that runs faultline with args, in a child
+// process: this test binary, acting as main.
+func cliCommand(args ...string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "FAULTLINE_TEST_AS_CLI=1")
+	return cmd
+}
 
 // runCLI runs the faultline command in-process and returns its exit code
 // (as main would) and output.
@@ -113,9 +129,8 @@ func TestRunLocalEndToEnd(t *testing.T) {
 // TestRunInterruptStopsNodes runs the real faultline binary and sends it
 // SIGINT: it must stop, leave a readable history and no node behind.
 func TestRunInterruptStopsNodes(t *testing.T) {
-	bin := testbin.Build(t, "./cmd/faultline", "faultline")
 	out := t.TempDir()
-	cmd := exec.Command(bin, "run", "--backend", "local", "--storenode", testbin.Storenode(t),
+	cmd := cliCommand("run", "--backend", "local", "--storenode", testbin.Storenode(t),
 		"--out", out, "--mode", "strong", "--workload", "kv", "--time-limit", "5m", "--concurrency", "3")
 	var stdout bytes.Buffer
 	cmd.Stdout = &stdout
@@ -182,9 +197,8 @@ func nodeProcs(dir string) []string {
 // torn last line skipped) and the nodes must die with it (parent-death
 // signal).
 func TestRunKilledLeavesReadableHistoryAndNoNodes(t *testing.T) {
-	bin := testbin.Build(t, "./cmd/faultline", "faultline")
 	out := t.TempDir()
-	cmd := exec.Command(bin, "run", "--backend", "local", "--storenode", testbin.Storenode(t),
+	cmd := cliCommand("run", "--backend", "local", "--storenode", testbin.Storenode(t),
 		"--out", out, "--mode", "strong", "--workload", "kv", "--time-limit", "5m", "--concurrency", "3")
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
