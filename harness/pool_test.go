@@ -246,7 +246,7 @@ func TestRecordingSurvivesKill(t *testing.T) {
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	// Let it record for a while (more than one fsync interval).
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		st, err := os.Stat(path)
 		if err == nil && st.Size() > 1<<20 {
@@ -262,7 +262,7 @@ func TestRecordingSurvivesKill(t *testing.T) {
 
 	res, err := history.ReadFile(path)
 	require.NoError(t, err, "a killed recorder leaves a readable history")
-	assert.Greater(t, len(res.Events), 10000)
+	assert.Greater(t, len(res.Events), 5000, "at least what was on disk when the kill came (1 MiB)")
 	assert.LessOrEqual(t, len(res.Warnings), 1, "at most the torn last line is skipped")
 	ops := history.Pair(res.Events)
 	open := 0

@@ -87,16 +87,17 @@ func TestLinkBlackholeEachDirectionThenHeal(t *testing.T) {
 
 func TestLinkDelay(t *testing.T) {
 	l, c, r := newTestLink(t)
-	l.setShape(forward, shaping{delay: 150 * time.Millisecond})
+	l.setShape(forward, shaping{delay: 300 * time.Millisecond})
 	start := time.Now()
-	_, err := roundTrip(t, c, r, "slow", 2*time.Second)
+	_, err := roundTrip(t, c, r, "slow", 3*time.Second)
 	require.NoError(t, err)
-	assert.GreaterOrEqual(t, time.Since(start), 150*time.Millisecond)
+	assert.GreaterOrEqual(t, time.Since(start), 300*time.Millisecond)
 	l.setShape(forward, shaping{})
+	assert.Zero(t, l.delayFor(forward), "the delay is cleared")
 	start = time.Now()
-	_, err = roundTrip(t, c, r, "fast", 2*time.Second)
+	_, err = roundTrip(t, c, r, "fast", 3*time.Second)
 	require.NoError(t, err)
-	assert.Less(t, time.Since(start), 100*time.Millisecond)
+	assert.Less(t, time.Since(start), 300*time.Millisecond, "a loopback round trip without the delay")
 }
 
 func TestLinkLossCostsRetransmitDelay(t *testing.T) {
