@@ -135,7 +135,7 @@ func TestRunInterruptedKeepsHistory(t *testing.T) {
 	start := time.Now()
 	res, err := harness.Run(ctx, tt)
 	require.NoError(t, err)
-	assert.Less(t, time.Since(start), 30*time.Second, "the interrupt stopped the run")
+	assert.Less(t, time.Since(start), 60*time.Second, "the interrupt stopped the run (time limit: 1 min)")
 	assert.True(t, res.Interrupted)
 	require.Len(t, b.clusters, 1)
 	assert.Empty(t, b.clusters[0].Pids(), "every node stopped")
