@@ -136,6 +136,7 @@ func (b *Backend) StartCluster(ctx context.Context, sys harness.System, spec har
 	if err := c.createNetwork(ctx); err != nil {
 		return fail(err)
 	}
+	c.mu.Lock() // Close may run concurrently (an interrupt) and read nodes
 	for i := 1; i <= spec.Nodes; i++ {
 		id := "n" + strconv.Itoa(i)
 		n := &node{
@@ -147,6 +148,7 @@ func (b *Backend) StartCluster(ctx context.Context, sys harness.System, spec har
 		c.nodes = append(c.nodes, n)
 		c.byID[id] = n
 	}
+	c.mu.Unlock()
 	created := time.Now()
 	errs := make([]error, len(c.nodes))
 	var wg sync.WaitGroup
@@ -407,12 +409,13 @@ func (c *Cluster) Close(ctx context.Context) error {
 		c.mu.Lock()
 		c.closed = true
 		created := slices.Clone(c.created)
+		nodes := slices.Clone(c.nodes)
 		c.mu.Unlock()
 		var errs []error
 		// Stop the nodes first: the daemon has then copied all of their
 		// output into its log, so the copies below are complete.
 		c.stopAll(ctx, created)
-		if err := c.copyLogs(ctx, created); err != nil {
+		if err := c.copyLogs(ctx, nodes, created); err != nil {
 			errs = append(errs, err)
 		}
 		// Containers first (they hold the network and volumes), then the
@@ -460,13 +463,13 @@ func (c *Cluster) stopAll(ctx context.Context, created []object) {
 	wg.Wait()
 }
 
-func (c *Cluster) copyLogs(ctx context.Context, created []object) error {
+func (c *Cluster) copyLogs(ctx context.Context, nodes []*node, created []object) error {
 	if c.dir == "" {
 		return nil
 	}
 	dir := filepath.Join(c.dir, "nodes")
 	var errs []error
-	for _, n := range c.nodes {
+	for _, n := range nodes {
 		if !slices.Contains(created, object{"container", n.container}) {
 			continue
 		}
