@@ -26,6 +26,8 @@ type readBatcher struct {
 	stop    chan struct{}
 	done    chan struct{}
 	once    sync.Once
+	base    context.Context // cancelled by close, so a round in flight ends
+	cancel  context.CancelFunc
 }
 
 // roundResult is a round's outcome: the read index, or why none.
@@ -35,7 +37,10 @@ type roundResult struct {
 }
 
 func newReadBatcher(verify func(context.Context) (uint64, error)) *readBatcher {
+	base, cancel := context.WithCancel(context.Background())
 	b := &readBatcher{
+		base:   base,
+		cancel: cancel,
 		verify: verify,
 		kick:   make(chan struct{}, 1),
 		stop:   make(chan struct{}),
@@ -80,7 +85,7 @@ func (b *readBatcher) loop() {
 		if len(batch) == 0 {
 			continue
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), roundTimeout)
+		ctx, cancel := context.WithTimeout(b.base, roundTimeout)
 		idx, err := b.verify(ctx)
 		cancel()
 		for _, ch := range batch {
@@ -90,6 +95,6 @@ func (b *readBatcher) loop() {
 }
 
 func (b *readBatcher) close() {
-	b.once.Do(func() { close(b.stop) })
+	b.once.Do(func() { close(b.stop); b.cancel() })
 	<-b.done
 }
