@@ -332,6 +332,7 @@ func (n *Nemesis) strobe(ctx context.Context, t Target, id string, offset, perio
 	tick := time.NewTicker(period)
 	defer tick.Stop()
 	on := true
+	failures := 0
 	for {
 		select {
 		case <-ctx.Done():
@@ -346,10 +347,17 @@ func (n *Nemesis) strobe(ctx context.Context, t Target, id string, offset, perio
 		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		err := t.SetClockOffset(cctx, id, o)
 		cancel()
-		if err != nil && ctx.Err() == nil {
+		switch {
+		case err == nil || ctx.Err() != nil:
+			failures = 0
+		case failures < 2:
+			// One slow answer does not end the run; three in a row do.
+			failures++
+			on = !on // retry the same flip at the next tick
+		default:
 			n.mu.Lock()
 			if n.strobeErr == nil {
-				n.strobeErr = fmt.Errorf("nemesis: clock strobe on %s: %w", id, err)
+				n.strobeErr = fmt.Errorf("nemesis: clock strobe on %s failed 3 times in a row: %w", id, err)
 			}
 			n.mu.Unlock()
 			return

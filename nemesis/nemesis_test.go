@@ -481,3 +481,29 @@ func TestPacketModes(t *testing.T) {
 		}
 	}
 }
+
+// A strobe survives two failed flips in a row and ends the run on the
+// third.
+func TestClockStrobeFailsAfterThreeFailures(t *testing.T) {
+	f := newFake(3)
+	n, err := New(Config{Faults: []string{"clock"}})
+	require.NoError(t, err)
+	rec, _ := newRecorder(t)
+	st := Step{Start: true, Fault: "clock", Mode: "strobe", Nodes: []string{"n1"}, Offset: time.Second, Period: 2 * time.Millisecond}
+	require.NoError(t, n.start(context.Background(), f, rec, st))
+	f.mu.Lock()
+	f.failOn = "clock"
+	f.mu.Unlock()
+	require.Eventually(t, func() bool {
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		return n.strobeErr != nil
+	}, 5*time.Second, time.Millisecond)
+	err = n.takeStrobeErr()
+	assert.ErrorContains(t, err, "3 times in a row")
+	f.mu.Lock()
+	f.failOn = ""
+	f.mu.Unlock()
+	require.NoError(t, n.Heal(context.Background(), f, rec))
+	f.requireHealed(t)
+}
