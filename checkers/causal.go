@@ -3,6 +3,7 @@ package checkers
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -501,7 +502,7 @@ func (g *causalGraph) explainStale(co csr, sr staleRead) Anomaly {
 		}
 	}
 	a.Guarantee = guarantee(g, toRead)
-	witness := g.compress(path)
+	witness := g.compress(path, sr.w2)
 	for _, s := range witness {
 		a.Ops = appendOp(a.Ops, g.ops[g.entries[s.node].op].op.InvokeIndex)
 	}
@@ -563,11 +564,12 @@ func guarantee(g *causalGraph, path []step) string {
 
 // compress keeps the nodes of a path where something other than session
 // order happens: session-order runs are shown by their ends.
-func (g *causalGraph) compress(path []step) []step {
+// Nodes in keep are kept whatever the edges around them.
+func (g *causalGraph) compress(path []step, keep ...int32) []step {
 	var out []step
 	for i, s := range path {
 		last := i == len(path)-1
-		if i == 0 || last || s.kind != edgePO || path[i+1].kind != edgePO {
+		if i == 0 || last || s.kind != edgePO || path[i+1].kind != edgePO || slices.Contains(keep, s.node) {
 			out = append(out, s)
 		}
 	}

@@ -350,6 +350,15 @@ func TestWitnesses(t *testing.T) {
 		assert.Contains(t, a.Explanation, "p2 read y=7 (ok, event 8) read the y=7 that p1 wrote")
 		assert.Contains(t, a.Explanation, "writes-follow-reads")
 	})
+	t.Run("the overwriting write is always in the witness", func(t *testing.T) {
+		h := b().Write(0, "x", 1).Write(0, "x", 2).Read(0, "x", 1)
+		c, _ := checkers.New("causal", checkers.Options{})
+		res := c.Check(context.Background(), h.Events())
+		require.Equal(t, I, res.Valid)
+		assert.Equal(t, []int64{0, 2, 4}, res.Anomalies[0].Ops)
+		assert.Contains(t, res.Anomalies[0].Explanation, "then p0 write x=2 (ok, event 2)")
+		assert.Equal(t, "read-your-writes", res.Anomalies[0].Guarantee)
+	})
 	t.Run("cyclic causal order shows the cycle", func(t *testing.T) {
 		h := b().Invoke(0, "read", "x", nil).Invoke(1, "read", "y", nil).OK(0, 1).OK(1, 1).Write(0, "y", 1).Write(1, "x", 1)
 		c, _ := checkers.New("causal", checkers.Options{})

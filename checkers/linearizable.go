@@ -294,36 +294,42 @@ func explainKey(k keyOps, deadline time.Time, has bool) Anomaly {
 			}
 		}
 	}
+	// Porcupine's ids are the operations' positions in k.ops.
 	in := make([]bool, len(k.ops))
+	model := registerModel(k.key)
+	state := model.Init()
 	for _, id := range longest {
 		if id >= 0 && id < len(in) {
 			in[id] = true
+			_, state = model.Step(state, pops[id].Input, pops[id].Output)
 		}
 	}
-	// Porcupine's ids are the operations' positions in call order.
-	order := make([]int, len(k.ops))
-	for i := range order {
-		order[i] = i
+	// The operations that could come next after the prefix: those invoked
+	// before any remaining operation returned. None of them fits.
+	next := int64(history.Never)
+	for i, op := range k.ops {
+		if !in[i] && op.op.Return < next {
+			next = op.op.Return
+		}
 	}
-	sort.SliceStable(order, func(i, j int) bool { return k.ops[order[i]].op.Call < k.ops[order[j]].op.Call })
 	var stuck []string
-	for _, i := range order {
-		if in[i] {
+	for i, op := range k.ops {
+		if in[i] || op.op.Call > next {
 			continue
 		}
-		if len(a.Ops) < 8 {
-			a.Ops = append(a.Ops, k.ops[i].op.InvokeIndex)
-			stuck = append(stuck, k.ops[i].describe())
+		if len(a.Ops) < 6 {
+			a.Ops = append(a.Ops, op.op.InvokeIndex)
+			stuck = append(stuck, op.describe())
 		}
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "Key %q: no order of its %d operations that respects real time is a legal register history (initially absent).", k.key, len(k.ops))
 	switch {
 	case longest != nil:
-		fmt.Fprintf(&b, " The longest linearizable prefix Porcupine found places %d of them; %d could not be placed after it, first: %s.",
-			len(longest), len(k.ops)-len(longest), strings.Join(stuck, "; "))
+		fmt.Fprintf(&b, " After the longest linearizable prefix Porcupine found (%d operations), %s = %s, and no operation that could come next extends it to a full linearization: %s.",
+			len(longest), k.key, state.(string), strings.Join(stuck, "; "))
 	case len(stuck) > 0:
-		fmt.Fprintf(&b, " Not even one of them can be placed first; the first operations: %s.", strings.Join(stuck, "; "))
+		fmt.Fprintf(&b, " Not one of the operations that could come first fits the initial (absent) state: %s.", strings.Join(stuck, "; "))
 	}
 	a.Explanation = b.String()
 	return a
