@@ -60,22 +60,30 @@ func TestSkipDepsCaughtByCausal(t *testing.T) {
 
 // skewedAndIsolated accepts a schedule that first sets one node's clock
 // back by a second or more, then cuts that node off (the isolated side of
-// the partition is nodes[0] in these topologies): the node stamps its
-// writes with its own, late clock, and hears no later timestamps that
-// would move its hybrid clock forward.
-func skewedAndIsolated() func(int, nemesis.Step) bool {
+// the partition is nodes[0] in these topologies), both for at least 3 s
+// of the main phase (tl): the node stamps its writes with its own, late
+// clock, and hears no later timestamps that would move its hybrid clock
+// forward. (Waits are drawn in [interval/2, 3·interval/2): with the first
+// within tl/3 and interval tl/2.5, the second step always falls within
+// tl, so the condition sees it.)
+func skewedAndIsolated(tl time.Duration) func(int, nemesis.Step) bool {
 	var victim string
+	var at time.Duration
 	return func(i int, st nemesis.Step) bool {
+		at += st.Wait
 		switch i {
 		case 0:
-			if !st.Start || st.Fault != "clock" || st.Mode != "bump" || st.Offset > -time.Second {
+			at = st.Wait
+			if !st.Start || st.Fault != "clock" || st.Mode != "bump" || st.Offset > -time.Second || at > tl/3 {
 				return false
 			}
 			victim = st.Nodes[0]
 			return true
 		case 1:
 			isolates := map[string]bool{"one": true, "halves": true, "minority-third": true, "one-way": true, "isolate-leader": true}
-			return st.Start && st.Fault == "partition" && isolates[st.Mode] && st.Nodes[0] == victim
+			return st.Start && st.Fault == "partition" && isolates[st.Mode] && st.Nodes[0] == victim && at <= tl-3*time.Second
+		case 2:
+			return st.Wait >= 3*time.Second
 		}
 		return true
 	}
@@ -86,13 +94,15 @@ func skewedAndIsolated() func(int, nemesis.Step) bool {
 // other nodes acknowledged earlier in real time. The history still
 // converges (eventual valid); the loss shows in the final state.
 func TestEventualLWWLosesUpdatesUnderClockSkew(t *testing.T) {
-	res := run(t, reftest.Case{
-		Test: harness.Test{
-			Mode: "eventual", Workload: "kv", Nemesis: []string{"clock", "partition"},
-			NemesisInterval: interval, TimeLimit: timeLimit,
-		},
-		Expect: harness.Expect{"eventual": checkers.Valid},
-	}, skewedAndIsolated())
+	test := harness.Test{
+		Mode: "eventual", Workload: "kv", Nemesis: []string{"clock", "partition"},
+		NemesisInterval: timeLimit * 2 / 5, TimeLimit: timeLimit,
+	}
+	tl := test.TimeLimit
+	if testing.Short() {
+		tl = harness.Shorten(test).TimeLimit
+	}
+	res := run(t, reftest.Case{Test: test, Expect: harness.Expect{"eventual": checkers.Valid}}, skewedAndIsolated(tl))
 	lost := lostUpdatesIn(t, res.Dir)
 	require.NotEmpty(t, lost, "no acknowledged update was lost (run directory %s)", res.Dir)
 	t.Logf("%d acknowledged updates lost, e.g. %s", len(lost), lost[0])
