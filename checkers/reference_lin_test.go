@@ -109,7 +109,15 @@ func randomLinHistory(rng *rand.Rand) ([]linOp, *checkertest.Builder) {
 		return v
 	}
 	t := 0
-	for invoked := 0; invoked < 3+rng.IntN(4) || len(open) > 0; {
+	limit := 3 + rng.IntN(4)
+	for invoked := 0; invoked < limit || len(open) > 0; {
+		if invoked >= limit && rng.IntN(6) == 0 {
+			// The run ends with these invokes never completed.
+			for _, i := range open {
+				ops[i].status, ops[i].completeOpen = history.Info, true
+			}
+			break
+		}
 		p := rng.IntN(3)
 		if i, busy := open[p]; busy {
 			delete(open, p)
@@ -132,7 +140,7 @@ func randomLinHistory(rng *rand.Rand) ([]linOp, *checkertest.Builder) {
 			t++
 			continue
 		}
-		if invoked >= 6 {
+		if invoked >= limit {
 			continue
 		}
 		invoked++
