@@ -42,9 +42,6 @@ type causalGraph struct {
 	writes map[int64]*writeList
 	// writerSessions lists, per key, the sessions that write it.
 	writerSessions [][]int32
-	// readers lists, per write entry, the entries that read it.
-	readerOff []int32
-	readers   []int32
 	// cut marks reads whose reads-from edge lies on a cycle of session
 	// order and reads-from (reported as CyclicCO); clocks ignore it.
 	cut []bool
@@ -168,7 +165,6 @@ func buildCausal(ops []regOp) (*causalGraph, error) {
 		wl.pos = append(wl.pos, e.pos)
 		wl.ids = append(wl.ids, int32(id))
 	}
-	count := make([]int32, len(g.entries)+1)
 	for id := range g.entries {
 		e := &g.entries[id]
 		if e.write {
@@ -180,21 +176,7 @@ func buildCausal(ops []regOp) (*causalGraph, error) {
 		}
 		if w, ok := writer[kv{e.key, vals[id]}]; ok {
 			e.from = w
-			count[w+1]++
 		}
-	}
-	for i := 1; i < len(count); i++ {
-		count[i] += count[i-1]
-	}
-	g.readerOff = count
-	g.readers = make([]int32, count[len(count)-1])
-	fill := make([]int32, len(g.entries))
-	for id, e := range g.entries {
-		if e.write || e.from < 0 {
-			continue
-		}
-		g.readers[g.readerOff[e.from]+fill[e.from]] = int32(id)
-		fill[e.from]++
 	}
 	g.cut = make([]bool, len(g.entries))
 	return g, nil
