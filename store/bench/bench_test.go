@@ -24,6 +24,7 @@ import (
 	"github.com/faultline/faultline/store"
 	"github.com/faultline/faultline/store/client"
 	"github.com/faultline/faultline/store/node"
+	"github.com/faultline/faultline/store/strong"
 )
 
 const keys = 1000
@@ -35,6 +36,10 @@ func BenchmarkStore(b *testing.B) {
 			defer cancel()
 			c, err := node.StartCluster(ctx, node.ClusterConfig{
 				Nodes: 3, Mode: mode, Dir: b.TempDir(),
+				// Twice the default timeouts: on a shared, saturated
+				// machine the default ones make leaders step down
+				// mid-benchmark (the load starves heartbeats).
+				Strong: strong.Config{HeartbeatTimeout: time.Second, ElectionTimeout: time.Second, LeaderLeaseTimeout: 500 * time.Millisecond},
 				Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
 			})
 			if err != nil && strings.Contains(err.Error(), "not implemented") {
@@ -88,6 +93,7 @@ func retry(ctx context.Context, f func() error) error {
 func run(b *testing.B, addrs []string, op string, clients int) {
 	var next atomic.Int64
 	var errs atomic.Int64
+	var firstErr atomic.Value
 	lat := make([][]time.Duration, clients)
 	cls := make([]*client.Client, clients)
 	for i := range cls {
@@ -123,6 +129,7 @@ func run(b *testing.B, addrs []string, op string, clients int) {
 				lat[i] = append(lat[i], time.Since(t0))
 				if err != nil {
 					errs.Add(1)
+					firstErr.CompareAndSwap(nil, err.Error())
 				}
 			}
 		}(i)
@@ -151,7 +158,7 @@ func run(b *testing.B, addrs []string, op string, clients int) {
 	// operation: less sensitive than ops/s to other load on the machine.
 	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/op")
 	if e := errs.Load(); e > int64(b.N)/100 {
-		b.Errorf("%d of %d operations failed", e, b.N)
+		b.Errorf("%d of %d operations failed; the first: %v", e, b.N, firstErr.Load())
 	}
 }
 

@@ -55,7 +55,7 @@ func (e *NotAppliedError) Error() string {
 	if e.Mismatch {
 		return "mismatch"
 	}
-	return "not applied: " + e.Reason
+	return "not applied: " + strings.TrimPrefix(e.Reason, "not applied: ")
 }
 
 // UnknownError means the request may or may not have taken effect: a
