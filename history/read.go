@@ -48,8 +48,9 @@ func ReadFile(path string) (ReadResult, error) {
 
 // Read reads and validates a history in JSON Lines. A malformed line is an
 // error (a *LineError naming the line and what is wrong), except the last
-// line when it is not terminated by a newline: that is a write torn by a
-// kill, and it is skipped with a warning. Blank lines are ignored.
+// line when it is not terminated by a newline and is not valid JSON: that
+// is a write torn by a kill, and it is skipped with a warning. Blank lines
+// are ignored.
 //
 // Validation: every line is a JSON object with a known type, a non-empty f,
 // and a process >= -1; indices and times never decrease; a completion (ok,
@@ -75,7 +76,10 @@ func read(r io.Reader, file string) (ReadResult, error) {
 				perr = v.check(ev)
 			}
 			if perr != nil {
-				if torn {
+				// A line cut short by a kill is never valid JSON (it lost
+				// at least its closing brace); a complete object that is
+				// wrong is an error even on the last line.
+				if torn && !json.Valid(trimmed) {
 					res.Warnings = append(res.Warnings, (&LineError{File: file, Line: lineNo,
 						Err: fmt.Errorf("skipped a torn last line (the writer was probably killed mid-write): %w", perr)}).Error())
 					break
@@ -91,21 +95,50 @@ func read(r io.Reader, file string) (ReadResult, error) {
 	return res, nil
 }
 
+// wireEvent is Event with the required fields as pointers, so one decode
+// both fills the event and tells which required fields were missing.
+type wireEvent struct {
+	Index   *int64          `json:"index"`
+	Time    *int64          `json:"time"`
+	Process *int            `json:"process"`
+	Type    *Type           `json:"type"`
+	F       *string         `json:"f"`
+	Key     string          `json:"key"`
+	Value   json.RawMessage `json:"value"`
+	Node    string          `json:"node"`
+	Error   string          `json:"error"`
+	Final   bool            `json:"final"`
+}
+
 func parseLine(b []byte) (Event, error) {
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(b, &raw); err != nil {
-		return Event{}, fmt.Errorf("not a JSON object: %v", err)
+	if b[0] != '{' {
+		return Event{}, errors.New("not a JSON object")
 	}
-	for _, field := range []string{"index", "time", "process", "type", "f"} {
-		if _, ok := raw[field]; !ok {
-			return Event{}, fmt.Errorf("missing field %q (every event needs index, time, process, type and f)", field)
+	var w wireEvent
+	if err := json.Unmarshal(b, &w); err != nil {
+		var syn *json.SyntaxError
+		if errors.As(err, &syn) {
+			return Event{}, fmt.Errorf("not a JSON object: %v", err)
 		}
-	}
-	var ev Event
-	dec := json.NewDecoder(bytes.NewReader(b))
-	if err := dec.Decode(&ev); err != nil {
 		return Event{}, fmt.Errorf("bad field: %v", err)
 	}
+	missing := func(name string) error {
+		return fmt.Errorf("missing field %q (every event needs index, time, process, type and f)", name)
+	}
+	switch {
+	case w.Index == nil:
+		return Event{}, missing("index")
+	case w.Time == nil:
+		return Event{}, missing("time")
+	case w.Process == nil:
+		return Event{}, missing("process")
+	case w.Type == nil:
+		return Event{}, missing("type")
+	case w.F == nil:
+		return Event{}, missing("f")
+	}
+	ev := Event{Index: *w.Index, Time: *w.Time, Process: *w.Process, Type: *w.Type, F: *w.F,
+		Key: w.Key, Value: w.Value, Node: w.Node, Error: w.Error, Final: w.Final}
 	if !ev.Type.Valid() {
 		return Event{}, fmt.Errorf("type %q is not one of invoke, ok, fail, info", ev.Type)
 	}
