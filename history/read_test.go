@@ -60,6 +60,11 @@ func TestReadTornLastLineAndBlankLines(t *testing.T) {
 	assert.Contains(t, res.Warnings[0], "line 5")
 	assert.Contains(t, res.Warnings[0], "torn last line")
 
+	// A complete but wrong last line is an error, not a torn write.
+	_, err = history.Read(strings.NewReader(inv0 + "\n" + strings.Replace(ok0, `"ok"`, `"done"`, 1)))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "line 2")
+
 	// A complete last line without a newline is kept.
 	res, err = history.Read(strings.NewReader(inv0 + "\n" + ok0))
 	require.NoError(t, err)
