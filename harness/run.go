@@ -16,6 +16,7 @@ import (
 	"github.com/faultline/faultline/generator"
 	"github.com/faultline/faultline/history"
 	"github.com/faultline/faultline/nemesis"
+	"github.com/faultline/faultline/results"
 	"github.com/faultline/faultline/workloads"
 )
 
@@ -260,6 +261,11 @@ func Run(ctx context.Context, t Test) (res RunResult, err error) {
 			errs = append(errs, fmt.Errorf("heal: %w", e))
 		}
 		cancel()
+		// The heal restarted and resumed nodes: wait until they answer
+		// again before the quiet period and the final reads.
+		if e := waitReady(ctx, t.System, nodes); e != nil && ctx.Err() == nil {
+			log.Warn("cluster not fully recovered after heal; final reads go on", "err", e)
+		}
 		phase.set("quiet")
 		select {
 		case <-ctx.Done():
@@ -315,6 +321,10 @@ func Run(ctx context.Context, t Test) (res RunResult, err error) {
 	meta["interrupted"] = res.Interrupted
 	if e := writeJSON(filepath.Join(dir, "test.json"), meta); e != nil {
 		errs = append(errs, e)
+	}
+	// The pages a person reads: report.html and linearizability.html.
+	if e := results.WriteReports(cctx, dir); e != nil {
+		errs = append(errs, fmt.Errorf("write the report: %w", e))
 	}
 	return res, errors.Join(errs...)
 }
