@@ -94,7 +94,9 @@ type Engine interface {
 	// Status fills the mode-specific part of the node's status.
 	Status() EngineStatus
 	// PeerHandler serves the engine's node-to-node HTTP API, mounted
-	// under /peer/ on the peer address. May be nil.
+	// under /peer/ on the peer address. May be nil. The handler sees the
+	// full request path (e.g. /peer/causal/replicate): nothing is
+	// stripped. Strong mode uses /peer/forward/ and /peer/strong/.
 	PeerHandler() http.Handler
 	Close() error
 }
