@@ -45,11 +45,50 @@ type regOp struct {
 // history. A cas whose value is not a pair is an input error: the models
 // cannot tell what it did, so the caller reports unknown rather than guess.
 func registerOps(events []history.Event) ([]regOp, error) {
-	ops := history.Pair(events)
-	out := make([]regOp, 0, len(ops))
-	for _, op := range ops {
-		var r regOp
-		r.op = op
+	// Pair the events into operations in place (as history.Pair does, but
+	// without a second copy of a long history), then keep the ones the
+	// models use.
+	out := make([]regOp, 0, len(events)/2+1)
+	open := map[int]int{} // process -> its open operation in out
+	for _, e := range events {
+		if e.IsNemesis() {
+			continue
+		}
+		if e.Type == history.Invoke {
+			if e.F != history.FRead && e.F != history.FWrite && e.F != history.FCAS {
+				delete(open, e.Process)
+				continue
+			}
+			open[e.Process] = len(out)
+			out = append(out, regOp{op: history.Op{
+				Process: e.Process, F: e.F, Key: e.Key, Input: e.Value,
+				Type: history.Info, Call: e.Time, Return: history.Never,
+				InvokeIndex: e.Index, CompleteIndex: -1,
+				Node: e.Node, Final: e.Final,
+			}})
+			continue
+		}
+		i, ok := open[e.Process]
+		if !ok {
+			continue
+		}
+		delete(open, e.Process)
+		op := &out[i].op
+		op.Type = e.Type
+		op.Output = e.Value
+		op.CompleteIndex = e.Index
+		op.Error = e.Error
+		if e.Type != history.Info {
+			op.Return = e.Time
+		}
+		if op.Node == "" {
+			op.Node = e.Node
+		}
+		op.Final = op.Final || e.Final
+	}
+	n := 0
+	for _, r := range out {
+		op := r.op
 		switch op.F {
 		case history.FRead:
 			if op.Type != history.OK {
@@ -74,18 +113,17 @@ func registerOps(events []history.Event) ([]regOp, error) {
 			r.kind = regCAS
 			r.expected = canonical(exp)
 			r.value = canonical(nw)
-		default:
-			continue
 		}
-		switch {
-		case op.Type == history.Info:
+		switch op.Type {
+		case history.Info:
 			r.status = statusInfo
-		case op.Type == history.Fail:
+		case history.Fail:
 			r.status = statusMismatch
 		}
-		out = append(out, r)
+		out[n] = r
+		n++
 	}
-	return out, nil
+	return out[:n], nil
 }
 
 // canonical is history.Canonical, with a fast path for plain integers,
