@@ -37,8 +37,12 @@ type Test struct {
 	// Nemesis lists the faults to inject (nemesis.ParseSpec); empty: none.
 	Nemesis         []string
 	NemesisInterval time.Duration // default 10s
-	Nodes           int           // default 3
-	Concurrency     int           // default 10
+	// Partitions and PacketModes restrict the partition topologies and
+	// packet fault modes the nemesis draws from (empty: all of them; see
+	// nemesis.Topologies and nemesis.PacketModes).
+	Partitions, PacketModes []string
+	Nodes                   int // default 3
+	Concurrency             int // default 10
 	// Rate is the total ops/s of all workers; 0 = as fast as possible.
 	Rate      float64
 	TimeLimit time.Duration // default 30s
@@ -160,7 +164,7 @@ func Run(ctx context.Context, t Test) (res RunResult, err error) {
 	if _, err := nemesis.ParseSpec(strings.Join(t.Nemesis, ",")); err != nil {
 		return res, err
 	}
-	nem, err := nemesis.New(nemesis.Config{Faults: t.Nemesis, Interval: t.NemesisInterval, Seed: t.Seed})
+	nem, err := nemesis.New(nemesis.Config{Faults: t.Nemesis, Interval: t.NemesisInterval, Seed: t.Seed, Partitions: t.Partitions, Packets: t.PacketModes})
 	if err != nil {
 		return res, fmt.Errorf("nemesis: %w", err)
 	}
@@ -235,7 +239,7 @@ func Run(ctx context.Context, t Test) (res RunResult, err error) {
 	go func() {
 		defer nemWG.Done()
 		if e := nem.Run(nemCtx, tgt, rec); e != nil && nemCtx.Err() == nil {
-			nemErr = fmt.Errorf("nemesis: %w", e)
+			nemErr = e // already says "nemesis: ..."
 			log.Error("nemesis failed; stopping the run", "err", e)
 			cancelMain()
 		}

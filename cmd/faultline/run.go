@@ -42,6 +42,7 @@ var newDockerBackend = func(log *slog.Logger) (harness.Backend, error) {
 
 type runFlags struct {
 	mode, workload, nemesis, backend, out, storenode, faults string
+	partitions, packetModes                                  string
 	nemesisInterval, timeLimit, opTimeout, quiet             time.Duration
 	nodes, concurrency, basePort                             int
 	rate                                                     float64
@@ -72,6 +73,8 @@ harness or the cluster failed (bad flags too).`,
 	fl.StringVar(&f.mode, "mode", "strong", "consistency mode of the store: strong, causal, eventual")
 	fl.StringVar(&f.workload, "workload", "kv", "workload: "+strings.Join(workloads.Names, ", "))
 	fl.StringVar(&f.nemesis, "nemesis", "none", "faults to inject: comma list of "+strings.Join(nemesis.Faults, ", ")+"; all; none")
+	fl.StringVar(&f.partitions, "partitions", "", "partition topologies the partition nemesis draws from: comma list of "+strings.Join(nemesis.Topologies, ", ")+" (default: all)")
+	fl.StringVar(&f.packetModes, "packet-modes", "", "packet faults the packet nemesis draws from: comma list of "+strings.Join(nemesis.PacketModes, ", ")+" (default: all; a kernel without netem can only do loss)")
 	fl.DurationVar(&f.nemesisInterval, "nemesis-interval", 10*time.Second, "mean time between fault changes")
 	fl.IntVar(&f.nodes, "nodes", 3, "number of nodes")
 	fl.IntVar(&f.concurrency, "concurrency", 10, "number of client workers")
@@ -119,6 +122,14 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 	faultsList, err := nemesis.ParseSpec(f.nemesis)
 	if err != nil {
 		return usageErr("--nemesis: %w", err)
+	}
+	partitions, err := nemesis.ParseTopologies(f.partitions)
+	if err != nil {
+		return usageErr("--partitions: %w", err)
+	}
+	packetModes, err := nemesis.ParsePacketModes(f.packetModes)
+	if err != nil {
+		return usageErr("--packet-modes: %w", err)
 	}
 	storeFaults, err := store.ParseFaults(f.faults)
 	if err != nil {
@@ -197,6 +208,7 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 		System: sys, Backend: backend,
 		Mode: string(mode), Workload: f.workload, Sticky: f.sticky,
 		Nemesis: faultsList, NemesisInterval: f.nemesisInterval,
+		Partitions: partitions, PacketModes: packetModes,
 		Nodes: f.nodes, Concurrency: f.concurrency, Rate: f.rate,
 		TimeLimit: f.timeLimit, OpTimeout: f.opTimeout, QuietPeriod: f.quiet,
 		Seed: seed, RunsDir: f.out,
