@@ -235,7 +235,7 @@ func printCheckSummary(w io.Writer, sum checkers.Summary, events int) {
 			fmt.Fprintf(w, "  why: %s\n", r.Reason)
 		}
 		if len(r.Info) > 0 {
-			fmt.Fprintf(w, "  info: %s\n", checkAnomalyCounts(r.Info, nil))
+			fmt.Fprintf(w, "  info (not failures; counts of those listed): %s\n", checkAnomalyCounts(r.Info, nil))
 		}
 	}
 	fmt.Fprintf(w, "overall: %s (%d events)\n", sum.Valid, events)
