@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"time"
 )
 
 // Mode is a consistency mode of the store.
@@ -127,4 +129,32 @@ type Env struct {
 	// on the peer address; strong mode runs Raft's transport on it.
 	StreamListener net.Listener
 	Logger         *slog.Logger
+}
+
+// Prepare checks env for the engine named engine and fills in its
+// defaults: a clock, a logger, a peer HTTP client with a 5 s timeout; it
+// creates the data dir. Engines call it first thing.
+func (env Env) Prepare(engine string) (Env, error) {
+	if env.NodeID == "" {
+		return env, fmt.Errorf("%s: empty node id: every node needs a unique id", engine)
+	}
+	if env.DataDir == "" {
+		return env, fmt.Errorf("%s: empty data dir: give the node a directory for its data file", engine)
+	}
+	if _, ok := env.Peers[env.NodeID]; ok {
+		return env, fmt.Errorf("%s: peers list node %q itself: list only the other nodes", engine, env.NodeID)
+	}
+	if env.Clock == nil {
+		env.Clock = &Clock{}
+	}
+	if env.Logger == nil {
+		env.Logger = slog.Default()
+	}
+	if env.PeerClient == nil {
+		env.PeerClient = &http.Client{Timeout: 5 * time.Second}
+	}
+	if err := os.MkdirAll(env.DataDir, 0o755); err != nil {
+		return env, fmt.Errorf("%s: data dir: %w", engine, err)
+	}
+	return env, nil
 }

@@ -4,12 +4,10 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -199,29 +197,11 @@ func New(env store.Env) (store.Engine, error) { return Open(env) }
 
 // Open is New with the concrete type, for tests and status details.
 func Open(env store.Env) (*Engine, error) {
-	if env.NodeID == "" {
-		return nil, errors.New("causal: empty node id: every node needs a unique id")
+	env, err := env.Prepare("causal")
+	if err != nil {
+		return nil, err
 	}
-	if env.DataDir == "" {
-		return nil, errors.New("causal: empty data dir: give the node a directory for its data file")
-	}
-	if _, ok := env.Peers[env.NodeID]; ok {
-		return nil, fmt.Errorf("causal: peers list node %q itself: list only the other nodes", env.NodeID)
-	}
-	if env.Clock == nil {
-		env.Clock = &store.Clock{}
-	}
-	logger := env.Logger
-	if logger == nil {
-		logger = slog.Default()
-	}
-	client := env.PeerClient
-	if client == nil {
-		client = &http.Client{Timeout: 5 * time.Second}
-	}
-	if err := os.MkdirAll(env.DataDir, 0o755); err != nil {
-		return nil, fmt.Errorf("causal: data dir: %w", err)
-	}
+	logger, client := env.Logger, env.PeerClient
 	db, err := durable.Open(filepath.Join(env.DataDir, "causal.db"), durable.Options{
 		Buckets:        []string{bucketKV, bucketLog, bucketMeta, bucketDedup},
 		AckBeforeFsync: env.Faults.On(store.AckBeforeFsync),

@@ -4,12 +4,10 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"hash/fnv"
 	"log/slog"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -127,29 +125,11 @@ func New(env store.Env) (store.Engine, error) { return Open(env) }
 
 // Open is New with the concrete type.
 func Open(env store.Env) (*Engine, error) {
-	if env.NodeID == "" {
-		return nil, errors.New("eventual: empty node id: every node needs a unique id")
+	env, err := env.Prepare("eventual")
+	if err != nil {
+		return nil, err
 	}
-	if env.DataDir == "" {
-		return nil, errors.New("eventual: empty data dir: give the node a directory for its data file")
-	}
-	if _, ok := env.Peers[env.NodeID]; ok {
-		return nil, fmt.Errorf("eventual: peers list node %q itself: list only the other nodes", env.NodeID)
-	}
-	if env.Clock == nil {
-		env.Clock = &store.Clock{}
-	}
-	logger := env.Logger
-	if logger == nil {
-		logger = slog.Default()
-	}
-	client := env.PeerClient
-	if client == nil {
-		client = &http.Client{Timeout: 5 * time.Second}
-	}
-	if err := os.MkdirAll(env.DataDir, 0o755); err != nil {
-		return nil, fmt.Errorf("eventual: data dir: %w", err)
-	}
+	logger, client := env.Logger, env.PeerClient
 	db, err := durable.Open(filepath.Join(env.DataDir, "eventual.db"), durable.Options{
 		Buckets:        []string{bucketKV, bucketMeta, bucketDedup},
 		AckBeforeFsync: env.Faults.On(store.AckBeforeFsync),
