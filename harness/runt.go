@@ -45,7 +45,9 @@ const ShortFactor = 3
 // checked), logs the run directory with t.Log, and fails t — with the
 // verdicts, anomaly counts and the first anomalies' explanations — when a
 // verdict differs from want, when the harness or the cluster failed, or
-// when no operation succeeded (a verdict on nothing proves nothing).
+// when no operation succeeded (a verdict on nothing proves nothing). A
+// run whose cluster did not start is tried once more (nothing ran, so no
+// verdict is replaced), and the retry is logged.
 //
 // test.System and test.Backend must be set (harness/reftest.Run sets them
 // for the reference store). test.Seed 0 means: seed 1, so that a suite is
@@ -92,6 +94,21 @@ func RunT(t testing.TB, test Test, want Expect) RunResult {
 		}
 	}
 	res, err := Run(ctx, test)
+	if err != nil && startFailed(res, err) && ctx.Err() == nil {
+		// The cluster did not start (nothing ran, no verdict exists): a
+		// port taken between the backend's pick and the node's bind, say.
+		// Try once more; the failed attempt's directory shows why.
+		t.Logf("the cluster did not start, retrying once: %v (run directory %s)", err, res.Dir)
+		if !keep && res.Dir != "" {
+			failedDir, runs := res.Dir, test.RunsDir
+			t.Cleanup(func() {
+				if !t.Failed() {
+					removeRun(runs, failedDir)
+				}
+			})
+		}
+		res, err = Run(ctx, test)
+	}
 	if res.Dir != "" {
 		t.Logf("run directory: %s (%s backend, seed %d, %d ops invoked: %d ok, %d fail, %d info)",
 			res.Dir, res.Backend, res.Seed, res.Invoked, res.OK, res.Fail, res.Info)
@@ -121,6 +138,12 @@ func RunT(t testing.TB, test Test, want Expect) RunResult {
 		t.Fatalf("%s\nrun directory: %s", msg, res.Dir)
 	}
 	return res
+}
+
+// startFailed reports whether Run failed to start the cluster, before
+// any operation.
+func startFailed(res RunResult, err error) bool {
+	return res.Invoked == 0 && strings.HasPrefix(err.Error(), "start the cluster: ")
 }
 
 // removeRun removes the run directory dir, its test's directory when

@@ -1,7 +1,9 @@
 package harness_test
 
 import (
+	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -209,4 +211,47 @@ func TestRunTOnRealNodes(t *testing.T) {
 	assert.Contains(t, f.text(), `unknown checker "linearisable": the checkers are linearizable, causal, causal+, eventual, set`)
 	entries, _ := os.ReadDir(runs + "/strong-kv-none")
 	assert.Len(t, entries, 1, "a bad expectation starts nothing")
+}
+
+// releasingBackend is the real local backend whose first Start meets a
+// port held by the test (a real "address in use"); the port is released
+// after that attempt.
+type releasingBackend struct {
+	*local.Backend
+	hold   net.Listener
+	starts int
+}
+
+func (b *releasingBackend) Start(ctx context.Context, sys harness.System, spec harness.ClusterSpec) (harness.Cluster, error) {
+	b.starts++
+	c, err := b.Backend.Start(ctx, sys, spec)
+	if b.hold != nil {
+		b.hold.Close()
+		b.hold = nil
+	}
+	return c, err
+}
+
+func TestRunTRetriesAClusterThatDidNotStart(t *testing.T) {
+	bin := testbin.Storenode(t)
+	sys, err := refstore.New(bin, store.Causal, nil)
+	require.NoError(t, err)
+	hold, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	port := hold.Addr().(*net.TCPAddr).Port
+	if port > 65000 {
+		hold.Close()
+		t.Skip("ephemeral port too high to be a base port for 3 nodes")
+	}
+	// Node n1's client port is the held one.
+	b := &releasingBackend{Backend: local.New(local.Options{BasePort: port}), hold: hold}
+	runs := t.TempDir()
+	res := harness.RunT(t, harness.Test{System: sys, Backend: b, Mode: "causal", Workload: "kv",
+		TimeLimit: time.Second, QuietPeriod: 300 * time.Millisecond, Concurrency: 3, RunsDir: runs},
+		harness.Expect{"causal+": checkers.Valid})
+	assert.Equal(t, 2, b.starts, "one failed start, one retry")
+	assert.Positive(t, res.OK)
+	entries, err := os.ReadDir(filepath.Join(runs, "causal-kv-none"))
+	require.NoError(t, err)
+	assert.Len(t, entries, 2, "the failed attempt's directory stays in an explicit runs dir")
 }
