@@ -5,7 +5,7 @@
 GO        ?= go
 BIN       := bin
 RUN_ARGS  ?= --mode strong --workload kv --time-limit 30s
-TEST_FLAGS ?= -count=1 -timeout 25m
+TEST_FLAGS ?= -short -count=1 -timeout 25m
 
 .PHONY: all build run test vet bench fuzz clean
 

@@ -62,9 +62,6 @@ func startNode(t *testing.T, bin, mode, dir, faults string) (*exec.Cmd, string) 
 // lost; with ack-before-fsync something must be, or the harness could
 // never catch the fault.
 func TestKill9(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs cmd/storenode")
-	}
 	bin := testbin.Storenode(t)
 	for _, mode := range []string{"causal", "eventual"} {
 		for _, fault := range []string{"", "ack-before-fsync"} {
