@@ -25,7 +25,7 @@ func BenchmarkWrite(b *testing.B) {
 			cpu0 := cpuTime()
 			b.RunParallel(func(pb *testing.PB) {
 				g := next.Add(1)
-				e := c.nodes[ids[int(g)%n]].eng
+				e := c.Nodes[ids[int(g)%n]].Eng
 				i := 0
 				for pb.Next() {
 					i++
@@ -36,7 +36,7 @@ func BenchmarkWrite(b *testing.B) {
 			})
 			b.StopTimer()
 			b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N)/1e3, "cpu-µs/op")
-			st := c.nodes["a"].eng.Stats()
+			st := c.Nodes["a"].Eng.Stats()
 			b.ReportMetric(float64(st.Disk.Commits)/float64(b.N), "a-commits/op")
 			b.ReportMetric(float64(st.Disk.CommitTime.Microseconds())/float64(st.Disk.Commits), "a-µs/commit")
 		})

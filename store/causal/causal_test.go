@@ -31,13 +31,13 @@ func eventuallyReads(t *testing.T, e *Engine, key, want string) {
 
 func TestReplicatesToEveryNode(t *testing.T) {
 	c := newCluster(t, abc, nil)
-	a := c.nodes["a"].eng
+	a := c.Nodes["a"].Eng
 	w, err := a.Write(ctxT(t), store.WriteRequest{Key: "x", Value: "1", RequestID: "r1"})
 	require.NoError(t, err)
 	assert.Equal(t, uint64(1), w.Token["a"], "the token covers the write")
 	for _, id := range []string{"b", "c"} {
-		eventuallyReads(t, c.nodes[id].eng, "x", "1")
-		assert.Equal(t, uint64(1), c.nodes[id].eng.Status().Vector["a"])
+		eventuallyReads(t, c.Nodes[id].Eng, "x", "1")
+		assert.Equal(t, uint64(1), c.Nodes[id].Eng.Status().Vector["a"])
 	}
 	// The log is dropped once every peer has it.
 	require.Eventually(t, func() bool { return a.Stats().Unacked == 0 }, 3*time.Second, 10*time.Millisecond)
@@ -48,8 +48,8 @@ func TestTokenGivesReadYourWritesAcrossNodes(t *testing.T) {
 	tokenWait = 300 * time.Millisecond
 	t.Cleanup(func() { tokenWait = old })
 	c := newCluster(t, abc, nil)
-	a, b := c.nodes["a"].eng, c.nodes["b"].eng
-	c.links["a"]["b"].setCut(true) // b cannot get a's writes
+	a, b := c.Nodes["a"].Eng, c.Nodes["b"].Eng
+	c.Links["a"]["b"].SetCut(true) // b cannot get a's writes
 
 	w, err := a.Write(ctxT(t), store.WriteRequest{Key: "x", Value: "1"})
 	require.NoError(t, err)
@@ -71,7 +71,7 @@ func TestTokenGivesReadYourWritesAcrossNodes(t *testing.T) {
 	// Heal while b waits (as long as it does by default, longer than the
 	// replicator's backoff): the read is served, with the value written on a.
 	tokenWait = old
-	time.AfterFunc(100*time.Millisecond, func() { c.links["a"]["b"].setCut(false) })
+	time.AfterFunc(100*time.Millisecond, func() { c.Links["a"]["b"].SetCut(false) })
 	r, err = read(t, b, "x", w.Token)
 	require.NoError(t, err)
 	assert.True(t, r.Found)
@@ -84,7 +84,7 @@ func TestTokenGivesReadYourWritesAcrossNodes(t *testing.T) {
 func post(t *testing.T, n *node, writes ...*rec) store.Token {
 	b, err := json.Marshal(replicateRequest{From: "test", Writes: writes})
 	require.NoError(t, err)
-	resp, err := http.Post("http://"+n.ln.Addr().String()+pathReplicate, "application/json", bytes.NewReader(b))
+	resp, err := http.Post("http://"+n.Ln.Addr().String()+pathReplicate, "application/json", bytes.NewReader(b))
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)
@@ -98,32 +98,32 @@ func TestRemoteWriteWaitsForItsDependencies(t *testing.T) {
 		t.Run(fmt.Sprintf("skip-deps=%v", skip), func(t *testing.T) {
 			// One node, no peers: the test plays nodes p and q.
 			c := newCluster(t, []string{"n"}, store.Faults{store.SkipDeps: skip})
-			n := c.nodes["n"]
+			n := c.Nodes["n"]
 			dep := &rec{Key: "x", Value: "1", Origin: "p", Seq: 1, Lamport: 1}
 			w := &rec{Key: "y", Value: "1", Origin: "q", Seq: 1, Lamport: 2, Deps: store.Token{"p": 1}}
 
 			applied := post(t, n, w)
-			r, err := read(t, n.eng, "y", nil)
+			r, err := read(t, n.Eng, "y", nil)
 			require.NoError(t, err)
 			if skip {
 				assert.True(t, r.Found, "skip-deps applies at once")
 				assert.Equal(t, 1, int(applied["q"]))
-				assert.Equal(t, 0, n.eng.Stats().Pending)
+				assert.Equal(t, 0, n.Eng.Stats().Pending)
 				return
 			}
 			assert.False(t, r.Found, "a write whose dependency is missing must not be visible")
 			assert.Zero(t, applied["q"])
-			assert.Equal(t, 1, n.eng.Stats().Pending)
+			assert.Equal(t, 1, n.Eng.Stats().Pending)
 			// The origin's second write waits for its first too.
 			applied = post(t, n, &rec{Key: "z", Value: "2", Origin: "q", Seq: 2, Lamport: 3, Deps: store.Token{"p": 1}})
 			assert.Zero(t, applied["q"])
-			assert.Equal(t, 2, n.eng.Stats().Pending)
+			assert.Equal(t, 2, n.Eng.Stats().Pending)
 
 			applied = post(t, n, dep)
 			assert.Equal(t, store.Token{"p": 1, "q": 2}, applied)
-			assert.Equal(t, 0, n.eng.Stats().Pending)
+			assert.Equal(t, 0, n.Eng.Stats().Pending)
 			for k, v := range map[string]string{"x": "1", "y": "1", "z": "2"} {
-				r, err := read(t, n.eng, k, nil)
+				r, err := read(t, n.Eng, k, nil)
 				require.NoError(t, err)
 				assert.Equal(t, v, r.Value)
 			}
@@ -137,15 +137,15 @@ func TestSkipDepsReordersReplication(t *testing.T) {
 	// With the fault on, a reader on b must be able to see a's later
 	// write without its earlier one: that is what the checker catches.
 	c := newCluster(t, []string{"a", "b"}, store.Faults{store.SkipDeps: true})
-	a, b := c.nodes["a"].eng, c.nodes["b"].eng
+	a, b := c.Nodes["a"].Eng, c.Nodes["b"].Eng
 	sawGap := false
 	for round := 0; round < 20 && !sawGap; round++ {
-		c.links["a"]["b"].setCut(true)
+		c.Links["a"]["b"].SetCut(true)
 		for i := 0; i < 8; i++ {
 			_, err := a.Write(ctxT(t), store.WriteRequest{Key: fmt.Sprintf("k%d-%d", round, i), Value: "v"})
 			require.NoError(t, err)
 		}
-		c.links["a"]["b"].setCut(false)
+		c.Links["a"]["b"].SetCut(false)
 		deadline := time.Now().Add(3 * time.Second)
 		for time.Now().Before(deadline) {
 			st := b.Stats()
@@ -175,25 +175,25 @@ func TestSkipDepsReordersReplication(t *testing.T) {
 
 func TestConvergesAfterPartitionHeals(t *testing.T) {
 	c := newCluster(t, abc, nil)
-	c.isolate("c", true)
+	c.Isolate("c", true)
 	var wg sync.WaitGroup
 	for _, id := range abc {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := 0; i < 50; i++ {
-				_, err := c.nodes[id].eng.Write(ctxT(t), store.WriteRequest{Key: fmt.Sprintf("k%d", i%5), Value: fmt.Sprintf("%s-%d", id, i)})
+				_, err := c.Nodes[id].Eng.Write(ctxT(t), store.WriteRequest{Key: fmt.Sprintf("k%d", i%5), Value: fmt.Sprintf("%s-%d", id, i)})
 				assert.NoError(t, err)
 			}
 		}()
 	}
 	wg.Wait()
-	st := c.nodes["c"].eng.Status()
+	st := c.Nodes["c"].Eng.Status()
 	assert.Zero(t, st.Vector["a"], "c was cut off")
-	c.isolate("c", false)
+	c.Isolate("c", false)
 	require.Eventually(t, func() bool {
 		for _, id := range abc {
-			v := c.nodes[id].eng.Status().Vector
+			v := c.Nodes[id].Eng.Status().Vector
 			if v["a"] != 50 || v["b"] != 50 || v["c"] != 50 {
 				return false
 			}
@@ -202,10 +202,10 @@ func TestConvergesAfterPartitionHeals(t *testing.T) {
 	}, 10*time.Second, 20*time.Millisecond)
 	for i := 0; i < 5; i++ {
 		k := fmt.Sprintf("k%d", i)
-		want, err := read(t, c.nodes["a"].eng, k, nil)
+		want, err := read(t, c.Nodes["a"].Eng, k, nil)
 		require.NoError(t, err)
 		for _, id := range []string{"b", "c"} {
-			got, err := read(t, c.nodes[id].eng, k, nil)
+			got, err := read(t, c.Nodes[id].Eng, k, nil)
 			require.NoError(t, err)
 			assert.Equal(t, want.Value, got.Value, "key %s on %s", k, id)
 		}
@@ -214,20 +214,20 @@ func TestConvergesAfterPartitionHeals(t *testing.T) {
 
 func TestRestartRecoversAndKeepsReplicating(t *testing.T) {
 	c := newCluster(t, []string{"a", "b"}, nil)
-	a := c.nodes["a"].eng
+	a := c.Nodes["a"].Eng
 	_, err := a.Write(ctxT(t), store.WriteRequest{Key: "x", Value: "1", RequestID: "r1"})
 	require.NoError(t, err)
-	eventuallyReads(t, c.nodes["b"].eng, "x", "1")
+	eventuallyReads(t, c.Nodes["b"].Eng, "x", "1")
 
 	// b goes away; a keeps writing; a restarts too.
-	c.stop("b")
+	c.Stop("b")
 	for i := 2; i <= 5; i++ {
 		_, err := a.Write(ctxT(t), store.WriteRequest{Key: "x", Value: fmt.Sprint(i)})
 		require.NoError(t, err)
 	}
-	c.stop("a")
-	c.start("a")
-	a = c.nodes["a"].eng
+	c.Stop("a")
+	c.Start("a")
+	a = c.Nodes["a"].Eng
 	r, err := read(t, a, "x", nil)
 	require.NoError(t, err)
 	assert.Equal(t, "5", r.Value, "acknowledged writes survive a restart")
@@ -238,18 +238,18 @@ func TestRestartRecoversAndKeepsReplicating(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, uint64(5), a.Status().Vector["a"], "a retried request id is applied at most once")
 
-	c.start("b")
-	eventuallyReads(t, c.nodes["b"].eng, "x", "5")
+	c.Start("b")
+	eventuallyReads(t, c.Nodes["b"].Eng, "x", "5")
 	// New writes keep flowing with new sequence numbers.
 	w, err := a.Write(ctxT(t), store.WriteRequest{Key: "y", Value: "6"})
 	require.NoError(t, err)
 	assert.Equal(t, uint64(6), w.Token["a"])
-	eventuallyReads(t, c.nodes["b"].eng, "y", "6")
+	eventuallyReads(t, c.Nodes["b"].Eng, "y", "6")
 }
 
 func TestCAS(t *testing.T) {
 	c := newCluster(t, []string{"a"}, nil)
-	a := c.nodes["a"].eng
+	a := c.Nodes["a"].Eng
 	_, err := a.CAS(ctxT(t), store.CASRequest{Key: "x", Expected: "0", New: "1"})
 	assert.ErrorIs(t, err, store.ErrMismatch, "absent key")
 	_, err = a.Write(ctxT(t), store.WriteRequest{Key: "x", Value: "0"})
@@ -285,7 +285,7 @@ func TestGroupCommitAndAckBeforeFsync(t *testing.T) {
 	for _, fault := range []bool{false, true} {
 		t.Run(fmt.Sprintf("ack-before-fsync=%v", fault), func(t *testing.T) {
 			c := newCluster(t, []string{"a"}, store.Faults{store.AckBeforeFsync: fault})
-			a := c.nodes["a"].eng
+			a := c.Nodes["a"].Eng
 			_, err := a.Write(ctxT(t), store.WriteRequest{Key: "k", Value: "v"})
 			require.NoError(t, err)
 			_, inFile, err := a.db.Get(bucketKV, []byte("k"))
@@ -321,7 +321,7 @@ func TestBadInput(t *testing.T) {
 	assert.ErrorContains(t, err, "node id")
 
 	c := newCluster(t, []string{"a"}, nil)
-	resp, err := http.Post("http://"+c.nodes["a"].ln.Addr().String()+pathReplicate, "application/json", bytes.NewReader([]byte(`{"writes":[{"k":"x"}]}`)))
+	resp, err := http.Post("http://"+c.Nodes["a"].Ln.Addr().String()+pathReplicate, "application/json", bytes.NewReader([]byte(`{"writes":[{"k":"x"}]}`)))
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
@@ -337,8 +337,8 @@ func TestDependentWriteWaitsAcrossNodes(t *testing.T) {
 	stallResend = 100 * time.Millisecond
 	t.Cleanup(func() { stallResend = old })
 	c := newCluster(t, abc, nil)
-	a, b, cc := c.nodes["a"].eng, c.nodes["b"].eng, c.nodes["c"].eng
-	c.links["a"]["c"].setCut(true)
+	a, b, cc := c.Nodes["a"].Eng, c.Nodes["b"].Eng, c.Nodes["c"].Eng
+	c.Links["a"]["c"].SetCut(true)
 
 	w, err := a.Write(ctxT(t), store.WriteRequest{Key: "x", Value: "1"})
 	require.NoError(t, err)
@@ -358,7 +358,7 @@ func TestDependentWriteWaitsAcrossNodes(t *testing.T) {
 	// b does not keep resending what c holds but cannot apply yet.
 	time.Sleep(5 * stallResend)
 	assert.Equal(t, uint64(2), b.Stats().Sent, "b sent y once to a and once to c")
-	c.links["a"]["c"].setCut(false)
+	c.Links["a"]["c"].SetCut(false)
 	eventuallyReads(t, cc, "y", "1")
 	r, err = read(t, cc, "x", nil)
 	require.NoError(t, err)
@@ -369,7 +369,7 @@ func TestDependentWriteWaitsAcrossNodes(t *testing.T) {
 // but replicated only once it is: a kill -9 then loses it everywhere.
 func TestAckBeforeFsyncReplicatesOnlyWhatIsOnDisk(t *testing.T) {
 	c := newCluster(t, []string{"a", "b"}, store.Faults{store.AckBeforeFsync: true})
-	a, b := c.nodes["a"].eng, c.nodes["b"].eng
+	a, b := c.Nodes["a"].Eng, c.Nodes["b"].Eng
 	_, err := a.Write(ctxT(t), store.WriteRequest{Key: "x", Value: "1"})
 	require.NoError(t, err)
 	_, inFile, err := a.db.Get(bucketKV, []byte("x"))
@@ -383,7 +383,7 @@ func TestAckBeforeFsyncReplicatesOnlyWhatIsOnDisk(t *testing.T) {
 
 func TestOwnEntryOfATokenIsNotWaitedFor(t *testing.T) {
 	c := newCluster(t, []string{"a", "b"}, nil)
-	a := c.nodes["a"].eng
+	a := c.Nodes["a"].Eng
 	// Only a node that lost acknowledged writes sees such a token; it
 	// serves (the loss then shows in the history) instead of waiting for
 	// writes that only it could make.

@@ -41,12 +41,12 @@ func eventuallyReads(t *testing.T, e *Engine, key, want string) {
 
 func TestReplicatesToEveryNode(t *testing.T) {
 	c := newCluster(t, abc, nil)
-	write(t, c.nodes["a"].eng, "x", "1")
+	write(t, c.Nodes["a"].Eng, "x", "1")
 	for _, id := range []string{"b", "c"} {
-		eventuallyReads(t, c.nodes[id].eng, "x", "1")
-		assert.Equal(t, uint64(1), c.nodes[id].eng.Status().Vector["a"])
+		eventuallyReads(t, c.Nodes[id].Eng, "x", "1")
+		assert.Equal(t, uint64(1), c.Nodes[id].Eng.Status().Vector["a"])
 	}
-	r, err := c.nodes["a"].eng.Read(ctxT(t), store.ReadRequest{Key: "x", Token: store.Token{"b": 99}})
+	r, err := c.Nodes["a"].Eng.Read(ctxT(t), store.ReadRequest{Key: "x", Token: store.Token{"b": 99}})
 	require.NoError(t, err, "tokens are ignored")
 	assert.Nil(t, r.Token)
 }
@@ -57,25 +57,25 @@ func TestAntiEntropyConvergesAfterPartition(t *testing.T) {
 	maxRepair = 3 // answers are capped: the repair takes several rounds
 	t.Cleanup(func() { maxRepair = oldCap })
 	c := newCluster(t, abc, nil)
-	c.isolate("c", true)
+	c.Isolate("c", true)
 	var wg sync.WaitGroup
 	for _, id := range abc {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := 0; i < 40; i++ {
-				_, err := c.nodes[id].eng.Write(ctxT(t), store.WriteRequest{Key: fmt.Sprintf("k%d", i%8), Value: fmt.Sprintf("%s-%d", id, i)})
+				_, err := c.Nodes[id].Eng.Write(ctxT(t), store.WriteRequest{Key: fmt.Sprintf("k%d", i%8), Value: fmt.Sprintf("%s-%d", id, i)})
 				assert.NoError(t, err)
 			}
 		}()
 	}
 	wg.Wait()
-	assert.Zero(t, c.nodes["c"].eng.Status().Vector["a"], "c was cut off")
+	assert.Zero(t, c.Nodes["c"].Eng.Status().Vector["a"], "c was cut off")
 	// Let the pushes to and from c fail and be dropped, so that only
 	// anti-entropy can repair.
 	require.Eventually(t, func() bool {
 		for _, id := range abc {
-			e := c.nodes[id].eng
+			e := c.Nodes[id].Eng
 			e.mu.Lock()
 			n := 0
 			for peer, ob := range e.outbox {
@@ -90,13 +90,13 @@ func TestAntiEntropyConvergesAfterPartition(t *testing.T) {
 		}
 		return true
 	}, 5*time.Second, 10*time.Millisecond)
-	c.isolate("c", false)
+	c.Isolate("c", false)
 	same := func() bool {
 		for i := 0; i < 8; i++ {
 			k := fmt.Sprintf("k%d", i)
-			want, _ := read(t, c.nodes["a"].eng, k)
+			want, _ := read(t, c.Nodes["a"].Eng, k)
 			for _, id := range []string{"b", "c"} {
-				if got, _ := read(t, c.nodes[id].eng, k); got != want {
+				if got, _ := read(t, c.Nodes[id].Eng, k); got != want {
 					return false
 				}
 			}
@@ -106,12 +106,12 @@ func TestAntiEntropyConvergesAfterPartition(t *testing.T) {
 	require.Eventually(t, same, 10*time.Second, 20*time.Millisecond)
 	pulled := uint64(0)
 	for _, id := range abc {
-		pulled += c.nodes[id].eng.Stats().Pulled
+		pulled += c.Nodes[id].Eng.Stats().Pulled
 	}
 	assert.Positive(t, pulled, "anti-entropy did the repair")
 	// The winner is the greatest timestamp among all writes.
 	for _, id := range abc {
-		e := c.nodes[id].eng
+		e := c.Nodes[id].Eng
 		e.mu.Lock()
 		for k, ent := range e.kv {
 			assert.Equal(t, ent.vis, ent.sub, "%s: %s settled", id, k)
@@ -123,11 +123,11 @@ func TestAntiEntropyConvergesAfterPartition(t *testing.T) {
 func TestLastWriterWinsByHLC(t *testing.T) {
 	fastAntiEntropy(t)
 	c := newCluster(t, []string{"a", "b"}, nil)
-	a, b := c.nodes["a"].eng, c.nodes["b"].eng
+	a, b := c.Nodes["a"].Eng, c.Nodes["b"].Eng
 
 	// Causally later writes win, even from a node whose clock is behind:
 	// the HLC moves past what the node has seen.
-	c.nodes["b"].clock.SetOffset(-time.Hour)
+	c.Nodes["b"].Clock.SetOffset(-time.Hour)
 	write(t, a, "x", "a1")
 	eventuallyReads(t, b, "x", "a1")
 	write(t, b, "x", "b1")
@@ -135,22 +135,22 @@ func TestLastWriterWinsByHLC(t *testing.T) {
 
 	// Concurrent writes: the slow clock loses, though its write came
 	// later in real time and was acknowledged.
-	c.isolate("b", true)
+	c.Isolate("b", true)
 	write(t, a, "y", "from-a")
 	time.Sleep(5 * time.Millisecond)
 	write(t, b, "y", "from-b (later, acknowledged, lost)")
-	c.isolate("b", false)
+	c.Isolate("b", false)
 	eventuallyReads(t, b, "y", "from-a")
 	v, _ := read(t, a, "y")
 	assert.Equal(t, "from-a", v)
 
 	// With correct clocks, the later write wins.
-	c.nodes["b"].clock.SetOffset(0)
-	c.isolate("b", true)
+	c.Nodes["b"].Clock.SetOffset(0)
+	c.Isolate("b", true)
 	write(t, a, "z", "first")
 	time.Sleep(5 * time.Millisecond)
 	write(t, b, "z", "second")
-	c.isolate("b", false)
+	c.Isolate("b", false)
 	eventuallyReads(t, a, "z", "second")
 }
 
@@ -171,14 +171,14 @@ func TestTimestampOrder(t *testing.T) {
 
 func TestHLCNeverGoesBackwards(t *testing.T) {
 	c := newCluster(t, []string{"a"}, nil)
-	n := c.nodes["a"]
-	n.eng.mu.Lock()
-	t1 := n.eng.now()
-	n.clock.SetOffset(-time.Hour)
-	t2 := n.eng.now()
-	n.eng.observe(TS{Wall: t2.Wall + int64(time.Hour*2), Logical: 7, Node: "b"})
-	t3 := n.eng.now()
-	n.eng.mu.Unlock()
+	n := c.Nodes["a"]
+	n.Eng.mu.Lock()
+	t1 := n.Eng.now()
+	n.Clock.SetOffset(-time.Hour)
+	t2 := n.Eng.now()
+	n.Eng.observe(TS{Wall: t2.Wall + int64(time.Hour*2), Logical: 7, Node: "b"})
+	t3 := n.Eng.now()
+	n.Eng.mu.Unlock()
 	assert.True(t, t1.Less(t2), "%v < %v", t1, t2)
 	assert.True(t, t2.Less(t3), "%v < %v", t2, t3)
 	assert.Equal(t, uint64(8), t3.Logical)
@@ -186,15 +186,15 @@ func TestHLCNeverGoesBackwards(t *testing.T) {
 
 func TestRestartRecoversAndDedups(t *testing.T) {
 	c := newCluster(t, []string{"a"}, nil)
-	a := c.nodes["a"].eng
+	a := c.Nodes["a"].Eng
 	_, err := a.Write(ctxT(t), store.WriteRequest{Key: "x", Value: "1", RequestID: "r1"})
 	require.NoError(t, err)
 	_, err = a.Write(ctxT(t), store.WriteRequest{Key: "x", Value: "2"})
 	require.NoError(t, err)
 	before := a.Stats().HLC
-	c.stop("a")
-	c.start("a")
-	a = c.nodes["a"].eng
+	c.Stop("a")
+	c.Start("a")
+	a = c.Nodes["a"].Eng
 	v, _ := read(t, a, "x")
 	assert.Equal(t, "2", v, "acknowledged writes survive a restart")
 	assert.False(t, a.Stats().HLC.Less(before), "the HLC does not go back after a restart")
@@ -207,7 +207,7 @@ func TestRestartRecoversAndDedups(t *testing.T) {
 
 func TestCAS(t *testing.T) {
 	c := newCluster(t, []string{"a"}, nil)
-	a := c.nodes["a"].eng
+	a := c.Nodes["a"].Eng
 	_, err := a.CAS(ctxT(t), store.CASRequest{Key: "x", Expected: "0", New: "1"})
 	assert.ErrorIs(t, err, store.ErrMismatch)
 	write(t, a, "x", "0")
@@ -221,7 +221,7 @@ func TestGroupCommitAndAckBeforeFsync(t *testing.T) {
 	for _, fault := range []bool{false, true} {
 		t.Run(fmt.Sprintf("ack-before-fsync=%v", fault), func(t *testing.T) {
 			c := newCluster(t, []string{"a"}, store.Faults{store.AckBeforeFsync: fault})
-			a := c.nodes["a"].eng
+			a := c.Nodes["a"].Eng
 			write(t, a, "k", "v")
 			_, inFile, err := a.db.Get(bucketKV, []byte("k"))
 			require.NoError(t, err)
@@ -254,7 +254,7 @@ func TestGroupCommitAndAckBeforeFsync(t *testing.T) {
 func TestAckBeforeFsyncReplicatesOnlyWhatIsOnDisk(t *testing.T) {
 	fastAntiEntropy(t)
 	c := newCluster(t, []string{"a", "b"}, store.Faults{store.AckBeforeFsync: true})
-	a, b := c.nodes["a"].eng, c.nodes["b"].eng
+	a, b := c.Nodes["a"].Eng, c.Nodes["b"].Eng
 	write(t, a, "x", "1")
 	_, inFile, err := a.db.Get(bucketKV, []byte("x"))
 	require.NoError(t, err)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/faultline/faultline/store"
 	"github.com/faultline/faultline/store/client"
+	"github.com/faultline/faultline/store/internal/enginetest"
 	"github.com/faultline/faultline/store/node"
 )
 
@@ -112,11 +113,11 @@ func TestStrongLinearizableUnderPartitions(t *testing.T) {
 
 func partitionRun(t *testing.T, faults store.Faults) (porcupine.CheckResult, map[string]int) {
 	var mu sync.Mutex
-	proxies := map[string]*linkProxy{}
+	proxies := map[string]*enginetest.Proxy{}
 	c := startCluster(t, node.ClusterConfig{Faults: faults, PeerAddr: func(from, to, addr string) string {
 		mu.Lock()
 		defer mu.Unlock()
-		p := newLinkProxy(t, addr)
+		p := enginetest.NewProxy(t, addr)
 		proxies[from+">"+to] = p
 		return p.Addr()
 	}})

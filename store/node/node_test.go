@@ -16,6 +16,7 @@ import (
 
 	"github.com/faultline/faultline/store"
 	"github.com/faultline/faultline/store/client"
+	"github.com/faultline/faultline/store/internal/enginetest"
 	"github.com/faultline/faultline/store/node"
 )
 
@@ -221,13 +222,13 @@ func TestStaleReadsFault(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var mu sync.Mutex
-			proxies := map[string]*linkProxy{}
+			proxies := map[string]*enginetest.Proxy{}
 			c := startCluster(t, node.ClusterConfig{Faults: tc.faults, PeerAddr: func(from, to, addr string) string {
 				mu.Lock()
 				defer mu.Unlock()
 				p := proxies[from+">"+to]
 				if p == nil {
-					p = newLinkProxy(t, addr)
+					p = enginetest.NewProxy(t, addr)
 					proxies[from+">"+to] = p
 				}
 				return p.Addr()
@@ -417,11 +418,11 @@ func retryNotApplied(ctx context.Context, f func() error) error {
 // or may not commit later: it must come back unknown, never "fail".
 func TestIsolatedLeaderWriteIsUnknown(t *testing.T) {
 	var mu sync.Mutex
-	proxies := map[string]*linkProxy{}
+	proxies := map[string]*enginetest.Proxy{}
 	c := startCluster(t, node.ClusterConfig{PeerAddr: func(from, to, addr string) string {
 		mu.Lock()
 		defer mu.Unlock()
-		p := newLinkProxy(t, addr)
+		p := enginetest.NewProxy(t, addr)
 		proxies[from+">"+to] = p
 		return p.Addr()
 	}})
