@@ -1,8 +1,6 @@
 package causal
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,6 +11,7 @@ import (
 
 	"github.com/faultline/faultline/store"
 	"github.com/faultline/faultline/store/durable"
+	"github.com/faultline/faultline/store/internal/peerhttp"
 )
 
 // Peer API paths, under the node's /peer/ mount.
@@ -43,15 +42,10 @@ func (e *Engine) PeerHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+pathReplicate, e.handleReplicate)
 	mux.HandleFunc("GET "+pathVector, func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, e.progress())
+		peerhttp.WriteJSON(w, e.progress())
 	})
-	mux.HandleFunc("GET "+pathStatus, func(w http.ResponseWriter, r *http.Request) { writeJSON(w, e.Stats()) })
+	mux.HandleFunc("GET "+pathStatus, func(w http.ResponseWriter, r *http.Request) { peerhttp.WriteJSON(w, e.Stats()) })
 	return mux
-}
-
-func writeJSON(w http.ResponseWriter, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(v)
 }
 
 func (e *Engine) handleReplicate(w http.ResponseWriter, r *http.Request) {
@@ -73,7 +67,7 @@ func (e *Engine) handleReplicate(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	writeJSON(w, e.progress())
+	peerhttp.WriteJSON(w, e.progress())
 }
 
 // progress is what a sender needs to know of this node.
@@ -241,16 +235,15 @@ func (e *Engine) setAcked(peer string, n uint64) {
 func (e *Engine) replicate(peer, addr string) {
 	defer e.wg.Done()
 	base := "http://" + addr
-	backoff := 50 * time.Millisecond
+	var backoff peerhttp.Backoff
 	var sent, acked uint64
 	known := false
 	lastProgress := time.Now()
 	for e.ctx.Err() == nil {
 		if !known {
 			var resp replicateResponse
-			if err := e.call(http.MethodGet, base+pathVector, nil, &resp); err != nil {
-				e.sleep(backoff)
-				backoff = min(2*backoff, 500*time.Millisecond)
+			if err := peerhttp.Call(e.ctx, e.client, http.MethodGet, base+pathVector, nil, &resp); err != nil {
+				backoff.Wait(e.ctx)
 				continue
 			}
 			acked = resp.Applied[e.id]
@@ -278,7 +271,7 @@ func (e *Engine) replicate(peer, addr string) {
 			select {
 			case <-e.wake[peer]:
 				// Let a batch gather: one message per peer for many writes.
-				e.sleep(linger)
+				peerhttp.Sleep(e.ctx, linger)
 			case <-time.After(200 * time.Millisecond):
 			case <-e.ctx.Done():
 			}
@@ -288,11 +281,10 @@ func (e *Engine) replicate(peer, addr string) {
 		if err != nil {
 			known = false
 			e.log.Debug("replication to peer failed; will retry", "peer", peer, "err", err)
-			e.sleep(backoff)
-			backoff = min(2*backoff, 500*time.Millisecond)
+			backoff.Wait(e.ctx)
 			continue
 		}
-		backoff = 50 * time.Millisecond
+		backoff.Reset()
 		sent = batch[len(batch)-1].Seq
 		if resp.Received != nil {
 			sent = min(sent, resp.Received[e.id]) // resend what it lacks
@@ -313,7 +305,7 @@ func (e *Engine) send(base string, batch []*rec) (replicateResponse, error) {
 	e.sentWrites.Add(uint64(len(batch)))
 	if !e.skipDeps || len(batch) < 2 {
 		var resp replicateResponse
-		err := e.call(http.MethodPost, base+pathReplicate, replicateRequest{From: e.id, Writes: batch}, &resp)
+		err := peerhttp.Call(e.ctx, e.client, http.MethodPost, base+pathReplicate, replicateRequest{From: e.id, Writes: batch}, &resp)
 		return resp, err
 	}
 	const parts = 4
@@ -334,9 +326,9 @@ func (e *Engine) send(base string, batch []*rec) (replicateResponse, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			e.sleep(time.Duration(rand.IntN(100)) * time.Millisecond)
+			peerhttp.Sleep(e.ctx, time.Duration(rand.IntN(100))*time.Millisecond)
 			var resp replicateResponse
-			err := e.call(http.MethodPost, base+pathReplicate, replicateRequest{From: e.id, Writes: part}, &resp)
+			err := peerhttp.Call(e.ctx, e.client, http.MethodPost, base+pathReplicate, replicateRequest{From: e.id, Writes: part}, &resp)
 			mu.Lock()
 			defer mu.Unlock()
 			// The answer that came last knows of every part.
@@ -349,39 +341,4 @@ func (e *Engine) send(base string, batch []*rec) (replicateResponse, error) {
 	}
 	wg.Wait()
 	return out, fail
-}
-
-func (e *Engine) call(method, url string, body, out any) error {
-	ctx, cancel := context.WithTimeout(e.ctx, 10*time.Second)
-	defer cancel()
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, url, rd)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := e.client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return fmt.Errorf("%s %s: %s: %s", method, url, resp.Status, bytes.TrimSpace(msg))
-	}
-	return json.NewDecoder(resp.Body).Decode(out)
-}
-
-func (e *Engine) sleep(d time.Duration) {
-	select {
-	case <-time.After(d):
-	case <-e.ctx.Done():
-	}
 }

@@ -1,14 +1,14 @@
 package eventual
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
 	"time"
+
+	"github.com/faultline/faultline/store/internal/peerhttp"
 )
 
 // Peer API paths, under the node's /peer/ mount.
@@ -33,13 +33,8 @@ func (e *Engine) PeerHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+pathReplicate, e.handleReplicate)
 	mux.HandleFunc("POST "+pathDigest, e.handleDigest)
-	mux.HandleFunc("GET "+pathStatus, func(w http.ResponseWriter, r *http.Request) { writeJSON(w, e.Stats()) })
+	mux.HandleFunc("GET "+pathStatus, func(w http.ResponseWriter, r *http.Request) { peerhttp.WriteJSON(w, e.Stats()) })
 	return mux
-}
-
-func writeJSON(w http.ResponseWriter, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(v)
 }
 
 func validRecords(recs []*rec) error {
@@ -67,7 +62,7 @@ func (e *Engine) handleReplicate(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	writeJSON(w, struct{}{})
+	peerhttp.WriteJSON(w, struct{}{})
 }
 
 // handleDigest answers a peer's digest with this node's records in every
@@ -108,7 +103,7 @@ func (e *Engine) handleDigest(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	e.mu.Unlock()
-	writeJSON(w, resp)
+	peerhttp.WriteJSON(w, resp)
 }
 
 // push sends this node's new writes to one peer in batches. When a
@@ -116,12 +111,12 @@ func (e *Engine) handleDigest(w http.ResponseWriter, r *http.Request) {
 // anti-entropy repairs them.
 func (e *Engine) push(peer, base string) {
 	defer e.wg.Done()
-	backoff := 50 * time.Millisecond
+	var backoff peerhttp.Backoff
 	for e.ctx.Err() == nil {
 		select {
 		case <-e.wake[peer]:
 			// Let a batch gather: one message per peer for many writes.
-			e.sleep(linger)
+			peerhttp.Sleep(e.ctx, linger)
 		case <-time.After(200 * time.Millisecond):
 		case <-e.ctx.Done():
 			return
@@ -136,18 +131,17 @@ func (e *Engine) push(peer, base string) {
 			if n == 0 {
 				break
 			}
-			if err := e.call(base+pathReplicate, replicateRequest{From: e.id, Records: batch}, &struct{}{}); err != nil {
+			if err := peerhttp.Call(e.ctx, e.client, http.MethodPost, base+pathReplicate, replicateRequest{From: e.id, Records: batch}, &struct{}{}); err != nil {
 				// The peer is unreachable: drop what is queued for it too;
 				// anti-entropy repairs all of it once the peer is back.
 				e.mu.Lock()
 				e.outbox[peer] = nil
 				e.mu.Unlock()
 				e.log.Debug("push to peer failed; anti-entropy will repair", "peer", peer, "err", err)
-				e.sleep(backoff)
-				backoff = min(2*backoff, 500*time.Millisecond)
+				backoff.Wait(e.ctx)
 				break
 			}
-			backoff = 50 * time.Millisecond
+			backoff.Reset()
 		}
 	}
 }
@@ -156,7 +150,7 @@ func (e *Engine) push(peer, base string) {
 func (e *Engine) antiEntropy(peer, base string) {
 	defer e.wg.Done()
 	for {
-		e.sleep(antiEntropyEvery)
+		peerhttp.Sleep(e.ctx, antiEntropyEvery)
 		if e.ctx.Err() != nil {
 			return
 		}
@@ -164,7 +158,7 @@ func (e *Engine) antiEntropy(peer, base string) {
 		req := digestRequest{From: e.id, Buckets: append([]uint64(nil), e.digest[:]...)}
 		e.mu.Unlock()
 		var resp replicateRequest
-		if err := e.call(base+pathDigest, req, &resp); err != nil {
+		if err := peerhttp.Call(e.ctx, e.client, http.MethodPost, base+pathDigest, req, &resp); err != nil {
 			e.log.Debug("anti-entropy with peer failed; will retry", "peer", peer, "err", err)
 			continue
 		}
@@ -174,36 +168,5 @@ func (e *Engine) antiEntropy(peer, base string) {
 		if last := e.receive(resp.Records, true); last != nil {
 			last.Wait(e.ctx)
 		}
-	}
-}
-
-func (e *Engine) call(url string, body, out any) error {
-	ctx, cancel := context.WithTimeout(e.ctx, 10*time.Second)
-	defer cancel()
-	b, err := json.Marshal(body)
-	if err != nil {
-		return err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(b))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := e.client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return fmt.Errorf("POST %s: %s: %s", url, resp.Status, bytes.TrimSpace(msg))
-	}
-	return json.NewDecoder(resp.Body).Decode(out)
-}
-
-func (e *Engine) sleep(d time.Duration) {
-	select {
-	case <-time.After(d):
-	case <-e.ctx.Done():
 	}
 }
