@@ -16,6 +16,7 @@ import (
 
 	"github.com/faultline/faultline/store"
 	"github.com/faultline/faultline/store/durable"
+	"github.com/faultline/faultline/store/internal/dedup"
 )
 
 // Tunables. Variables so that tests can shorten them.
@@ -177,9 +178,7 @@ type Engine struct {
 	acked     map[string]uint64
 	changed   chan struct{}
 	waiters   bool
-	dedup     map[string]*dedupEntry
-	dedupFIFO []string // remembered ids, oldest first; dedupFIFO[i] is in slot dedupNext-len+i
-	dedupNext uint64
+	dedup     *dedup.Table[*dedupEntry]
 	wake      map[string]chan struct{}
 
 	sentWrites atomic.Uint64 // writes sent to peers, resends included
@@ -214,7 +213,7 @@ func Open(env store.Env) (*Engine, error) {
 		client: client, skipDeps: env.Faults.On(store.SkipDeps),
 		kv: map[string]*entry{}, visible: vector{}, submitted: vector{},
 		pending: map[string]map[uint64]*rec{}, acked: map[string]uint64{},
-		changed: make(chan struct{}), dedup: map[string]*dedupEntry{}, wake: map[string]chan struct{}{},
+		changed: make(chan struct{}), dedup: dedup.New[*dedupEntry](bucketDedup, dedupSize), wake: map[string]chan struct{}{},
 	}
 	if err := e.recover(); err != nil {
 		db.Close()
@@ -281,14 +280,7 @@ func (e *Engine) recover() error {
 	} else {
 		e.logBase = own
 	}
-	return e.db.ForEach(bucketDedup, func(k, v []byte) error {
-		if len(k) == 8 {
-			e.dedup[string(v)] = &dedupEntry{}
-			e.dedupFIFO = append(e.dedupFIFO, string(v))
-			e.dedupNext = binary.BigEndian.Uint64(k) + 1
-		}
-		return nil
-	})
+	return e.dedup.Recover(e.db, func() *dedupEntry { return &dedupEntry{} })
 }
 
 // notifyLocked wakes token waiters. Call with mu held.
@@ -365,7 +357,7 @@ func (e *Engine) write(ctx context.Context, key, value, reqID string, tok store.
 		return store.WriteResponse{}, err
 	}
 	e.mu.Lock()
-	if d := e.dedup[reqID]; reqID != "" && d != nil {
+	if d, ok := e.dedup.Lookup(reqID); reqID != "" && ok {
 		e.mu.Unlock()
 		return e.finish(ctx, d.p, reqID)
 	}
@@ -405,7 +397,7 @@ func (e *Engine) write(ctx context.Context, key, value, reqID string, tok store.
 	var d *dedupEntry
 	if reqID != "" {
 		d = &dedupEntry{seq: seq}
-		ops = append(ops, e.remember(reqID, d)...)
+		ops = append(ops, e.dedup.Remember(reqID, d)...)
 	}
 	apply := func() {
 		e.mu.Lock()
@@ -435,22 +427,6 @@ func (e *Engine) write(ctx context.Context, key, value, reqID string, tok store.
 	}
 	e.mu.Unlock()
 	return e.finish(ctx, p, reqID)
-}
-
-// remember records a request id, evicting the oldest. Call with mu held.
-func (e *Engine) remember(reqID string, d *dedupEntry) []durable.Op {
-	e.dedup[reqID] = d
-	e.dedupFIFO = append(e.dedupFIFO, reqID)
-	ops := []durable.Op{durable.Put(bucketDedup, seqKey(e.dedupNext), []byte(reqID))}
-	e.dedupNext++
-	if len(e.dedupFIFO) > dedupSize {
-		old := e.dedupFIFO[0]
-		slot := e.dedupNext - uint64(len(e.dedupFIFO))
-		e.dedupFIFO = e.dedupFIFO[1:]
-		delete(e.dedup, old)
-		ops = append(ops, durable.Delete(bucketDedup, seqKey(slot)))
-	}
-	return ops
 }
 
 // finish waits for a write to be durable and returns the token after it.

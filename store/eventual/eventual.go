@@ -15,6 +15,7 @@ import (
 
 	"github.com/faultline/faultline/store"
 	"github.com/faultline/faultline/store/durable"
+	"github.com/faultline/faultline/store/internal/dedup"
 )
 
 // Tunables. Variables so that tests can shorten them.
@@ -99,19 +100,17 @@ type Engine struct {
 	log    *slog.Logger
 	client *http.Client
 
-	mu        sync.Mutex
-	kv        map[string]*entry
-	keys      [nDigest][]string // the keys of each digest bucket
-	digest    [nDigest]uint64   // XOR of visible records' hashes, per bucket
-	hlc       TS                // last timestamp issued or received
-	seq       uint64            // own writes submitted
-	vector    store.Token       // origin -> highest seq visible
-	outbox    map[string][]*rec
-	dedup     map[string]*durable.Pending
-	dedupFIFO []string // remembered ids, oldest first; dedupFIFO[i] is in slot dedupNext-len+i
-	dedupNext uint64
-	pulled    uint64 // entries taken from peers by anti-entropy
-	wake      map[string]chan struct{}
+	mu     sync.Mutex
+	kv     map[string]*entry
+	keys   [nDigest][]string // the keys of each digest bucket
+	digest [nDigest]uint64   // XOR of visible records' hashes, per bucket
+	hlc    TS                // last timestamp issued or received
+	seq    uint64            // own writes submitted
+	vector store.Token       // origin -> highest seq visible
+	outbox map[string][]*rec
+	dedup  *dedup.Table[*durable.Pending]
+	pulled uint64 // entries taken from peers by anti-entropy
+	wake   map[string]chan struct{}
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -140,7 +139,7 @@ func Open(env store.Env) (*Engine, error) {
 	e := &Engine{
 		env: env, id: env.NodeID, db: db, log: logger.With("mode", "eventual", "node", env.NodeID), client: client,
 		kv: map[string]*entry{}, vector: store.Token{}, outbox: map[string][]*rec{},
-		dedup: map[string]*durable.Pending{}, wake: map[string]chan struct{}{},
+		dedup: dedup.New[*durable.Pending](bucketDedup, dedupSize), wake: map[string]chan struct{}{},
 	}
 	if err := e.recover(); err != nil {
 		db.Close()
@@ -185,14 +184,7 @@ func (e *Engine) recover() error {
 	if err != nil {
 		return err
 	}
-	return e.db.ForEach(bucketDedup, func(k, v []byte) error {
-		if len(k) == 8 {
-			e.dedup[string(v)] = nil
-			e.dedupFIFO = append(e.dedupFIFO, string(v))
-			e.dedupNext = binary.BigEndian.Uint64(k) + 1
-		}
-		return nil
-	})
+	return e.dedup.Recover(e.db, func() *durable.Pending { return nil })
 }
 
 // now issues a new HLC timestamp. Call with mu held.
@@ -236,7 +228,7 @@ func (e *Engine) CAS(ctx context.Context, req store.CASRequest) (store.WriteResp
 
 func (e *Engine) write(ctx context.Context, key, value, reqID string, expected *string) (store.WriteResponse, error) {
 	e.mu.Lock()
-	if p, ok := e.dedup[reqID]; reqID != "" && ok {
+	if p, ok := e.dedup.Lookup(reqID); reqID != "" && ok {
 		e.mu.Unlock()
 		return e.finish(ctx, p, reqID)
 	}
@@ -259,7 +251,7 @@ func (e *Engine) write(ctx context.Context, key, value, reqID string, expected *
 		durable.Put(bucketMeta, []byte("seq/"+e.id), u64(r.Seq)),
 	}
 	if reqID != "" {
-		ops = append(ops, e.remember(reqID)...)
+		ops = append(ops, e.dedup.Remember(reqID, nil)...)
 	}
 	apply := func() {
 		e.mu.Lock()
@@ -288,7 +280,7 @@ func (e *Engine) write(ctx context.Context, key, value, reqID string, expected *
 	}
 	p := e.db.SubmitThen(ops, apply, onDurable)
 	if reqID != "" {
-		e.dedup[reqID] = p
+		e.dedup.Set(reqID, p)
 	}
 	e.mu.Unlock()
 	return e.finish(ctx, p, reqID)
@@ -320,20 +312,6 @@ func (e *Engine) applyLocked(r *rec) {
 	if r.Seq > e.vector[r.Origin] {
 		e.vector[r.Origin] = r.Seq
 	}
-}
-
-func (e *Engine) remember(reqID string) []durable.Op {
-	e.dedupFIFO = append(e.dedupFIFO, reqID)
-	ops := []durable.Op{durable.Put(bucketDedup, u64(e.dedupNext), []byte(reqID))}
-	e.dedupNext++
-	if len(e.dedupFIFO) > dedupSize {
-		old := e.dedupFIFO[0]
-		slot := e.dedupNext - uint64(len(e.dedupFIFO))
-		e.dedupFIFO = e.dedupFIFO[1:]
-		delete(e.dedup, old)
-		ops = append(ops, durable.Delete(bucketDedup, u64(slot)))
-	}
-	return ops
 }
 
 func (e *Engine) finish(ctx context.Context, p *durable.Pending, reqID string) (store.WriteResponse, error) {
