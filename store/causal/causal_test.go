@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/store"
+	"github.com/faultline/faultline/store/internal/enginetest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -294,22 +295,7 @@ func TestGroupCommitAndAckBeforeFsync(t *testing.T) {
 			if fault {
 				return
 			}
-			before := a.Stats().Disk.Commits
-			var wg sync.WaitGroup
-			for w := 0; w < 32; w++ {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for i := 0; i < 20; i++ {
-						_, err := a.Write(ctxT(t), store.WriteRequest{Key: fmt.Sprintf("k%d", i), Value: "v"})
-						assert.NoError(t, err)
-					}
-				}()
-			}
-			wg.Wait()
-			commits := a.Stats().Disk.Commits - before
-			assert.Less(t, commits, uint64(640/4), "640 concurrent writes must share fsyncs")
-			t.Logf("640 writes, %d fsynced commits", commits)
+			enginetest.WritesShareFsyncs(t, a, func() uint64 { return a.Stats().Disk.Commits })
 		})
 	}
 }

@@ -1,7 +1,8 @@
 // Package enginetest holds the test helpers that the store's engine and
 // node tests share: a TCP proxy for one direction of one link, which cuts
 // and heals that link for real, and an in-process cluster of engines whose
-// peer APIs are served on loopback TCP through such proxies.
+// peer APIs are served on loopback TCP through such proxies; and the
+// checks that every durable engine must pass alike (group commit).
 //
 // It is a normal package only so that several packages' tests can import
 // it; nothing but _test.go files may use it. It touches only loopback
@@ -11,6 +12,7 @@ package enginetest
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -18,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/faultline/faultline/store"
@@ -226,4 +229,27 @@ func Context(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// WritesShareFsyncs makes 32 clients write 20 keys each to eng at once
+// and checks that the 640 writes took fewer than 160 commits of the data
+// file (group commit); commits reports the file's commits so far.
+func WritesShareFsyncs(t *testing.T, eng store.Engine, commits func() uint64) {
+	t.Helper()
+	before := commits()
+	var wg sync.WaitGroup
+	for w := 0; w < 32; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 20; i++ {
+				_, err := eng.Write(Context(t), store.WriteRequest{Key: fmt.Sprintf("k%d", i), Value: "v"})
+				assert.NoError(t, err)
+			}
+		}()
+	}
+	wg.Wait()
+	n := commits() - before
+	assert.Less(t, n, uint64(640/4), "640 concurrent writes must share fsyncs")
+	t.Logf("640 writes, %d fsynced commits", n)
 }
