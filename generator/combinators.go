@@ -262,29 +262,32 @@ func (q *queue) Next(Context) Step {
 // EachWorker gives every worker its own generator, made by fn on the
 // worker's first request (per-worker sequences).
 func EachWorker(fn func(worker int) Generator) Generator {
-	return &each{fn: fn, gens: map[int]Generator{}}
+	return &each{fn: fn, key: func(ctx Context) int { return ctx.Worker }, gens: map[int]Generator{}}
 }
 
+// each keeps one generator per key (a worker or a process id).
 type each struct {
 	fn   func(int) Generator
+	key  func(Context) int
 	mu   sync.Mutex
 	gens map[int]Generator
 }
 
-func (e *each) get(w int) Generator {
+func (e *each) get(ctx Context) Generator {
+	k := e.key(ctx)
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	g, ok := e.gens[w]
+	g, ok := e.gens[k]
 	if !ok {
-		g = e.fn(w)
-		e.gens[w] = g
+		g = e.fn(k)
+		e.gens[k] = g
 	}
 	return g
 }
 
-func (e *each) Next(ctx Context) Step { return e.get(ctx.Worker).Next(ctx) }
+func (e *each) Next(ctx Context) Step { return e.get(ctx).Next(ctx) }
 
-func (e *each) Update(ctx Context, op Op, c Completion) { update(e.get(ctx.Worker), ctx, op, c) }
+func (e *each) Update(ctx Context, op Op, c Completion) { update(e.get(ctx), ctx, op, c) }
 
 // PollInterval is how often a worker waiting at a Phases barrier asks
 // again.
@@ -343,26 +346,5 @@ func (p *phases) Update(ctx Context, op Op, c Completion) {
 // process's first request: a worker whose process was retired (after an
 // info) starts a fresh sequence under its new process id.
 func EachProcess(fn func(process int) Generator) Generator {
-	return &eachProc{fn: fn, gens: map[int]Generator{}}
+	return &each{fn: fn, key: func(ctx Context) int { return ctx.Process }, gens: map[int]Generator{}}
 }
-
-type eachProc struct {
-	fn   func(int) Generator
-	mu   sync.Mutex
-	gens map[int]Generator
-}
-
-func (e *eachProc) get(p int) Generator {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	g, ok := e.gens[p]
-	if !ok {
-		g = e.fn(p)
-		e.gens[p] = g
-	}
-	return g
-}
-
-func (e *eachProc) Next(ctx Context) Step { return e.get(ctx.Process).Next(ctx) }
-
-func (e *eachProc) Update(ctx Context, op Op, c Completion) { update(e.get(ctx.Process), ctx, op, c) }
