@@ -353,25 +353,17 @@ func (c *Cluster) Restart(ctx context.Context, id string) error {
 }
 
 // Pause stops the node's processes with SIGSTOP.
-func (c *Cluster) Pause(ctx context.Context, id string) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	n, err := c.node(id)
-	if err != nil {
-		return err
-	}
-	if !running(n) {
-		return fmt.Errorf("local backend: cannot pause node %s: it is not running", id)
-	}
-	if err := signal(n, syscall.SIGSTOP); err != nil {
-		return err
-	}
-	n.paused = true
-	return nil
-}
+func (c *Cluster) Pause(ctx context.Context, id string) error { return c.setPaused(id, true) }
 
 // Resume continues a paused node with SIGCONT.
-func (c *Cluster) Resume(ctx context.Context, id string) error {
+func (c *Cluster) Resume(ctx context.Context, id string) error { return c.setPaused(id, false) }
+
+// setPaused sends the node's processes SIGSTOP (pause) or SIGCONT.
+func (c *Cluster) setPaused(id string, pause bool) error {
+	verb, sig := "resume", syscall.SIGCONT
+	if pause {
+		verb, sig = "pause", syscall.SIGSTOP
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	n, err := c.node(id)
@@ -379,12 +371,12 @@ func (c *Cluster) Resume(ctx context.Context, id string) error {
 		return err
 	}
 	if !running(n) {
-		return fmt.Errorf("local backend: cannot resume node %s: it is not running", id)
+		return fmt.Errorf("local backend: cannot %s node %s: it is not running", verb, id)
 	}
-	if err := signal(n, syscall.SIGCONT); err != nil {
+	if err := signal(n, sig); err != nil {
 		return err
 	}
-	n.paused = false
+	n.paused = pause
 	return nil
 }
 
