@@ -51,22 +51,11 @@ func Register(cfg RegisterConfig) []history.Event {
 	}
 	state := map[string]string{}
 	next := int64(1)
-	var events []history.Event
-	emit := func(e history.Event) {
-		e.Index = int64(len(events))
-		e.Time = int64(len(events)) * 1000
-		events = append(events, e)
-	}
-	threads := make([]int, cfg.Processes) // thread -> current process
-	for i := range threads {
-		threads[i] = i
-	}
-	nextProc := cfg.Processes
+	s := newSim(cfg.Processes)
 	open := map[int]*pending{}
 	invoked := 0
 	for invoked < cfg.Ops || len(open) > 0 {
-		t := rng.IntN(len(threads))
-		p := threads[t]
+		t, p := s.pick(rng)
 		pd, busy := open[p]
 		switch {
 		case !busy:
@@ -91,24 +80,22 @@ func Register(cfg RegisterConfig) []history.Event {
 				e.F, e.Value = history.FWrite, history.IntValue(next)
 				next++
 			}
-			emit(e)
+			s.emit(e)
 			open[p] = &pending{inv: e}
 		case !pd.applied:
 			// An info or lost op may end before it took effect.
 			if rng.Float64() < (cfg.InfoRate+cfg.LostRate)/2 {
-				retire(emit, pd, rng, cfg)
+				retire(s, pd, rng, cfg)
 				delete(open, p)
-				threads[t] = nextProc
-				nextProc++
+				s.freshProcess(t)
 				continue
 			}
 			apply(state, pd)
 		default:
 			if rng.Float64() < (cfg.InfoRate+cfg.LostRate)/2 {
-				retire(emit, pd, rng, cfg)
+				retire(s, pd, rng, cfg)
 				delete(open, p)
-				threads[t] = nextProc
-				nextProc++
+				s.freshProcess(t)
 				continue
 			}
 			c := history.Event{Process: p, Type: history.OK, F: pd.inv.F, Key: pd.inv.Key, Value: pd.inv.Value, Node: pd.inv.Node}
@@ -118,24 +105,23 @@ func Register(cfg RegisterConfig) []history.Event {
 			if pd.mismatch {
 				c.Type, c.Error = history.Fail, history.ErrorMismatch
 			}
-			emit(c)
+			s.emit(c)
 			delete(open, p)
 		}
 	}
 	for n := 0; n < cfg.Nodes; n++ {
 		node := "n" + strconv.Itoa(n+1)
 		for _, key := range keys {
-			p := nextProc
-			nextProc++
-			emit(history.Event{Process: p, Type: history.Invoke, F: history.FRead, Key: key, Value: history.Null, Node: node, Final: true})
+			p := s.newProcess()
+			s.emit(history.Event{Process: p, Type: history.Invoke, F: history.FRead, Key: key, Value: history.Null, Node: node, Final: true})
 			v := "null"
-			if s, ok := state[key]; ok {
-				v = s
+			if cur, ok := state[key]; ok {
+				v = cur
 			}
-			emit(history.Event{Process: p, Type: history.OK, F: history.FRead, Key: key, Value: []byte(v), Node: node, Final: true})
+			s.emit(history.Event{Process: p, Type: history.OK, F: history.FRead, Key: key, Value: []byte(v), Node: node, Final: true})
 		}
 	}
-	return events
+	return s.events
 }
 
 func apply(state map[string]string, pd *pending) {
@@ -161,12 +147,12 @@ func apply(state map[string]string, pd *pending) {
 }
 
 // retire ends pd with info, or leaves it never completed.
-func retire(emit func(history.Event), pd *pending, rng *rand.Rand, cfg RegisterConfig) {
+func retire(s *sim, pd *pending, rng *rand.Rand, cfg RegisterConfig) {
 	lost := rng.Float64()*(cfg.InfoRate+cfg.LostRate) < cfg.LostRate
 	if lost {
 		return
 	}
-	emit(history.Event{Process: pd.inv.Process, Type: history.Info, F: pd.inv.F, Key: pd.inv.Key, Value: pd.inv.Value, Node: pd.inv.Node, Error: "timeout"})
+	s.emit(history.Event{Process: pd.inv.Process, Type: history.Info, F: pd.inv.F, Key: pd.inv.Key, Value: pd.inv.Value, Node: pd.inv.Node, Error: "timeout"})
 }
 
 // SetConfig shapes a simulated set history.
@@ -199,27 +185,16 @@ func Set(cfg SetConfig) []history.Event {
 	for i := range names {
 		names[i] = "s" + strconv.Itoa(i)
 	}
-	var events []history.Event
-	emit := func(e history.Event) {
-		e.Index = int64(len(events))
-		e.Time = int64(len(events)) * 1000
-		events = append(events, e)
-	}
 	type pend struct {
 		inv     history.Event
 		applied bool
 		read    []int64
 	}
-	threads := make([]int, cfg.Processes)
-	for i := range threads {
-		threads[i] = i
-	}
-	nextProc := cfg.Processes
+	s := newSim(cfg.Processes)
 	open := map[int]*pend{}
 	next, invoked := int64(0), 0
 	for invoked < cfg.Ops || len(open) > 0 {
-		t := rng.IntN(len(threads))
-		p := threads[t]
+		t, p := s.pick(rng)
 		pd, busy := open[p]
 		switch {
 		case !busy:
@@ -234,7 +209,7 @@ func Set(cfg SetConfig) []history.Event {
 				e.F, e.Value = history.FAdd, history.IntValue(next)
 				next++
 			}
-			emit(e)
+			s.emit(e)
 			open[p] = &pend{inv: e}
 		case !pd.applied:
 			pd.applied = true
@@ -247,28 +222,26 @@ func Set(cfg SetConfig) []history.Event {
 		default:
 			delete(open, p)
 			if rng.Float64() < cfg.InfoRate {
-				emit(history.Event{Process: p, Type: history.Info, F: pd.inv.F, Key: pd.inv.Key, Value: pd.inv.Value, Error: "timeout"})
-				threads[t] = nextProc
-				nextProc++
+				s.emit(history.Event{Process: p, Type: history.Info, F: pd.inv.F, Key: pd.inv.Key, Value: pd.inv.Value, Error: "timeout"})
+				s.freshProcess(t)
 				continue
 			}
 			c := history.Event{Process: p, Type: history.OK, F: pd.inv.F, Key: pd.inv.Key, Value: pd.inv.Value}
 			if pd.inv.F == history.FRead {
 				c.Value = history.MustValue(nonNil(pd.read))
 			}
-			emit(c)
+			s.emit(c)
 		}
 	}
 	for n := 0; n < cfg.Nodes; n++ {
 		for _, name := range names {
-			p := nextProc
-			nextProc++
+			p := s.newProcess()
 			node := "n" + strconv.Itoa(n+1)
-			emit(history.Event{Process: p, Type: history.Invoke, F: history.FRead, Key: name, Value: history.Null, Node: node, Final: true})
-			emit(history.Event{Process: p, Type: history.OK, F: history.FRead, Key: name, Value: history.MustValue(nonNil(sets[name])), Node: node, Final: true})
+			s.emit(history.Event{Process: p, Type: history.Invoke, F: history.FRead, Key: name, Value: history.Null, Node: node, Final: true})
+			s.emit(history.Event{Process: p, Type: history.OK, F: history.FRead, Key: name, Value: history.MustValue(nonNil(sets[name])), Node: node, Final: true})
 		}
 	}
-	return events
+	return s.events
 }
 
 func nonNil(v []int64) []int64 {
@@ -276,4 +249,45 @@ func nonNil(v []int64) []int64 {
 		return []int64{}
 	}
 	return v
+}
+
+// sim is what both simulations share: the history so far, and client
+// threads that each run one process at a time; a thread whose operation
+// ends with info (or never completes) goes on under a fresh process id, as
+// in the harness.
+type sim struct {
+	events   []history.Event
+	threads  []int // thread -> current process
+	nextProc int
+}
+
+func newSim(processes int) *sim {
+	s := &sim{threads: make([]int, processes), nextProc: processes}
+	for i := range s.threads {
+		s.threads[i] = i
+	}
+	return s
+}
+
+// emit appends e with the next index and a time 1000 ns after the last.
+func (s *sim) emit(e history.Event) {
+	e.Index = int64(len(s.events))
+	e.Time = int64(len(s.events)) * 1000
+	s.events = append(s.events, e)
+}
+
+// pick chooses a thread at random and returns it with its process.
+func (s *sim) pick(rng *rand.Rand) (thread, process int) {
+	t := rng.IntN(len(s.threads))
+	return t, s.threads[t]
+}
+
+// freshProcess gives thread a fresh process id.
+func (s *sim) freshProcess(thread int) { s.threads[thread] = s.newProcess() }
+
+// newProcess is a process id not used before.
+func (s *sim) newProcess() int {
+	p := s.nextProc
+	s.nextProc++
+	return p
 }
