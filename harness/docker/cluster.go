@@ -150,32 +150,18 @@ func (b *Backend) StartCluster(ctx context.Context, sys harness.System, spec har
 	}
 	c.mu.Unlock()
 	created := time.Now()
-	errs := make([]error, len(c.nodes))
-	var wg sync.WaitGroup
-	for i, n := range c.nodes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = c.createNode(ctx, n)
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if err := onEveryNode(c.nodes, func(n *node) error { return c.createNode(ctx, n) }); err != nil {
 		return fail(err)
 	}
 	b.log.Debug("containers created", "took", time.Since(created))
 	startedAt := time.Now()
-	for i, n := range c.nodes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := b.cli.ContainerStart(ctx, n.container, container.StartOptions{}); err != nil {
-				errs[i] = fmt.Errorf("docker backend: start %s: %w", n.container, err)
-			}
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	err = onEveryNode(c.nodes, func(n *node) error {
+		if err := b.cli.ContainerStart(ctx, n.container, container.StartOptions{}); err != nil {
+			return fmt.Errorf("docker backend: start %s: %w", n.container, err)
+		}
+		return nil
+	})
+	if err != nil {
 		return fail(err)
 	}
 	b.log.Debug("containers started", "took", time.Since(startedAt))
@@ -280,13 +266,18 @@ func (c *Cluster) createNode(ctx context.Context, n *node) error {
 func (c *Cluster) waitReady(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, c.b.opts.ReadyTimeout)
 	defer cancel()
-	errs := make([]error, len(c.nodes))
+	return onEveryNode(c.nodes, func(n *node) error { return c.waitNodeReady(ctx, n) })
+}
+
+// onEveryNode runs fn on every node at once and joins their errors.
+func onEveryNode(nodes []*node, fn func(*node) error) error {
+	errs := make([]error, len(nodes))
 	var wg sync.WaitGroup
-	for i, n := range c.nodes {
+	for i, n := range nodes {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = c.waitNodeReady(ctx, n)
+			errs[i] = fn(n)
 		}()
 	}
 	wg.Wait()
