@@ -177,18 +177,7 @@ func TestSkipDepsReordersReplication(t *testing.T) {
 func TestConvergesAfterPartitionHeals(t *testing.T) {
 	c := newCluster(t, abc, nil)
 	c.Isolate("c", true)
-	var wg sync.WaitGroup
-	for _, id := range abc {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; i < 50; i++ {
-				_, err := c.Nodes[id].Eng.Write(ctxT(t), store.WriteRequest{Key: fmt.Sprintf("k%d", i%5), Value: fmt.Sprintf("%s-%d", id, i)})
-				assert.NoError(t, err)
-			}
-		}()
-	}
-	wg.Wait()
+	c.WriteFromEach(t, 50, 5)
 	st := c.Nodes["c"].Eng.Status()
 	assert.Zero(t, st.Vector["a"], "c was cut off")
 	c.Isolate("c", false)

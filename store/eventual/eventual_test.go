@@ -2,7 +2,6 @@ package eventual
 
 import (
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -59,18 +58,7 @@ func TestAntiEntropyConvergesAfterPartition(t *testing.T) {
 	t.Cleanup(func() { maxRepair = oldCap })
 	c := newCluster(t, abc, nil)
 	c.Isolate("c", true)
-	var wg sync.WaitGroup
-	for _, id := range abc {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; i < 40; i++ {
-				_, err := c.Nodes[id].Eng.Write(ctxT(t), store.WriteRequest{Key: fmt.Sprintf("k%d", i%8), Value: fmt.Sprintf("%s-%d", id, i)})
-				assert.NoError(t, err)
-			}
-		}()
-	}
-	wg.Wait()
+	c.WriteFromEach(t, 40, 8)
 	assert.Zero(t, c.Nodes["c"].Eng.Status().Vector["a"], "c was cut off")
 	// Let the pushes to and from c fail and be dropped, so that only
 	// anti-entropy can repair.

@@ -119,15 +119,8 @@ func (p *Proxy) pipe(c net.Conn, target string) {
 	c.Close()
 }
 
-// Engine is what a Cluster needs of an engine: its peer API and a way to
-// shut it down.
-type Engine interface {
-	PeerHandler() http.Handler
-	Close() error
-}
-
 // Node is one engine with its peer API served on real loopback TCP.
-type Node[E Engine] struct {
+type Node[E store.Engine] struct {
 	ID  string
 	Dir string // data dir, kept across restarts
 	// Clock is the node's clock, kept across restarts, so a test can skew
@@ -142,7 +135,7 @@ type Node[E Engine] struct {
 
 // Cluster is engines that reach each other through proxies:
 // Links[a][b] is the proxy a dials to reach b.
-type Cluster[E Engine] struct {
+type Cluster[E store.Engine] struct {
 	t     testing.TB
 	open  func(store.Env) (E, error)
 	Nodes map[string]*Node[E]
@@ -151,7 +144,7 @@ type Cluster[E Engine] struct {
 
 // NewCluster starts one engine per id, opened by open with faults, and
 // stops them all when the test ends.
-func NewCluster[E Engine](t testing.TB, open func(store.Env) (E, error), ids []string, faults store.Faults) *Cluster[E] {
+func NewCluster[E store.Engine](t testing.TB, open func(store.Env) (E, error), ids []string, faults store.Faults) *Cluster[E] {
 	c := &Cluster[E]{t: t, open: open, Nodes: map[string]*Node[E]{}, Links: map[string]map[string]*Proxy{}}
 	for _, id := range ids {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -222,6 +215,24 @@ func (c *Cluster[E]) Isolate(id string, cut bool) {
 			}
 		}
 	}
+}
+
+// WriteFromEach has every node write writes values at once, to keys k0,
+// k1, … k(keys-1) in turn; each value names its node and write ("a-7").
+func (c *Cluster[E]) WriteFromEach(t *testing.T, writes, keys int) {
+	t.Helper()
+	var wg sync.WaitGroup
+	for id, n := range c.Nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < writes; i++ {
+				_, err := n.Eng.Write(Context(t), store.WriteRequest{Key: fmt.Sprintf("k%d", i%keys), Value: fmt.Sprintf("%s-%d", id, i)})
+				assert.NoError(t, err)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // Context is a 10 s context that ends with the test.
