@@ -210,20 +210,31 @@ func (s *sleep) Next(ctx Context) Step {
 // be in an earlier one; see Phases for a barrier).
 func Seq(gens ...Generator) Generator { return &seq{gens: gens, at: map[int]int{}} }
 
+// seq is Seq, and with barrier set, Phases.
 type seq struct {
-	gens []Generator
-	mu   sync.Mutex
-	at   map[int]int // worker -> index of its current generator
+	gens    []Generator
+	barrier bool // no worker starts gens[i] before every worker finished gens[i-1]
+	mu      sync.Mutex
+	at      map[int]int // worker -> index of its current generator (generators it has finished)
 }
 
 func (s *seq) Next(ctx Context) Step {
 	for {
 		s.mu.Lock()
 		i := s.at[ctx.Worker]
-		s.mu.Unlock()
 		if i >= len(s.gens) {
+			s.mu.Unlock()
 			return Finished()
 		}
+		if s.barrier && i > 0 {
+			for w := 0; w < ctx.Workers; w++ {
+				if s.at[w] < i {
+					s.mu.Unlock()
+					return Waiting(ctx.Now + PollInterval)
+				}
+			}
+		}
+		s.mu.Unlock()
 		st := s.gens[i].Next(ctx)
 		if st.Kind != Done {
 			return st
@@ -299,47 +310,7 @@ const PollInterval = 5 * time.Millisecond
 // runner only asks when the worker has no op outstanding, so phase i's ops
 // have all completed when phase i+1 starts).
 func Phases(gens ...Generator) Generator {
-	return &phases{gens: gens, at: map[int]int{}}
-}
-
-type phases struct {
-	gens []Generator
-	mu   sync.Mutex
-	at   map[int]int // worker -> phases it has finished
-}
-
-func (p *phases) Next(ctx Context) Step {
-	for {
-		p.mu.Lock()
-		i := p.at[ctx.Worker]
-		if i >= len(p.gens) {
-			p.mu.Unlock()
-			return Finished()
-		}
-		// Barrier: every worker must have finished phase i-1.
-		if i > 0 {
-			for w := 0; w < ctx.Workers; w++ {
-				if p.at[w] < i {
-					p.mu.Unlock()
-					return Waiting(ctx.Now + PollInterval)
-				}
-			}
-		}
-		p.mu.Unlock()
-		st := p.gens[i].Next(ctx)
-		if st.Kind != Done {
-			return st
-		}
-		p.mu.Lock()
-		p.at[ctx.Worker] = i + 1
-		p.mu.Unlock()
-	}
-}
-
-func (p *phases) Update(ctx Context, op Op, c Completion) {
-	for _, g := range p.gens {
-		update(g, ctx, op, c)
-	}
+	return &seq{gens: gens, barrier: true, at: map[int]int{}}
 }
 
 // EachProcess gives every process its own generator, made by fn on the
