@@ -1,9 +1,10 @@
 package enginetest
 
 import (
-	"bufio"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -11,68 +12,49 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// echo serves lines back with prefix on loopback until the test ends.
-func echo(t *testing.T, prefix string) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				r := bufio.NewReader(c)
-				for {
-					line, err := r.ReadString('\n')
-					if err != nil {
-						return
-					}
-					io.WriteString(c, prefix+line)
-				}
-			}()
-		}
-	}()
-	return ln.Addr().String()
+// named is an HTTP server on loopback that answers its name.
+func named(t *testing.T, name string) string {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, name)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.Listener.Addr().String()
 }
 
-func roundTrip(t *testing.T, c net.Conn, msg string) (string, error) {
-	c.SetDeadline(time.Now().Add(2 * time.Second))
-	if _, err := io.WriteString(c, msg+"\n"); err != nil {
+// get asks through addr; the client keeps its connection open between
+// calls, so a cut must close it.
+func get(c *http.Client, addr string) (string, error) {
+	resp, err := c.Get("http://" + addr + "/")
+	if err != nil {
 		return "", err
 	}
-	return bufio.NewReader(c).ReadString('\n')
-}
-
-func dial(t *testing.T, addr string) net.Conn {
-	c, err := net.Dial("tcp", addr)
-	require.NoError(t, err)
-	t.Cleanup(func() { c.Close() })
-	return c
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), err
 }
 
 func TestProxyCutHealRetarget(t *testing.T) {
-	p := NewProxy(t, echo(t, "a:"))
-	open := dial(t, p.Addr())
-	got, err := roundTrip(t, open, "hi")
+	p := NewProxy(t, named(t, "a"))
+	tr := &http.Transport{DialContext: (&net.Dialer{Timeout: time.Second}).DialContext}
+	t.Cleanup(tr.CloseIdleConnections)
+	c := &http.Client{Transport: tr, Timeout: 2 * time.Second}
+
+	got, err := get(c, p.Addr())
 	require.NoError(t, err)
-	assert.Equal(t, "a:hi\n", got)
+	assert.Equal(t, "a", got)
 
 	p.Cut()
-	_, err = roundTrip(t, open, "again")
-	assert.Error(t, err, "a cut drops open connections")
-	_, err = roundTrip(t, dial(t, p.Addr()), "new")
-	assert.Error(t, err, "a cut link refuses new connections")
+	_, err = get(c, p.Addr())
+	assert.Error(t, err, "a cut link drops the open connection and refuses new ones")
 
 	p.Heal()
-	got, err = roundTrip(t, dial(t, p.Addr()), "back")
-	require.NoError(t, err)
-	assert.Equal(t, "a:back\n", got)
+	got, err = get(c, p.Addr())
+	require.NoError(t, err, "a healed link lets new connections through")
+	assert.Equal(t, "a", got)
 
-	p.SetTarget(echo(t, "b:"))
-	got, err = roundTrip(t, dial(t, p.Addr()), "moved")
+	p.SetTarget(named(t, "b"))
+	tr.CloseIdleConnections()
+	got, err = get(c, p.Addr())
 	require.NoError(t, err)
-	assert.Equal(t, "b:moved\n", got, "new connections go to the new target")
+	assert.Equal(t, "b", got, "new connections go to the new target")
 }
