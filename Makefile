@@ -5,9 +5,9 @@
 GO        ?= go
 BIN       := bin
 RUN_ARGS  ?= --mode strong --workload kv --time-limit 30s
-TEST_FLAGS ?= -short -count=1 -timeout 25m
+TEST_FLAGS ?= -short -count=1 -timeout 25m  # -short: ./suites runs its CI subset
 
-.PHONY: all build run test vet bench fuzz clean
+.PHONY: all build run test vet bench fuzz suite compare clean
 
 all: build
 
@@ -23,9 +23,25 @@ vet:
 
 test: vet build
 	$(GO) test $(TEST_FLAGS) ./...
+	$(MAKE) fuzz FUZZTIME=10s
+
+# Brief fuzzing of the history reader and the checkers (longer: FUZZTIME=5m).
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $(FUZZTIME) ./history/
+	$(GO) test -run '^$$' -fuzz '^FuzzCheck$$' -fuzztime $(FUZZTIME) ./checkers/
+
+# The full suite matrix (every mode x nemesis, the deliberate-fault cases).
+suite: build
+	$(GO) test -count=1 -timeout 90m -v ./suites/ 2>&1 | tee suite.log | grep -E '^(=== RUN|--- |ok|FAIL|PASS)'
 
 bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./...
 
 clean:
 	rm -rf $(BIN)
+
+# The mode x nemesis comparison: compare.html plus a table (markdown).
+COMPARE_ARGS ?= --time-limit 30s --format markdown
+compare: build
+	$(BIN)/faultline compare $(COMPARE_ARGS)

@@ -28,6 +28,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -176,14 +177,41 @@ func (b *Backend) Start(ctx context.Context, sys harness.System, spec harness.Cl
 	return c, nil
 }
 
-// freePort returns a loopback address whose port is free now.
+// freePort returns a loopback address whose port is free now. It picks
+// below the kernel's ephemeral range, so that between this check and the
+// node binding the port no outgoing connection (which takes its source
+// port from that range) and no ":0" listener (the link proxies) can take
+// it; only another process choosing the same port at random could.
 func freePort() (string, error) {
+	lo := ephemeralLow()
+	const base = 10000
+	for try := 0; try < 200 && lo > base+100; try++ {
+		addr := fmt.Sprintf("127.0.0.1:%d", base+rand.IntN(lo-base))
+		if l, err := net.Listen("tcp", addr); err == nil {
+			l.Close()
+			return addr, nil
+		}
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", fmt.Errorf("local backend: find a free port: %w", err)
 	}
 	defer l.Close()
 	return l.Addr().String(), nil
+}
+
+// ephemeralLow is the first port of the kernel's ephemeral range (32768
+// when it cannot be read).
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768
+	}
+	var lo, hi int
+	if _, err := fmt.Sscan(string(b), &lo, &hi); err != nil || lo <= 0 {
+		return 32768
+	}
+	return lo
 }
 
 // checkFree fails with a clear error when addr cannot be bound.
@@ -311,6 +339,7 @@ func (c *Cluster) kill(ctx context.Context, n *node) error {
 	select {
 	case <-n.done:
 		n.paused = false
+		c.linksTo(n.id, (*link).down)
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("local backend: node %s did not die after SIGKILL: %w", n.id, ctx.Err())
@@ -346,9 +375,36 @@ func (c *Cluster) Restart(ctx context.Context, id string) error {
 	for {
 		err = c.start(n)
 		if err == nil || time.Now().After(deadline) || ctx.Err() != nil {
-			return err
+			break
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil {
+		return err
+	}
+	// Reopen the links once the node listens for peers, so that they go
+	// on refusing (not accepting and dropping) while it starts.
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && ctx.Err() == nil; time.Sleep(20 * time.Millisecond) {
+		if conn, err := net.DialTimeout("tcp", n.peerAddr, 200*time.Millisecond); err == nil {
+			conn.Close()
+			break
+		}
+	}
+	var upErr error
+	c.linksTo(n.id, func(l *link) {
+		if e := l.up(); e != nil && upErr == nil {
+			upErr = e
+		}
+	})
+	return upErr
+}
+
+// linksTo applies f to every link whose target is node id.
+func (c *Cluster) linksTo(id string, f func(*link)) {
+	for key, l := range c.links {
+		if key[1] == id {
+			f(l)
+		}
 	}
 }
 

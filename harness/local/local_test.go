@@ -121,6 +121,30 @@ func TestKillAndRestartKeepData(t *testing.T) {
 	assert.Equal(t, "42", string(got.Value), "the data survived the kill")
 }
 
+// TestKilledNodesLinksRefuse: while a node is down, its peers' links to it
+// refuse connections as the dead node would (a proxy that accepted and
+// dropped them would turn forwarded requests into unknown outcomes); after
+// the restart they carry traffic again.
+func TestKilledNodesLinksRefuse(t *testing.T) {
+	c, _ := startCluster(t, 2, Options{})
+	ctx := context.Background()
+	link := c.links[[2]string{"n1", "n2"}]
+	dial := func() error {
+		conn, err := net.DialTimeout("tcp", link.addr(), time.Second)
+		if err == nil {
+			conn.Close()
+		}
+		return err
+	}
+	require.NoError(t, dial(), "the link accepts while n2 runs")
+	require.NoError(t, c.Kill(ctx, "n2"))
+	err := dial()
+	require.Error(t, err, "the link must refuse while n2 is down")
+	assert.ErrorIs(t, err, syscall.ECONNREFUSED)
+	require.NoError(t, c.Restart(ctx, "n2"))
+	require.NoError(t, dial(), "the link accepts again after the restart")
+}
+
 func TestPauseResume(t *testing.T) {
 	c, sys := startCluster(t, 1, Options{})
 	nodes := c.Nodes()

@@ -2,6 +2,7 @@ package local
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -35,7 +36,7 @@ type shaping struct {
 // connection closed with RST).
 type link struct {
 	from, to string
-	ln       net.Listener
+	address  string // the link's listen address, kept while it is down
 	target   string
 
 	mu     sync.Mutex
@@ -44,6 +45,7 @@ type link struct {
 	shape  [2]shaping
 	conns  map[*proxyConn]struct{}
 	closed bool
+	ln     net.Listener // nil while the target node is down (see down)
 	rng    *rand.Rand
 	wg     sync.WaitGroup
 }
@@ -55,19 +57,57 @@ func newLink(from, to, target string, seed uint64) (*link, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &link{from: from, to: to, ln: ln, target: target, conns: map[*proxyConn]struct{}{}, rng: rand.New(rand.NewPCG(seed, 7))}
+	l := &link{from: from, to: to, address: ln.Addr().String(), ln: ln, target: target, conns: map[*proxyConn]struct{}{}, rng: rand.New(rand.NewPCG(seed, 7))}
 	l.cond = sync.NewCond(&l.mu)
 	l.wg.Add(1)
-	go l.accept()
+	go l.accept(ln)
 	return l, nil
 }
 
-func (l *link) addr() string { return l.ln.Addr().String() }
+func (l *link) addr() string { return l.address }
 
-func (l *link) accept() {
+// down stops listening while the link's target node is down, so that a
+// peer's dial is refused as the dead node's port would refuse it. (A proxy
+// that accepted and then dropped the connection would make a forwarded
+// request look sent: an unknown outcome where the truth is "not applied".)
+func (l *link) down() {
+	l.mu.Lock()
+	ln := l.ln
+	l.ln = nil
+	l.mu.Unlock()
+	if ln != nil {
+		ln.Close()
+	}
+	l.reset()
+}
+
+// up listens again on the link's address after its target restarted.
+func (l *link) up() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.ln != nil || l.closed {
+		return nil
+	}
+	var ln net.Listener
+	var err error
+	for deadline := time.Now().Add(3 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if ln, err = net.Listen("tcp", l.address); err == nil || time.Now().After(deadline) {
+			break
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("local backend: reopen link %s→%s on %s: %w", l.from, l.to, l.address, err)
+	}
+	l.ln = ln
+	l.wg.Add(1)
+	go l.accept(ln)
+	return nil
+}
+
+func (l *link) accept(ln net.Listener) {
 	defer l.wg.Done()
 	for {
-		a, err := l.ln.Accept()
+		a, err := ln.Accept()
 		if err != nil {
 			return
 		}
@@ -230,8 +270,13 @@ func (l *link) close() error {
 	l.mu.Lock()
 	l.closed = true
 	l.cond.Broadcast()
+	ln := l.ln
+	l.ln = nil
 	l.mu.Unlock()
-	err := l.ln.Close()
+	var err error
+	if ln != nil {
+		err = ln.Close()
+	}
 	l.reset()
 	l.wg.Wait()
 	if errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF) {
