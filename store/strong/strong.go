@@ -1,6 +1,7 @@
 // Package strong is the store's linearizable mode: every write and cas
-// goes through a Raft log (hashicorp/raft, with raft-boltdb on bbolt as
-// log and stable store, fsynced before an entry counts as stored), and
+// goes through a Raft log (hashicorp/raft, with raft-wal as log and
+// stable store: an append-only segment file fsynced once per batch before
+// its entries count as stored), and
 // reads are served by the leader only after a quorum round that started
 // after the read arrived (ReadIndex-style; no leader leases, which clock
 // skew and pauses would break). Any node accepts requests and forwards
@@ -27,8 +28,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
-	"go.etcd.io/bbolt"
+	wal "github.com/hashicorp/raft-wal"
+	"github.com/hashicorp/raft-wal/metadb"
 
 	"github.com/faultline/faultline/store"
 )
@@ -92,7 +93,9 @@ type Engine struct {
 	fsm   *fsm
 	raft  *raft.Raft
 	trans *raft.NetworkTransport
-	bolt  *raftboltdb.BoltStore
+	wal   *wal.WAL
+	meta  *metadb.BoltMetaDB
+	lock  *os.File // flock on <data>/raft/LOCK while the engine runs
 	peer  http.Handler
 	peers map[string]string // the other nodes' peer addresses
 
@@ -160,25 +163,29 @@ func (e *Engine) start() error {
 		Output: &slogWriter{log: e.log.With("component", "raft")},
 	})
 
-	// raft-boltdb leaves bbolt's NoSync off: every StoreLogs commit is
-	// fsynced before Raft counts the entries as stored.
-	bolt, err := raftboltdb.New(raftboltdb.Options{
-		Path: filepath.Join(dir, "raft.db"),
-		BoltOptions: &bbolt.Options{
-			// Another process holding the file (a node not quite dead)
-			// is an error after a while, not a silent hang.
-			Timeout: 5 * time.Second,
-			// The freelist is rebuilt on open instead of written on every
-			// commit: fewer pages per fsync, same durability of the data.
-			NoFreelistSync: true,
-			FreelistType:   bbolt.FreelistMapType,
-		},
-	})
-	if err != nil {
-		return fmt.Errorf("strong: open raft log %s: %w", dir, err)
+	if _, err := os.Stat(filepath.Join(dir, "raft.db")); err == nil {
+		return fmt.Errorf("strong: data dir %s holds a raft.db written by an older storenode (raft-boltdb log); this version keeps its Raft log in %s: start with a fresh data dir", dir, filepath.Join(dir, "wal"))
 	}
-	e.bolt = bolt
-	logs, err := raft.NewLogCache(1024, bolt)
+	lock, err := lockDir(dir, 5*time.Second)
+	if err != nil {
+		return fmt.Errorf("strong: %w", err)
+	}
+	e.lock = lock
+	walDir := filepath.Join(dir, "wal")
+	if err := os.MkdirAll(walDir, 0o755); err != nil {
+		return fmt.Errorf("strong: create wal dir: %w", err)
+	}
+	// The Raft log and stable store: an append-only segment file, one
+	// fsync per StoreLogs batch (bbolt needed two, for its pages and its
+	// meta page, plus the page writes); term and vote go to a small bbolt
+	// file, fsynced on every change.
+	e.meta = &metadb.BoltMetaDB{}
+	w, err := wal.Open(walDir, wal.WithMetaStore(e.meta), wal.WithSegmentSize(walSegmentSize), wal.WithLogger(hlog.Named("wal")))
+	if err != nil {
+		return fmt.Errorf("strong: open raft log %s: %w", walDir, err)
+	}
+	e.wal = w
+	logs, err := raft.NewLogCache(1024, w)
 	if err != nil {
 		return fmt.Errorf("strong: log cache: %w", err)
 	}
@@ -216,7 +223,7 @@ func (e *Engine) start() error {
 		return fmt.Errorf("strong: raft config: %w", err)
 	}
 
-	existing, err := raft.HasExistingState(logs, bolt, snaps)
+	existing, err := raft.HasExistingState(logs, w, snaps)
 	if err != nil {
 		return fmt.Errorf("strong: inspect raft state: %w", err)
 	}
@@ -227,11 +234,11 @@ func (e *Engine) start() error {
 		for id := range peers {
 			conf.Servers = append(conf.Servers, raft.Server{ID: raft.ServerID(id), Address: raft.ServerAddress(id)})
 		}
-		if err := raft.BootstrapCluster(rc, logs, bolt, snaps, e.trans, conf); err != nil {
+		if err := raft.BootstrapCluster(rc, logs, w, snaps, e.trans, conf); err != nil {
 			return fmt.Errorf("strong: bootstrap: %w", err)
 		}
 	}
-	r, err := raft.NewRaft(rc, e.fsm, logs, bolt, snaps, e.trans)
+	r, err := raft.NewRaft(rc, e.fsm, logs, w, snaps, e.trans)
 	if err != nil {
 		return fmt.Errorf("strong: start raft: %w", err)
 	}
@@ -256,10 +263,19 @@ func (e *Engine) Close() error {
 				errs = append(errs, fmt.Errorf("transport: %w", err))
 			}
 		}
-		if e.bolt != nil {
-			if err := e.bolt.Close(); err != nil {
+		if e.wal != nil {
+			if err := e.wal.Close(); err != nil {
 				errs = append(errs, fmt.Errorf("raft log: %w", err))
 			}
+		}
+		if e.meta != nil {
+			// wal.Close leaves its meta store open (and locked).
+			if err := e.meta.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("raft meta: %w", err))
+			}
+		}
+		if e.lock != nil {
+			e.lock.Close() // releases the flock
 		}
 		e.closeErr = errors.Join(errs...)
 	})
