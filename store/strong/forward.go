@@ -1,7 +1,6 @@
 package strong
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -21,59 +20,6 @@ import (
 const ForwardPrefix = "/peer/forward/"
 
 func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
-
-// forward sends op to the leader's /peer/forward/<op> and maps its reply
-// (or the transport's failure) back to the engine's errors. into, when
-// not nil, receives an ok reply.
-func (e *Engine) forward(ctx context.Context, op string, req store.Request, into *store.Response) error {
-	_, leader := e.raft.LeaderWithID()
-	if leader == "" {
-		return fmt.Errorf("%w: no leader known", store.ErrNotApplied)
-	}
-	if string(leader) == e.env.NodeID {
-		// Became leader meanwhile; refuse rather than guess.
-		return fmt.Errorf("%w: leadership changing, retry", store.ErrNotApplied)
-	}
-	addr, ok := e.env.Peers[string(leader)]
-	if !ok {
-		return fmt.Errorf("%w: no peer address for leader %q", store.ErrNotApplied, leader)
-	}
-	body, err := json.Marshal(req)
-	if err != nil {
-		return fmt.Errorf("%w: encode: %v", store.ErrNotApplied, err)
-	}
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+ForwardPrefix+op, bytes.NewReader(body))
-	if err != nil {
-		return fmt.Errorf("%w: %v", store.ErrNotApplied, err)
-	}
-	hreq.Header.Set("Content-Type", "application/json")
-	hresp, err := e.env.PeerClient.Do(hreq)
-	if err != nil {
-		if isDialError(err) {
-			return fmt.Errorf("%w: forward to leader %s: %v", store.ErrNotApplied, leader, err)
-		}
-		return fmt.Errorf("%w: forward to leader %s: %v", store.ErrUnknown, leader, err)
-	}
-	defer hresp.Body.Close()
-	var resp store.Response
-	if err := json.NewDecoder(io.LimitReader(hresp.Body, store.MaxBodyBytes)).Decode(&resp); err != nil {
-		return fmt.Errorf("%w: forward to leader %s: unreadable reply (status %d): %v", store.ErrUnknown, leader, hresp.StatusCode, err)
-	}
-	switch resp.Outcome {
-	case store.OutcomeOK:
-		if into != nil {
-			*into = resp
-		}
-		return nil
-	case store.OutcomeFail:
-		if resp.Mismatch {
-			return remoteError{kind: store.ErrMismatch, msg: resp.Error}
-		}
-		return remoteError{kind: store.ErrNotApplied, msg: fmt.Sprintf("leader %s: %s", leader, resp.Error)}
-	default:
-		return remoteError{kind: store.ErrUnknown, msg: fmt.Sprintf("leader %s: %s", leader, resp.Error)}
-	}
-}
 
 // remoteError is the leader's own error, classified as kind.
 type remoteError struct {
@@ -104,6 +50,7 @@ const ReadIndexPath = "/peer/strong/readindex"
 func (e *Engine) peerHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(ForwardPrefix, e.forwardHandler())
+	mux.HandleFunc(ForwardBatchPath, e.forwardBatchHandler)
 	mux.HandleFunc(TermPath, func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, termReply{Term: e.raft.CurrentTerm()})
 	})
@@ -230,17 +177,9 @@ func (e *Engine) forwardHandler() http.Handler {
 		case "cas":
 			err = e.apply(ctx, command{Op: "cas", Key: req.Key, Expected: *req.Expected, Value: *req.New, ID: req.RequestID})
 		}
-		status := http.StatusOK
-		resp.Outcome = store.OutcomeOK
-		switch {
-		case err == nil:
-		case errors.Is(err, store.ErrMismatch):
-			status, resp.Outcome, resp.Mismatch, resp.Error = http.StatusConflict, store.OutcomeFail, true, err.Error()
-		case errors.Is(err, store.ErrNotApplied):
-			status, resp.Outcome, resp.Error = http.StatusServiceUnavailable, store.OutcomeFail, err.Error()
-		default:
-			status, resp.Outcome, resp.Error = http.StatusInternalServerError, store.OutcomeUnknown, err.Error()
-		}
+		status, out := outcome(err)
+		out.Value, out.Found = resp.Value, resp.Found
+		resp = out
 		writeJSON(w, status, resp)
 	})
 }

@@ -102,6 +102,7 @@ type Engine struct {
 	ready   atomic.Pointer[readiness] // this leader's latest barrier
 	readyMu sync.Mutex                // one barrier at a time
 	reads   *readBatcher
+	fwd     *forwardBatcher // writes and cas forwarded to the leader
 
 	closeOnce sync.Once
 	closeErr  error
@@ -148,6 +149,7 @@ func NewWithConfig(env store.Env, cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	e.reads = newReadBatcher(e.readRound)
+	e.fwd = newForwardBatcher(e.sendBatch)
 	e.peer = e.peerHandler()
 	return e, nil
 }
@@ -253,6 +255,9 @@ func (e *Engine) Close() error {
 		if e.reads != nil {
 			e.reads.close()
 		}
+		if e.fwd != nil {
+			e.fwd.close()
+		}
 		if e.raft != nil {
 			if err := e.raft.Shutdown().Error(); err != nil {
 				errs = append(errs, fmt.Errorf("raft shutdown: %w", err))
@@ -331,7 +336,7 @@ func (e *Engine) linearRead(ctx context.Context, req store.ReadRequest) (store.R
 func (e *Engine) Write(ctx context.Context, req store.WriteRequest) (store.WriteResponse, error) {
 	c := command{Op: "write", Key: req.Key, Value: req.Value, ID: req.RequestID}
 	if !e.isLeader() {
-		return store.WriteResponse{}, e.forward(ctx, "write", store.Request{Key: req.Key, Value: &req.Value, RequestID: req.RequestID}, nil)
+		return store.WriteResponse{}, e.fwd.forward(ctx, batchItem{Op: "write", Req: store.Request{Key: req.Key, Value: &req.Value, RequestID: req.RequestID}})
 	}
 	return store.WriteResponse{}, e.apply(ctx, c)
 }
@@ -340,7 +345,7 @@ func (e *Engine) Write(ctx context.Context, req store.WriteRequest) (store.Write
 func (e *Engine) CAS(ctx context.Context, req store.CASRequest) (store.WriteResponse, error) {
 	c := command{Op: "cas", Key: req.Key, Expected: req.Expected, Value: req.New, ID: req.RequestID}
 	if !e.isLeader() {
-		return store.WriteResponse{}, e.forward(ctx, "cas", store.Request{Key: req.Key, Expected: &req.Expected, New: &req.New, RequestID: req.RequestID}, nil)
+		return store.WriteResponse{}, e.fwd.forward(ctx, batchItem{Op: "cas", Req: store.Request{Key: req.Key, Expected: &req.Expected, New: &req.New, RequestID: req.RequestID}})
 	}
 	return store.WriteResponse{}, e.apply(ctx, c)
 }
