@@ -1,11 +1,15 @@
 package strong
 
 import (
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -83,4 +87,40 @@ func TestLockDir(t *testing.T) {
 	g, err := lockDir(dir, time.Second)
 	require.NoError(t, err, "released by Close")
 	g.Close()
+}
+
+// The leader's batch endpoint, on a real single-node engine: each item is
+// answered in order and on its own; bad input is refused with a reason.
+func TestForwardBatchHandler(t *testing.T) {
+	e, err := NewWithConfig(testEnv(t, t.TempDir()), Config{})
+	require.NoError(t, err)
+	defer e.Close()
+	require.Eventually(t, e.isLeader, 10*time.Second, 10*time.Millisecond)
+	post := func(body string) (int, string) {
+		rec := httptest.NewRecorder()
+		e.PeerHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodPost, ForwardBatchPath, strings.NewReader(body)))
+		return rec.Code, rec.Body.String()
+	}
+	code, body := post(`[{"op":"write","req":{"key":"x","value":"1","request_id":"r1"}},` +
+		`{"op":"cas","req":{"key":"x","expected":"nope","new":"2","request_id":"r2"}},` +
+		`{"op":"read","req":{"key":"x"}},` +
+		`{"op":"write","req":{"key":"y"}}]`)
+	require.Equal(t, http.StatusOK, code, body)
+	var resps []store.Response
+	require.NoError(t, json.Unmarshal([]byte(body), &resps))
+	require.Len(t, resps, 4)
+	assert.Equal(t, store.OutcomeOK, resps[0].Outcome)
+	assert.Equal(t, store.OutcomeFail, resps[1].Outcome)
+	assert.True(t, resps[1].Mismatch, "cas on a different value is a mismatch")
+	assert.Equal(t, store.OutcomeFail, resps[2].Outcome)
+	assert.Contains(t, resps[2].Error, "cannot be batched")
+	assert.Equal(t, store.OutcomeFail, resps[3].Outcome)
+	assert.Contains(t, resps[3].Error, `missing "value"`)
+	v, ok := e.fsm.get("x")
+	assert.True(t, ok)
+	assert.Equal(t, "1", v, "only the write applied")
+
+	code, body = post(`{"op":"write"}`)
+	assert.Equal(t, http.StatusBadRequest, code)
+	assert.Contains(t, body, "want an array")
 }
