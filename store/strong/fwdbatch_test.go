@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,8 +20,11 @@ import (
 func TestForwardBatcherGathersConcurrentWrites(t *testing.T) {
 	var mu sync.Mutex
 	var sizes []int
+	var held atomic.Int64 // items in batches blocked on release
 	release := make(chan struct{})
+	var releaseOnce sync.Once
 	b := newForwardBatcher(func(ctx context.Context, batch []*fwdWaiter) {
+		held.Add(int64(len(batch)))
 		<-release
 		mu.Lock()
 		sizes = append(sizes, len(batch))
@@ -34,6 +38,7 @@ func TestForwardBatcherGathersConcurrentWrites(t *testing.T) {
 		}
 	})
 	defer b.close()
+	defer releaseOnce.Do(func() { close(release) }) // runs first, even if the test fails
 	const n = 40
 	errs := make(chan error, n)
 	for i := 0; i < n; i++ {
@@ -43,8 +48,12 @@ func TestForwardBatcherGathersConcurrentWrites(t *testing.T) {
 		}
 		go func() { errs <- b.forward(t.Context(), batchItem{Op: "write", Req: store.Request{Key: key}}) }()
 	}
-	require.Eventually(t, func() bool { b.mu.Lock(); defer b.mu.Unlock(); return len(b.queue) >= n-forwardSenders }, 5*time.Second, time.Millisecond)
-	close(release)
+	require.Eventually(t, func() bool {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return int64(len(b.queue))+held.Load() == n
+	}, 5*time.Second, time.Millisecond, "every write reaches the batcher")
+	releaseOnce.Do(func() { close(release) })
 	var mismatches, oks int
 	for i := 0; i < n; i++ {
 		err := <-errs

@@ -21,6 +21,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -102,7 +103,10 @@ type Engine struct {
 	ready   atomic.Pointer[readiness] // this leader's latest barrier
 	readyMu sync.Mutex                // one barrier at a time
 	reads   *readBatcher
-	fwd     *forwardBatcher // writes and cas forwarded to the leader
+	// lastConfirmer is the peer that last confirmed this leader's term
+	// (a string): asked first in the next read round.
+	lastConfirmer atomic.Value
+	fwd           *forwardBatcher // writes and cas forwarded to the leader
 
 	closeOnce sync.Once
 	closeErr  error
@@ -489,8 +493,13 @@ func (e *Engine) leaderRound(ctx context.Context) (uint64, error) {
 	return rd.applied, nil
 }
 
-// confirmTerm asks every peer for its current term, in parallel, and
-// returns nil once enough of them (with this node, a majority) answer t.
+// confirmTerm asks peers for their current term and returns nil once
+// enough of them (with this node, a majority) answer t. It asks as many
+// peers as it needs first (the one that answered last time first), and
+// the others only when one of those fails or has not answered within
+// hedgeDelay: in a healthy cluster a round costs one request per needed
+// peer, not one per peer; with a peer cut off it costs hedgeDelay more.
+// Every request is sent after the round began, as before.
 func (e *Engine) confirmTerm(ctx context.Context, t uint64) error {
 	need := (len(e.peers)+1)/2 + 1 - 1 // a majority of the cluster, minus this node
 	if need == 0 {
@@ -503,17 +512,45 @@ func (e *Engine) confirmTerm(ctx context.Context, t uint64) error {
 		term uint64
 		err  error
 	}
-	answers := make(chan answer, len(e.peers))
-	for id, addr := range e.peers {
-		go func(id, addr string) {
-			term, err := e.peerTerm(ctx, addr)
-			answers <- answer{id, term, err}
-		}(id, addr)
+	ids := make([]string, 0, len(e.peers))
+	for id := range e.peers {
+		ids = append(ids, id)
 	}
-	ok, bad := 0, 0
+	sort.Strings(ids)
+	if last, _ := e.lastConfirmer.Load().(string); last != "" {
+		for i, id := range ids {
+			if id == last {
+				ids[0], ids[i] = ids[i], ids[0]
+				break
+			}
+		}
+	}
+	answers := make(chan answer, len(ids))
+	asked := 0
+	ask := func(n int) {
+		for ; n > 0 && asked < len(ids); n-- {
+			id := ids[asked]
+			asked++
+			go func() {
+				term, err := e.peerTerm(ctx, e.peers[id])
+				answers <- answer{id, term, err}
+			}()
+		}
+	}
+	ask(need)
+	hedge := time.NewTimer(hedgeDelay)
+	defer hedge.Stop()
+	ok, bad, got := 0, 0, 0
 	var reasons []string
-	for range e.peers {
-		a := <-answers
+	for got < asked {
+		var a answer
+		select {
+		case a = <-answers:
+		case <-hedge.C:
+			ask(len(ids))
+			continue
+		}
+		got++
 		switch {
 		case a.err != nil:
 			reasons = append(reasons, fmt.Sprintf("%s: %v", a.id, a.err))
@@ -522,17 +559,23 @@ func (e *Engine) confirmTerm(ctx context.Context, t uint64) error {
 		default:
 			ok++
 			if ok >= need {
+				e.lastConfirmer.Store(a.id)
 				return nil
 			}
 			continue
 		}
 		bad++
-		if bad > len(e.peers)-need {
+		if bad > len(ids)-need {
 			break
 		}
+		ask(1) // replace the peer that did not confirm
 	}
 	return fmt.Errorf("%w: leadership not confirmed by a quorum: %s", store.ErrNotApplied, strings.Join(reasons, "; "))
 }
+
+// hedgeDelay is how long a read round waits for the peers it asked first
+// before asking the others too.
+const hedgeDelay = 5 * time.Millisecond
 
 // slogWriter forwards hclog's lines to slog.
 type slogWriter struct{ log *slog.Logger }
