@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/image"
 	"net"
 	"os"
 	"path/filepath"
@@ -37,6 +39,41 @@ func TestImageIsCachedByHash(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "testnode", img.Config.Labels[LabelImage])
 	assert.Equal(t, []string{"/testnode"}, []string(img.Config.Entrypoint))
+}
+
+// TestImageCacheIsPruned: each rebuilt binary makes an image; the cache
+// keeps the newest KeepImages per binary name and removes the others.
+func TestImageCacheIsPruned(t *testing.T) {
+	requireDocker(t)
+	t.Parallel()
+	b := newBackend(t)
+	ctx := context.Background()
+	orig, err := os.ReadFile(newTestSystem(t).Binary())
+	require.NoError(t, err)
+	name := fmt.Sprintf("prunetest%d", os.Getpid())
+	t.Cleanup(func() {
+		list, _ := b.cli.ImageList(context.Background(), image.ListOptions{Filters: filters.NewArgs(filters.Arg("label", LabelImage+"="+name))})
+		for _, img := range list {
+			b.cli.ImageRemove(context.Background(), img.ID, image.RemoveOptions{Force: true})
+		}
+	})
+	var refs []string
+	for i := 0; i < KeepImages+2; i++ {
+		// Bytes appended to an ELF file change its hash, not its program.
+		bin := filepath.Join(t.TempDir(), name)
+		require.NoError(t, os.WriteFile(bin, append(append([]byte{}, orig...), byte(i)), 0o755))
+		ref, err := b.ensureImage(ctx, bin)
+		require.NoError(t, err)
+		refs = append(refs, ref)
+		time.Sleep(1100 * time.Millisecond) // image creation times are in seconds
+	}
+	list, err := b.cli.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(filters.Arg("label", LabelImage+"="+name))})
+	require.NoError(t, err)
+	var tags []string
+	for _, img := range list {
+		tags = append(tags, img.RepoTags...)
+	}
+	assert.ElementsMatch(t, refs[len(refs)-KeepImages:], tags, "only the newest images stay")
 }
 
 func TestImageRejectsDynamicBinary(t *testing.T) {

@@ -13,6 +13,8 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"sort"
 	"strings"
 
 	"github.com/docker/docker/api/types/filters"
@@ -92,7 +94,34 @@ func (b *Backend) ensureImage(ctx context.Context, binary string) (string, error
 		return "", fmt.Errorf("docker backend: import the node image %s: %w", ref, err)
 	}
 	b.log.Info("built node image", "image", ref, "binary", binary, "bytes", len(bin))
+	b.pruneImages(ctx, name, ref)
 	return ref, nil
+}
+
+// KeepImages is how many node images per binary name the cache keeps:
+// every rebuilt binary makes a new image, and without pruning they would
+// pile up.
+const KeepImages = 3
+
+// pruneImages removes the cached images of binary name beyond the newest
+// KeepImages (never keep, just built). Removal is not forced, so the
+// daemon refuses to remove an image a container still uses (a concurrent
+// run's); such refusals are ignored.
+func (b *Backend) pruneImages(ctx context.Context, name, keep string) {
+	list, err := b.cli.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(filters.Arg("label", LabelImage+"="+name))})
+	if err != nil {
+		b.log.Warn("list cached node images", "err", err)
+		return
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].Created > list[j].Created })
+	for i, img := range list {
+		if i < KeepImages || slices.Contains(img.RepoTags, keep) {
+			continue
+		}
+		if _, err := b.cli.ImageRemove(ctx, img.ID, image.RemoveOptions{PruneChildren: true}); err == nil {
+			b.log.Info("pruned an old node image", "image", img.RepoTags)
+		}
+	}
 }
 
 // jsonStreamErr reads a daemon progress stream to its end and returns the
