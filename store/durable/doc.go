@@ -1,18 +1,31 @@
 // Package durable is the reference store's durable storage for the causal
-// and eventual modes: a bbolt file with group commit.
+// and eventual modes: a bbolt data file behind a group-committing journal.
 //
 // An engine hands the DB a list of puts and deletes plus an apply
 // callback (Submit). One committer goroutine takes every submission that
-// is waiting, writes them all in one bbolt transaction (one commit: its
-// pages, then its meta page, each followed by an fdatasync), then runs the submissions' apply callbacks in submission order and
-// releases their waiters. So
+// is waiting, appends them all as one entry to the journal (an
+// append-only segment file of hashicorp/raft-wal: one write and one fsync
+// per group), then runs the submissions' apply callbacks in submission
+// order and releases their waiters. So
 //
 //   - an acknowledged write is on disk (fsynced) before it is acknowledged;
 //   - concurrency buys throughput: N concurrent writers share one commit
-//     (Stats().Commits counts the fsynced transactions);
+//     (Stats().Commits counts the fsynced journal appends);
 //   - state becomes visible (apply) in exactly the order it was submitted,
 //     and never before it is durable, so a reader never sees a value that
 //     a crash could take back.
+//
+// A checkpoint (every Options.CheckpointEvery, 1 s by default, or sooner
+// when many ops wait) writes the journaled ops into the bbolt file in one
+// synced transaction, with the journal index it reached, and then drops
+// the journal segments it covers. Open replays the journal entries after
+// the file's checkpoint, so after a kill -9 the file is whole again
+// before the engine reads it. Why not commit every group to bbolt: a
+// bbolt commit costs two fsyncs (its pages, then its meta page) and
+// rewrites every B+tree page on the path of every key it touches, about
+// ten 4 KiB pages for a group of small writes; the journal writes the
+// group's bytes once, with one fsync. Get and ForEach read both: the
+// newest journaled op of a key wins over the file.
 //
 // The deliberate fault ack-before-fsync (Options.AckBeforeFsync) breaks
 // the first promise on purpose: submissions are applied and released at

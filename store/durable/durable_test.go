@@ -102,12 +102,21 @@ func TestAckBeforeFsyncLeavesAckedWritesInMemory(t *testing.T) {
 	}
 }
 
-func TestBadOpFailsEveryWaiterAndSticks(t *testing.T) {
+func TestUnknownBucketFailsThatSubmissionOnly(t *testing.T) {
 	db := open(t, filepath.Join(t.TempDir(), "data.db"), Options{})
-	err := db.Submit([]Op{Put("nope", []byte("k"), []byte("v"))}, func() { t.Error("apply must not run on a failed commit") }).Wait(context.Background())
+	err := db.Submit([]Op{Put("kv", []byte("k"), []byte("v")), Put("nope", []byte("k"), []byte("v"))}, func() { t.Error("apply must not run on a refused submission") }).Wait(context.Background())
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `unknown bucket "nope"`)
-	assert.Error(t, db.Submit([]Op{Put("kv", []byte("k"), []byte("v"))}, nil).Wait(context.Background()), "a failed commit breaks the DB")
+	require.NoError(t, db.Submit([]Op{Put("kv", []byte("k2"), []byte("v"))}, nil).Wait(context.Background()), "other submissions go on")
+	_, ok, err := db.Get("kv", []byte("k"))
+	require.NoError(t, err)
+	assert.False(t, ok, "no op of a refused submission is written")
+}
+
+func TestReservedBucketNameIsRefused(t *testing.T) {
+	_, err := Open(filepath.Join(t.TempDir(), "data.db"), Options{Buckets: []string{metaBucket}})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "reserved")
 }
 
 func TestSubmitAfterCloseFails(t *testing.T) {
