@@ -3,7 +3,6 @@ package causal
 import (
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -245,8 +244,8 @@ func (e *Engine) recover() error {
 		return err
 	}
 	err = e.db.ForEach(bucketKV, func(k, v []byte) error {
-		r := &rec{}
-		if err := json.Unmarshal(v, r); err != nil {
+		r, err := decodeRec(v)
+		if err != nil {
 			return fmt.Errorf("key %q: %w", k, err)
 		}
 		e.kv[r.Key] = &entry{vis: r, sub: r}
@@ -257,8 +256,8 @@ func (e *Engine) recover() error {
 		return err
 	}
 	err = e.db.ForEach(bucketLog, func(k, v []byte) error {
-		r := &rec{}
-		if err := json.Unmarshal(v, r); err != nil {
+		r, err := decodeRec(v)
+		if err != nil {
 			return fmt.Errorf("log entry %x: %w", k, err)
 		}
 		if len(e.outlog) > 0 && r.Seq != e.outlog[len(e.outlog)-1].Seq+1 {
@@ -378,11 +377,7 @@ func (e *Engine) write(ctx context.Context, key, value, reqID string, tok store.
 	}
 	delete(deps, e.id)
 	r := &rec{Key: key, Value: value, Origin: e.id, Seq: seq, Lamport: e.lamport, Deps: deps}
-	enc, err := json.Marshal(r)
-	if err != nil {
-		e.mu.Unlock()
-		return store.WriteResponse{}, fmt.Errorf("causal: encode write: %v: %w", err, store.ErrNotApplied)
-	}
+	enc := r.appendBinary(nil)
 	ent := e.kv[key]
 	if ent == nil {
 		ent = &entry{}

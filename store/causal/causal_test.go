@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"sync"
@@ -83,9 +84,7 @@ func TestTokenGivesReadYourWritesAcrossNodes(t *testing.T) {
 // post sends replication writes straight to a node's peer API, as a peer
 // would, over loopback TCP.
 func post(t *testing.T, n *node, writes ...*rec) store.Token {
-	b, err := json.Marshal(replicateRequest{From: "test", Writes: writes})
-	require.NoError(t, err)
-	resp, err := http.Post("http://"+n.Ln.Addr().String()+pathReplicate, "application/json", bytes.NewReader(b))
+	resp, err := http.Post("http://"+n.Ln.Addr().String()+pathReplicate, "application/octet-stream", bytes.NewReader(appendBatch(nil, "test", writes)))
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)
@@ -296,10 +295,46 @@ func TestBadInput(t *testing.T) {
 	assert.ErrorContains(t, err, "node id")
 
 	c := newCluster(t, []string{"a"}, nil)
-	resp, err := http.Post("http://"+c.Nodes["a"].Ln.Addr().String()+pathReplicate, "application/json", bytes.NewReader([]byte(`{"writes":[{"k":"x"}]}`)))
+	good := appendBatch(nil, "b", []*rec{{Key: "x", Value: "1", Origin: "b", Seq: 1, Lamport: 1}})
+	for name, body := range map[string][]byte{
+		"json":         []byte(`{"writes":[{"k":"x"}]}`),
+		"truncated":    good[:len(good)-1],
+		"trailing":     append(append([]byte(nil), good...), 0),
+		"no origin":    appendBatch(nil, "b", []*rec{{Key: "x", Seq: 1}}),
+		"seq 0":        appendBatch(nil, "b", []*rec{{Key: "x", Origin: "b"}}),
+		"huge count":   []byte{1, 'b', 0xff, 0xff, 0xff, 0xff, 0x0f},
+		"wrong format": []byte{1, 'b', 1, 9},
+	} {
+		resp, err := http.Post("http://"+c.Nodes["a"].Ln.Addr().String()+pathReplicate, "application/octet-stream", bytes.NewReader(body))
+		require.NoError(t, err, name)
+		msg, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		assert.Equal(t, http.StatusBadRequest, resp.StatusCode, "%s: %s", name, msg)
+	}
+	st := c.Nodes["a"].Eng.Stats()
+	assert.Zero(t, st.Pending, "nothing of a refused batch is kept")
+	assert.Empty(t, st.Vector)
+}
+
+func TestRecordEncodingRoundTripsAndReadsOldJSON(t *testing.T) {
+	for _, r := range []*rec{
+		{Key: "k", Value: "v", Origin: "a", Seq: 1, Lamport: 3},
+		{Key: "", Value: "\x00\"<>", Origin: "n2", Seq: 1 << 40, Lamport: 9, Deps: store.Token{"n1": 4, "n3": 1 << 33}},
+	} {
+		got, err := decodeRec(r.appendBinary(nil))
+		require.NoError(t, err)
+		assert.Equal(t, r, got)
+		old, err := json.Marshal(r)
+		require.NoError(t, err)
+		got, err = decodeRec(old)
+		require.NoError(t, err)
+		assert.Equal(t, r, got, "a record written as JSON by an older version still reads")
+	}
+	req, err := decodeBatch(appendBatch(nil, "n1", []*rec{{Key: "a", Origin: "n1", Seq: 1}, {Key: "b", Origin: "n1", Seq: 2}}))
 	require.NoError(t, err)
-	resp.Body.Close()
-	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	assert.Equal(t, "n1", req.From)
+	require.Len(t, req.Writes, 2)
+	assert.Equal(t, "b", req.Writes[1].Key)
 }
 
 var _ = net.Listen

@@ -86,7 +86,7 @@
 //
 // # Peer API
 //
-//   - POST /peer/causal/replicate {from, writes}: the receiver buffers,
+//   - POST /peer/causal/replicate (binary, codec.go: from, writes): the receiver buffers,
 //     fsyncs and applies them, and answers {applied}: its contiguous
 //     applied vector.
 //   - GET /peer/causal/vector: {applied}, where a sender resumes from.

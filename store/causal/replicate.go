@@ -1,7 +1,6 @@
 package causal
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -49,9 +48,14 @@ func (e *Engine) PeerHandler() http.Handler {
 }
 
 func (e *Engine) handleReplicate(w http.ResponseWriter, r *http.Request) {
-	var req replicateRequest
-	if err := json.NewDecoder(io.LimitReader(r.Body, 256<<20)).Decode(&req); err != nil {
-		http.Error(w, fmt.Sprintf("causal replicate: bad body (want JSON {from, writes}): %v", err), http.StatusBadRequest)
+	body, err := io.ReadAll(io.LimitReader(r.Body, 256<<20))
+	if err != nil {
+		http.Error(w, fmt.Sprintf("causal replicate: reading the body: %v", err), http.StatusBadRequest)
+		return
+	}
+	req, err := decodeBatch(body)
+	if err != nil {
+		http.Error(w, fmt.Sprintf("causal replicate: bad body (want the binary batch of store/causal/codec.go): %v", err), http.StatusBadRequest)
 		return
 	}
 	for _, wr := range req.Writes {
@@ -169,9 +173,7 @@ func (e *Engine) submitRemote(w *rec) *durable.Pending {
 	}
 	if w.newer(ent.sub) {
 		ent.sub = w
-		if enc, err := json.Marshal(w); err == nil {
-			ops = append(ops, durable.Put(bucketKV, []byte(w.Key), enc))
-		}
+		ops = append(ops, durable.Put(bucketKV, []byte(w.Key), w.appendBinary(nil)))
 	}
 	return e.db.Submit(ops, func() {
 		e.mu.Lock()
@@ -305,7 +307,7 @@ func (e *Engine) send(base string, batch []*rec) (replicateResponse, error) {
 	e.sentWrites.Add(uint64(len(batch)))
 	if !e.skipDeps || len(batch) < 2 {
 		var resp replicateResponse
-		err := peerhttp.Call(e.ctx, e.client, http.MethodPost, base+pathReplicate, replicateRequest{From: e.id, Writes: batch}, &resp)
+		err := peerhttp.Call(e.ctx, e.client, http.MethodPost, base+pathReplicate, peerhttp.Binary(appendBatch(nil, e.id, batch)), &resp)
 		return resp, err
 	}
 	const parts = 4
@@ -328,7 +330,7 @@ func (e *Engine) send(base string, batch []*rec) (replicateResponse, error) {
 			defer wg.Done()
 			peerhttp.Sleep(e.ctx, time.Duration(rand.IntN(100))*time.Millisecond)
 			var resp replicateResponse
-			err := peerhttp.Call(e.ctx, e.client, http.MethodPost, base+pathReplicate, replicateRequest{From: e.id, Writes: part}, &resp)
+			err := peerhttp.Call(e.ctx, e.client, http.MethodPost, base+pathReplicate, peerhttp.Binary(appendBatch(nil, e.id, part)), &resp)
 			mu.Lock()
 			defer mu.Unlock()
 			// The answer that came last knows of every part.

@@ -17,14 +17,21 @@ import (
 // CallTimeout bounds one call to a peer.
 const CallTimeout = 10 * time.Second
 
-// Call sends body (JSON; none if nil) to url with method and decodes the
-// JSON answer into out. An answer other than 200 OK is an error that
+// Binary is a request body already encoded by the caller; Call sends it
+// as application/octet-stream.
+type Binary []byte
+
+// Call sends body (JSON, or a Binary as it is; none if nil) to url with
+// method and decodes the JSON answer into out. An answer other than 200 OK is an error that
 // names the call, the status and the start of the peer's message.
 func Call(ctx context.Context, client *http.Client, method, url string, body, out any) error {
 	ctx, cancel := context.WithTimeout(ctx, CallTimeout)
 	defer cancel()
 	var rd io.Reader
-	if body != nil {
+	contentType := "application/json"
+	if raw, ok := body.(Binary); ok {
+		rd, contentType = bytes.NewReader(raw), "application/octet-stream"
+	} else if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
 			return err
@@ -35,7 +42,7 @@ func Call(ctx context.Context, client *http.Client, method, url string, body, ou
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Content-Type", contentType)
 	resp, err := client.Do(req)
 	if err != nil {
 		return err

@@ -1,0 +1,88 @@
+package causal
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+
+	"github.com/faultline/faultline/store"
+	"github.com/faultline/faultline/store/internal/binenc"
+)
+
+// recFormat is the first byte of a record's binary encoding. Records
+// written by older versions are JSON and start with '{'.
+const recFormat = 0x01
+
+// appendBinary appends the record's binary encoding: the format byte,
+// key, value, origin, seq, Lamport clock, then the dependency vector as
+// a count of (origin, seq) pairs.
+func (r *rec) appendBinary(b []byte) []byte {
+	b = append(b, recFormat)
+	b = binenc.AppendString(b, r.Key)
+	b = binenc.AppendString(b, r.Value)
+	b = binenc.AppendString(b, r.Origin)
+	b = binary.AppendUvarint(b, r.Seq)
+	b = binary.AppendUvarint(b, r.Lamport)
+	b = binary.AppendUvarint(b, uint64(len(r.Deps)))
+	for o, n := range r.Deps {
+		b = binenc.AppendString(b, o)
+		b = binary.AppendUvarint(b, n)
+	}
+	return b
+}
+
+// readRec reads one record written by appendBinary.
+func readRec(rd *binenc.Reader) *rec {
+	if f := rd.Byte(); f != recFormat && rd.Err() == nil {
+		rd.Fail(fmt.Errorf("record format %#x, want %#x", f, recFormat))
+	}
+	r := &rec{Key: rd.String(), Value: rd.String(), Origin: rd.String(), Seq: rd.Uvarint(), Lamport: rd.Uvarint()}
+	if n := rd.Count(2); n > 0 {
+		r.Deps = make(store.Token, n)
+		for range n {
+			o := rd.String()
+			r.Deps[o] = rd.Uvarint()
+		}
+	}
+	return r
+}
+
+// decodeRec decodes a stored record: binary, or JSON from an older version.
+func decodeRec(v []byte) (*rec, error) {
+	if len(v) > 0 && v[0] == '{' {
+		r := &rec{}
+		return r, json.Unmarshal(v, r)
+	}
+	rd := binenc.NewReader(v)
+	r := readRec(rd)
+	if rd.Err() == nil && rd.Len() > 0 {
+		rd.Fail(fmt.Errorf("%d bytes after the record", rd.Len()))
+	}
+	return r, rd.Err()
+}
+
+// appendBatch encodes a replication message: the sender's id, then a
+// count of records.
+func appendBatch(b []byte, from string, writes []*rec) []byte {
+	b = binenc.AppendString(b, from)
+	b = binary.AppendUvarint(b, uint64(len(writes)))
+	for _, w := range writes {
+		b = w.appendBinary(b)
+	}
+	return b
+}
+
+// decodeBatch decodes what appendBatch wrote.
+func decodeBatch(b []byte) (replicateRequest, error) {
+	rd := binenc.NewReader(b)
+	req := replicateRequest{From: rd.String()}
+	n := rd.Count(8) // a record takes at least 8 bytes
+	req.Writes = make([]*rec, 0, n)
+	for range n {
+		req.Writes = append(req.Writes, readRec(rd))
+	}
+	if rd.Err() == nil && rd.Len() > 0 {
+		rd.Fail(fmt.Errorf("%d bytes after the last record", rd.Len()))
+	}
+	return req, rd.Err()
+}
