@@ -55,7 +55,7 @@
 //
 // # Peer API
 //
-//   - POST /peer/eventual/replicate {from, records}: push.
+//   - POST /peer/eventual/replicate (binary, codec.go: from, records): push.
 //   - POST /peer/eventual/digest {from, buckets}: anti-entropy; the answer
 //     {records} carries at most 2,000 records of the differing buckets,
 //     starting from a random bucket, so that under heavy writes (when

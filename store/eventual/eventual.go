@@ -3,7 +3,6 @@ package eventual
 import (
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"hash/fnv"
 	"log/slog"
@@ -171,8 +170,8 @@ func (e *Engine) recover() error {
 	}
 	e.seq = e.vector[e.id]
 	err = e.db.ForEach(bucketKV, func(k, v []byte) error {
-		r := &rec{}
-		if err := json.Unmarshal(v, r); err != nil {
+		r, err := decodeRec(v)
+		if err != nil {
 			return fmt.Errorf("key %q: %w", k, err)
 		}
 		ent := e.entryLocked(r.Key)
@@ -240,11 +239,7 @@ func (e *Engine) write(ctx context.Context, key, value, reqID string, expected *
 	ent = e.entryLocked(key)
 	e.seq++
 	r := &rec{Key: key, Value: value, TS: e.now(), Origin: e.id, Seq: e.seq, notOnDisk: e.env.Faults.On(store.AckBeforeFsync)}
-	enc, err := json.Marshal(r)
-	if err != nil {
-		e.mu.Unlock()
-		return store.WriteResponse{}, fmt.Errorf("eventual: encode write: %v: %w", err, store.ErrNotApplied)
-	}
+	enc := r.appendBinary(nil)
 	ent.sub = r
 	ops := []durable.Op{
 		durable.Put(bucketKV, []byte(key), enc),
@@ -338,10 +333,7 @@ func (e *Engine) receive(recs []*rec, antiEntropy bool) (last *durable.Pending) 
 			}
 			continue
 		}
-		enc, err := json.Marshal(r)
-		if err != nil {
-			continue
-		}
+		enc := r.appendBinary(nil)
 		ent.sub = r
 		ops := []durable.Op{durable.Put(bucketKV, []byte(r.Key), enc)}
 		if r.Seq > e.vector[r.Origin] {

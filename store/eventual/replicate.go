@@ -47,9 +47,14 @@ func validRecords(recs []*rec) error {
 }
 
 func (e *Engine) handleReplicate(w http.ResponseWriter, r *http.Request) {
-	var req replicateRequest
-	if err := json.NewDecoder(io.LimitReader(r.Body, 256<<20)).Decode(&req); err != nil {
-		http.Error(w, fmt.Sprintf("eventual replicate: bad body (want JSON {from, records}): %v", err), http.StatusBadRequest)
+	body, err := io.ReadAll(io.LimitReader(r.Body, 256<<20))
+	if err != nil {
+		http.Error(w, fmt.Sprintf("eventual replicate: reading the body: %v", err), http.StatusBadRequest)
+		return
+	}
+	req, err := decodeBatch(body)
+	if err != nil {
+		http.Error(w, fmt.Sprintf("eventual replicate: bad body (want the binary batch of store/eventual/codec.go): %v", err), http.StatusBadRequest)
 		return
 	}
 	if err := validRecords(req.Records); err != nil {
@@ -131,7 +136,7 @@ func (e *Engine) push(peer, base string) {
 			if n == 0 {
 				break
 			}
-			if err := peerhttp.Call(e.ctx, e.client, http.MethodPost, base+pathReplicate, replicateRequest{From: e.id, Records: batch}, &struct{}{}); err != nil {
+			if err := peerhttp.Call(e.ctx, e.client, http.MethodPost, base+pathReplicate, peerhttp.Binary(appendBatch(nil, e.id, batch)), &struct{}{}); err != nil {
 				// The peer is unreachable: drop what is queued for it too;
 				// anti-entropy repairs all of it once the peer is back.
 				e.mu.Lock()
