@@ -1,6 +1,7 @@
 // Package bench measures the reference store: write and read throughput
-// and latency per mode, against a 3-node in-process cluster on loopback
-// with real bbolt files in a temp dir, through the Go client over HTTP.
+// and latency per mode, against a 3-node cluster of real storenode
+// processes on loopback (data in a temp dir), through the Go client over
+// HTTP from this process.
 //
 //	go test -run '^$' -bench . -benchtime 2s ./store/bench
 //
@@ -11,50 +12,30 @@ package bench
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"os"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/faultline/faultline/internal/testbin"
 	"github.com/faultline/faultline/store"
 	"github.com/faultline/faultline/store/client"
-	"github.com/faultline/faultline/store/node"
-	"github.com/faultline/faultline/store/strong"
 )
 
 const keys = 1000
 
+func TestMain(m *testing.M) { os.Exit(testbin.Main(m)) }
+
 func BenchmarkStore(b *testing.B) {
 	for _, mode := range store.Modes {
 		b.Run(string(mode), func(b *testing.B) {
-			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
-			c, err := node.StartCluster(ctx, node.ClusterConfig{
-				Nodes: 3, Mode: mode, Dir: b.TempDir(),
-				// Twice the default timeouts: on a shared, saturated
-				// machine the default ones make leaders step down
-				// mid-benchmark (the load starves heartbeats).
-				Strong: strong.Config{HeartbeatTimeout: time.Second, ElectionTimeout: time.Second, LeaderLeaseTimeout: 500 * time.Millisecond},
-				Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
-			})
-			if err != nil && strings.Contains(err.Error(), "not implemented") {
-				b.Skipf("%s mode is not implemented yet (%v): its sub-benchmarks run once the engine lands", mode, err)
-			}
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer c.Close()
-			addrs := c.ClientAddrs()
-			if mode == store.Strong {
-				if _, err := c.Leader(ctx); err != nil {
-					b.Fatal(err)
-				}
-			}
+			c := startProcs(b, mode, 3, b.TempDir())
+			addrs := c.addrs
 			// Populate every key, so reads find values.
 			cl, err := client.New(client.Config{Endpoints: addrs, Timeout: 10 * time.Second})
 			if err != nil {
@@ -68,7 +49,7 @@ func BenchmarkStore(b *testing.B) {
 			for _, op := range []string{"write", "read"} {
 				for _, clients := range []int{1, 64} {
 					b.Run(fmt.Sprintf("%s/clients=%d", op, clients), func(b *testing.B) {
-						run(b, addrs, op, clients)
+						run(b, c, op, clients)
 					})
 				}
 			}
@@ -90,7 +71,8 @@ func retry(ctx context.Context, f func() error) error {
 
 // run performs b.N operations with the given number of concurrent
 // clients and reports ops/s, p50 and p99 latency and the error count.
-func run(b *testing.B, addrs []string, op string, clients int) {
+func run(b *testing.B, c *procCluster, op string, clients int) {
+	addrs := c.addrs
 	var next atomic.Int64
 	var errs atomic.Int64
 	var firstErr atomic.Value
@@ -107,7 +89,7 @@ func run(b *testing.B, addrs []string, op string, clients int) {
 	ctx := context.Background()
 	var wg sync.WaitGroup
 	b.ResetTimer()
-	cpu0 := cpuTime()
+	clientCPU0, nodeCPU0 := cpuTime(), c.cpuTime()
 	start := time.Now()
 	for i := 0; i < clients; i++ {
 		wg.Add(1)
@@ -136,7 +118,7 @@ func run(b *testing.B, addrs []string, op string, clients int) {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	cpu := cpuTime() - cpu0
+	clientCPU, nodeCPU := cpuTime()-clientCPU0, c.cpuTime()-nodeCPU0
 	b.StopTimer()
 
 	var all []time.Duration
@@ -154,9 +136,11 @@ func run(b *testing.B, addrs []string, op string, clients int) {
 	b.ReportMetric(pct(0.50), "p50-µs")
 	b.ReportMetric(pct(0.99), "p99-µs")
 	b.ReportMetric(float64(errs.Load()), "errors")
-	// CPU time of the whole process (three nodes and the clients) per
-	// operation: less sensitive than ops/s to other load on the machine.
-	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/op")
+	// CPU time of the three node processes and of the clients (this
+	// process) per operation: less sensitive than ops/s to other load on
+	// the machine.
+	b.ReportMetric(float64((clientCPU+nodeCPU).Microseconds())/float64(b.N), "cpu-µs/op")
+	b.ReportMetric(float64(nodeCPU.Microseconds())/float64(b.N), "node-cpu-µs/op")
 	if e := errs.Load(); e > int64(b.N)/100 {
 		b.Errorf("%d of %d operations failed; the first: %v", e, b.N, firstErr.Load())
 	}
