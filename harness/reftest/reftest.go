@@ -1,5 +1,5 @@
 // Package reftest runs tests of the reference store under `go test`, from
-// any module: it supplies what harness.RunT needs besides the test — the
+// any module: it supplies what harnesstest.Run needs besides the test — the
 // storenode binary (built with `go build` into a cache directory, or taken
 // from FAULTLINE_STORENODE), the reference store as the System, and a
 // Backend (docker when a daemon answers, else local; FAULTLINE_BACKEND
@@ -33,6 +33,7 @@ import (
 
 	"github.com/faultline/faultline/harness"
 	"github.com/faultline/faultline/harness/docker"
+	"github.com/faultline/faultline/harness/harnesstest"
 	"github.com/faultline/faultline/harness/local"
 	"github.com/faultline/faultline/harness/refstore"
 	"github.com/faultline/faultline/store"
@@ -60,11 +61,11 @@ type Case struct {
 	Faults []string
 	// Storenode is the node binary; "" = Storenode(t).
 	Storenode string
-	// Expect is the verdict expected of each checker (harness.RunT).
+	// Expect is the verdict expected of each checker (harnesstest.Run).
 	Expect harness.Expect
 }
 
-// Run runs c with harness.RunT and returns its result; t fails when a
+// Run runs c with harnesstest.Run and returns its result; t fails when a
 // verdict differs from c.Expect.
 func Run(t testing.TB, c Case) harness.RunResult {
 	t.Helper()
@@ -95,7 +96,7 @@ func Run(t testing.TB, c Case) harness.RunResult {
 	if test.Backend == nil {
 		test.Backend = Backend(t)
 	}
-	return harness.RunT(t, test, c.Expect)
+	return harnesstest.Run(t, test, c.Expect)
 }
 
 // BackendName is the backend Backend picks: $FAULTLINE_BACKEND when set
