@@ -36,11 +36,11 @@ func readRec(rd *binenc.Reader) *rec {
 	if f := rd.Byte(); f != recFormat && rd.Err() == nil {
 		rd.Fail(fmt.Errorf("record format %#x, want %#x", f, recFormat))
 	}
-	r := &rec{Key: rd.String(), Value: rd.String(), Origin: rd.String(), Seq: rd.Uvarint(), Lamport: rd.Uvarint()}
+	r := &rec{Key: rd.Str(), Value: rd.Str(), Origin: rd.Str(), Seq: rd.Uvarint(), Lamport: rd.Uvarint()}
 	if n := rd.Count(2); n > 0 {
 		r.Deps = make(store.Token, n)
 		for range n {
-			o := rd.String()
+			o := rd.Str()
 			r.Deps[o] = rd.Uvarint()
 		}
 	}
@@ -75,7 +75,7 @@ func appendBatch(b []byte, from string, writes []*rec) []byte {
 // decodeBatch decodes what appendBatch wrote.
 func decodeBatch(b []byte) (replicateRequest, error) {
 	rd := binenc.NewReader(b)
-	req := replicateRequest{From: rd.String()}
+	req := replicateRequest{From: rd.Str()}
 	n := rd.Count(8) // a record takes at least 8 bytes
 	req.Writes = make([]*rec, 0, n)
 	for range n {

@@ -30,9 +30,9 @@ func readRec(rd *binenc.Reader) *rec {
 	if f := rd.Byte(); f != recFormat && rd.Err() == nil {
 		rd.Fail(fmt.Errorf("record format %#x, want %#x", f, recFormat))
 	}
-	r := &rec{Key: rd.String(), Value: rd.String()}
-	r.TS = TS{Wall: rd.Varint(), Logical: rd.Uvarint(), Node: rd.String()}
-	r.Origin, r.Seq = rd.String(), rd.Uvarint()
+	r := &rec{Key: rd.Str(), Value: rd.Str()}
+	r.TS = TS{Wall: rd.Varint(), Logical: rd.Uvarint(), Node: rd.Str()}
+	r.Origin, r.Seq = rd.Str(), rd.Uvarint()
 	return r
 }
 
@@ -63,7 +63,7 @@ func appendBatch(b []byte, from string, recs []*rec) []byte {
 // decodeBatch decodes what appendBatch wrote.
 func decodeBatch(b []byte) (replicateRequest, error) {
 	rd := binenc.NewReader(b)
-	req := replicateRequest{From: rd.String()}
+	req := replicateRequest{From: rd.Str()}
 	n := rd.Count(8) // a record takes at least 8 bytes
 	req.Records = make([]*rec, 0, n)
 	for range n {

@@ -84,8 +84,8 @@ func (r *Reader) Varint() int64 {
 	return v
 }
 
-// String reads a string written by AppendString.
-func (r *Reader) String() string {
+// Str reads a string written by AppendString.
+func (r *Reader) Str() string {
 	n := r.Uvarint()
 	if n > uint64(len(r.buf)) {
 		r.fail(fmt.Errorf("binenc: string of %d bytes with %d left: %w", n, len(r.buf), ErrTruncated))

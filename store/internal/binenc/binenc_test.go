@@ -19,10 +19,10 @@ func TestRoundTrip(t *testing.T) {
 	b = append(b, 1, 2)
 	r := NewReader(b)
 	assert.Equal(t, byte(7), r.Byte())
-	assert.Equal(t, "héllo\x00", r.String())
+	assert.Equal(t, "héllo\x00", r.Str())
 	assert.Equal(t, uint64(1<<40), r.Uvarint())
 	assert.Equal(t, int64(-12345), r.Varint())
-	assert.Equal(t, "", r.String())
+	assert.Equal(t, "", r.Str())
 	assert.Equal(t, 2, r.Count(1))
 	assert.Equal(t, byte(1), r.Byte())
 	assert.Equal(t, byte(2), r.Byte())
@@ -33,7 +33,7 @@ func TestRoundTrip(t *testing.T) {
 func TestBadInputIsAnErrorNotAPanic(t *testing.T) {
 	cases := map[string]func(r *Reader){
 		"empty byte":         func(r *Reader) { r.Byte() },
-		"string past end":    func(r *Reader) { r.String() },
+		"string past end":    func(r *Reader) { r.Str() },
 		"bad uvarint":        func(r *Reader) { r.Uvarint() },
 		"huge count":         func(r *Reader) { r.Count(1) },
 		"count of wide item": func(r *Reader) { r.Count(8) },
@@ -52,7 +52,7 @@ func TestBadInputIsAnErrorNotAPanic(t *testing.T) {
 			require.Error(t, r.Err())
 			assert.ErrorIs(t, r.Err(), ErrTruncated)
 			// Later reads keep the first error and return zero values.
-			assert.Equal(t, "", r.String())
+			assert.Equal(t, "", r.Str())
 			assert.ErrorIs(t, r.Err(), ErrTruncated)
 		})
 	}
