@@ -1,9 +1,15 @@
 package store
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"slices"
+	"strconv"
 	"time"
+	"unicode/utf8"
 )
 
 // The client HTTP/JSON API's wire format, shared by the node (server side)
@@ -112,12 +118,31 @@ type Response struct {
 	RequestID string `json:"request_id,omitempty"`
 }
 
-// EncodeToken encodes a token for TokenHeader ("" for an empty token).
+// EncodeToken encodes a token for TokenHeader ("" for an empty token):
+// the bytes json.Marshal gives (keys sorted), without reflection.
 func EncodeToken(t Token) string {
 	if len(t) == 0 {
 		return ""
 	}
-	b, _ := json.Marshal(t) // a map[string]uint64 always marshals
+	var kb [8]string
+	keys := kb[:0]
+	n := 2
+	for k := range t {
+		keys = append(keys, k)
+		n += len(k) + 25
+	}
+	slices.Sort(keys)
+	b := make([]byte, 0, n)
+	b = append(b, '{')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, k)
+		b = append(b, ':')
+		b = strconv.AppendUint(b, t[k], 10)
+	}
+	b = append(b, '}')
 	return string(b)
 }
 
@@ -128,6 +153,9 @@ func DecodeToken(s string) (Token, error) {
 	}
 	if len(s) > MaxTokenBytes {
 		return nil, fmt.Errorf("%s header is %d bytes: at most %d allowed", TokenHeader, len(s), MaxTokenBytes)
+	}
+	if t, ok := decodeTokenFast(s); ok {
+		return t, nil
 	}
 	var t Token
 	if err := json.Unmarshal([]byte(s), &t); err != nil {
@@ -177,4 +205,360 @@ func (c ClockOffset) Offset() time.Duration {
 		return 0
 	}
 	return time.Duration(*c.OffsetNS)
+}
+
+// The hot types of the client API (Request, Response, Token) have
+// hand-written JSON encoders and decoders, because encoding/json's
+// reflection was a visible part of the CPU per request. The encoders give
+// exactly the bytes encoding/json gives (same field order and omitempty
+// rules, same escaping: HTML characters, control characters, invalid
+// UTF-8 as U+FFFD, U+2028/U+2029); the decoders take a fast path only for
+// the plain shape every client sends (known field names spelt exactly,
+// each at most once, strings without escapes, control characters or
+// invalid UTF-8) and hand everything else to encoding/json, so their
+// results and errors are encoding/json's. wire_test.go checks both
+// against encoding/json, with hostile strings and a fuzz test.
+
+// AppendJSON appends r's JSON encoding (what json.Marshal gives) to b.
+func (r *Request) AppendJSON(b []byte) []byte {
+	b = append(b, `{"key":`...)
+	b = appendJSONString(b, r.Key)
+	if r.Value != nil {
+		b = append(b, `,"value":`...)
+		b = appendJSONString(b, *r.Value)
+	}
+	if r.Expected != nil {
+		b = append(b, `,"expected":`...)
+		b = appendJSONString(b, *r.Expected)
+	}
+	if r.New != nil {
+		b = append(b, `,"new":`...)
+		b = appendJSONString(b, *r.New)
+	}
+	if r.RequestID != "" {
+		b = append(b, `,"request_id":`...)
+		b = appendJSONString(b, r.RequestID)
+	}
+	return append(b, '}')
+}
+
+// AppendJSON appends r's JSON encoding (what json.Marshal gives) to b.
+func (r *Response) AppendJSON(b []byte) []byte {
+	b = append(b, `{"outcome":`...)
+	b = appendJSONString(b, r.Outcome)
+	if r.Value != "" {
+		b = append(b, `,"value":`...)
+		b = appendJSONString(b, r.Value)
+	}
+	if r.Found {
+		b = append(b, `,"found":true`...)
+	}
+	if r.Mismatch {
+		b = append(b, `,"mismatch":true`...)
+	}
+	if r.Error != "" {
+		b = append(b, `,"error":`...)
+		b = appendJSONString(b, r.Error)
+	}
+	if r.RequestID != "" {
+		b = append(b, `,"request_id":`...)
+		b = appendJSONString(b, r.RequestID)
+	}
+	return append(b, '}')
+}
+
+// DecodeRequest decodes a request body strictly, as a json.Decoder with
+// DisallowUnknownFields does, refusing anything after the object but
+// white space. An empty body gives an error wrapping io.EOF.
+func DecodeRequest(data []byte, r *Request) error {
+	var fr Request
+	if fr.decodeFast(data) {
+		*r = fr
+		return nil
+	}
+	return DecodeStrict(data, r)
+}
+
+// DecodeStrict decodes the JSON value in data into v with unknown fields
+// refused and nothing but white space after the value. An empty body
+// gives an error wrapping io.EOF.
+func DecodeStrict(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("extra data after the JSON object")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("extra data after the JSON object")
+	}
+	return nil
+}
+
+// DecodeResponse decodes a response body as json.Unmarshal does (unknown
+// fields ignored).
+func DecodeResponse(data []byte, r *Response) error {
+	var fr Response
+	if fr.decodeFast(data) {
+		*r = fr
+		return nil
+	}
+	return json.Unmarshal(data, r)
+}
+
+func (r *Request) decodeFast(data []byte) bool {
+	s := fastScanner{b: data}
+	var seen uint8
+	return s.object(func(name []byte) bool {
+		var bit uint8
+		var dst *string
+		switch string(name) {
+		case "key":
+			bit, dst = 1, &r.Key
+		case "value":
+			bit, r.Value = 2, new(string)
+			dst = r.Value
+		case "expected":
+			bit, r.Expected = 4, new(string)
+			dst = r.Expected
+		case "new":
+			bit, r.New = 8, new(string)
+			dst = r.New
+		case "request_id":
+			bit, dst = 16, &r.RequestID
+		default:
+			return false
+		}
+		if seen&bit != 0 {
+			return false
+		}
+		seen |= bit
+		v, ok := s.str()
+		*dst = string(v)
+		return ok
+	})
+}
+
+func (r *Response) decodeFast(data []byte) bool {
+	s := fastScanner{b: data}
+	var seen uint8
+	return s.object(func(name []byte) bool {
+		var bit uint8
+		var dst *string
+		var bdst *bool
+		switch string(name) {
+		case "outcome":
+			bit, dst = 1, &r.Outcome
+		case "value":
+			bit, dst = 2, &r.Value
+		case "found":
+			bit, bdst = 4, &r.Found
+		case "mismatch":
+			bit, bdst = 8, &r.Mismatch
+		case "error":
+			bit, dst = 16, &r.Error
+		case "request_id":
+			bit, dst = 32, &r.RequestID
+		default:
+			return false
+		}
+		if seen&bit != 0 {
+			return false
+		}
+		seen |= bit
+		if bdst != nil {
+			v, ok := s.boolean()
+			*bdst = v
+			return ok
+		}
+		v, ok := s.str()
+		*dst = string(v)
+		return ok
+	})
+}
+
+func decodeTokenFast(str string) (Token, bool) {
+	s := fastScanner{b: []byte(str)}
+	t := Token{}
+	ok := s.object(func(name []byte) bool {
+		v, ok := s.uint()
+		t[string(name)] = v // a repeated name: the last one wins, as in encoding/json
+		return ok
+	})
+	return t, ok
+}
+
+// fastScanner reads the plain subset of JSON the fast decoders accept;
+// any false means "not plain: let encoding/json decide".
+type fastScanner struct {
+	b []byte
+	i int
+}
+
+func (s *fastScanner) ws() {
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+func (s *fastScanner) next(c byte) bool {
+	if s.i < len(s.b) && s.b[s.i] == c {
+		s.i++
+		return true
+	}
+	return false
+}
+
+// object reads a whole document: one object, white space around it;
+// member reads each value after its name and colon.
+func (s *fastScanner) object(member func(name []byte) bool) bool {
+	s.ws()
+	if !s.next('{') {
+		return false
+	}
+	s.ws()
+	if !s.next('}') {
+		for {
+			name, ok := s.str()
+			if !ok {
+				return false
+			}
+			s.ws()
+			if !s.next(':') {
+				return false
+			}
+			s.ws()
+			if !member(name) {
+				return false
+			}
+			s.ws()
+			if s.next('}') {
+				break
+			}
+			if !s.next(',') {
+				return false
+			}
+			s.ws()
+		}
+	}
+	s.ws()
+	return s.i == len(s.b)
+}
+
+// str reads a string with no escape, no control character and valid
+// UTF-8: its bytes are its value.
+func (s *fastScanner) str() ([]byte, bool) {
+	if !s.next('"') {
+		return nil, false
+	}
+	start, ascii := s.i, true
+	for j := start; j < len(s.b); j++ {
+		switch c := s.b[j]; {
+		case c == '"':
+			v := s.b[start:j]
+			if !ascii && !utf8.Valid(v) {
+				return nil, false
+			}
+			s.i = j + 1
+			return v, true
+		case c == '\\' || c < 0x20:
+			return nil, false
+		case c >= utf8.RuneSelf:
+			ascii = false
+		}
+	}
+	return nil, false
+}
+
+func (s *fastScanner) boolean() (bool, bool) {
+	rest := s.b[s.i:]
+	switch {
+	case bytes.HasPrefix(rest, []byte("true")):
+		s.i += 4
+		return true, true
+	case bytes.HasPrefix(rest, []byte("false")):
+		s.i += 5
+		return false, true
+	}
+	return false, false
+}
+
+// uint reads a JSON integer that fits a uint64 (no sign, fraction or
+// exponent, no leading zero).
+func (s *fastScanner) uint() (uint64, bool) {
+	start := s.i
+	for s.i < len(s.b) && s.b[s.i] >= '0' && s.b[s.i] <= '9' {
+		s.i++
+	}
+	d := s.b[start:s.i]
+	if len(d) == 0 || (len(d) > 1 && d[0] == '0') {
+		return 0, false
+	}
+	if s.i < len(s.b) && (s.b[s.i] == '.' || s.b[s.i] == 'e' || s.b[s.i] == 'E') {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(string(d), 10, 64)
+	return v, err == nil
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString appends s as encoding/json encodes a string (with
+// HTML escaping, as json.Marshal and a default json.Encoder do).
+func appendJSONString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '\\', '"':
+				b = append(b, '\\', c)
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
 }

@@ -1,6 +1,8 @@
 package store
 
 import (
+	"bytes"
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -88,4 +90,125 @@ func TestParseModeAndFaults(t *testing.T) {
 	fs, err = ParseFaults("")
 	require.NoError(t, err)
 	assert.Empty(t, fs.List())
+}
+
+// hostile strings for the hand-written JSON codec: everything encoding/json
+// escapes or replaces.
+var hostile = []string{
+	"", "plain", `quo"te`, `back\slash`, "<script>&amp;</script>", "tab\tnl\ncr\rbs\bff\f",
+	"\x00\x01\x1f\x7f", "caf\u00e9 \u4e16\u754c \U0001F600", "\u2028line\u2029para",
+	"bad\xffutf8\xc3", "\xed\xa0\x80 surrogate", "\xf4\x90\x80\x80 too big", `\u0041 not an escape`,
+	strings.Repeat("x", 300),
+}
+
+func marshal(t testing.TB, v any) []byte {
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	return b
+}
+
+// The hand-written encoders give exactly encoding/json's bytes.
+func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
+	for _, s := range hostile {
+		for _, req := range []Request{
+			{Key: s},
+			{Key: s, Value: sp(s), RequestID: s},
+			{Key: "k", Expected: sp(s), New: sp(""), RequestID: "r"},
+			{Key: "k", Value: sp(""), Expected: sp("a"), New: sp(s)},
+		} {
+			assert.Equal(t, string(marshal(t, req)), string(req.AppendJSON(nil)), "request %+q", s)
+		}
+		for _, resp := range []Response{
+			{},
+			{Outcome: OutcomeOK, Value: s, Found: true, RequestID: s},
+			{Outcome: OutcomeFail, Mismatch: true, Error: s},
+			{Outcome: s, Found: true, Mismatch: true, Value: "v", Error: "e", RequestID: "r"},
+		} {
+			assert.Equal(t, string(marshal(t, resp)), string(resp.AppendJSON(nil)), "response %+q", s)
+		}
+		tok := Token{s: 1, "n1": 18446744073709551615, "n2": 0, "a" + s: 7}
+		assert.Equal(t, string(marshal(t, tok)), EncodeToken(tok), "token %+q", s)
+	}
+}
+
+// The decoders agree with encoding/json: same value when it succeeds, an
+// error when it fails.
+func TestDecodersMatchEncodingJSON(t *testing.T) {
+	bodies := []string{
+		`{"key":"k"}`, ` {"key":"k","value":"v","request_id":"c1-1"} ` + "\n", `{}`, ``, ` `, `{`, `}`, `[]`, `null`,
+		`{"key":"k","key":"j"}`, `{"Key":"k"}`, `{"key":"k","bogus":1}`, `{"key":"k",}`, `{"key":"k"} {}`, `{"key":"k"}x`,
+		`{"key":null}`, `{"key":"k","value":null}`, `{"key":"a\"b"}`, `{"key":"a\u0041"}`, "{\"key\":\"a\x01\"}",
+		"{\"key\":\"\xff\"}", `{"key":1}`, `{"key":"k","expected":"a","new":"b","request_id":"r"}`,
+		`{"outcome":"ok","value":"v","found":true,"mismatch":false,"error":"e","request_id":"r"}`,
+		`{"outcome":"ok","found":tru}`, `{"outcome":"ok","found":"true"}`, `{"outcome":"ok","found":null}`,
+		`{"outcome":"ok","outcome":"fail"}`, `{"outcome":"ok","extra":[1,2]}`, `{"value":"x"}`,
+		`{"n1":3,"n2":5}`, `{"n1":03}`, `{"n1":3.0}`, `{"n1":1e2}`, `{"n1":-1}`, `{"n1":18446744073709551616}`,
+		`{"n1":3,"n1":4}`, `{"n1":"3"}`, `{"n\u0031":3}`,
+	}
+	for _, s := range hostile {
+		bodies = append(bodies, string(marshal(t, Request{Key: s, Value: sp(s), RequestID: s})),
+			string(marshal(t, Response{Outcome: s, Value: s, Found: true})))
+	}
+	for _, body := range bodies {
+		checkDecoders(t, []byte(body))
+	}
+}
+
+func checkDecoders(t testing.TB, data []byte) {
+	var fast, slow Request
+	ferr := DecodeRequest(data, &fast)
+	serr := DecodeStrict(data, &slow)
+	if (ferr == nil) != (serr == nil) {
+		t.Fatalf("request %q: fast error %v, encoding/json error %v", data, ferr, serr)
+	}
+	if ferr == nil && !assert.Equal(t, slow, fast, "request %q", data) {
+		t.FailNow()
+	}
+
+	var fresp, sresp Response
+	ferr = DecodeResponse(data, &fresp)
+	serr = json.Unmarshal(data, &sresp)
+	if (ferr == nil) != (serr == nil) {
+		t.Fatalf("response %q: fast error %v, encoding/json error %v", data, ferr, serr)
+	}
+	if ferr == nil && !assert.Equal(t, sresp, fresp, "response %q", data) {
+		t.FailNow()
+	}
+
+	if len(data) == 0 || len(data) > MaxTokenBytes {
+		return
+	}
+	ftok, ferr := DecodeToken(string(data))
+	var stok Token
+	serr = json.Unmarshal(data, &stok)
+	if (ferr == nil) != (serr == nil) {
+		t.Fatalf("token %q: fast error %v, encoding/json error %v", data, ferr, serr)
+	}
+	if ferr == nil && !assert.Equal(t, stok, ftok, "token %q", data) {
+		t.FailNow()
+	}
+}
+
+func FuzzWireJSON(f *testing.F) {
+	for _, s := range hostile {
+		f.Add(s, []byte(`{"key":"`+s+`","value":"v","request_id":"r"}`))
+	}
+	f.Add("", []byte(`{"outcome":"ok","found":true,"value":"x"}`))
+	f.Add("", []byte(`{"n1":3,"n2":5}`))
+	f.Fuzz(func(t *testing.T, s string, data []byte) {
+		req := Request{Key: s, Value: sp(s), Expected: sp(s), New: sp(s), RequestID: s}
+		enc := req.AppendJSON(nil)
+		if want := marshal(t, req); !bytes.Equal(want, enc) {
+			t.Fatalf("request %q: encoded %s, encoding/json %s", s, enc, want)
+		}
+		resp := Response{Outcome: s, Value: s, Found: true, Mismatch: len(s)%2 == 0, Error: s, RequestID: s}
+		if want, got := marshal(t, resp), resp.AppendJSON(nil); !bytes.Equal(want, got) {
+			t.Fatalf("response %q: encoded %s, encoding/json %s", s, got, want)
+		}
+		if want, got := string(marshal(t, Token{s: 1, "n1": 2})), EncodeToken(Token{s: 1, "n1": 2}); want != got {
+			t.Fatalf("token %q: encoded %s, encoding/json %s", s, got, want)
+		}
+		checkDecoders(t, enc)
+		checkDecoders(t, data)
+	})
 }
