@@ -20,6 +20,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -80,6 +81,7 @@ type Client struct {
 	cfg   Config
 	urls  []string
 	http  *http.Client
+	rt    http.RoundTripper // the shared transport, when cfg.HTTPClient is nil
 	seq   atomic.Uint64
 	cur   atomic.Int64
 	mu    sync.Mutex
@@ -93,6 +95,9 @@ var defaultTransport = &http.Transport{
 	MaxIdleConns:        1024,
 	MaxIdleConnsPerHost: 256,
 	IdleConnTimeout:     90 * time.Second,
+	// The store never compresses its small replies: no Accept-Encoding
+	// header, no gzip check on every reply.
+	DisableCompression: true,
 }
 
 // New returns a client for cfg, talking to Endpoints[0] first.
@@ -113,6 +118,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	if c.http == nil {
 		c.http = &http.Client{Transport: defaultTransport}
+		c.rt = defaultTransport
 	}
 	if c.cfg.ID == "" {
 		var b [6]byte
@@ -181,19 +187,21 @@ func (c *Client) do(ctx context.Context, path string, req store.Request) (store.
 		ctx, cancel = context.WithTimeout(ctx, c.cfg.Timeout)
 		defer cancel()
 	}
-	body, err := json.Marshal(req)
-	if err != nil {
-		return store.Response{}, &NotAppliedError{Reason: "encode request: " + err.Error()}
-	}
+	// Not pooled: the transport may still read the body (or rewind it to
+	// retry on another connection) after Do returns.
+	body := req.AppendJSON(make([]byte, 0, 48+len(req.Key)+len(req.RequestID)+strLen(req.Value)+strLen(req.Expected)+strLen(req.New)))
 	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, c.Endpoint()+path, bytes.NewReader(body))
 	if err != nil {
 		return store.Response{}, &NotAppliedError{Reason: "build request: " + err.Error()}
 	}
-	hreq.Header.Set("Content-Type", "application/json")
-	if t := store.EncodeToken(c.Token()); t != "" {
-		hreq.Header.Set(store.TokenHeader, t)
+	hreq.Header["Content-Type"] = jsonContentType
+	c.mu.Lock()
+	t := store.EncodeToken(c.token)
+	c.mu.Unlock()
+	if t != "" {
+		hreq.Header[store.TokenHeader] = []string{t}
 	}
-	hresp, err := c.http.Do(hreq)
+	hresp, err := c.roundTrip(hreq)
 	if err != nil {
 		if notSent(err) {
 			return store.Response{}, &NotAppliedError{Reason: "request not sent: " + err.Error()}
@@ -201,12 +209,14 @@ func (c *Client) do(ctx context.Context, path string, req store.Request) (store.
 		return store.Response{}, &UnknownError{Reason: "request failed after it may have been sent: " + err.Error(), Err: err}
 	}
 	defer hresp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(hresp.Body, 2*store.MaxBodyBytes))
+	bp := bufPool.Get().(*[]byte)
+	raw, err := readAll(hresp.Body, (*bp)[:0], 2*store.MaxBodyBytes)
+	defer putBuf(bp, raw)
 	if err != nil {
 		return store.Response{}, &UnknownError{Reason: fmt.Sprintf("reading the reply (status %d): %v", hresp.StatusCode, err), Err: err}
 	}
 	var resp store.Response
-	if err := json.Unmarshal(raw, &resp); err != nil || resp.Outcome == "" {
+	if err := store.DecodeResponse(raw, &resp); err != nil || resp.Outcome == "" {
 		// Not our server's JSON. A 4xx from any HTTP server refuses the
 		// request before acting on it; anything else might have acted.
 		if hresp.StatusCode >= 400 && hresp.StatusCode < 500 && hresp.StatusCode != http.StatusRequestTimeout {
@@ -227,6 +237,59 @@ func (c *Client) do(ctx context.Context, path string, req store.Request) (store.
 	default:
 		return store.Response{}, &UnknownError{Reason: fmt.Sprintf("status %d: %s", hresp.StatusCode, resp.Error)}
 	}
+}
+
+var jsonContentType = []string{"application/json"}
+
+func strLen(s *string) int {
+	if s == nil {
+		return 0
+	}
+	return len(*s)
+}
+
+// bufPool holds buffers for replies.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+func putBuf(bp *[]byte, b []byte) {
+	if cap(b) <= 64<<10 { // big ones go to the GC
+		*bp = b[:0]
+		bufPool.Put(bp)
+	}
+}
+
+// readAll appends r's bytes to b, at most limit of them (the rest is
+// left unread), as io.ReadAll(io.LimitReader(r, limit)) does.
+func readAll(r io.Reader, b []byte, limit int) ([]byte, error) {
+	for len(b) < limit {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):min(cap(b), limit)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+	}
+	return b, nil
+}
+
+// roundTrip sends hreq. With the shared transport it skips http.Client
+// (a header copy per request, kept for redirects, which the store never
+// answers with: a 3xx reply is then classified like any reply that is not
+// the store's JSON), wrapping errors as http.Client does.
+func (c *Client) roundTrip(hreq *http.Request) (*http.Response, error) {
+	if c.rt == nil {
+		return c.http.Do(hreq)
+	}
+	resp, err := c.rt.RoundTrip(hreq)
+	if err != nil {
+		return nil, &url.Error{Op: "Post", URL: hreq.URL.String(), Err: err}
+	}
+	return resp, nil
 }
 
 // notSent reports whether a transport error happened before any byte of

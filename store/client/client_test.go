@@ -2,6 +2,7 @@ package client_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -59,6 +60,18 @@ func TestAgainstRealNode(t *testing.T) {
 	require.ErrorAs(t, err, &na)
 	assert.False(t, na.Mismatch)
 	assert.Contains(t, na.Reason, "key")
+
+	// Values the hand-written JSON codec must escape survive the round
+	// trip (keys too).
+	for i, v := range []string{`q"uote`, `back\slash`, "<a>&amp;", "ctl\x00\x01\n\t\x7f", "caf\u00e9 \U0001F600", "\u2028\u2029", ""} {
+		key := fmt.Sprintf("k%d %s", i, v)
+		require.NoError(t, c.Write(ctx, key, v))
+		got, found, err := c.Read(ctx, key)
+		require.NoError(t, err)
+		assert.True(t, found)
+		assert.Equal(t, v, got)
+		require.NoError(t, c.CAS(ctx, key, v, v+"!"))
+	}
 
 	st, err := c.Status(ctx)
 	require.NoError(t, err)
@@ -161,9 +174,15 @@ func TestReplyClassification(t *testing.T) {
 		{"garbage 404", 404, `404 page not found`, "fail"},
 		{"garbage 408", 408, `request timeout`, "unknown"},
 		{"json without outcome", 200, `{"value":"x"}`, "unknown"},
+		{"json with escapes", 409, `{"outcome":"fail","mismatch":true,"error":"mis\u006datch \"x\""}`, "mismatch"},
+		{"json with unknown fields", 200, `{"outcome":"ok","extra":{"a":[1]}}`, "ok"},
+		{"redirect", 307, `{"location":"elsewhere"}`, "unknown"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if tc.status/100 == 3 {
+					w.Header().Set("Location", "/elsewhere")
+				}
 				w.WriteHeader(tc.status)
 				io.WriteString(w, tc.body)
 			}))

@@ -8,23 +8,39 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/faultline/faultline/store"
 )
 
 // clientHandler serves the client API (/v1/) and the admin API (/admin/).
 func (n *Node) clientHandler() http.Handler {
+	read, write, cas := n.handleOp("read"), n.handleOp("write"), n.handleOp("cas")
 	mux := http.NewServeMux()
-	mux.HandleFunc(store.PathRead, n.handleOp("read"))
-	mux.HandleFunc(store.PathWrite, n.handleOp("write"))
-	mux.HandleFunc(store.PathCAS, n.handleOp("cas"))
+	mux.HandleFunc(store.PathRead, read)
+	mux.HandleFunc(store.PathWrite, write)
+	mux.HandleFunc(store.PathCAS, cas)
 	mux.HandleFunc(store.PathStatus, n.handleStatus)
 	mux.HandleFunc(store.PathClock, n.handleClock)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusNotFound, fmt.Sprintf("no such path %q: the client API is POST %s, %s, %s; the admin API is GET %s and GET/PUT %s",
 			r.URL.Path, store.PathRead, store.PathWrite, store.PathCAS, store.PathStatus, store.PathClock))
 	})
-	return recoverer(n, mux)
+	// The three operations' exact paths skip the mux's pattern matching
+	// (a visible cost per request); anything else, non-canonical paths
+	// included, goes through the mux as before.
+	return recoverer(n, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case store.PathWrite:
+			write(w, r)
+		case store.PathRead:
+			read(w, r)
+		case store.PathCAS:
+			cas(w, r)
+		default:
+			mux.ServeHTTP(w, r)
+		}
+	}))
 }
 
 // peerHandler serves the peer address's HTTP side: /peer/ goes to the
@@ -50,39 +66,82 @@ func recoverer(n *Node, h http.Handler) http.Handler {
 					panic(p)
 				}
 				n.log.Error("handler panic", "path", r.URL.Path, "panic", p)
-				writeJSON(w, http.StatusInternalServerError, store.Response{Outcome: store.OutcomeUnknown, Error: fmt.Sprintf("internal error: %v", p)})
+				writeResponse(w, http.StatusInternalServerError, &store.Response{Outcome: store.OutcomeUnknown, Error: fmt.Sprintf("internal error: %v", p)})
 			}
 		}()
 		h.ServeHTTP(w, r)
 	})
 }
 
+var jsonContentType = []string{"application/json"}
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
+	w.Header()["Content-Type"] = jsonContentType
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(v)
 }
 
-// fail answers a request that was refused before anything happened.
-func fail(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, store.Response{Outcome: store.OutcomeFail, Error: msg})
+// writeResponse writes a store.Response: the bytes writeJSON would write,
+// from the hand-written encoder.
+func writeResponse(w http.ResponseWriter, status int, resp *store.Response) {
+	bp := bufPool.Get().(*[]byte)
+	b := append(resp.AppendJSON((*bp)[:0]), '\n')
+	w.Header()["Content-Type"] = jsonContentType
+	w.WriteHeader(status)
+	w.Write(b)
+	putBuf(bp, b)
 }
 
-// decodeBody decodes a JSON body strictly into v, answering the error
-// itself; it returns false when it did.
-func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
-	r.Body = http.MaxBytesReader(w, r.Body, store.MaxBodyBytes)
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
-	if err == nil && dec.More() {
-		err = errors.New("extra data after the JSON object")
+// bufPool holds buffers for request and response bodies.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+
+func putBuf(bp *[]byte, b []byte) {
+	if cap(b) <= 64<<10 { // big ones go to the GC
+		*bp = b[:0]
+		bufPool.Put(bp)
 	}
-	if err == nil {
-		if _, terr := dec.Token(); terr != io.EOF {
-			err = errors.New("extra data after the JSON object")
+}
+
+// fail answers a request that was refused before anything happened.
+func fail(w http.ResponseWriter, status int, msg string) {
+	writeResponse(w, status, &store.Response{Outcome: store.OutcomeFail, Error: msg})
+}
+
+// readBody reads the whole body, at most store.MaxBodyBytes, into b.
+func readBody(w http.ResponseWriter, r *http.Request, b []byte) ([]byte, error) {
+	body := http.MaxBytesReader(w, r.Body, store.MaxBodyBytes)
+	if r.ContentLength > 0 && r.ContentLength <= store.MaxBodyBytes && int(r.ContentLength) >= cap(b) {
+		b = make([]byte, 0, r.ContentLength+1)
+	}
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := body.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
 		}
 	}
+}
+
+// decodeBody decodes a JSON body strictly into v (a *store.Request goes
+// through store.DecodeRequest, the others through store.DecodeStrict),
+// answering the error itself; it returns false when it did.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
+	bp := bufPool.Get().(*[]byte)
+	b, err := readBody(w, r, (*bp)[:0])
+	if err == nil {
+		if req, ok := v.(*store.Request); ok {
+			err = store.DecodeRequest(b, req)
+		} else {
+			err = store.DecodeStrict(b, v)
+		}
+	}
+	putBuf(bp, b)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -167,7 +226,7 @@ func (n *Node) handleOp(op string) http.HandlerFunc {
 				n.log.Warn("outcome unknown", "op", op, "key", req.Key, "request_id", req.RequestID, "error", err)
 			}
 		}
-		writeJSON(w, status, resp)
+		writeResponse(w, status, &resp)
 	}
 }
 
