@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -29,6 +30,9 @@ import (
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "netfault" {
 		os.Exit(runNetfault(os.Args[2:]))
+	}
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(defaultGOGC)
 	}
 	os.Exit(run(os.Args[1:], os.Stderr))
 }
@@ -109,6 +113,14 @@ func parsePeers(s string) (map[string]string, error) {
 	}
 	return out, nil
 }
+
+// defaultGOGC is the GC target the node runs with unless the GOGC
+// environment variable says otherwise: a node's live heap is small and
+// its garbage is mostly per-request HTTP/JSON objects, so letting the
+// heap grow to 5x the live heap instead of 2x makes it collect about four
+// times less often for a few more MB of memory (see store/README.md,
+// Performance).
+const defaultGOGC = 400
 
 func run(args []string, stderr io.Writer) int {
 	o, err := parseFlags(args, stderr)

@@ -344,6 +344,43 @@ func TestBadInput(t *testing.T) {
 	assert.False(t, found, "a refused write must not apply (read %q)", got)
 }
 
+// What the client API sends back, byte for byte, for plain and escaped
+// bodies; a chunked body (no Content-Length) is read like any other.
+func TestWireBytes(t *testing.T) {
+	c := startCluster(t, node.ClusterConfig{Nodes: 1})
+	waitLeader(t, c)
+	base := "http://" + c.ClientAddrs()[0]
+	post := func(path, body string, chunked bool) (int, string) {
+		var r io.Reader = strings.NewReader(body)
+		if chunked {
+			r = io.MultiReader(r) // hides the length: sent chunked
+		}
+		req, err := http.NewRequest("POST", base+path, r)
+		require.NoError(t, err)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		raw, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		assert.Equal(t, "application/json", resp.Header.Get("Content-Type"))
+		return resp.StatusCode, string(raw)
+	}
+	status, body := post(store.PathWrite, `{"key":"x","value":"1","request_id":"me-1"}`, false)
+	assert.Equal(t, 200, status)
+	assert.Equal(t, `{"outcome":"ok","request_id":"me-1"}`+"\n", body)
+	status, body = post(store.PathWrite, ` {"key":"y","value":"<\"a\u0026b\">\n","request_id":"me-2"} `, true)
+	assert.Equal(t, 200, status)
+	assert.Equal(t, `{"outcome":"ok","request_id":"me-2"}`+"\n", body)
+	status, body = post(store.PathRead, `{"key":"y"}`, true)
+	assert.Equal(t, 200, status)
+	assert.Equal(t, `{"outcome":"ok","value":"\u003c\"a\u0026b\"\u003e\n","found":true}`+"\n", body)
+	status, body = post(store.PathCAS, `{"key":"x","expected":"0","new":"2","request_id":"me-3"}`, false)
+	assert.Equal(t, 409, status)
+	assert.Equal(t, `{"outcome":"fail","mismatch":true,"error":"mismatch: key \"x\" does not hold the expected value","request_id":"me-3"}`+"\n", body)
+	status, _ = post(store.PathRead+"/", `{"key":"y"}`, false)
+	assert.Equal(t, 404, status, "only the exact paths are operations")
+}
+
 // The admin clock sets the node's store.Clock.
 func TestAdminClock(t *testing.T) {
 	c := startCluster(t, node.ClusterConfig{Nodes: 1})
