@@ -1,5 +1,6 @@
 // Package node is the reference store's server: one node of a cluster. It
-// owns the network side — the client/admin HTTP API on the client address
+// owns the network side — the client/admin HTTP/1.1 API on the client
+// address (served by its own lean server, httpserver.go)
 // and, on the peer address, a cmux that sends HTTP/1 requests to the
 // engine's /peer/ API and every other connection to the engine's raw
 // stream listener (Raft's transport in strong mode) — plus the node's
@@ -50,7 +51,7 @@ type Config struct {
 	Faults  store.Faults
 	Logger  *slog.Logger // default: text to stderr
 	// RequestTimeout bounds the work of one client request (default 10s);
-	// the client's own disconnect cancels it earlier.
+	// a client that disconnects does not cut it short (see clientServer).
 	RequestTimeout time.Duration
 	// Strong tunes strong mode's Raft node.
 	Strong strong.Config
@@ -68,7 +69,7 @@ type Node struct {
 	peerCl  *http.Client
 	mux     cmux.CMux
 	peerLn  net.Listener
-	client  *http.Server
+	client  *clientServer
 	peer    *http.Server
 	clientL net.Listener
 	wg      sync.WaitGroup
@@ -175,7 +176,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	n.engine = engine
 
 	n.peer = &http.Server{Handler: n.peerHandler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(n.log.Handler(), slog.LevelDebug)}
-	n.client = &http.Server{Handler: n.clientHandler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(n.log.Handler(), slog.LevelDebug)}
+	n.client = &clientServer{Handler: n.clientHandler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: http.DefaultMaxHeaderBytes, Log: n.log}
 	n.wg.Add(2)
 	go func() { defer n.wg.Done(); n.peer.Serve(httpL) }()
 	go func() { defer n.wg.Done(); n.client.Serve(n.clientL) }()
