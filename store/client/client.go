@@ -82,6 +82,7 @@ type Client struct {
 	urls  []string
 	http  *http.Client
 	rt    http.RoundTripper // the shared transport, when cfg.HTTPClient is nil
+	hosts []string          // host:port of each url, "" unless plain http (see conn.go)
 	seq   atomic.Uint64
 	cur   atomic.Int64
 	mu    sync.Mutex
@@ -115,6 +116,11 @@ func New(cfg Config) (*Client, error) {
 			ep = "http://" + ep
 		}
 		c.urls = append(c.urls, ep)
+		host, _ := strings.CutPrefix(ep, "http://")
+		if host == ep || strings.ContainsAny(host, "/?#@") {
+			host = "" // not plain http://host:port: net/http sends it
+		}
+		c.hosts = append(c.hosts, host)
 	}
 	if c.http == nil {
 		c.http = &http.Client{Transport: defaultTransport}
@@ -190,14 +196,30 @@ func (c *Client) do(ctx context.Context, path string, req store.Request) (store.
 	// Not pooled: the transport may still read the body (or rewind it to
 	// retry on another connection) after Do returns.
 	body := req.AppendJSON(make([]byte, 0, 48+len(req.Key)+len(req.RequestID)+strLen(req.Value)+strLen(req.Expected)+strLen(req.New)))
+	c.mu.Lock()
+	t := store.EncodeToken(c.token)
+	c.mu.Unlock()
+	if !headerSafe(t) {
+		return store.Response{}, &NotAppliedError{Reason: fmt.Sprintf("the causal token %q cannot go in a header (control characters in a node id?)", t)}
+	}
+	if host := c.hosts[c.cur.Load()]; c.rt != nil && host != "" {
+		bp := bufPool.Get().(*[]byte)
+		r, err := c.post(ctx, host, path, body, t, (*bp)[:0])
+		defer putBuf(bp, r.body)
+		if err != nil {
+			var pe *postError
+			if errors.As(err, &pe) && !pe.delivered {
+				return store.Response{}, &NotAppliedError{Reason: "request not sent: " + err.Error()}
+			}
+			return store.Response{}, &UnknownError{Reason: "request failed after it may have been sent: " + err.Error(), Err: err}
+		}
+		return c.classify(r.status, r.body, r.token)
+	}
 	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, c.Endpoint()+path, bytes.NewReader(body))
 	if err != nil {
 		return store.Response{}, &NotAppliedError{Reason: "build request: " + err.Error()}
 	}
 	hreq.Header["Content-Type"] = jsonContentType
-	c.mu.Lock()
-	t := store.EncodeToken(c.token)
-	c.mu.Unlock()
 	if t != "" {
 		hreq.Header[store.TokenHeader] = []string{t}
 	}
@@ -215,18 +237,24 @@ func (c *Client) do(ctx context.Context, path string, req store.Request) (store.
 	if err != nil {
 		return store.Response{}, &UnknownError{Reason: fmt.Sprintf("reading the reply (status %d): %v", hresp.StatusCode, err), Err: err}
 	}
+	return c.classify(hresp.StatusCode, raw, hresp.Header.Get(store.TokenHeader))
+}
+
+// classify turns a reply into the outcome the harness records, and
+// takes the token the node sent.
+func (c *Client) classify(status int, raw []byte, tokenHeader string) (store.Response, error) {
 	var resp store.Response
 	if err := store.DecodeResponse(raw, &resp); err != nil || resp.Outcome == "" {
 		// Not our server's JSON. A 4xx from any HTTP server refuses the
 		// request before acting on it; anything else might have acted.
-		if hresp.StatusCode >= 400 && hresp.StatusCode < 500 && hresp.StatusCode != http.StatusRequestTimeout {
-			return store.Response{}, &NotAppliedError{Reason: fmt.Sprintf("status %d: %s", hresp.StatusCode, snippet(raw))}
+		if status >= 400 && status < 500 && status != http.StatusRequestTimeout {
+			return store.Response{}, &NotAppliedError{Reason: fmt.Sprintf("status %d: %s", status, snippet(raw))}
 		}
-		return store.Response{}, &UnknownError{Reason: fmt.Sprintf("unreadable reply (status %d): %s", hresp.StatusCode, snippet(raw))}
+		return store.Response{}, &UnknownError{Reason: fmt.Sprintf("unreadable reply (status %d): %s", status, snippet(raw))}
 	}
 	switch resp.Outcome {
 	case store.OutcomeOK:
-		if t, err := store.DecodeToken(hresp.Header.Get(store.TokenHeader)); err == nil && len(t) > 0 {
+		if t, err := store.DecodeToken(tokenHeader); err == nil && len(t) > 0 {
 			c.mu.Lock()
 			c.token = store.Merge(c.token, t)
 			c.mu.Unlock()
@@ -235,8 +263,18 @@ func (c *Client) do(ctx context.Context, path string, req store.Request) (store.
 	case store.OutcomeFail:
 		return store.Response{}, &NotAppliedError{Mismatch: resp.Mismatch, Reason: resp.Error}
 	default:
-		return store.Response{}, &UnknownError{Reason: fmt.Sprintf("status %d: %s", hresp.StatusCode, resp.Error)}
+		return store.Response{}, &UnknownError{Reason: fmt.Sprintf("status %d: %s", status, resp.Error)}
 	}
+}
+
+// headerSafe reports whether s can be a header value as it is.
+func headerSafe(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if b := s[i]; b < 0x20 && b != '\t' || b == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 var jsonContentType = []string{"application/json"}
