@@ -24,7 +24,9 @@ import (
 // has its own Go runtime (its own scheduler and GC), which an in-process
 // cluster would share with the clients.
 type procCluster struct {
+	mode   store.Mode
 	addrs  []string
+	peers  []string // peer addresses
 	cmds   []*exec.Cmd
 	exited []chan struct{} // closed when the node's process has ended
 	logs   []string
@@ -44,7 +46,7 @@ func startProcs(b *testing.B, mode store.Mode, n int, dir string) *procCluster {
 	for i := 0; i < n; i++ {
 		peers = append(peers, fmt.Sprintf("n%d=127.0.0.1:%d", i+1, ports[n+i]))
 	}
-	c := &procCluster{}
+	c := &procCluster{mode: mode}
 	b.Cleanup(c.stop)
 	for i := 0; i < n; i++ {
 		id := fmt.Sprintf("n%d", i+1)
@@ -70,6 +72,7 @@ func startProcs(b *testing.B, mode store.Mode, n int, dir string) *procCluster {
 		c.cmds = append(c.cmds, cmd)
 		c.logs = append(c.logs, logPath)
 		c.addrs = append(c.addrs, fmt.Sprintf("127.0.0.1:%d", ports[i]))
+		c.peers = append(c.peers, fmt.Sprintf("127.0.0.1:%d", ports[n+i]))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -151,6 +154,29 @@ func (c *procCluster) cpuTime() time.Duration {
 	var total time.Duration
 	for _, cmd := range c.cmds {
 		total += procCPU(cmd.Process.Pid)
+	}
+	return total
+}
+
+// commits is the number of group commits (one fsync each) the nodes'
+// storage has made so far, from their peer status (causal and eventual
+// mode; 0 in strong mode, whose fsyncs are Raft's).
+func (c *procCluster) commits() uint64 {
+	if c.mode == store.Strong {
+		return 0
+	}
+	var total uint64
+	hc := &http.Client{Timeout: 2 * time.Second}
+	for _, p := range c.peers {
+		resp, err := hc.Get("http://" + p + "/peer/" + string(c.mode) + "/status")
+		if err != nil {
+			continue
+		}
+		var st struct{ Disk struct{ Commits uint64 } }
+		if json.NewDecoder(resp.Body).Decode(&st) == nil {
+			total += st.Disk.Commits
+		}
+		resp.Body.Close()
 	}
 	return total
 }
