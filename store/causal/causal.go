@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"log/slog"
-	"maps"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -138,9 +137,10 @@ func (v vector) prefixes() store.Token {
 	return t
 }
 
-func (v vector) covers(t store.Token) bool {
+// covers reports whether v has every write t names, but skip's.
+func (v vector) covers(t store.Token, skip string) bool {
 	for o, n := range t {
-		if n == 0 {
+		if n == 0 || o == skip {
 			continue
 		}
 		p := v[o]
@@ -297,14 +297,10 @@ func (e *Engine) notifyLocked() {
 // wiped data dir), and it cannot wait for writes only it could make; it
 // serves, and the loss shows in the history.
 func (e *Engine) awaitToken(ctx context.Context, tok store.Token) error {
-	if n, ok := tok[e.id]; ok && n > 0 {
-		tok = maps.Clone(tok)
-		delete(tok, e.id)
-	}
 	var timer *time.Timer
 	for {
 		e.mu.Lock()
-		if e.visible.covers(tok) {
+		if e.visible.covers(tok, e.id) {
 			e.mu.Unlock()
 			return nil
 		}

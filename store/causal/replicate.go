@@ -91,18 +91,18 @@ func (e *Engine) progress() replicateResponse {
 }
 
 // receive takes remote writes: buffers them until their dependencies are
-// covered (or, under skip-deps, submits them at once). It returns the
-// last submission made, whose completion implies all earlier ones.
+// covered (or, under skip-deps, submits them at once). Everything that
+// can be applied goes to disk in one submission, returned (nil if none).
 func (e *Engine) receive(writes []*rec) *durable.Pending {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	var last *durable.Pending
+	var b remoteBatch
 	for _, w := range writes {
 		if w.Origin == e.id || e.submitted.get(w.Origin).has(w.Seq) {
 			continue // a write of ours, or one we have
 		}
 		if e.skipDeps {
-			last = e.submitRemote(w)
+			e.stageRemote(&b, w)
 			continue
 		}
 		m := e.pending[w.Origin]
@@ -115,17 +115,14 @@ func (e *Engine) receive(writes []*rec) *durable.Pending {
 			e.nPending++
 		}
 	}
-	if p := e.drainLocked(); p != nil {
-		last = p
-	}
-	return last
+	e.drainLocked(&b)
+	return e.submitRemote(&b)
 }
 
-// drainLocked submits every buffered write whose dependencies are
-// submitted (submissions become visible in order, so a dependency is
-// always visible first).
-func (e *Engine) drainLocked() *durable.Pending {
-	var last *durable.Pending
+// drainLocked stages every buffered write whose dependencies are
+// submitted (submissions become visible in order, and a batch in its
+// own order, so a dependency is always visible first).
+func (e *Engine) drainLocked(b *remoteBatch) {
 	for progress := true; progress; {
 		progress = false
 		for o, m := range e.pending {
@@ -136,7 +133,7 @@ func (e *Engine) drainLocked() *durable.Pending {
 				}
 				delete(m, w.Seq)
 				e.nPending--
-				last = e.submitRemote(w)
+				e.stageRemote(b, w)
 				progress = true
 			}
 			if len(m) == 0 {
@@ -144,7 +141,6 @@ func (e *Engine) drainLocked() *durable.Pending {
 			}
 		}
 	}
-	return last
 }
 
 func (e *Engine) depsSubmitted(w *rec) bool {
@@ -159,13 +155,18 @@ func (e *Engine) depsSubmitted(w *rec) bool {
 	return true
 }
 
-// submitRemote persists a remote write and applies it once durable. Call
-// with mu held.
-func (e *Engine) submitRemote(w *rec) *durable.Pending {
+// remoteBatch is remote writes on their way to disk together.
+type remoteBatch struct {
+	ops     []durable.Op
+	writes  []*rec
+	origins map[string]bool
+}
+
+// stageRemote adds a remote write to b: it counts as submitted from now
+// on. Call with mu held.
+func (e *Engine) stageRemote(b *remoteBatch, w *rec) {
 	e.lamport = max(e.lamport, w.Lamport)
-	sp := e.submitted.get(w.Origin)
-	sp.add(w.Seq)
-	ops := []durable.Op{durable.Put(bucketMeta, []byte("applied/"+w.Origin), seqKey(sp.prefix))}
+	e.submitted.get(w.Origin).add(w.Seq)
 	ent := e.kv[w.Key]
 	if ent == nil {
 		ent = &entry{}
@@ -173,13 +174,33 @@ func (e *Engine) submitRemote(w *rec) *durable.Pending {
 	}
 	if w.newer(ent.sub) {
 		ent.sub = w
-		ops = append(ops, durable.Put(bucketKV, []byte(w.Key), w.appendBinary(nil)))
+		b.ops = append(b.ops, durable.Put(bucketKV, []byte(w.Key), w.appendBinary(nil)))
 	}
-	return e.db.Submit(ops, func() {
+	if b.origins == nil {
+		b.origins = map[string]bool{}
+	}
+	b.origins[w.Origin] = true
+	b.writes = append(b.writes, w)
+}
+
+// submitRemote persists a batch of staged remote writes (with each
+// origin's applied prefix) and applies them, in order, once durable. It
+// returns nil for an empty batch. Call with mu held.
+func (e *Engine) submitRemote(b *remoteBatch) *durable.Pending {
+	if len(b.writes) == 0 {
+		return nil
+	}
+	for o := range b.origins {
+		b.ops = append(b.ops, durable.Put(bucketMeta, []byte("applied/"+o), seqKey(e.submitted.get(o).prefix)))
+	}
+	writes := b.writes
+	return e.db.Submit(b.ops, func() {
 		e.mu.Lock()
-		e.visible.get(w.Origin).add(w.Seq)
-		if ent := e.kv[w.Key]; w.newer(ent.vis) {
-			ent.vis = w
+		for _, w := range writes {
+			e.visible.get(w.Origin).add(w.Seq)
+			if ent := e.kv[w.Key]; w.newer(ent.vis) {
+				ent.vis = w
+			}
 		}
 		e.notifyLocked()
 		e.mu.Unlock()

@@ -318,12 +318,15 @@ func (e *Engine) finish(ctx context.Context, p *durable.Pending, reqID string) (
 	return store.WriteResponse{}, nil
 }
 
-// receive takes remote records, keeping those that win; it returns the
-// last submission (nil if none). Records taken by anti-entropy are
-// counted (before they become visible).
-func (e *Engine) receive(recs []*rec, antiEntropy bool) (last *durable.Pending) {
+// receive takes remote records, keeping those that win, and writes them
+// in one submission, which it returns (nil if none won). Records taken by
+// anti-entropy are counted (before they become visible).
+func (e *Engine) receive(recs []*rec, antiEntropy bool) *durable.Pending {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	var ops []durable.Op
+	var won []*rec
+	var seqs map[string]uint64 // origin -> highest new seq in this batch
 	for _, r := range recs {
 		e.observe(r.TS)
 		ent := e.entryLocked(r.Key)
@@ -333,22 +336,32 @@ func (e *Engine) receive(recs []*rec, antiEntropy bool) (last *durable.Pending) 
 			}
 			continue
 		}
-		enc := r.appendBinary(nil)
 		ent.sub = r
-		ops := []durable.Op{durable.Put(bucketKV, []byte(r.Key), enc)}
+		ops = append(ops, durable.Put(bucketKV, []byte(r.Key), r.appendBinary(nil)))
 		if r.Seq > e.vector[r.Origin] {
-			ops = append(ops, durable.Put(bucketMeta, []byte("seq/"+r.Origin), u64(r.Seq)))
+			if seqs == nil {
+				seqs = map[string]uint64{}
+			}
+			seqs[r.Origin] = max(seqs[r.Origin], r.Seq)
 		}
 		if antiEntropy {
 			e.pulled++
 		}
-		last = e.db.Submit(ops, func() {
-			e.mu.Lock()
-			e.applyLocked(r)
-			e.mu.Unlock()
-		})
+		won = append(won, r)
 	}
-	return last
+	if len(won) == 0 {
+		return nil
+	}
+	for o, n := range seqs {
+		ops = append(ops, durable.Put(bucketMeta, []byte("seq/"+o), u64(n)))
+	}
+	return e.db.Submit(ops, func() {
+		e.mu.Lock()
+		for _, r := range won {
+			e.applyLocked(r)
+		}
+		e.mu.Unlock()
+	})
 }
 
 // Stats are details beyond store.EngineStatus.
