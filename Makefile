@@ -25,11 +25,15 @@ test: vet build
 	$(GO) test $(TEST_FLAGS) ./...
 	$(MAKE) fuzz FUZZTIME=10s
 
-# Brief fuzzing of the history reader and the checkers (longer: FUZZTIME=5m).
+# Brief fuzzing of the history reader, the checkers and the store's
+# decoders of network input (longer: FUZZTIME=5m).
 FUZZTIME ?= 30s
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $(FUZZTIME) ./history/
 	$(GO) test -run '^$$' -fuzz '^FuzzCheck$$' -fuzztime $(FUZZTIME) ./checkers/
+	$(GO) test -run '^$$' -fuzz '^FuzzWireJSON$$' -fuzztime $(FUZZTIME) ./store/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeBatch$$' -fuzztime $(FUZZTIME) ./store/causal/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeBatch$$' -fuzztime $(FUZZTIME) ./store/eventual/
 
 # The full suite matrix (every mode x nemesis, the deliberate-fault cases).
 suite: build

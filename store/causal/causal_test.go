@@ -405,3 +405,20 @@ func TestOwnEntryOfATokenIsNotWaitedFor(t *testing.T) {
 	_, err = read(t, a, "x", store.Token{"a": 99, "b": 1})
 	assert.True(t, isNotApplied(err), "other nodes' entries are waited for: %v", err)
 }
+
+// Replication bodies come from the network: decoding any bytes must
+// return an error or a batch that encodes back to the same records.
+func FuzzDecodeBatch(f *testing.F) {
+	f.Add(appendBatch(nil, "n1", []*rec{{Key: "k", Value: "v", Origin: "n1", Seq: 1, Lamport: 2, Deps: store.Token{"n2": 3}}}))
+	f.Add([]byte{})
+	f.Add([]byte{2, 'n', '1', 1, 1})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		req, err := decodeBatch(b)
+		if err != nil {
+			return
+		}
+		again, err := decodeBatch(appendBatch(nil, req.From, req.Writes))
+		require.NoError(t, err)
+		require.Equal(t, req, again)
+	})
+}

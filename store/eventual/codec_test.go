@@ -54,3 +54,20 @@ func TestBadPushIsRefused(t *testing.T) {
 	assert.True(t, found)
 	assert.Equal(t, "1", v)
 }
+
+// Pushes come from the network: decoding any bytes must return an error
+// or a batch that encodes back to the same records.
+func FuzzDecodeBatch(f *testing.F) {
+	f.Add(appendBatch(nil, "n1", []*rec{{Key: "k", Value: "v", TS: TS{Wall: 5, Logical: 1, Node: "n1"}, Origin: "n1", Seq: 1}}))
+	f.Add([]byte{})
+	f.Add([]byte{2, 'n', '1', 1, 1})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		req, err := decodeBatch(b)
+		if err != nil {
+			return
+		}
+		again, err := decodeBatch(appendBatch(nil, req.From, req.Records))
+		require.NoError(t, err)
+		require.Equal(t, req, again)
+	})
+}
