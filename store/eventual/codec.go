@@ -44,33 +44,20 @@ func decodeRec(v []byte) (*rec, error) {
 	}
 	rd := binenc.NewReader(v)
 	r := readRec(rd)
-	if rd.Err() == nil && rd.Len() > 0 {
-		rd.Fail(fmt.Errorf("%d bytes after the record", rd.Len()))
-	}
-	return r, rd.Err()
+	return r, rd.End()
 }
 
-// appendBatch encodes a push: the sender's id, then a count of records.
+// appendBatch encodes a replication message: the sender's id, then the
+// records.
 func appendBatch(b []byte, from string, recs []*rec) []byte {
-	b = binenc.AppendString(b, from)
-	b = binary.AppendUvarint(b, uint64(len(recs)))
-	for _, r := range recs {
-		b = r.appendBinary(b)
-	}
-	return b
+	return binenc.AppendList(binenc.AppendString(b, from), recs, func(b []byte, r *rec) []byte { return r.appendBinary(b) })
 }
 
-// decodeBatch decodes what appendBatch wrote.
+// decodeBatch decodes what appendBatch wrote. A record takes at least 8
+// bytes, which bounds what a hostile count can make it allocate.
 func decodeBatch(b []byte) (replicateRequest, error) {
 	rd := binenc.NewReader(b)
 	req := replicateRequest{From: rd.Str()}
-	n := rd.Count(8) // a record takes at least 8 bytes
-	req.Records = make([]*rec, 0, n)
-	for range n {
-		req.Records = append(req.Records, readRec(rd))
-	}
-	if rd.Err() == nil && rd.Len() > 0 {
-		rd.Fail(fmt.Errorf("%d bytes after the last record", rd.Len()))
-	}
-	return req, rd.Err()
+	req.Records = binenc.ReadList(rd, 8, readRec)
+	return req, rd.End()
 }

@@ -108,3 +108,32 @@ func (r *Reader) Count(minItem int) int {
 	}
 	return int(n)
 }
+
+// AppendList appends a count and then each item.
+func AppendList[T any](b []byte, items []T, appendItem func([]byte, T) []byte) []byte {
+	b = binary.AppendUvarint(b, uint64(len(items)))
+	for _, it := range items {
+		b = appendItem(b, it)
+	}
+	return b
+}
+
+// ReadList reads what AppendList wrote; every item takes at least
+// minItem bytes (see Count).
+func ReadList[T any](r *Reader, minItem int, readItem func(*Reader) T) []T {
+	n := r.Count(minItem)
+	items := make([]T, 0, n)
+	for range n {
+		items = append(items, readItem(r))
+	}
+	return items
+}
+
+// End reports the reader's error, or an error if bytes are left: a
+// message must be read to its end.
+func (r *Reader) End() error {
+	if r.err == nil && len(r.buf) > 0 {
+		r.fail(fmt.Errorf("binenc: %d bytes after the end", len(r.buf)))
+	}
+	return r.err
+}

@@ -57,3 +57,18 @@ func TestBadInputIsAnErrorNotAPanic(t *testing.T) {
 		})
 	}
 }
+
+func TestListsAndEnd(t *testing.T) {
+	b := AppendList(nil, []string{"a", "", "ccc"}, AppendString)
+	r := NewReader(b)
+	assert.Equal(t, []string{"a", "", "ccc"}, ReadList(r, 1, (*Reader).Str))
+	require.NoError(t, r.End())
+
+	r = NewReader(append(b, 0))
+	ReadList(r, 1, (*Reader).Str)
+	assert.Error(t, r.End(), "a byte after the end")
+
+	r = NewReader(b[:len(b)-1])
+	ReadList(r, 1, (*Reader).Str)
+	assert.ErrorIs(t, r.End(), ErrTruncated)
+}
