@@ -16,8 +16,8 @@ import (
 	"time"
 )
 
-// clientServer serves the client/admin API over HTTP/1.x. It replaces
-// net/http's Server on the client address because the per-request work
+// httpServer serves the client/admin API and the peer API's HTTP side
+// over HTTP/1.x. It replaces net/http's Server there because the per-request work
 // of net/http's server (a goroutine and three deadline changes for the
 // background read that watches for a client disconnect, a cancelable
 // context, a response object, a header snapshot) was a measurable part
@@ -41,7 +41,7 @@ import (
 // left unread is drained (up to 256 KiB, else the connection is closed),
 // a handler panic closes the connection, and Close closes the listener
 // and every connection without waiting for handlers still running.
-type clientServer struct {
+type httpServer struct {
 	Handler           http.Handler
 	ReadHeaderTimeout time.Duration
 	IdleTimeout       time.Duration
@@ -61,7 +61,7 @@ const maxDrainBytes = 256 << 10
 var errServerClosed = errors.New("client server closed")
 
 // Serve accepts connections on ln until Close.
-func (s *clientServer) Serve(ln net.Listener) error {
+func (s *httpServer) Serve(ln net.Listener) error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -111,7 +111,7 @@ func isTemporary(err error) bool {
 
 // Close stops accepting and closes every connection (as net/http's
 // Server.Close, handlers still running are not waited for).
-func (s *clientServer) Close() error {
+func (s *httpServer) Close() error {
 	s.mu.Lock()
 	s.closed = true
 	var err error
@@ -169,7 +169,7 @@ func (w *respWriter) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-func (s *clientServer) serveConn(c net.Conn) {
+func (s *httpServer) serveConn(c net.Conn) {
 	defer func() {
 		if p := recover(); p != nil && p != http.ErrAbortHandler {
 			s.Log.Error("client API: panic serving a connection", "remote", c.RemoteAddr(), "panic", p)
@@ -292,7 +292,7 @@ func closeWriteAndWait(c net.Conn) {
 	time.Sleep(500 * time.Millisecond)
 }
 
-func (s *clientServer) isClosed() bool {
+func (s *httpServer) isClosed() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.closed

@@ -16,11 +16,11 @@ import (
 )
 
 // startTestServer serves h on a loopback port with short timeouts.
-func startTestServer(t *testing.T, h http.Handler, idle, header time.Duration) (*clientServer, string) {
+func startTestServer(t *testing.T, h http.Handler, idle, header time.Duration) (*httpServer, string) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	s := &clientServer{Handler: h, IdleTimeout: idle, ReadHeaderTimeout: header, MaxHeaderBytes: 1 << 10,
+	s := &httpServer{Handler: h, IdleTimeout: idle, ReadHeaderTimeout: header, MaxHeaderBytes: 1 << 10,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	done := make(chan struct{})
 	go func() { defer close(done); s.Serve(ln) }()

@@ -51,7 +51,7 @@ type Config struct {
 	Faults  store.Faults
 	Logger  *slog.Logger // default: text to stderr
 	// RequestTimeout bounds the work of one client request (default 10s);
-	// a client that disconnects does not cut it short (see clientServer).
+	// a client that disconnects does not cut it short (see httpServer).
 	RequestTimeout time.Duration
 	// Strong tunes strong mode's Raft node.
 	Strong strong.Config
@@ -69,8 +69,8 @@ type Node struct {
 	peerCl  *http.Client
 	mux     cmux.CMux
 	peerLn  net.Listener
-	client  *clientServer
-	peer    *http.Server
+	client  *httpServer
+	peer    *httpServer
 	clientL net.Listener
 	wg      sync.WaitGroup
 
@@ -175,8 +175,10 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	}
 	n.engine = engine
 
-	n.peer = &http.Server{Handler: n.peerHandler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(n.log.Handler(), slog.LevelDebug)}
-	n.client = &clientServer{Handler: n.clientHandler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: http.DefaultMaxHeaderBytes, Log: n.log}
+	// Peer handlers bound their own waits (forward timeouts, durable
+	// commits), so the peer side needs no request cancellation either.
+	n.peer = &httpServer{Handler: n.peerHandler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: http.DefaultMaxHeaderBytes, Log: n.log}
+	n.client = &httpServer{Handler: n.clientHandler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: http.DefaultMaxHeaderBytes, Log: n.log}
 	n.wg.Add(2)
 	go func() { defer n.wg.Done(); n.peer.Serve(httpL) }()
 	go func() { defer n.wg.Done(); n.client.Serve(n.clientL) }()
