@@ -373,7 +373,7 @@ func (e *Engine) write(ctx context.Context, key, value, reqID string, tok store.
 	}
 	delete(deps, e.id)
 	r := &rec{Key: key, Value: value, Origin: e.id, Seq: seq, Lamport: e.lamport, Deps: deps}
-	enc := r.appendBinary(nil)
+	enc := appendRec(nil, r)
 	ent := e.kv[key]
 	if ent == nil {
 		ent = &entry{}

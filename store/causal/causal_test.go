@@ -321,7 +321,7 @@ func TestRecordEncodingRoundTripsAndReadsOldJSON(t *testing.T) {
 		{Key: "k", Value: "v", Origin: "a", Seq: 1, Lamport: 3},
 		{Key: "", Value: "\x00\"<>", Origin: "n2", Seq: 1 << 40, Lamport: 9, Deps: store.Token{"n1": 4, "n3": 1 << 33}},
 	} {
-		got, err := decodeRec(r.appendBinary(nil))
+		got, err := decodeRec(appendRec(nil, r))
 		require.NoError(t, err)
 		assert.Equal(t, r, got)
 		old, err := json.Marshal(r)

@@ -2,7 +2,6 @@ package causal
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 
 	"github.com/faultline/faultline/store"
@@ -13,10 +12,10 @@ import (
 // written by older versions are JSON and start with '{'.
 const recFormat = 0x01
 
-// appendBinary appends the record's binary encoding: the format byte,
+// appendRec appends the record's binary encoding: the format byte,
 // key, value, origin, seq, Lamport clock, then the dependency vector as
 // a count of (origin, seq) pairs.
-func (r *rec) appendBinary(b []byte) []byte {
+func appendRec(b []byte, r *rec) []byte {
 	b = append(b, recFormat)
 	b = binenc.AppendString(b, r.Key)
 	b = binenc.AppendString(b, r.Value)
@@ -31,7 +30,7 @@ func (r *rec) appendBinary(b []byte) []byte {
 	return b
 }
 
-// readRec reads one record written by appendBinary.
+// readRec reads one record written by appendRec.
 func readRec(rd *binenc.Reader) *rec {
 	if f := rd.Byte(); f != recFormat && rd.Err() == nil {
 		rd.Fail(fmt.Errorf("record format %#x, want %#x", f, recFormat))
@@ -48,27 +47,16 @@ func readRec(rd *binenc.Reader) *rec {
 }
 
 // decodeRec decodes a stored record: binary, or JSON from an older version.
-func decodeRec(v []byte) (*rec, error) {
-	if len(v) > 0 && v[0] == '{' {
-		r := &rec{}
-		return r, json.Unmarshal(v, r)
-	}
-	rd := binenc.NewReader(v)
-	r := readRec(rd)
-	return r, rd.End()
-}
+func decodeRec(v []byte) (*rec, error) { return binenc.DecodeRecord(v, readRec) }
 
-// appendBatch encodes a replication message: the sender's id, then the
-// records.
+// appendBatch encodes a replication message (see binenc.AppendBatch).
 func appendBatch(b []byte, from string, recs []*rec) []byte {
-	return binenc.AppendList(binenc.AppendString(b, from), recs, func(b []byte, r *rec) []byte { return r.appendBinary(b) })
+	return binenc.AppendBatch(b, from, recs, appendRec)
 }
 
 // decodeBatch decodes what appendBatch wrote. A record takes at least 8
-// bytes, which bounds what a hostile count can make it allocate.
+// bytes.
 func decodeBatch(b []byte) (replicateRequest, error) {
-	rd := binenc.NewReader(b)
-	req := replicateRequest{From: rd.Str()}
-	req.Writes = binenc.ReadList(rd, 8, readRec)
-	return req, rd.End()
+	from, recs, err := binenc.ReadBatch(b, 8, readRec)
+	return replicateRequest{From: from, Writes: recs}, err
 }

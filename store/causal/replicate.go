@@ -174,7 +174,7 @@ func (e *Engine) stageRemote(b *remoteBatch, w *rec) {
 	}
 	if w.newer(ent.sub) {
 		ent.sub = w
-		b.ops = append(b.ops, durable.Put(bucketKV, []byte(w.Key), w.appendBinary(nil)))
+		b.ops = append(b.ops, durable.Put(bucketKV, []byte(w.Key), appendRec(nil, w)))
 	}
 	if b.origins == nil {
 		b.origins = map[string]bool{}

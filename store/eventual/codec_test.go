@@ -16,7 +16,7 @@ func TestRecordEncodingRoundTripsAndReadsOldJSON(t *testing.T) {
 		{Key: "k", Value: "v", TS: TS{Wall: 1_700_000_000_000_000_000, Logical: 2, Node: "a"}, Origin: "a", Seq: 1},
 		{Key: "", Value: "\x00\"<>", TS: TS{Wall: -5, Node: "n3"}, Origin: "n3", Seq: 1 << 40},
 	} {
-		got, err := decodeRec(r.appendBinary(nil))
+		got, err := decodeRec(appendRec(nil, r))
 		require.NoError(t, err)
 		assert.Equal(t, r, got)
 		old, err := json.Marshal(r)

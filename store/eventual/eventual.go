@@ -239,7 +239,7 @@ func (e *Engine) write(ctx context.Context, key, value, reqID string, expected *
 	ent = e.entryLocked(key)
 	e.seq++
 	r := &rec{Key: key, Value: value, TS: e.now(), Origin: e.id, Seq: e.seq, notOnDisk: e.env.Faults.On(store.AckBeforeFsync)}
-	enc := r.appendBinary(nil)
+	enc := appendRec(nil, r)
 	ent.sub = r
 	ops := []durable.Op{
 		durable.Put(bucketKV, []byte(key), enc),
@@ -337,7 +337,7 @@ func (e *Engine) receive(recs []*rec, antiEntropy bool) *durable.Pending {
 			continue
 		}
 		ent.sub = r
-		ops = append(ops, durable.Put(bucketKV, []byte(r.Key), r.appendBinary(nil)))
+		ops = append(ops, durable.Put(bucketKV, []byte(r.Key), appendRec(nil, r)))
 		if r.Seq > e.vector[r.Origin] {
 			if seqs == nil {
 				seqs = map[string]uint64{}

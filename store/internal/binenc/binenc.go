@@ -12,6 +12,7 @@ package binenc
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 )
@@ -136,4 +137,31 @@ func (r *Reader) End() error {
 		r.fail(fmt.Errorf("binenc: %d bytes after the end", len(r.buf)))
 	}
 	return r.err
+}
+
+// DecodeRecord decodes one stored record with read; a value that starts
+// with '{' is JSON instead, as older versions stored records.
+func DecodeRecord[T any](v []byte, read func(*Reader) *T) (*T, error) {
+	if len(v) > 0 && v[0] == '{' {
+		r := new(T)
+		return r, json.Unmarshal(v, r)
+	}
+	rd := NewReader(v)
+	r := read(rd)
+	return r, rd.End()
+}
+
+// AppendBatch encodes a replication message: the sender's id, then the
+// records.
+func AppendBatch[T any](b []byte, from string, recs []T, appendRec func([]byte, T) []byte) []byte {
+	return AppendList(AppendString(b, from), recs, appendRec)
+}
+
+// ReadBatch decodes what AppendBatch wrote; a record takes at least
+// minRec bytes, which bounds what a hostile count can make it allocate.
+func ReadBatch[T any](b []byte, minRec int, read func(*Reader) T) (from string, recs []T, err error) {
+	rd := NewReader(b)
+	from = rd.Str()
+	recs = ReadList(rd, minRec, read)
+	return from, recs, rd.End()
 }

@@ -72,3 +72,26 @@ func TestListsAndEnd(t *testing.T) {
 	ReadList(r, 1, (*Reader).Str)
 	assert.ErrorIs(t, r.End(), ErrTruncated)
 }
+
+type point struct{ X, Y string }
+
+func readPoint(r *Reader) *point { return &point{X: r.Str(), Y: r.Str()} }
+
+func appendPoint(b []byte, p *point) []byte { return AppendString(AppendString(b, p.X), p.Y) }
+
+func TestBatchesAndRecords(t *testing.T) {
+	ps := []*point{{"a", "b"}, {"", "c"}}
+	from, got, err := ReadBatch(AppendBatch(nil, "n1", ps, appendPoint), 2, readPoint)
+	require.NoError(t, err)
+	assert.Equal(t, "n1", from)
+	assert.Equal(t, ps, got)
+
+	p, err := DecodeRecord(appendPoint(nil, ps[0]), readPoint)
+	require.NoError(t, err)
+	assert.Equal(t, ps[0], p)
+	p, err = DecodeRecord([]byte(`{"X":"old","Y":"json"}`), readPoint)
+	require.NoError(t, err)
+	assert.Equal(t, &point{"old", "json"}, p, "JSON, as older versions stored records")
+	_, err = DecodeRecord(append(appendPoint(nil, ps[0]), 1), readPoint)
+	assert.Error(t, err, "bytes after the record")
+}
