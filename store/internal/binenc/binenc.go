@@ -2,8 +2,10 @@
 // eventual engines use for their records, in their data files and in
 // their replication messages: uvarints, varints and length-prefixed
 // strings appended to a byte slice, and a Reader that takes them back
-// off. The Reader remembers its first error (a truncated or oversized
-// field), so a decoder reads every field and checks once at the end.
+// off; lists, and the replication message (sender id, then records). The
+// Reader remembers its first error (a truncated or oversized field), so
+// a decoder reads every field and checks once at the end. Each engine
+// keeps only its record's layout.
 //
 // It replaced encoding/json for those records: on a write-heavy run the
 // JSON encoding and decoding of records was ~15% of the CPU; this is a
