@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strconv"
 )
 
@@ -113,18 +114,119 @@ func IsNull(v json.RawMessage) bool {
 	return len(v) == 0 || bytes.Equal(v, Null)
 }
 
-// Canonical returns v in compact form, so that equal values compare equal
-// as strings ("null" for an absent value). Values that are not valid JSON
-// are returned as they are; Read rejects them before they get here.
+// Canonical returns v in a canonical form, so that equal values compare
+// equal as strings ("null" for an absent value): no white space, object
+// keys in their order, numbers as written, and every string written one
+// way: "\u0026" and "&" are the same string, and so are "\u0041" and
+// "A" (only '"', '\\' and control characters are escaped, with the short
+// escapes where JSON has one). Values that are not valid JSON are returned
+// as they are; Read rejects them before they get here.
 func Canonical(v json.RawMessage) string {
 	if IsNull(v) {
 		return "null"
 	}
-	var buf bytes.Buffer
-	if err := json.Compact(&buf, v); err != nil {
+	if plainASCII(v) {
+		// No escape and no multi-byte character: compacting is enough.
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, v); err != nil {
+			return string(v)
+		}
+		return buf.String()
+	}
+	c, err := canonicalTokens(v)
+	if err != nil {
 		return string(v)
 	}
-	return buf.String()
+	return c
+}
+
+func plainASCII(v []byte) bool {
+	for _, c := range v {
+		if c == '\\' || c >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// canonicalTokens rewrites v token by token (see Canonical).
+func canonicalTokens(v []byte) (string, error) {
+	dec := json.NewDecoder(bytes.NewReader(v))
+	dec.UseNumber()
+	type frame struct {
+		object bool
+		n      int // keys and values so far
+	}
+	var stack []frame
+	var b []byte
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return "", err
+		}
+		if d, ok := tok.(json.Delim); ok && (d == '}' || d == ']') {
+			b = append(b, byte(d))
+			stack = stack[:len(stack)-1]
+			continue
+		}
+		if len(stack) > 0 {
+			f := &stack[len(stack)-1]
+			switch {
+			case f.object && f.n%2 == 1:
+				b = append(b, ':')
+			case f.n > 0:
+				b = append(b, ',')
+			}
+			f.n++
+		}
+		switch t := tok.(type) {
+		case json.Delim:
+			b = append(b, byte(t))
+			stack = append(stack, frame{object: t == '{'})
+		case string:
+			b = appendCanonicalString(b, t)
+		case json.Number:
+			b = append(b, t...)
+		case bool:
+			b = strconv.AppendBool(b, t)
+		case nil:
+			b = append(b, "null"...)
+		}
+	}
+	return string(b), nil
+}
+
+// appendCanonicalString writes s as a JSON string, escaping only what
+// JSON requires.
+func appendCanonicalString(b []byte, s string) []byte {
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '"', '\\':
+			b = append(b, '\\', c)
+		case '\n':
+			b = append(b, '\\', 'n')
+		case '\r':
+			b = append(b, '\\', 'r')
+		case '\t':
+			b = append(b, '\\', 't')
+		case '\b':
+			b = append(b, '\\', 'b')
+		case '\f':
+			b = append(b, '\\', 'f')
+		default:
+			if c < 0x20 {
+				b = append(b, `\u00`...)
+				b = append(b, "0123456789abcdef"[c>>4], "0123456789abcdef"[c&0xf])
+			} else {
+				b = append(b, c)
+			}
+		}
+	}
+	return append(b, '"')
 }
 
 // SplitCAS decodes a cas input [expected, new] into its two parts.

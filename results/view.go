@@ -1,7 +1,6 @@
 package results
 
 import (
-	"encoding/json"
 	"fmt"
 	"html/template"
 	"image/color"
@@ -408,30 +407,14 @@ func countOps(t *opTable) ([]countRow, countRow, []countPair) {
 	return out, total, top
 }
 
-// valueText is a recorded value as the page shows it: compact JSON, with
-// characters a JSON encoder escaped (\u003c for <, ...) shown as
-// themselves: the page escapes them for HTML itself.
+// valueText is a recorded value as the page shows it: its canonical JSON
+// (history.Canonical), where characters a JSON encoder escaped (\u003c
+// for <, ...) stand as themselves: the page escapes them for HTML itself.
 func valueText(v []byte) string {
 	if len(v) == 0 {
 		return ""
 	}
-	c := history.Canonical(v)
-	if !strings.Contains(c, `\u00`) {
-		return c
-	}
-	dec := json.NewDecoder(strings.NewReader(c))
-	dec.UseNumber()
-	var x any
-	if err := dec.Decode(&x); err != nil {
-		return c
-	}
-	var b strings.Builder
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(x); err != nil {
-		return c
-	}
-	return strings.TrimSuffix(b.String(), "\n")
+	return history.Canonical(v)
 }
 
 func shorten(s string) string { return truncate(s, maxValueChars) }
