@@ -30,6 +30,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"slices"
 	"sort"
@@ -202,6 +203,9 @@ func (s *System) SetClockOffset(ctx context.Context, n harness.Node, offset time
 	return nil
 }
 
+// dialTimeout bounds a client's connection attempt to a node.
+const dialTimeout = time.Second
+
 // NewClient returns an adapter for one harness process.
 func (s *System) NewClient(nodes []harness.Node, first int) (harness.Client, error) {
 	if len(nodes) == 0 {
@@ -215,7 +219,12 @@ func (s *System) NewClient(nodes []harness.Node, first int) (harness.Client, err
 		eps[i] = n.ClientAddr
 	}
 	n := s.clients.Add(1)
-	tr := &http.Transport{MaxIdleConnsPerHost: 2, IdleConnTimeout: 30 * time.Second}
+	// A short dial timeout: a node that is down or cut off makes the
+	// dial fail in a second, which the client reports as "not applied"
+	// (nothing was sent), instead of the op waiting out its whole timeout
+	// as "unknown".
+	tr := &http.Transport{MaxIdleConnsPerHost: 2, IdleConnTimeout: 30 * time.Second,
+		DialContext: (&net.Dialer{Timeout: dialTimeout}).DialContext}
 	c, err := client.New(client.Config{Endpoints: eps, ID: fmt.Sprintf("h%d", n), HTTPClient: &http.Client{Transport: tr}})
 	if err != nil {
 		return nil, fmt.Errorf("refstore: %w", err)
