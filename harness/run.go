@@ -92,6 +92,10 @@ type RunResult struct {
 	Invoked, OK, Fail, Info int64
 	// Interrupted is set when ctx ended before the run finished.
 	Interrupted bool
+	// Nemesis counts the fault changes, the clashes between faults
+	// resolved by choosing other nodes or waiting, and the changes that
+	// failed (also in test.json as nemesis_stats).
+	Nemesis nemesis.Stats
 }
 
 func (t *Test) defaults() {
@@ -287,6 +291,7 @@ func Run(ctx context.Context, t Test) (res RunResult, err error) {
 	}
 	p.close()
 	res.Invoked, res.OK, res.Fail, res.Info = p.stats.Invoked.Load(), p.stats.OK.Load(), p.stats.Fail.Load(), p.stats.Info.Load()
+	res.Nemesis = nem.Stats()
 	if e := closeRec(); e != nil {
 		errs = append(errs, e)
 	}
@@ -323,6 +328,7 @@ func Run(ctx context.Context, t Test) (res RunResult, err error) {
 	meta = t.meta(res, start)
 	meta["end"] = time.Now().UTC().Format(time.RFC3339Nano)
 	meta["interrupted"] = res.Interrupted
+	meta["nemesis_stats"] = res.Nemesis
 	if e := writeJSON(filepath.Join(dir, "test.json"), meta); e != nil {
 		errs = append(errs, e)
 	}

@@ -226,6 +226,11 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 		fmt.Fprintf(stdout, "run directory: %s\n", res.Dir)
 	}
 	fmt.Fprintf(stdout, "ops: %d invoked, %d ok, %d fail, %d info (seed %d, backend %s)\n", res.Invoked, res.OK, res.Fail, res.Info, res.Seed, res.Backend)
+	if len(faultsList) > 0 {
+		ns := res.Nemesis
+		fmt.Fprintf(stdout, "nemesis: %d faults started, %d stopped, %d changes failed (fail events in the history); clashes resolved: %d by other nodes, %d by waiting\n",
+			ns.Started, ns.Stopped, ns.Failed, ns.Moved, ns.Waited)
+	}
 	if res.Interrupted {
 		fmt.Fprintln(stdout, "interrupted: checked what was recorded")
 	}
