@@ -34,6 +34,10 @@ type Test struct {
 	// node.
 	Workload string
 	Sticky   bool
+	// KeyOps and KeyUnknown bound the register workload's keys: a fresh
+	// key after that many ops, or ops of unknown outcome, on one key
+	// (workloads.Options; 0: the defaults, negative: one key per run).
+	KeyOps, KeyUnknown int
 	// Nemesis lists the faults to inject (nemesis.ParseSpec); empty: none.
 	Nemesis         []string
 	NemesisInterval time.Duration // default 10s
@@ -157,7 +161,8 @@ func Run(ctx context.Context, t Test) (res RunResult, err error) {
 		return res, errors.New("harness: a test needs a System and a Backend")
 	}
 	res.Backend = t.Backend.Name()
-	wl, err := workloads.New(t.Workload, workloads.Options{Mode: t.Mode, Workers: t.Concurrency, Nodes: t.Nodes, Sticky: t.Sticky})
+	wl, err := workloads.New(t.Workload, workloads.Options{Mode: t.Mode, Workers: t.Concurrency, Nodes: t.Nodes, Sticky: t.Sticky,
+		KeyOps: t.KeyOps, KeyUnknown: t.KeyUnknown})
 	if err != nil {
 		return res, err
 	}
@@ -386,6 +391,15 @@ func (t *Test) meta(res RunResult, start time.Time) map[string]any {
 		"start":             start.UTC().Format(time.RFC3339Nano),
 	} {
 		m[k] = v
+	}
+	if t.Workload == "register" {
+		m["key_ops"], m["key_unknown"] = t.KeyOps, t.KeyUnknown
+		if t.KeyOps == 0 {
+			m["key_ops"] = workloads.DefaultKeyOps
+		}
+		if t.KeyUnknown == 0 {
+			m["key_unknown"] = workloads.DefaultKeyUnknown
+		}
 	}
 	return m
 }
