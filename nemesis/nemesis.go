@@ -350,7 +350,7 @@ func (n *Nemesis) start(ctx context.Context, t Target, rec Recorder, st Step) er
 			}
 			on(id)
 		}
-		value["nodes"] = n.onNodes(st.Fault)
+		value["nodes"] = append([]string{}, n.onNodes(st.Fault)...)
 	case "clock":
 		id := st.Nodes[0]
 		value["nodes"] = st.Nodes
@@ -520,7 +520,7 @@ func (n *Nemesis) stop(ctx context.Context, t Target, rec Recorder, f string) er
 		undo(func(ctx context.Context, id string) error { return t.Packet(ctx, id, PacketFault{}) })
 	}
 	if f != "partition" {
-		var undone []string
+		undone := []string{}
 		for _, id := range nodes {
 			if !slices.Contains(left, id) {
 				undone = append(undone, id)
@@ -530,7 +530,7 @@ func (n *Nemesis) stop(ctx context.Context, t Target, rec Recorder, f string) er
 	}
 	var err error
 	if err = errors.Join(errs...); err != nil {
-		value["remaining"] = left
+		value["remaining"] = append([]string{}, left...)
 		err = fmt.Errorf("nemesis: stop %s: %w", f, err)
 		n.mu.Lock()
 		a.nodes = left
