@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -100,6 +101,17 @@ func TestSoakAllFaults(t *testing.T) {
 					// 2 s interval; in 20 s at 1 s, 8% do not.
 					assert.Positive(t, ns.Moved+ns.Waited, "no clash in a soak of every fault: the composition was not exercised")
 				}
+				if crashed := nodePanics(t, res.Dir); len(crashed) > 0 {
+					// Not a harness failure and not in any verdict: the
+					// store crashed by itself. The 5-minute soak fails on
+					// it; the 20-second one only says so, so that make
+					// test stays about the harness.
+					report := t.Errorf
+					if testing.Short() {
+						report = t.Logf
+					}
+					report("a node crashed by itself during the soak (not a fault the nemesis injected): %s", strings.Join(crashed, "; "))
+				}
 				soakCheckCost(t, res.Dir, res.Checkers)
 				if bname == "docker" {
 					requireNoDockerLeft(t, res.Dir)
@@ -152,6 +164,26 @@ func soakCheckCost(t *testing.T, dir string, names []string) {
 	require.NoError(t, err)
 	t.Logf("check of %d events, %d keys: %s in %v, %d MB allocated", len(h.Events), len(keys), sum.Valid, took.Round(time.Millisecond), (after.TotalAlloc-before.TotalAlloc)>>20)
 	assert.Less(t, took, soakCheckBound, "the check ran past its bound")
+}
+
+// nodePanics returns, for each node log of the run in dir that holds a
+// Go panic, the node and the panic's first line.
+func nodePanics(t *testing.T, dir string) []string {
+	t.Helper()
+	logs, err := filepath.Glob(filepath.Join(dir, "nodes", "*.log"))
+	require.NoError(t, err)
+	var out []string
+	for _, l := range logs {
+		raw, err := os.ReadFile(l)
+		require.NoError(t, err)
+		for _, line := range strings.Split(string(raw), "\n") {
+			if strings.HasPrefix(line, "panic: ") {
+				out = append(out, strings.TrimSuffix(filepath.Base(l), ".log")+": "+line)
+				break
+			}
+		}
+	}
+	return out
 }
 
 // requireNoDockerLeft fails when a container, network or volume of the
