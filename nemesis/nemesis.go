@@ -356,6 +356,9 @@ func (n *Nemesis) start(ctx context.Context, t Target, rec Recorder, st Step) er
 			on(id)
 		}
 		value["nodes"] = append([]string{}, n.onNodes(st.Fault)...)
+		n.mu.Lock()
+		a.desc = st.Fault + "=" + strings.Join(a.nodes, ",")
+		n.mu.Unlock()
 	case "clock":
 		id := st.Nodes[0]
 		value["nodes"] = st.Nodes
@@ -539,6 +542,9 @@ func (n *Nemesis) stop(ctx context.Context, t Target, rec Recorder, f string) er
 		err = fmt.Errorf("nemesis: stop %s: %w", f, err)
 		n.mu.Lock()
 		a.nodes = left
+		if f == "kill" || f == "pause" {
+			a.desc = f + "=" + strings.Join(left, ",")
+		}
 		n.mu.Unlock()
 	} else {
 		n.setActive(f, nil)
