@@ -121,6 +121,9 @@ type Env struct {
 	Peers map[string]string
 	// PeerClient is an HTTP client for other nodes' /peer/ API.
 	PeerClient *http.Client
+	// PeerDial opens a raw connection to another node's peer address,
+	// authenticated when the cluster has a secret (nil: a plain dial).
+	PeerDial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// Clock is the node's only source of wall-clock time.
 	Clock *Clock
 	// Faults are the deliberate-fault switches the node was started with.

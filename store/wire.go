@@ -192,6 +192,10 @@ type Status struct {
 	Vector        Token    `json:"vector,omitempty"`
 	ClockOffsetNS int64    `json:"clock_offset_ns"`
 	Faults        []string `json:"faults"`
+	// PeerAuth: the peer address requires the cluster's secret;
+	// PeerRefused counts the connections refused for lack of it.
+	PeerAuth    bool   `json:"peer_auth"`
+	PeerRefused uint64 `json:"peer_refused"`
 }
 
 // ClockOffset is the body of GET and PUT /admin/clock.

@@ -29,8 +29,16 @@ func TestArgs(t *testing.T) {
 	require.NoError(t, err)
 	args := sys.Args(harness.NodeLayout{ID: "n1", ClientListen: "127.0.0.1:1", PeerListen: "127.0.0.1:2",
 		Peers: map[string]string{"n3": "127.0.0.1:5", "n2": "127.0.0.1:4"}, DataDir: "/d/n1"})
+	require.Len(t, args, 16)
+	secret := args[13]
 	assert.Equal(t, []string{"--id", "n1", "--listen", "127.0.0.1:1", "--peer-listen", "127.0.0.1:2",
-		"--peers", "n2=127.0.0.1:4,n3=127.0.0.1:5", "--data", "/d/n1", "--mode", "causal", "--faults", "skip-deps"}, args)
+		"--peers", "n2=127.0.0.1:4,n3=127.0.0.1:5", "--data", "/d/n1", "--mode", "causal", "--peer-secret", secret, "--faults", "skip-deps"}, args)
+	assert.Len(t, secret, 32, "a 128-bit secret in hex")
+	assert.Equal(t, args, sys.Args(harness.NodeLayout{ID: "n1", ClientListen: "127.0.0.1:1", PeerListen: "127.0.0.1:2",
+		Peers: map[string]string{"n3": "127.0.0.1:5", "n2": "127.0.0.1:4"}, DataDir: "/d/n1"}), "every node of a run gets the same secret")
+	other, err := refstore.New("/bin/storenode", store.Causal, nil)
+	require.NoError(t, err)
+	assert.NotContains(t, other.Args(harness.NodeLayout{ID: "n1"}), secret, "another run gets another secret")
 }
 
 func TestNewRejectsBadInput(t *testing.T) {

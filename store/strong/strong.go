@@ -209,7 +209,7 @@ func (e *Engine) start() error {
 	e.peers = peers
 	e.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		ServerAddressProvider: peerResolver{self: e.env.NodeID, local: e.env.StreamListener.Addr().String(), peers: peers},
-		Stream:                streamLayer{Listener: e.env.StreamListener},
+		Stream:                streamLayer{Listener: e.env.StreamListener, dial: e.env.PeerDial},
 		MaxPool:               8,
 		Timeout:               2 * time.Second,
 		Logger:                hlog,
