@@ -54,6 +54,10 @@ type Config struct {
 	// RequestTimeout bounds the work of one client request (default 10s);
 	// a client that disconnects does not cut it short (see httpServer).
 	RequestTimeout time.Duration
+	// ReadBodyTimeout bounds the arrival of a request body, from the end
+	// of its headers, on both addresses (default 10s): a body trickled
+	// slower is cut off with 408, so it cannot hold a connection forever.
+	ReadBodyTimeout time.Duration
 	// PeerSecret, when set, is the cluster's shared secret: every
 	// connection to or from the peer address must prove it knows it
 	// (store/internal/peerauth), and connections that do not are refused
@@ -103,6 +107,9 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	}
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = 10 * time.Second
+	}
+	if cfg.ReadBodyTimeout <= 0 {
+		cfg.ReadBodyTimeout = 10 * time.Second
 	}
 	if cfg.Faults == nil {
 		cfg.Faults = store.Faults{}
@@ -199,8 +206,8 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 
 	// Peer handlers bound their own waits (forward timeouts, durable
 	// commits), so the peer side needs no request cancellation either.
-	n.peer = &httpServer{Handler: n.peerHandler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: http.DefaultMaxHeaderBytes, Log: n.log}
-	n.client = &httpServer{Handler: n.clientHandler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: http.DefaultMaxHeaderBytes, Log: n.log}
+	n.peer = &httpServer{Handler: n.peerHandler(), ReadHeaderTimeout: 10 * time.Second, ReadBodyTimeout: cfg.ReadBodyTimeout, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: http.DefaultMaxHeaderBytes, Log: n.log}
+	n.client = &httpServer{Handler: n.clientHandler(), ReadHeaderTimeout: 10 * time.Second, ReadBodyTimeout: cfg.ReadBodyTimeout, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: http.DefaultMaxHeaderBytes, Log: n.log}
 	n.wg.Add(2)
 	go func() { defer n.wg.Done(); n.peer.Serve(httpL) }()
 	go func() { defer n.wg.Done(); n.client.Serve(n.clientL) }()
