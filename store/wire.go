@@ -195,15 +195,16 @@ func Merge(a, b Token) Token {
 
 // Status is the body of GET /admin/status.
 type Status struct {
-	ID            string   `json:"id"`
-	Mode          Mode     `json:"mode"`
-	Role          string   `json:"role,omitempty"`
-	Leader        string   `json:"leader,omitempty"`
-	Term          uint64   `json:"term,omitempty"`
-	Applied       uint64   `json:"applied,omitempty"`
-	Vector        Token    `json:"vector,omitempty"`
-	ClockOffsetNS int64    `json:"clock_offset_ns"`
-	Faults        []string `json:"faults"`
+	ID            string      `json:"id"`
+	Mode          Mode        `json:"mode"`
+	Role          string      `json:"role,omitempty"`
+	Leader        string      `json:"leader,omitempty"`
+	Term          uint64      `json:"term,omitempty"`
+	Applied       uint64      `json:"applied,omitempty"`
+	Vector        Token       `json:"vector,omitempty"`
+	Raft          *RaftTiming `json:"raft,omitempty"` // strong mode's Raft timing
+	ClockOffsetNS int64       `json:"clock_offset_ns"`
+	Faults        []string    `json:"faults"`
 	// PeerAuth: the peer address requires the cluster's secret;
 	// PeerRefused counts the connections refused for lack of it.
 	PeerAuth    bool   `json:"peer_auth"`

@@ -89,6 +89,15 @@ func New(bin string, mode store.Mode, faults []string) (*System, error) {
 }
 
 func (s *System) Name() string   { return "faultline-store" }
+
+// Options are what a run of this system records in test.json beside the
+// harness's own options: strong mode's Raft timing.
+func (s *System) Options() map[string]any {
+	if s.mode != store.Strong {
+		return map[string]any{}
+	}
+	return map[string]any{"raft_timing": store.DefaultRaftTiming()}
+}
 func (s *System) Binary() string { return s.bin }
 
 // Args is storenode's command line for one node.

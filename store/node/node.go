@@ -250,7 +250,7 @@ func (n *Node) Status() store.Status {
 	}
 	if n.engine != nil {
 		es := n.engine.Status()
-		s.Role, s.Leader, s.Term, s.Applied, s.Vector = es.Role, es.Leader, es.Term, es.Applied, es.Vector
+		s.Role, s.Leader, s.Term, s.Applied, s.Vector, s.Raft = es.Role, es.Leader, es.Term, es.Applied, es.Vector, es.Raft
 	}
 	return s
 }
