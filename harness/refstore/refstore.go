@@ -88,7 +88,7 @@ func New(bin string, mode store.Mode, faults []string) (*System, error) {
 	}, nil
 }
 
-func (s *System) Name() string   { return "faultline-store" }
+func (s *System) Name() string { return "faultline-store" }
 
 // Options are what a run of this system records in test.json beside the
 // harness's own options: strong mode's Raft timing.
