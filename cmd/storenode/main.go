@@ -5,6 +5,10 @@
 //	storenode --id n1 --listen 127.0.0.1:7001 --peer-listen 127.0.0.1:7101 \
 //	  --peers n2=127.0.0.1:7102,n3=127.0.0.1:7103 --data /tmp/n1 --mode strong
 //
+// With --peer-secret-file (or $STORENODE_PEER_SECRET, or --peer-secret)
+// every node-to-node connection must prove it knows the cluster's secret;
+// without one the peer address must be loopback unless --insecure-peers.
+//
 // Exit codes: 0 after a graceful stop (SIGTERM/SIGINT), 1 when the node
 // fails, 2 for a bad flag. "storenode netfault ..." runs the network-fault
 // helper instead (see netfault.go).
