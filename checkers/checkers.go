@@ -55,3 +55,19 @@ func CheckAll(ctx context.Context, events []history.Event, names []string, opts 
 	}
 	return sum, nil
 }
+
+// nothingToCheck is the reason every checker gives for a history in which
+// no client operation completed with a known outcome (ok or fail): a run
+// that recorded nothing, or only unknown outcomes, proves nothing, so its
+// verdict is unknown, never valid.
+const nothingToCheck = "nothing to check: no client operation completed ok or failed"
+
+// completedAny reports whether a client operation completed ok or failed.
+func completedAny(events []history.Event) bool {
+	for _, e := range events {
+		if !e.IsNemesis() && (e.Type == history.OK || e.Type == history.Fail) {
+			return true
+		}
+	}
+	return false
+}

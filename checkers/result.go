@@ -120,6 +120,11 @@ type Options struct {
 	// Timeout bounds the linearizability search (0 = none); on timeout
 	// the verdict is unknown, never valid.
 	Timeout time.Duration
+	// SearchMemory bounds the memory of the linearizability search, in
+	// bytes, shared among the keys searched at once (0 = DefaultSearchMemory).
+	// A key whose search would exceed its share is unknown, with the
+	// reason; the other keys are still checked.
+	SearchMemory int64
 }
 
 // Names lists the valid checker names, for usage messages.
