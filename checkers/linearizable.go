@@ -434,7 +434,7 @@ type VisualizeOptions struct {
 	Timeout time.Duration
 	// SearchMemory bounds the check's memory as Options.SearchMemory does.
 	SearchMemory int64
-	_       struct{}
+	_            struct{}
 }
 
 // VisualizeLinearizable writes Porcupine's HTML visualization of the

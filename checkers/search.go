@@ -277,7 +277,7 @@ func run(ctx context.Context, ops []regOp, lim searchLimits) keySearch {
 		set     [2]uint64
 		state   int32
 		pending int32 = none
-		memo    = make(map[[2]uint64]struct{})
+		memo          = make(map[[2]uint64]struct{})
 		longest []int
 		iter    int
 	)
