@@ -209,6 +209,9 @@ func runCompare(cmd *cobra.Command, f compareFlags) error {
 		}
 		fmt.Fprintf(stdout, "\n%s\n", filepath.Join(dir, results.CompareHTMLFile))
 	}
+	if ctx.Err() != nil {
+		return &exitError{code: exitInterrupted, err: fmt.Errorf("interrupted: the comparison is of the cells run so far (%w)", errors.Join(runErr, ctx.Err()))}
+	}
 	if runErr != nil {
 		return &exitError{code: 3, err: runErr}
 	}

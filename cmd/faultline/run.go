@@ -219,8 +219,8 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 		TimeLimit: f.timeLimit, OpTimeout: f.opTimeout, QuietPeriod: f.quiet,
 		Seed: seed, RunsDir: f.out,
 		CheckerOptions: checkers.Options{Timeout: f.checkTimeout, SearchMemory: int64(f.searchMemory)},
-		Options: map[string]any{"faults": storeFaults.List(), "storenode": bin, "command": strings.Join(os.Args, " ")},
-		Logger:  log,
+		Options:        map[string]any{"faults": storeFaults.List(), "storenode": bin, "command": strings.Join(os.Args, " ")},
+		Logger:         log,
 	}
 	t.Progress = progress.print
 	log.Info("run starting", "mode", mode, "workload", f.workload, "nemesis", f.nemesis, "nodes", f.nodes,
