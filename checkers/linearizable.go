@@ -247,10 +247,22 @@ func (c linearizable) checkKeys(ctx context.Context, keys []keyOps) ([]keyCheck,
 	checks := make([]keyCheck, len(keys))
 	work := make(chan int)
 	var wg sync.WaitGroup
+	var crashOnce sync.Once
+	var crash any
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer func() {
+				// A bug in a worker must reach the caller as a crash (and
+				// not take the process down from a goroutine nobody can
+				// recover): re-raised below, after the workers stop.
+				if p := recover(); p != nil {
+					crashOnce.Do(func() { crash = p })
+					for range work {
+					}
+				}
+			}()
 			for i := range work {
 				kept, pruned := prune(keys[i].ops)
 				checks[i] = keyCheck{key: keys[i].key, ops: kept, pruned: pruned,
@@ -263,6 +275,9 @@ func (c linearizable) checkKeys(ctx context.Context, keys []keyOps) ([]keyCheck,
 	}
 	close(work)
 	wg.Wait()
+	if crash != nil {
+		panic(crash)
+	}
 	return checks, share
 }
 

@@ -236,7 +236,7 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 	if res.Interrupted {
 		fmt.Fprintf(stdout, "interrupted: checked what was recorded; exit code %d whatever its verdict\n", exitInterrupted)
 	}
-	code := 2
+	code := 3 // neither checked nor a check error: the harness failed (runErr below)
 	switch {
 	case res.Checked:
 		for _, r := range res.Summary.Results {
@@ -252,7 +252,9 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 		fmt.Fprintf(stdout, "verdict: %s\n", res.Summary.Valid)
 		code = res.Summary.Valid.ExitCode()
 	case res.CheckErr != nil:
-		fmt.Fprintf(stdout, "verdict: unknown: the history could not be checked: %v\n", res.CheckErr)
+		// Not a verdict: the harness could not check what it recorded.
+		fmt.Fprintf(stdout, "verdict: none: the history could not be checked: %v\n", res.CheckErr)
+		code = 3
 	}
 	if runErr != nil {
 		return &exitError{code: 3, err: runErr}
