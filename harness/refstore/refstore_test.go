@@ -198,3 +198,13 @@ func TestOutcomeMappingFromWire(t *testing.T) {
 	assert.Equal(t, history.Info, got.Type)
 	assert.Contains(t, got.Error, "lost leadership")
 }
+
+// A strong run records the Raft timing its nodes run with in test.json.
+func TestOptionsRecordRaftTiming(t *testing.T) {
+	sys, err := refstore.New("/bin/storenode", store.Strong, nil)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]any{"raft_timing": store.DefaultRaftTiming()}, sys.Options())
+	sys, err = refstore.New("/bin/storenode", store.Causal, nil)
+	require.NoError(t, err)
+	assert.Empty(t, sys.Options(), "no Raft in causal mode")
+}
