@@ -254,11 +254,11 @@ func compareRun(ctx context.Context, f compareFlags, cells []compareCellSpec, bi
 		t := harness.Test{
 			Name:   fmt.Sprintf("%s-%s-%s", c.mode, c.workload, c.nemesis),
 			System: sys, Backend: backend,
-			Mode: c.mode, Workload: c.workload, Nemesis: nem, NemesisInterval: f.nemesisInterval,
+			Workload: c.workload, Nemesis: nem, NemesisInterval: f.nemesisInterval,
 			Nodes: f.nodes, Concurrency: f.concurrency, TimeLimit: f.timeLimit,
 			RunsDir: dir, Checkers: results.CompareModels,
 			CheckerOptions: checkers.Options{Timeout: f.checkTimeout},
-			Options:        map[string]any{"faults": []string{}, "storenode": bin, "compare": true},
+			Options:        map[string]any{"mode": c.mode, "faults": []string{}, "storenode": bin, "compare": true},
 			Logger:         log,
 		}
 		seed, err := harness.PickSeed(t, f.seed, harness.SupportedBy(backend.Name(), false))
