@@ -115,7 +115,7 @@ type suite struct {
 	cluster harness.Cluster
 	nodes   []harness.Node
 	closed  bool
-	dir     string // the cluster's directory: node logs and data
+	dir     string          // the cluster's directory: node logs and data
 	last    json.RawMessage // the value of key "st/a" after the last ok write
 }
 
