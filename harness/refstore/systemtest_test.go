@@ -1,7 +1,11 @@
 package refstore_test
 
 import (
+	"os"
 	"testing"
+
+	"github.com/faultline/faultline/harness"
+	"github.com/faultline/faultline/harness/reftest"
 
 	"github.com/faultline/faultline/harness/refstore"
 	"github.com/faultline/faultline/harness/systemtest"
@@ -19,7 +23,16 @@ func TestConformance(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			systemtest.Run(t, systemtest.Config{System: sys})
+			systemtest.Run(t, systemtest.Config{System: sys, Backend: conformanceBackend(t)})
 		})
 	}
+}
+
+// conformanceBackend is the local backend, or docker when
+// FAULTLINE_BACKEND=docker asks for it.
+func conformanceBackend(t *testing.T) harness.Backend {
+	if os.Getenv(reftest.BackendEnv) == "docker" {
+		return reftest.Backend(t)
+	}
+	return nil // systemtest's default: local
 }
