@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -56,6 +57,15 @@ type Test struct {
 	// Checkers overrides the workload's checkers when set.
 	Checkers       []string
 	CheckerOptions checkers.Options
+	// Your own parts (harness.Workload, harness.Nemesis, checkers.Checker),
+	// each in place of the bundled one named above: CustomWorkload
+	// replaces Workload (and Sticky), CustomNemesis replaces Nemesis (and
+	// its interval, partitions and packet modes), CustomCheckers run
+	// beside the checkers named (or instead of the workload's, when
+	// Checkers is empty and CustomWorkload is set).
+	CustomWorkload Workload
+	CustomNemesis  Nemesis
+	CustomCheckers []checkers.Checker
 	// Options are recorded in test.json as they are (the store's mode and
 	// faults, the binary's path, ...).
 	Options map[string]any
@@ -127,10 +137,10 @@ func (t *Test) defaults() {
 	}
 	if t.Name == "" {
 		nem := "none"
-		if len(t.Nemesis) > 0 {
-			nem = strings.Join(t.Nemesis, "+")
+		if n := t.nemesisNames(); len(n) > 0 {
+			nem = strings.Join(n, "+")
 		}
-		t.Name = fmt.Sprintf("%s-%s-%s", t.Model, t.Workload, nem)
+		t.Name = fmt.Sprintf("%s-%s-%s", t.Model, t.workloadName(), nem)
 	}
 	if t.Logger == nil {
 		t.Logger = slog.New(slog.DiscardHandler)
@@ -204,8 +214,8 @@ type run struct {
 	t     Test
 	res   RunResult
 	start time.Time
-	wl    *workloads.Workload
-	nem   *nemesis.Nemesis
+	wl    Workload
+	nem   Nemesis
 	rec   *history.Recorder
 	cl    Cluster
 	nodes []Node
@@ -233,21 +243,36 @@ func (r *run) prepare() error {
 		return errors.New("harness: a test needs a System and a Backend")
 	}
 	r.res.Backend = t.Backend.Name()
-	wl, err := t.workload()
-	if err != nil {
-		return err
+	if t.CustomWorkload != nil {
+		r.wl = t.CustomWorkload
+	} else {
+		wl, err := t.workload()
+		if err != nil {
+			return err
+		}
+		r.wl, r.res.Checkers = wl, wl.Checkers
 	}
-	r.wl = wl
-	r.res.Checkers = wl.Checkers
 	if len(t.Checkers) > 0 {
 		r.res.Checkers = t.Checkers
 	}
-	if _, err := nemesis.ParseSpec(strings.Join(t.Nemesis, ",")); err != nil {
-		return err
+	r.res.Checkers = slices.Clone(r.res.Checkers) // appended to below
+	for _, c := range t.CustomCheckers {
+		r.res.Checkers = append(r.res.Checkers, c.Name())
 	}
-	r.nem, err = nemesis.New(nemesis.Config{Faults: t.Nemesis, Interval: t.NemesisInterval, Seed: t.Seed, Partitions: t.Partitions, Packets: t.PacketModes})
-	if err != nil {
-		return fmt.Errorf("nemesis: %w", err)
+	if len(r.res.Checkers) == 0 {
+		return errors.New("harness: a custom workload needs checkers: set Test.Checkers or Test.CustomCheckers")
+	}
+	if t.CustomNemesis != nil {
+		r.nem = t.CustomNemesis
+	} else {
+		if _, err := nemesis.ParseSpec(strings.Join(t.Nemesis, ",")); err != nil {
+			return err
+		}
+		nem, err := nemesis.New(nemesis.Config{Faults: t.Nemesis, Interval: t.NemesisInterval, Seed: t.Seed, Partitions: t.Partitions, Packets: t.PacketModes})
+		if err != nil {
+			return fmt.Errorf("nemesis: %w", err)
+		}
+		r.nem = nem
 	}
 	r.start = time.Now()
 	dir, err := makeRunDir(t.RunsDir, t.Name, r.start)
@@ -385,10 +410,21 @@ func (r *run) check(ctx context.Context) {
 		r.fail(r.res.CheckErr)
 		return
 	}
-	sum, err := checkers.CheckAll(ctx, hist.Events, r.res.Checkers, r.t.CheckerOptions)
-	if err != nil {
-		r.res.CheckErr = fmt.Errorf("check: %w", err)
-		return
+	named := r.res.Checkers[:len(r.res.Checkers)-len(r.t.CustomCheckers)]
+	var sum checkers.Summary
+	if len(named) > 0 {
+		sum, err = checkers.CheckAll(ctx, hist.Events, named, r.t.CheckerOptions)
+		if err != nil {
+			r.res.CheckErr = fmt.Errorf("check: %w", err)
+			return
+		}
+	} else {
+		sum.Valid = checkers.Valid // the custom checkers below decide
+	}
+	for _, c := range r.t.CustomCheckers {
+		res := c.Check(ctx, hist.Events)
+		sum.Valid = sum.Valid.Merge(res.Valid)
+		sum.Results = append(sum.Results, res)
 	}
 	r.res.Summary, r.res.Checked = sum, true
 	r.fail(writeJSON(filepath.Join(r.res.Dir, "results.json"), sum))
@@ -400,6 +436,22 @@ func (r *run) writeMeta() {
 	meta["end"] = time.Now().UTC().Format(time.RFC3339Nano)
 	meta["interrupted"] = r.res.Interrupted
 	r.fail(writeJSON(filepath.Join(r.res.Dir, "test.json"), meta))
+}
+
+// workloadName and nemesisNames are what test.json and the default name
+// say of the workload and the nemesis: their names, or "custom".
+func (t *Test) workloadName() string {
+	if t.CustomWorkload != nil && t.Workload == "" {
+		return "custom"
+	}
+	return t.Workload
+}
+
+func (t *Test) nemesisNames() []string {
+	if t.CustomNemesis != nil && len(t.Nemesis) == 0 {
+		return []string{"custom"}
+	}
+	return t.Nemesis
 }
 
 // workload sets up t's workload for its model, with cas when the system
@@ -437,7 +489,7 @@ func (t *Test) meta(res RunResult, start time.Time) map[string]any {
 	for k, v := range t.Options {
 		m[k] = v
 	}
-	nem := t.Nemesis
+	nem := t.nemesisNames()
 	if nem == nil {
 		nem = []string{}
 	}
@@ -445,7 +497,7 @@ func (t *Test) meta(res RunResult, start time.Time) map[string]any {
 		"name":              t.Name,
 		"system":            t.System.Name(),
 		"model":             t.Model,
-		"workload":          t.Workload,
+		"workload":          t.workloadName(),
 		"sticky":            t.Sticky,
 		"checkers":          res.Checkers,
 		"nemesis":           nem,
@@ -496,7 +548,7 @@ func (p *phaseBox) get() string  { p.mu.Lock(); defer p.mu.Unlock(); return p.v 
 
 // startProgress calls t.Progress about once a second until the returned
 // function is called (idempotent).
-func (t *Test) startProgress(st *Stats, phase *phaseBox, nem *nemesis.Nemesis, zero time.Time) func() {
+func (t *Test) startProgress(st *Stats, phase *phaseBox, nem Nemesis, zero time.Time) func() {
 	if t.Progress == nil {
 		return func() {}
 	}
