@@ -20,7 +20,7 @@ import (
 
 	"github.com/faultline/faultline/checkers"
 	"github.com/faultline/faultline/harness"
-	"github.com/faultline/faultline/harness/local"
+	"github.com/faultline/faultline/harness/backends"
 	"github.com/faultline/faultline/harness/refstore"
 	"github.com/faultline/faultline/history"
 	"github.com/faultline/faultline/nemesis"
@@ -142,8 +142,8 @@ func parseCompareCells(f compareFlags) ([]compareCellSpec, error) {
 		return nil, usageErr("--nodes must be at least 1, not %d", f.nodes)
 	case f.format != "text" && f.format != "markdown":
 		return nil, usageErr("--format: unknown format %q: valid formats are text and markdown", f.format)
-	case f.backend != "" && !slices.Contains(backends, f.backend):
-		return nil, usageErr("--backend: unknown backend %q: valid backends are %s", f.backend, strings.Join(backends, ", "))
+	case f.backend != "" && !slices.Contains(backends.Names, f.backend):
+		return nil, usageErr("--backend: unknown backend %q: valid backends are %s", f.backend, strings.Join(backends.Names, ", "))
 	}
 	return cells, nil
 }
@@ -216,23 +216,12 @@ func runCompare(cmd *cobra.Command, f compareFlags) error {
 }
 
 func compareBackend(ctx context.Context, name string, log *slog.Logger) (harness.Backend, error) {
-	if name == "" {
-		name = "local"
-		actx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		if dockerAvailable(actx) {
-			name = "docker"
-		}
-		cancel()
-		log.Info("backend chosen", "backend", name)
+	b, err := backends.New(ctx, name, backends.Options{Logger: log, Available: dockerAvailable,
+		Hint: "use --backend local to run nodes as local processes"})
+	if err != nil {
+		return nil, &exitError{code: 3, err: err}
 	}
-	if name == "docker" {
-		b, err := newDockerBackend(log)
-		if err != nil {
-			return nil, &exitError{code: 3, err: fmt.Errorf("docker backend: %w (use --backend local to run nodes as local processes)", err)}
-		}
-		return b, nil
-	}
-	return local.New(local.Options{}), nil
+	return b, nil
 }
 
 // compareRun runs every cell in turn and collects the comparison. A cell

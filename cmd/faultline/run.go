@@ -1,15 +1,11 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"os/signal"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -20,8 +16,9 @@ import (
 	"golang.org/x/term"
 
 	"github.com/faultline/faultline/harness"
+	"github.com/faultline/faultline/harness/backends"
 	"github.com/faultline/faultline/harness/docker"
-	"github.com/faultline/faultline/harness/local"
+	"github.com/faultline/faultline/harness/nodebin"
 	"github.com/faultline/faultline/harness/refstore"
 	"github.com/faultline/faultline/nemesis"
 	"github.com/faultline/faultline/results"
@@ -29,17 +26,9 @@ import (
 	"github.com/faultline/faultline/workloads"
 )
 
-// Backends names the valid --backend values.
-var backends = []string{"docker", "local"}
-
 // dockerAvailable reports whether a Docker daemon answers (the docker
-// backend is the default then).
+// backend is the default then); tests replace it.
 var dockerAvailable = docker.Available
-
-// newDockerBackend returns the docker backend.
-var newDockerBackend = func(log *slog.Logger) (harness.Backend, error) {
-	return docker.New(docker.Options{Logger: log})
-}
 
 type runFlags struct {
 	mode, model, workload, nemesis, backend, out, storenode, faults string
@@ -140,8 +129,8 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 	if err != nil {
 		return usageErr("--faults: %w", err)
 	}
-	if f.backend != "" && !slices.Contains(backends, f.backend) {
-		return usageErr("--backend: unknown backend %q: valid backends are %s", f.backend, strings.Join(backends, ", "))
+	if f.backend != "" && !slices.Contains(backends.Names, f.backend) {
+		return usageErr("--backend: unknown backend %q: valid backends are %s", f.backend, strings.Join(backends.Names, ", "))
 	}
 	switch {
 	case f.nodes < 1:
@@ -176,34 +165,12 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 		stop()
 	}()
 
-	backendName := f.backend
-	if backendName == "" {
-		backendName = "local"
-		actx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		if dockerAvailable(actx) {
-			backendName = "docker"
-		}
-		cancel()
-		log.Info("backend chosen", "backend", backendName, "why", map[bool]string{true: "a Docker daemon answers", false: "no Docker daemon answers"}[backendName == "docker"])
+	backend, err := backends.New(ctx, f.backend, backends.Options{Logger: log, BasePort: f.basePort, Available: dockerAvailable,
+		Hint: "use --backend local to run nodes as local processes"})
+	if err != nil {
+		return &exitError{code: 3, err: fmt.Errorf("--backend: %w", err)}
 	}
-	var backend harness.Backend
-	switch backendName {
-	case "docker":
-		if f.backend == "docker" {
-			actx, cancel := context.WithTimeout(ctx, 3*time.Second)
-			up := dockerAvailable(actx)
-			cancel()
-			if !up {
-				return &exitError{code: 3, err: errors.New("--backend docker: no Docker daemon answers (is it running, and is DOCKER_HOST right?); use --backend local to run nodes as local processes")}
-			}
-		}
-		backend, err = newDockerBackend(log)
-		if err != nil {
-			return &exitError{code: 3, err: fmt.Errorf("docker backend: %w (use --backend local to run nodes as local processes)", err)}
-		}
-	default:
-		backend = local.New(local.Options{BasePort: f.basePort})
-	}
+	backendName := backend.Name()
 
 	sys, err := refstore.New(bin, mode, storeFaults.List())
 	if err != nil {
@@ -276,30 +243,7 @@ func runName(mode, workload string, faults []string) string {
 // findStorenode finds the storenode binary: the flag, next to the
 // faultline executable, ./bin/storenode, then PATH.
 func findStorenode(flag string) (string, error) {
-	if flag != "" {
-		if st, err := os.Stat(flag); err != nil || st.IsDir() {
-			return "", fmt.Errorf("--storenode %q: no such binary (build it with `make build`)", flag)
-		}
-		return filepath.Abs(flag)
-	}
-	var tried []string
-	if exe, err := os.Executable(); err == nil {
-		p := filepath.Join(filepath.Dir(exe), "storenode")
-		tried = append(tried, p)
-		if st, err := os.Stat(p); err == nil && !st.IsDir() {
-			return p, nil
-		}
-	}
-	p := filepath.Join("bin", "storenode")
-	tried = append(tried, p)
-	if st, err := os.Stat(p); err == nil && !st.IsDir() {
-		return filepath.Abs(p)
-	}
-	tried = append(tried, "$PATH")
-	if p, err := exec.LookPath("storenode"); err == nil {
-		return filepath.Abs(p)
-	}
-	return "", fmt.Errorf("storenode binary not found (looked at %s): run `make build`, or pass --storenode", strings.Join(tried, ", "))
+	return nodebin.Find(nodebin.Spec{Name: "storenode", Path: flag, Flag: "--storenode"})
 }
 
 // progressPrinter shows progress: a line redrawn in place on a terminal,
