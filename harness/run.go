@@ -298,7 +298,8 @@ func (r *run) closeRecorder() error {
 	return r.rec.Close()
 }
 
-// startCluster starts the nodes and waits until each answers Ready.
+// startCluster starts the nodes; the backend returns once each answers
+// Ready.
 func (r *run) startCluster(ctx context.Context) error {
 	t := &r.t
 	r.phase.set("starting")
@@ -307,10 +308,7 @@ func (r *run) startCluster(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("start the cluster: %w", err)
 	}
-	r.cl, r.nodes = cl, cl.Nodes()
-	if err := waitReady(ctx, t.System, r.nodes); err != nil {
-		return err
-	}
+	r.cl, r.nodes = cl, cl.Nodes() // ready: Start waits for it
 	t.Logger.Info("cluster ready", "nodes", len(r.nodes))
 	return nil
 }
