@@ -491,6 +491,9 @@ func (t *Test) meta(res RunResult, start time.Time) map[string]any {
 	if nem == nil {
 		nem = []string{}
 	}
+	if p, ok := t.System.(Promiser); ok {
+		m["promised"] = p.Promise().Model
+	}
 	for k, v := range map[string]any{
 		"name":              t.Name,
 		"system":            t.System.Name(),
