@@ -102,6 +102,7 @@ func TestCompareEndToEnd(t *testing.T) {
 	for i := range cmp.Cells {
 		assert.Equal(t, cmp.Cells[i].Verdicts, again.Cells[i].Verdicts, "--from gives the verdicts of the runs")
 		assert.Equal(t, cmp.Cells[i].Nemesis, again.Cells[i].Nemesis)
+		assert.Equal(t, cmp.Cells[i].Promised, again.Cells[i].Promised, "--from reads the promised model from test.json")
 	}
 
 	empty := t.TempDir()
