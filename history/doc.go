@@ -11,4 +11,23 @@
 // it hands to checkers is well-formed (every completion follows an invoke of
 // the same process, types and functions are known, indices and times are
 // ordered).
+//
+// Reading is streamed line by line and costs little beyond the events it
+// returns: lines of the usual shape are tokenized once by jsontext
+// (encoding/json/v2's tokenizer) with strings interned and values copied
+// into shared blocks, and every other line is decoded by encoding/json,
+// which also words every error (fastread.go says which lines go which
+// way; FuzzLineParser holds both to the same result). On a 75,000-event kv
+// history (8.4 MB, 20 processes, 136 keys), on the shared 2-core VM under
+// load:
+//
+//	go test -run '^$' -bench BenchmarkRead -benchtime 20x -count 3 ./history/
+//
+//	ReadFile                   51–144 ms/op   11.5 MB/op      190 allocs/op
+//	ReadFile, encoding/json   490–1370 ms/op  43.6 MB/op  1,131,700 allocs/op
+//	plain encoding/json loop  450–1040 ms/op  83.0 MB/op    757,600 allocs/op
+//
+// (the plain loop: bufio.Scanner and json.Unmarshal into Event, appending
+// to a slice, no validation). The wide ranges are the machine's load; the
+// three were measured in the same run.
 package history
