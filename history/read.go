@@ -278,3 +278,19 @@ func (v *validator) check(ev Event) error {
 	v.lastIndex, v.lastTime = ev.Index, ev.Time
 	return nil
 }
+
+// Validator checks events one at a time, in order, as Read checks the
+// lines of a history, for readers of other formats. Its errors do not name
+// a line: the caller knows where the event came from.
+type Validator struct{ v *validator }
+
+// NewValidator returns a Validator for a new history.
+func NewValidator() *Validator { return &Validator{v: newValidator()} }
+
+// Check checks the next event of the history.
+func (v *Validator) Check(ev Event) error {
+	if err := checkFields(ev); err != nil {
+		return err
+	}
+	return v.v.check(ev)
+}
