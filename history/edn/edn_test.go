@@ -124,9 +124,9 @@ func TestReadValues(t *testing.T) {
 func TestReadErrors(t *testing.T) {
 	inv := `{:process 0, :type :invoke, :f :read, :value nil}`
 	for _, tc := range []struct {
-		name, in  string
-		line      int
-		want      string
+		name, in string
+		line     int
+		want     string
 	}{
 		{"unclosed map", "\n  {:process 0, :type :invoke", 2, "column 3: map opened here is not closed: expected '}'"},
 		{"unclosed string", `{:f "read`, 1, `column 5: string opened here is not closed`},
