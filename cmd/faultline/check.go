@@ -23,13 +23,17 @@ func newCheckCmd() *cobra.Command {
 		models  string
 		timeout time.Duration
 		asJSON  bool
+		format  string
 	)
 	cmd := &cobra.Command{
-		Use:   "check [--model linearizable|causal|causal+|eventual|set[,...]] [--timeout D] [--json] <run-dir | history.jsonl>",
+		Use:   "check [--model linearizable|causal|causal+|eventual|set[,...]] [--timeout D] [--json] [--format jsonl|edn] <run-dir | history.jsonl | history.edn>",
 		Short: "Check a recorded history against consistency models",
 		Long: `check reads a history (a run directory's history.jsonl, or any history.jsonl)
 and checks it against the named models, or, without --model, the checkers the
 run's test.json names. A run directory gets its results.json updated.
+A Jepsen history.edn (or a Jepsen store directory holding one) is read with
+Knossos's meaning of each operation; the format is told from the content,
+or given with --format.
 
 Exit code: 0 valid, 1 invalid, 2 unknown, 3 the input could not be read.`,
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -39,35 +43,35 @@ Exit code: 0 valid, 1 invalid, 2 unknown, 3 the input could not be read.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runCheck(cmd, args[0], models, timeout, asJSON)
+			return runCheck(cmd, args[0], models, timeout, asJSON, format)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&models, "model", "", "checkers to run, comma-separated: "+strings.Join(checkers.Names, ", ")+" (default: the run's test.json \"checkers\")")
 	f.DurationVar(&timeout, "timeout", 0, "bound on the linearizability search (0 = none); a timeout gives unknown, never valid")
 	f.BoolVar(&asJSON, "json", false, "print the results as JSON (results.json's format)")
+	f.StringVar(&format, "format", "", "the history's format, jsonl or edn (default: told from the content)")
 	return cmd
 }
 
 // checkInputError is an input that cannot be read: exit 3.
 func checkInputError(err error) error { return &exitError{code: 3, err: err} }
 
-func runCheck(cmd *cobra.Command, arg, models string, timeout time.Duration, asJSON bool) error {
+func runCheck(cmd *cobra.Command, arg, models string, timeout time.Duration, asJSON bool, format string) error {
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
-	st, err := os.Stat(arg)
+	histPath, isRunDir, err := historyPath(arg)
 	if err != nil {
-		return checkInputError(fmt.Errorf("cannot read %s: %w (give a run directory or a history.jsonl file)", arg, err))
+		return checkInputError(err)
 	}
-	histPath, runDir := arg, ""
-	if st.IsDir() {
+	runDir := ""
+	if isRunDir {
 		runDir = arg
-		histPath = filepath.Join(arg, "history.jsonl")
 	}
 	names, err := checkCheckerNames(models, filepath.Dir(histPath), runDir != "")
 	if err != nil {
 		return checkInputError(err)
 	}
-	rr, err := history.ReadFile(histPath)
+	rr, err := readHistory(histPath, format)
 	if err != nil {
 		var le *history.LineError
 		if errors.As(err, &le) {

@@ -43,14 +43,15 @@ type form struct {
 }
 
 // SyntaxError says where an input is not the EDN this package reads, and
-// what was expected there.
+// what was expected there. Read returns it inside a *history.LineError,
+// which names the line.
 type SyntaxError struct {
 	Line, Col int // 1-based
 	Msg       string
 }
 
 func (e *SyntaxError) Error() string {
-	return fmt.Sprintf("line %d, column %d: %s", e.Line, e.Col, e.Msg)
+	return fmt.Sprintf("column %d: %s", e.Col, e.Msg)
 }
 
 // parser reads forms from a stream, keeping the line and column of each.
