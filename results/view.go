@@ -150,7 +150,9 @@ type reportView struct {
 	TestErr   string
 	// SummaryErr says why there is no verdict.
 	SummaryErr string
-	Warnings   []string
+	// Interrupted: the run was stopped before it finished (test.json).
+	Interrupted bool
+	Warnings    []string
 
 	Events, Ops int
 	Duration    string
@@ -190,6 +192,7 @@ func buildReport(run *Run, linNote string, now time.Time) (reportView, error) {
 		Test:              run.Test,
 		TestErr:           run.TestErr,
 		SummaryErr:        run.SummaryErr,
+		Interrupted:       run.TestValue("interrupted") == "true",
 		Warnings:          run.Warnings,
 		Events:            len(run.Events),
 		Ops:               len(t.ops),

@@ -22,11 +22,12 @@ func newCheckCmd() *cobra.Command {
 	var (
 		models  string
 		timeout time.Duration
+		memory  = byteSize(checkers.DefaultSearchMemory)
 		asJSON  bool
 		format  string
 	)
 	cmd := &cobra.Command{
-		Use:   "check [--model linearizable|causal|causal+|eventual|set[,...]] [--timeout D] [--json] [--format jsonl|edn] <run-dir | history.jsonl | history.edn>",
+		Use:   "check [--model linearizable|causal|causal+|eventual|set[,...]] [--timeout D] [--search-memory SIZE] [--json] [--format jsonl|edn] <run-dir | history.jsonl | history.edn>",
 		Short: "Check a recorded history against consistency models",
 		Long: `check reads a history (a run directory's history.jsonl, or any history.jsonl)
 and checks it against the named models, or, without --model, the checkers the
@@ -43,12 +44,13 @@ Exit code: 0 valid, 1 invalid, 2 unknown, 3 the input could not be read.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runCheck(cmd, args[0], models, timeout, asJSON, format)
+			return runCheck(cmd, args[0], models, checkers.Options{Timeout: timeout, SearchMemory: int64(memory)}, asJSON, format)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&models, "model", "", "checkers to run, comma-separated: "+strings.Join(checkers.Names, ", ")+" (default: the run's test.json \"checkers\")")
 	f.DurationVar(&timeout, "timeout", 0, "bound on the linearizability search (0 = none); a timeout gives unknown, never valid")
+	f.Var(&memory, "search-memory", "bound on the linearizability search's memory; a key whose search would pass it is unknown, with the reason")
 	f.BoolVar(&asJSON, "json", false, "print the results as JSON (results.json's format)")
 	f.StringVar(&format, "format", "", "the history's format, jsonl or edn (default: told from the content)")
 	return cmd
@@ -57,7 +59,7 @@ Exit code: 0 valid, 1 invalid, 2 unknown, 3 the input could not be read.`,
 // checkInputError is an input that cannot be read: exit 3.
 func checkInputError(err error) error { return &exitError{code: 3, err: err} }
 
-func runCheck(cmd *cobra.Command, arg, models string, timeout time.Duration, asJSON bool, format string) error {
+func runCheck(cmd *cobra.Command, arg, models string, opts checkers.Options, asJSON bool, format string) error {
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
 	histPath, isRunDir, err := historyPath(arg)
 	if err != nil {
@@ -82,7 +84,7 @@ func runCheck(cmd *cobra.Command, arg, models string, timeout time.Duration, asJ
 	for _, w := range rr.Warnings {
 		fmt.Fprintln(stderr, "faultline: warning:", w)
 	}
-	sum, err := checkers.CheckAll(cmd.Context(), rr.Events, names, checkers.Options{Timeout: timeout})
+	sum, err := checkers.CheckAll(cmd.Context(), rr.Events, names, opts)
 	if err != nil {
 		return checkInputError(err)
 	}

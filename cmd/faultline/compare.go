@@ -209,6 +209,9 @@ func runCompare(cmd *cobra.Command, f compareFlags) error {
 		}
 		fmt.Fprintf(stdout, "\n%s\n", filepath.Join(dir, results.CompareHTMLFile))
 	}
+	if ctx.Err() != nil {
+		return &exitError{code: exitInterrupted, err: fmt.Errorf("interrupted: the comparison is of the cells run so far (%w)", errors.Join(runErr, ctx.Err()))}
+	}
 	if runErr != nil {
 		return &exitError{code: 3, err: runErr}
 	}
@@ -406,9 +409,13 @@ func nemesisCell(faults []string) string {
 // summaryWithModels returns the run's results.json when it holds every
 // model's verdict, else checks the history against every model.
 func summaryWithModels(ctx context.Context, dir string, timeout time.Duration) (checkers.Summary, error) {
-	if b, err := os.ReadFile(filepath.Join(dir, results.ResultsFile)); err == nil {
+	path := filepath.Join(dir, results.ResultsFile)
+	if b, err := os.ReadFile(path); err == nil {
 		var sum checkers.Summary
-		if json.Unmarshal(b, &sum) == nil {
+		if err := json.Unmarshal(b, &sum); err != nil {
+			return checkers.Summary{}, fmt.Errorf("%s: %w (check the run again with `faultline check %s`, or remove the file)", path, err, dir)
+		}
+		{
 			have := map[string]bool{}
 			for _, r := range sum.Results {
 				have[r.Checker] = true

@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/faultline/faultline/checkers"
 	"github.com/faultline/faultline/harness"
 	"github.com/faultline/faultline/harness/docker"
 	"github.com/faultline/faultline/harness/local"
@@ -44,6 +45,8 @@ type runFlags struct {
 	mode, workload, nemesis, backend, out, storenode, faults string
 	partitions, packetModes                                  string
 	nemesisInterval, timeLimit, opTimeout, quiet             time.Duration
+	checkTimeout                                             time.Duration
+	searchMemory                                             byteSize
 	nodes, concurrency, basePort                             int
 	rate                                                     float64
 	seed                                                     int64
@@ -51,7 +54,7 @@ type runFlags struct {
 }
 
 func newRunCmd() *cobra.Command {
-	var f runFlags
+	f := runFlags{searchMemory: checkers.DefaultSearchMemory}
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Run a test: start a cluster, drive clients while faults happen, record the history, check it",
@@ -63,7 +66,8 @@ workload's checkers for the mode's consistency model.
 
 It prints the run directory (runs/<test>/<timestamp>, linked as runs/latest)
 and a verdict per checker. Exit codes: 0 valid, 1 invalid, 2 unknown, 3 the
-harness or the cluster failed (bad flags too).`,
+harness or the cluster failed (bad flags too), 130 interrupted (Ctrl-C or
+SIGTERM; what was recorded is still checked and its verdict printed).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runRun(cmd, f)
@@ -87,6 +91,8 @@ harness or the cluster failed (bad flags too).`,
 	fl.StringVar(&f.faults, "faults", "", "deliberate store faults passed to every node: "+faultNames())
 	fl.DurationVar(&f.opTimeout, "op-timeout", 5*time.Second, "an op that takes longer completes as info")
 	fl.DurationVar(&f.quiet, "quiet-period", 3*time.Second, "pause between healing and the final reads")
+	fl.DurationVar(&f.checkTimeout, "check-timeout", 0, "bound on the linearizability search (0: none but the run's own 10 minutes); past it the verdict is unknown")
+	fl.Var(&f.searchMemory, "search-memory", "bound on the linearizability search's memory; a key whose search would pass it is unknown, with the reason")
 	fl.BoolVar(&f.sticky, "sticky", false, "keep each client process on one node (default: processes switch nodes)")
 	fl.IntVar(&f.basePort, "base-port", 0, "local backend: node i listens on base+2i (client) and base+2i+1 (peer); 0 picks free ports")
 	return cmd
@@ -212,8 +218,9 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 		Nodes: f.nodes, Concurrency: f.concurrency, Rate: f.rate,
 		TimeLimit: f.timeLimit, OpTimeout: f.opTimeout, QuietPeriod: f.quiet,
 		Seed: seed, RunsDir: f.out,
-		Options: map[string]any{"faults": storeFaults.List(), "storenode": bin, "command": strings.Join(os.Args, " ")},
-		Logger:  log,
+		CheckerOptions: checkers.Options{Timeout: f.checkTimeout, SearchMemory: int64(f.searchMemory)},
+		Options:        map[string]any{"faults": storeFaults.List(), "storenode": bin, "command": strings.Join(os.Args, " ")},
+		Logger:         log,
 	}
 	t.Progress = progress.print
 	log.Info("run starting", "mode", mode, "workload", f.workload, "nemesis", f.nemesis, "nodes", f.nodes,
@@ -227,9 +234,9 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 	}
 	fmt.Fprintf(stdout, "ops: %d invoked, %d ok, %d fail, %d info (seed %d, backend %s)\n", res.Invoked, res.OK, res.Fail, res.Info, res.Seed, res.Backend)
 	if res.Interrupted {
-		fmt.Fprintln(stdout, "interrupted: checked what was recorded")
+		fmt.Fprintf(stdout, "interrupted: checked what was recorded; exit code %d whatever its verdict\n", exitInterrupted)
 	}
-	code := 2
+	code := 3 // neither checked nor a check error: the harness failed (runErr below)
 	switch {
 	case res.Checked:
 		for _, r := range res.Summary.Results {
@@ -245,10 +252,17 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 		fmt.Fprintf(stdout, "verdict: %s\n", res.Summary.Valid)
 		code = res.Summary.Valid.ExitCode()
 	case res.CheckErr != nil:
-		fmt.Fprintf(stdout, "verdict: unknown: the history could not be checked: %v\n", res.CheckErr)
+		// Not a verdict: the harness could not check what it recorded.
+		fmt.Fprintf(stdout, "verdict: none: the history could not be checked: %v\n", res.CheckErr)
+		code = 3
 	}
 	if runErr != nil {
 		return &exitError{code: 3, err: runErr}
+	}
+	if res.Interrupted {
+		// A stopped run proves nothing about the time it did not run: it
+		// must never look like a pass.
+		return &exitError{code: exitInterrupted}
 	}
 	if code != 0 {
 		return &exitError{code: code}
