@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/faultline/faultline/checkers/checkertest"
 	"github.com/faultline/faultline/history"
@@ -44,6 +46,7 @@ func BenchmarkRead(b *testing.B) {
 		defer history.SetFastPath(true)
 		b.SetBytes(st.Size())
 		b.ReportAllocs()
+		defer reportCPU(b)()
 		for b.Loop() {
 			rr, err := history.ReadFile(path)
 			if err != nil || len(rr.Events) == 0 {
@@ -54,6 +57,7 @@ func BenchmarkRead(b *testing.B) {
 	b.Run("ReadFile", func(b *testing.B) {
 		b.SetBytes(st.Size())
 		b.ReportAllocs()
+		defer reportCPU(b)()
 		for b.Loop() {
 			rr, err := history.ReadFile(path)
 			if err != nil || len(rr.Events) == 0 {
@@ -64,6 +68,7 @@ func BenchmarkRead(b *testing.B) {
 	b.Run("encoding-json-loop", func(b *testing.B) {
 		b.SetBytes(st.Size())
 		b.ReportAllocs()
+		defer reportCPU(b)()
 		for b.Loop() {
 			f, err := os.Open(path)
 			if err != nil {
@@ -89,4 +94,20 @@ func BenchmarkRead(b *testing.B) {
 			}
 		}
 	})
+}
+
+// reportCPU reports the CPU time (user and system, all threads) per op
+// when the returned func runs: on a shared machine wall time is inflated
+// by others' load, CPU time much less.
+func reportCPU(b *testing.B) func() {
+	cpu0 := cpuTime()
+	return func() { b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N)/1e9, "cpu-s/op") }
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

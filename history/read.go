@@ -42,11 +42,30 @@ func ReadFile(path string) (ReadResult, error) {
 		return ReadResult{}, fmt.Errorf("open history: %w", err)
 	}
 	defer f.Close()
-	var size int64
-	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
-		size = st.Size()
+	return read(f, path, countLines(f))
+}
+
+// countLines counts the lines of a regular file without moving its
+// offset (0 for anything else, or on an error): one pass of bytes.Count
+// costs a few percent of decoding them, and an event slice made to size
+// holds no spare room and is never grown and copied, which on a long
+// history would briefly hold it twice.
+func countLines(f *os.File) int {
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() {
+		return 0
 	}
-	return read(f, path, size)
+	buf := make([]byte, 256<<10)
+	n := 0
+	for off := int64(0); ; {
+		k, err := f.ReadAt(buf, off)
+		n += bytes.Count(buf[:k], []byte{'\n'})
+		off += int64(k)
+		if err != nil {
+			break
+		}
+	}
+	return n + 1 // a last line without a newline
 }
 
 // Read reads and validates a history in JSON Lines. A malformed line is an
@@ -62,14 +81,13 @@ func ReadFile(path string) (ReadResult, error) {
 func Read(r io.Reader) (ReadResult, error) { return read(r, "", 0) }
 
 // read reads lines from r, one at a time (a history is never held whole in
-// memory: only the events and their values are kept). size, when known, is
-// the input's length; it sizes the event slice so that it is not grown, and
-// copied, dozens of times on a long history.
-func read(r io.Reader, file string, size int64) (ReadResult, error) {
+// memory: only the events and their values are kept). lines, when known,
+// is how many lines r holds, to size the event slice.
+func read(r io.Reader, file string, lines int) (ReadResult, error) {
 	var res ReadResult
 	br := bufio.NewReaderSize(r, 1<<16)
-	if size > 0 {
-		res.Events = make([]Event, 0, estimateEvents(br, size))
+	if lines > 0 {
+		res.Events = make([]Event, 0, min(lines, 1<<26))
 	}
 	p := newLineParser()
 	v := newValidator()
@@ -111,24 +129,6 @@ func read(r io.Reader, file string, size int64) (ReadResult, error) {
 		}
 	}
 	return res, nil
-}
-
-// estimateEvents guesses how many lines an input of size bytes holds from
-// the mean length of the lines in br's first buffer, with a little to
-// spare: a slice sized once costs less than one grown by doubling, whose
-// old and new arrays are both live at the last growth.
-func estimateEvents(br *bufio.Reader, size int64) int {
-	head, _ := br.Peek(br.Size())
-	lines := bytes.Count(head, []byte{'\n'})
-	if lines == 0 {
-		return 16
-	}
-	n := size*int64(lines)/int64(len(head)) + 1
-	n += n/32 + 16
-	if n > 1<<26 {
-		n = 1 << 26 // a bad guess must not allocate gigabytes
-	}
-	return int(n)
 }
 
 // wireEvent is Event with the required fields as pointers, so one decode
