@@ -17,17 +17,18 @@
 // (encoding/json/v2's tokenizer) with strings interned and values copied
 // into shared blocks, and every other line is decoded by encoding/json,
 // which also words every error (fastread.go says which lines go which
-// way; FuzzLineParser holds both to the same result). On a 75,000-event kv
-// history (8.4 MB, 20 processes, 136 keys), on the shared 2-core VM under
-// load:
+// way; FuzzLineParser holds both to the same result). The event slice is
+// sized by counting the file's lines first. On a 75,000-event kv history
+// (8.4 MB, 20 processes, 136 keys), on the shared 2-core VM under load:
 //
 //	go test -run '^$' -bench BenchmarkRead -benchtime 20x -count 3 ./history/
 //
-//	ReadFile                   51–144 ms/op   11.5 MB/op      190 allocs/op
-//	ReadFile, encoding/json   490–1370 ms/op  43.6 MB/op  1,131,700 allocs/op
-//	plain encoding/json loop  450–1040 ms/op  83.0 MB/op    757,600 allocs/op
+//	                          CPU/op          allocated       allocations
+//	ReadFile                  0.053–0.061 s   10.9 MB               191
+//	ReadFile, encoding/json   0.230–0.235 s   43.1 MB         1,131,700
+//	plain encoding/json loop  0.279–0.285 s   83.0 MB           757,600
 //
 // (the plain loop: bufio.Scanner and json.Unmarshal into Event, appending
-// to a slice, no validation). The wide ranges are the machine's load; the
-// three were measured in the same run.
+// to a slice, no validation). Wall time was 3–10 times the CPU time under
+// the machine's load, alike for all three.
 package history
