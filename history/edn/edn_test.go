@@ -219,3 +219,22 @@ func FuzzRead(f *testing.F) {
 		}
 	})
 }
+
+// A last operation map cut short is a torn write, skipped with a warning;
+// a torn vector, or a history with nothing whole, is an error.
+func TestReadTornLastOperation(t *testing.T) {
+	whole := "{:process 0, :type :invoke, :f :write, :value 1}\n{:process 0, :type :ok, :f :write, :value 1}\n"
+	for _, torn := range []string{`{:process 1, :type :invoke, :f :re`, `{:process 1, :f "rea`, `#jepsen.history.Op{:process 1`} {
+		rr, err := edn.Read(strings.NewReader(whole + torn))
+		require.NoError(t, err, torn)
+		assert.Len(t, rr.Events, 2)
+		require.Len(t, rr.Warnings, 1)
+		assert.Contains(t, rr.Warnings[0], "line 3: skipped a torn last operation")
+	}
+	_, err := edn.Read(strings.NewReader("[" + whole))
+	assert.ErrorContains(t, err, "vector opened here is not closed")
+	_, err = edn.Read(strings.NewReader(`{:process 1, :type :invoke`))
+	assert.ErrorContains(t, err, "map opened here is not closed")
+	_, err = edn.Read(strings.NewReader(whole + "{:process 1}\n{:process 2"))
+	assert.ErrorContains(t, err, "line 3: column 1: the operation has no :type", "only the last map may be torn")
+}

@@ -48,6 +48,9 @@ type form struct {
 type SyntaxError struct {
 	Line, Col int // 1-based
 	Msg       string
+	// EOF is set when the input ended inside a form: a torn write, if
+	// the form was the last operation of a history being written.
+	EOF bool
 }
 
 func (e *SyntaxError) Error() string {
@@ -81,6 +84,11 @@ func newParser(r io.Reader) *parser {
 
 func (p *parser) errorf(line, col int, format string, args ...any) error {
 	return &SyntaxError{Line: line, Col: col, Msg: fmt.Sprintf(format, args...)}
+}
+
+// eofErrorf is errorf for an input that ended inside a form.
+func (p *parser) eofErrorf(line, col int, format string, args ...any) error {
+	return &SyntaxError{Line: line, Col: col, Msg: fmt.Sprintf(format, args...), EOF: true}
 }
 
 // next reads one rune; io.EOF at the end.
@@ -144,7 +152,7 @@ func (p *parser) skipSpace() (rune, error) {
 		case c == '#':
 			if d, err := p.next(); err == nil && d == '_' {
 				if _, err := p.readForm(); err == io.EOF {
-					return 0, p.errorf(p.line, p.col, "#_ discards nothing: expected a form after it")
+					return 0, p.eofErrorf(p.line, p.col, "#_ discards nothing: expected a form after it")
 				} else if err != nil {
 					return 0, err
 				}
@@ -211,7 +219,7 @@ func (p *parser) readForm() (form, error) {
 func (p *parser) readDispatch(line, col int) (form, error) {
 	c, err := p.next()
 	if err == io.EOF {
-		return form{}, p.errorf(line, col, "expected a set or a tag after '#', found the end of the input")
+		return form{}, p.eofErrorf(line, col, "expected a set or a tag after '#', found the end of the input")
 	} else if err != nil {
 		return form{}, err
 	}
@@ -228,7 +236,7 @@ func (p *parser) readDispatch(line, col int) (form, error) {
 	}
 	v, err := p.readForm()
 	if err == io.EOF {
-		return form{}, p.errorf(line, col, "tag #%s has no value", tag)
+		return form{}, p.eofErrorf(line, col, "tag #%s has no value", tag)
 	}
 	return v, err
 }
@@ -245,7 +253,7 @@ func (p *parser) readSeq(k kind, end rune, line, col int) (form, error) {
 	for {
 		c, err := p.skipSpace()
 		if err == io.EOF {
-			return form{}, p.errorf(line, col, "%s opened here is not closed: expected %q before the end of the input", k.name(), end)
+			return form{}, p.eofErrorf(line, col, "%s opened here is not closed: expected %q before the end of the input", k.name(), end)
 		}
 		if err != nil {
 			return form{}, err
@@ -381,7 +389,7 @@ func (p *parser) readString(line, col int) (string, error) {
 	for {
 		c, err := p.next()
 		if err == io.EOF {
-			return "", p.errorf(line, col, "string opened here is not closed: expected '\"' before the end of the input")
+			return "", p.eofErrorf(line, col, "string opened here is not closed: expected '\"' before the end of the input")
 		}
 		if err != nil {
 			return "", err
@@ -392,7 +400,7 @@ func (p *parser) readString(line, col int) (string, error) {
 		case '\\':
 			e, err := p.next()
 			if err != nil {
-				return "", p.errorf(line, col, "string opened here is not closed: expected '\"' before the end of the input")
+				return "", p.eofErrorf(line, col, "string opened here is not closed: expected '\"' before the end of the input")
 			}
 			switch e {
 			case 't':

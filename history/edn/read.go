@@ -59,7 +59,9 @@ func ReadFile(path string) (history.ReadResult, error) {
 //
 // Errors name the line and column of what is wrong (a *history.LineError
 // for an operation that breaks the contract, a *SyntaxError inside one for
-// bad EDN).
+// bad EDN). As in history.Read, a last operation map cut short by the end
+// of the input (after at least one whole one) is a torn write: it is
+// skipped with a warning.
 func Read(r io.Reader) (history.ReadResult, error) { return read(r, "") }
 
 // jop is one Jepsen operation as read.
@@ -92,8 +94,20 @@ func read(r io.Reader, file string) (history.ReadResult, error) {
 	first := true
 	wrapped := false
 	for {
+		var opens rune
+		if !wrapped {
+			opens, _ = p.skipSpace()
+		}
 		f, err := p.readForm()
 		if err == io.EOF {
+			break
+		}
+		var se *SyntaxError
+		if errors.As(err, &se) && se.EOF && (opens == '{' || opens == '#') && !first {
+			// An operation map cut short by the end of the input: the
+			// writer was killed mid-write, as history.Read allows.
+			res.Warnings = append(res.Warnings, (&history.LineError{File: file, Line: se.Line,
+				Err: fmt.Errorf("skipped a torn last operation (the writer was probably killed mid-write): %w", err)}).Error())
 			break
 		}
 		if err != nil {
