@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -67,6 +68,12 @@ type parser struct {
 	read    []readRune
 	pending []rune
 	depth   int
+	// stack gathers the elements of the collections being read, so that
+	// each gets a slice of its exact size; tok gathers a token's runes.
+	stack []form
+	tok   []byte
+	// names interns tokens: keywords and symbols repeat on every line.
+	names map[string]string
 }
 
 type readRune struct {
@@ -79,7 +86,7 @@ type readRune struct {
 const maxDepth = 1000
 
 func newParser(r io.Reader) *parser {
-	return &parser{r: bufio.NewReaderSize(r, 1<<16), line: 1}
+	return &parser{r: bufio.NewReaderSize(r, 1<<16), line: 1, names: map[string]string{}}
 }
 
 func (p *parser) errorf(line, col int, format string, args ...any) error {
@@ -250,6 +257,8 @@ func (p *parser) readSeq(k kind, end rune, line, col int) (form, error) {
 		return form{}, p.errorf(line, col, "nested deeper than %d", maxDepth)
 	}
 	f := form{kind: k, line: line, col: col}
+	mark := len(p.stack)
+	defer func() { p.stack = p.stack[:mark] }()
 	for {
 		c, err := p.skipSpace()
 		if err == io.EOF {
@@ -266,8 +275,9 @@ func (p *parser) readSeq(k kind, end rune, line, col int) (form, error) {
 		if err != nil {
 			return form{}, err
 		}
-		f.items = append(f.items, item)
+		p.stack = append(p.stack, item)
 	}
+	f.items = slices.Clone(p.stack[mark:])
 	if k == kMap && len(f.items)%2 != 0 {
 		return form{}, p.errorf(line, col, "map has a key without a value (%d forms): expected key value pairs", len(f.items))
 	}
@@ -290,7 +300,7 @@ func (k kind) name() string {
 
 // readToken reads the characters of a symbol, keyword name or number.
 func (p *parser) readToken() (string, error) {
-	var b strings.Builder
+	p.tok = p.tok[:0]
 	for {
 		c, err := p.next()
 		if err == io.EOF {
@@ -303,10 +313,21 @@ func (p *parser) readToken() (string, error) {
 			p.unread()
 			break
 		}
-		b.WriteRune(c)
+		p.tok = utf8.AppendRune(p.tok, c)
 	}
-	return b.String(), nil
+	if s, ok := p.names[string(p.tok)]; ok {
+		return s, nil
+	}
+	s := string(p.tok)
+	if len(p.names) < maxInterned {
+		p.names[s] = s
+	}
+	return s, nil
 }
+
+// maxInterned bounds the tokens interned: numbers are tokens too, and a
+// history of unique values should not grow a map as large as itself.
+const maxInterned = 1 << 12
 
 func tokenRune(c rune) bool {
 	switch c {
