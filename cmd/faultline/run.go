@@ -222,6 +222,9 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 		Options:        map[string]any{"faults": storeFaults.List(), "storenode": bin, "command": strings.Join(os.Args, " ")},
 		Logger:         log,
 	}
+	for k, v := range sys.Options() {
+		t.Options[k] = v
+	}
 	t.Progress = progress.print
 	log.Info("run starting", "mode", mode, "workload", f.workload, "nemesis", f.nemesis, "nodes", f.nodes,
 		"concurrency", f.concurrency, "time_limit", f.timeLimit, "seed", seed, "backend", backendName)
