@@ -48,12 +48,22 @@ func TestCheckEDNAndExport(t *testing.T) {
 	}
 
 	t.Run("bad EDN names line and column", func(t *testing.T) {
-		bad := write("bad.edn", "{:process 0, :type :invoke, :f :read}\n  {:process 0, :type :ok\n")
+		bad := write("bad.edn", "{:process 0, :type :invoke, :f :read}\n  {:process 0, :type :done, :f :read}\n")
 		code, _, stderr := runCLI(t, "check", "--model", "linearizable", bad)
 		assert.Equal(t, 3, code)
-		assert.Contains(t, stderr, bad+":2: column 3: map opened here is not closed")
+		assert.Contains(t, stderr, bad+":2: column 3: :type is :done: expected :invoke, :ok, :fail or :info")
+		bad = write("bad2.edn", "{:process 0, :type :invoke, :f :read, :value \"x}\n{:process 0, :type :ok, :f :read}\n")
+		code, _, stderr = runCLI(t, "check", "--model", "linearizable", bad)
+		assert.Equal(t, 3, code)
+		assert.Contains(t, stderr, bad+":1: column 46: string opened here is not closed")
 	})
-
+	t.Run("a torn last operation is a warning", func(t *testing.T) {
+		torn := write("torn.edn", "{:process 0, :type :invoke, :f :write, :value 1}\n{:process 0, :type :ok, :f :write, :value 1}\n{:process 0, :ty")
+		code, out, stderr := runCLI(t, "check", "--model", "linearizable", torn)
+		assert.Equal(t, 0, code, stderr)
+		assert.Contains(t, out, "overall: valid (2 events)")
+		assert.Contains(t, stderr, torn+":3: skipped a torn last operation")
+	})
 	t.Run("export edn, check it: same verdicts", func(t *testing.T) {
 		for _, tc := range []struct {
 			run  string
