@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -9,7 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/faultline/faultline/checkers/checkertest"
+	"github.com/faultline/faultline/history"
 	"github.com/faultline/faultline/history/edn"
 )
 
@@ -64,8 +65,15 @@ func runExport(cmd *cobra.Command, arg, from, format, out string) error {
 			return edn.Write(w, rr.Events)
 		}
 		bw := bufio.NewWriter(w)
-		if _, err := bw.Write(checkertest.JSONL(rr.Events)); err != nil {
-			return err
+		enc := json.NewEncoder(bw)
+		enc.SetEscapeHTML(false)
+		for _, e := range rr.Events {
+			if e.Value == nil {
+				e.Value = history.Null // the contract's value field is always there
+			}
+			if err := enc.Encode(e); err != nil {
+				return err
+			}
 		}
 		return bw.Flush()
 	}
