@@ -94,10 +94,12 @@ func read(r io.Reader, file string, lines int) (ReadResult, error) {
 	var long []byte // a line longer than br's buffer, gathered piece by piece
 	for lineNo := 1; ; lineNo++ {
 		line, err := br.ReadSlice('\n')
-		for errors.Is(err, bufio.ErrBufferFull) {
+		if errors.Is(err, bufio.ErrBufferFull) {
 			long = append(long[:0], line...)
-			line, err = br.ReadSlice('\n')
-			long = append(long, line...)
+			for errors.Is(err, bufio.ErrBufferFull) {
+				line, err = br.ReadSlice('\n')
+				long = append(long, line...)
+			}
 			line = long
 		}
 		if err != nil && !errors.Is(err, io.EOF) {
