@@ -62,9 +62,12 @@ func writeReports(ctx context.Context, run *Run, dir string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	view, err := buildReport(run, linNote, time.Now())
+	view, err := buildReport(ctx, run, linNote, time.Now())
 	if err != nil {
 		return fmt.Errorf("build report for %s: %w", dir, err)
+	}
+	if err := writeWindows(dir, view.windows); err != nil {
+		return err
 	}
 	if err := writeAtomic(filepath.Join(dir, ReportFile), func(w io.Writer) error {
 		return reportTmpl.Execute(w, view)

@@ -76,7 +76,7 @@ func TestWriteReportsInvalidRun(t *testing.T) {
 	assert.Equal(t, 2, strings.Count(page, "<svg"), "a latency and a throughput plot")
 	assert.NotContains(t, page, "<?xml")
 	latency := between(t, page, `id="latency-plot"`, `id="throughput-plot"`)
-	for _, name := range []string{">partition<", ">kill<"} {
+	for _, name := range []string{">partition #1", ">kill #1"} {
 		assert.Contains(t, latency, name, "fault labels in the latency plot")
 	}
 	// Counts, faults table, timeline, links.
@@ -298,7 +298,7 @@ func TestWriteReportsEdgeHistories(t *testing.T) {
 		want    []string
 	}{
 		{"empty", "", []string{"The history is empty", "The history has no client operations", "The nemesis recorded no faults"}},
-		{"nemesis only", nem(0, 0, "start-partition") + nem(1, 1e9, "stop-partition"), []string{">partition</text>", "The history has no client operations"}},
+		{"nemesis only", nem(0, 0, "start-partition") + nem(1, 1e9, "stop-partition"), []string{">partition #1</text>", "The history has no client operations"}},
 		{"never completed, zero latency, long value",
 			`{"index":0,"time":5,"process":0,"type":"invoke","f":"write","key":"k","value":"` + long + `"}` + "\n" +
 				`{"index":1,"time":5,"process":1,"type":"invoke","f":"read","key":"k","value":null}` + "\n" +
