@@ -3,7 +3,9 @@ package results
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"html"
 	"html/template"
 	"io"
 	"strings"
@@ -86,6 +88,13 @@ func failedKeys(s *checkers.Summary) []string {
 		}
 		for _, a := range r.Anomalies {
 			out = append(out, a.Keys...)
+		}
+		// The anomalies stop at a few keys; Extra lists every failed one.
+		var extra struct {
+			Failed []string `json:"failed-keys"`
+		}
+		if len(r.Extra) > 0 && json.Unmarshal(r.Extra, &extra) == nil {
+			out = append(out, extra.Failed...)
 		}
 	}
 	return out
@@ -219,6 +228,13 @@ func failedPrefix(ctx context.Context, events []history.Event, ops []history.Op,
 // nothing to draw, or drawing fails, it writes a short page saying why
 // (the report links it either way).
 func writeLinearizability(ctx context.Context, run *Run, ops []history.Op, w io.Writer) string {
+	for _, op := range ops {
+		if op.F == history.FAdd {
+			why := "This is a set workload: its reads return whole sets, which the per-key register view cannot draw, and the set checker's findings are in the report."
+			writeLinMessage(w, run.TestValue("name"), why)
+			return why
+		}
+	}
 	sel := selectLinKeys(ops, failedKeys(run.Summary), MaxLinearizabilityOps)
 	byKey := map[string][]history.Op{}
 	var order []string
@@ -269,7 +285,7 @@ func writeLinearizability(ctx context.Context, run *Run, ops []history.Op, w io.
 		if sel.TotalKeys > 0 {
 			why = fmt.Sprintf("Every key has more than %d register operations and none failed the linearizable check, so no key was drawn (Porcupine's view of that many operations would not open). The check itself, in results.json, covers every key.", MaxLinearizabilityOps)
 		}
-		writeLinMessage(w, why)
+		writeLinMessage(w, run.TestValue("name"), why)
 		return why
 	}
 	want := map[string]bool{}
@@ -280,10 +296,10 @@ func writeLinearizability(ctx context.Context, run *Run, ops []history.Op, w io.
 	var buf bytes.Buffer
 	if err := visualize(ctx, events, &buf, len(sel.Keys)); err != nil {
 		why := fmt.Sprintf("Porcupine's view could not be drawn: %v", err)
-		writeLinMessage(w, why)
+		writeLinMessage(w, run.TestValue("name"), why)
 		return why
 	}
-	if _, err := w.Write(buf.Bytes()); err != nil {
+	if _, err := w.Write(titled(buf.Bytes(), run.TestValue("name"))); err != nil {
 		return fmt.Sprintf("linearizability.html could not be written: %v", err)
 	}
 	note := fmt.Sprintf("Porcupine's view of the per-key register check, with the faults as annotations: %d of %d keys (%d of %d register operations)",
@@ -298,6 +314,24 @@ func writeLinearizability(ctx context.Context, run *Run, ops []history.Op, w io.
 		note += ". The check in results.json covers every key and every operation"
 	}
 	return note + "."
+}
+
+// titled names the run in Porcupine's page, whose title is always
+// "Porcupine", and adds a link back to the report. Both are escaped
+// here: the page is Porcupine's, not a template.
+func titled(page []byte, run string) []byte {
+	if run == "" {
+		run = "faultline run"
+	}
+	name := html.EscapeString(run)
+	page = bytes.Replace(page, []byte("<title>Porcupine</title>"), []byte("<title>"+name+" — linearizability — faultline</title>"), 1)
+	back := `<div style="position:fixed;right:10px;top:10px;z-index:10;background:#fff;border:1px solid #ccc;border-radius:4px;padding:4px 8px;font:13px system-ui,sans-serif">` +
+		name + ` · <a href="report.html">back to the report</a></div>`
+	if i := bytes.Index(page, []byte("<body>")); i >= 0 {
+		i += len("<body>")
+		page = append(page[:i:i], append([]byte(back), page[i:]...)...)
+	}
+	return page
 }
 
 // minPrefixOps is the least a key's drawn prefix holds.
@@ -331,12 +365,15 @@ func visualize(ctx context.Context, events []history.Event, w io.Writer, keys in
 }
 
 var linMessageTmpl = template.Must(template.New("lin").Parse(`<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>linearizability</title>
+<html lang="en"><head><meta charset="utf-8"><title>{{.Run}} — linearizability — faultline</title>
 <style>body{font:15px/1.45 system-ui,sans-serif;margin:2em;max-width:50em;color:#222}</style></head>
-<body><h1>Linearizability view</h1><p>{{.}}</p><p><a href="report.html">Back to the report</a></p></body></html>
+<body><h1>Linearizability view of {{.Run}}</h1><p>{{.Why}}</p><p><a href="report.html">Back to the report</a></p></body></html>
 `))
 
-func writeLinMessage(w io.Writer, why string) {
+func writeLinMessage(w io.Writer, run, why string) {
+	if run == "" {
+		run = "faultline run"
+	}
 	// A failure to write here surfaces when the file is closed.
-	_ = linMessageTmpl.Execute(w, strings.TrimSpace(why))
+	_ = linMessageTmpl.Execute(w, struct{ Run, Why string }{run, strings.TrimSpace(why)})
 }
