@@ -152,10 +152,10 @@ func TestBrowserReport(t *testing.T) {
 	latency := between(t, dom, `id="latency-plot"`, `id="throughput-plot"`)
 	assert.Contains(t, latency, "<svg")
 	assert.Greater(t, strings.Count(latency, "<path"), 1000, "the latency scatter has its points")
-	assert.Contains(t, latency, ">partition</text>")
+	assert.Regexp(t, `>partition #1[^<]*</text>`, latency, "faults are labelled by number and effect")
 	throughput := between(t, dom, `id="throughput-plot"`, `<section id="faults">`)
 	assert.Contains(t, throughput, "<svg")
-	assert.Contains(t, throughput, ">kill</text>")
+	assert.Regexp(t, `>kill #1[^<]*</text>`, throughput)
 	// The anomaly and its witness op.
 	anomalies := between(t, dom, `<section id="anomalies">`, `<section id="plots">`)
 	assert.Contains(t, anomalies, "<strong>nonlinearizable</strong>")
@@ -189,7 +189,7 @@ func TestBrowserHostileStringsStayInert(t *testing.T) {
 			if page == ReportFile {
 				assert.NotContains(t, res.DOM, "<script", "report.html has no script at all")
 				assert.Contains(t, res.DOM, "&lt;script&gt;alert(1)&lt;/script&gt;", "the key is shown as text")
-				assert.Contains(t, res.DOM, "&lt;script&gt;alert(3)&lt;/script&gt;</text>", "the fault is an SVG label, as text")
+				assert.Contains(t, res.DOM, "&lt;script&gt;alert(3)&lt;/script&gt; #1", "the fault is an SVG label, as text")
 				assert.Contains(t, res.DOM, `"&gt;&lt;img src=x onerror=alert(2)&gt;`, "values and node names are shown as text")
 			}
 		})

@@ -12,7 +12,7 @@ import (
 )
 
 // maxLostShown bounds the lost elements listed on the page.
-const maxLostShown = 200
+const maxLostShown = 300
 
 // lostView is one element a set lost: when it was acknowledged, against
 // the faults, and which final reads missed it, with the elements around
@@ -22,12 +22,11 @@ type lostView struct {
 	// Add names the add ("p3 on n2"); Acked is its acknowledgement.
 	Add, Invoked, Acked string
 	When                string
-	// Missed are the final reads without it; Around the neighbourhood
-	// in the first of them.
-	Missed []string
-	Around string
-	// Present are the final reads that have it.
-	Present []string
+	// Missed says which final reads lack it ("all 3: n1, n2, n3"),
+	// Around the neighbourhood in the first of them.
+	Missed, Around string
+	// Present are the final reads that have it ("none").
+	Present string
 	ID      string
 }
 
@@ -90,17 +89,22 @@ func lostViews(r checkers.Result, t *opTable, faults []faultInfo) ([]lostView, i
 		} else {
 			lv.Add = "none acknowledged: a read saw it"
 		}
+		var missed, present []string
 		for _, fr := range finals[l.Key] {
 			parse(fr)
-			name := fmt.Sprintf("%s (p%d, event %d)", nodeOr(fr.op), fr.op.Process, fr.op.InvokeIndex)
+			name := fmt.Sprintf("%s (event %d)", nodeOr(fr.op), fr.op.InvokeIndex)
 			if fr.elems[el] {
-				lv.Present = append(lv.Present, name)
+				present = append(present, name)
 				continue
 			}
-			lv.Missed = append(lv.Missed, name)
+			missed = append(missed, name)
 			if lv.Around == "" {
 				lv.Around = around(fr.list, el)
 			}
+		}
+		lv.Missed, lv.Present = strings.Join(missed, ", "), strings.Join(present, ", ")
+		if len(present) == 0 {
+			lv.Missed, lv.Present = fmt.Sprintf("all %d: %s", len(missed), lv.Missed), "none"
 		}
 		out = append(out, lv)
 	}

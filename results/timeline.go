@@ -179,7 +179,7 @@ func buildTimelineAt(t *opTable, faults []history.Fault, witness map[int64]bool,
 		h := max(y(end)-y(op.Call), tlMinBox)
 		o := tlOp{
 			Left: tlAxis + cols[op.Process]*(tlColWidth+tlColGap), Top: y(op.Call), Height: h,
-			Class: string(op.Type), Witness: witness[op.InvokeIndex],
+			Class: timelineClass(op), Witness: witness[op.InvokeIndex],
 			Title: opTitle(t.view(op.InvokeIndex)),
 		}
 		if h >= tlLabelBox {
@@ -193,6 +193,15 @@ func buildTimelineAt(t *opTable, faults []history.Fault, witness map[int64]bool,
 		v.Ticks = append(v.Ticks, tlTick{Top: y(int64(math.Round(s * 1e9))), Label: fmt.Sprintf("%.*fs", decimals(step), s)})
 	}
 	return v
+}
+
+// timelineClass is an op box's CSS class: its outcome, with a cas
+// mismatch (an observation, not an error) apart from other failures.
+func timelineClass(op history.Op) string {
+	if outcomeOf(op) == outMismatch {
+		return outMismatch
+	}
+	return string(op.Type)
 }
 
 // opLabel is the short text inside an op's box: f key input -> output.

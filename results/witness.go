@@ -32,9 +32,9 @@ import (
 // Bounds of the search.
 const (
 	// witnessBudget bounds the shrinking of one key.
-	witnessBudget = 4 * time.Second
+	witnessBudget = 10 * time.Second
 	// witnessTotalBudget bounds the shrinking of all keys of a report.
-	witnessTotalBudget = 12 * time.Second
+	witnessTotalBudget = 20 * time.Second
 	// maxWitnessKeys is how many failing keys get a minimal witness.
 	maxWitnessKeys = 10
 )
