@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/faultline/faultline/checkers"
+	"github.com/faultline/faultline/checkers/checkertest"
 	"github.com/faultline/faultline/history"
 )
 
@@ -93,6 +94,76 @@ func TestWriteReportsInvalidRun(t *testing.T) {
 	lin := readPage(t, filepath.Join(dir, LinearizationFile))
 	assert.Contains(t, lin, "<html")
 	assert.Contains(t, lin, "partition", "fault intervals are annotations in the linearizability view")
+	assert.Contains(t, lin, "<title>register-partition — linearizability — faultline</title>", "Porcupine's page names the run")
+	assert.Contains(t, lin, `<a href="report.html">back to the report</a>`)
+
+	// The anomaly in time: in words, marked on both plots and the
+	// timeline, with a window of its own.
+	anomalies := between(t, page, `<section id="anomalies">`, `<section id="plots">`)
+	assert.Regexp(t, `<p class="when"><strong>A1</strong> · Its witness op ran from \d+\.\d{3}s to \d+\.\d{3}s, (during (partition|kill) #1, [^<]+ after it started[^<]*|while no fault was active: [^<]+)\.`, anomalies)
+	assert.Contains(t, anomalies, `<a class="win" href="timeline/anomaly-1.html">timeline window</a>`)
+	assert.Contains(t, latency, ">A1</text>", "the anomaly is marked on the latency plot")
+	assert.Contains(t, between(t, page, `id="throughput-plot"`, `<section id="faults">`), ">A1</text>")
+	assert.Contains(t, page, `<div class="mark" style="top:`, "and on the timeline")
+	win := readPage(t, filepath.Join(dir, WindowsDir, "anomaly-1.html"))
+	assert.Contains(t, win, `href="../report.html#a1"`, "the window links back to its anomaly")
+	assert.Contains(t, win, `witness"`, "the witness is in its window")
+	assert.NotContains(t, win, "<script")
+	// A window per fault, linked from the faults table, whose rows say
+	// what each fault did.
+	for _, f := range []string{"fault-1.html", "fault-2.html"} {
+		assert.FileExists(t, filepath.Join(dir, WindowsDir, f))
+		assert.Contains(t, page, `href="timeline/`+f+`"`)
+	}
+	// The minimal witness, found by shrinking the key with the checker.
+	assert.Contains(t, anomalies, `<ol class="witness-story">`)
+	assert.Contains(t, anomalies, "before it began")
+	// Verdicts and anomalies come before the configuration.
+	assert.Less(t, strings.Index(page, `<section id="anomalies">`), strings.Index(page, `<section id="test">`))
+}
+
+// setRun writes a set run checked by the real set checker: 15 elements
+// added before a kill, of which the final reads on three nodes hold 2.
+func setRun(t *testing.T, dir string) {
+	t.Helper()
+	b := checkertest.New()
+	for i := 1; i <= 15; i++ {
+		b.Add(i%4, "set", i)
+	}
+	b.Nemesis("start-kill", map[string]any{"nodes": []string{"n2"}}).Nemesis("stop-kill", map[string]any{"nodes": []string{"n2"}})
+	for p, node := range []string{"n1", "n2", "n3"} {
+		b.SetRead(10+p, "set", true, 1, 2, 16).Node(10+p, node)
+	}
+	events := b.Events()
+	sum, err := checkers.CheckAll(context.Background(), events, []string{"set"}, checkers.Options{})
+	require.NoError(t, err)
+	require.Equal(t, checkers.Invalid, sum.Valid)
+	test := testOptions("eventual-set-kill", 3)
+	test["workload"] = "set"
+	writeRun(t, dir, events, test, &sum)
+}
+
+func TestWriteReportsSetRun(t *testing.T) {
+	dir := t.TempDir()
+	setRun(t, dir)
+	require.NoError(t, WriteReports(context.Background(), dir))
+	page := readPage(t, filepath.Join(dir, ReportFile))
+	anomalies := between(t, page, `<section id="anomalies">`, `<section id="plots">`)
+	// Honest counts: every lost element listed, the anomalies cut at
+	// what the checker lists, and said so.
+	assert.Contains(t, anomalies, `<h4 id="lost">Lost elements <span class="showing">(13 of 13)</span>`)
+	assert.Contains(t, anomalies, `(showing 10 of 14)`, "13 lost and 1 unexpected, 10 listed")
+	assert.Equal(t, 13, strings.Count(anomalies, `<tr id="lost-`))
+	// Each with its neighbourhood in the reads that missed it and its
+	// moment against the kill.
+	assert.Contains(t, anomalies, "1, 2, [3 missing], 16 — 3 elements")
+	assert.Contains(t, anomalies, "all 3: n1 (event")
+	assert.Contains(t, anomalies, "before kill #1 started (n2 killed)")
+	assert.NotContains(t, anomalies, "[1,2,16]", "reads are shown around the missing element, not from their first bytes")
+	// No register view of a set.
+	lin := readPage(t, filepath.Join(dir, LinearizationFile))
+	assert.Contains(t, lin, "This is a set workload")
+	assert.Less(t, len(lin), 2000)
 }
 
 // between returns page's text between the first from and the next to.

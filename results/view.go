@@ -481,6 +481,7 @@ func placeAnomaly(a *anomalyView, src checkers.Anomaly, t *opTable, faults []fau
 	}
 	from, to := int64(-1), int64(-1)
 	var finals []int
+	nonFinal := 0
 	for _, idx := range src.Ops {
 		i, ok := t.byInvoke[idx]
 		if !ok {
@@ -490,6 +491,7 @@ func placeAnomaly(a *anomalyView, src checkers.Anomaly, t *opTable, faults []fau
 			finals = append(finals, i)
 			continue
 		}
+		nonFinal++
 		end := t.done[i]
 		if end < 0 {
 			end = t.ops[i].Call
@@ -512,9 +514,13 @@ func placeAnomaly(a *anomalyView, src checkers.Anomaly, t *opTable, faults []fau
 		return
 	}
 	a.at, a.marked = from, true
-	what := fmt.Sprintf("Its witness ops ran from %s to %s,", fmtTime(from), fmtTime(to))
+	subject := "Its witness ops ran"
+	if nonFinal == 1 {
+		subject = "Its witness op ran"
+	}
+	what := fmt.Sprintf("%s from %s to %s,", subject, fmtTime(from), fmtTime(to))
 	if from == to {
-		what = fmt.Sprintf("Its witness op ran at %s,", fmtTime(from))
+		what = fmt.Sprintf("%s at %s,", subject, fmtTime(from))
 	}
 	a.When = relateToFaults(what, from, to, faults)
 }
@@ -558,6 +564,10 @@ func checkerViewOf(r checkers.Result, t *opTable) checkerView {
 	cv := checkerView{Name: r.Checker, ID: "checker-" + r.Checker, Verdict: verdictOf(r.Valid), Reason: r.Reason,
 		NumAnomalies: len(r.Anomalies), NumInfo: len(r.Info)}
 	cv.Total = countedTotal(r.Anomalies, r.Counts)
+	if r.Checker == "set" {
+		// The set checker counts what it stops listing by name too.
+		cv.Total = max(cv.Total, r.Counts["lost"]+r.Counts["unexpected"])
+	}
 	cv.TotalInfo = countedTotal(r.Info, r.Counts)
 	for i, a := range r.Anomalies {
 		if i == maxAnomaliesShown {

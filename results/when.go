@@ -74,6 +74,8 @@ func faultWords(f history.Fault, nodes []string) (words, short string) {
 			words += "; " + v.Fallback
 		}
 		return words, short
+	case f.Name == "partition" && len(v.Nodes) > 0:
+		return andList(v.Nodes) + " cut off from the others", andList(v.Nodes) + " cut off"
 	case (f.Name == "kill" || f.Name == "pause") && len(v.Nodes) > 0:
 		verb := map[string]string{"kill": "killed", "pause": "paused"}[f.Name]
 		return andList(v.Nodes) + " " + verb, andList(v.Nodes)
