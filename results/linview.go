@@ -21,7 +21,7 @@ const (
 	// the linearizable checker failed are always drawn, other keys are
 	// added, whole, while they fit. A failed key longer than its share is
 	// drawn up to a cut that fails on its own (see failedPrefix).
-	MaxLinearizabilityOps = 4000
+	MaxLinearizabilityOps = 1500
 	// linTimeout bounds the check behind the drawing.
 	linTimeout = 30 * time.Second
 )

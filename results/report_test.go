@@ -409,7 +409,7 @@ func TestLinearizabilityViewOfOneLongValidKey(t *testing.T) {
 		want    string
 	}{
 		{"checked valid: a prefix is drawn", valid, `key &#34;r&#34;, which passed the check, is drawn up to event`},
-		{"not checked: nothing is drawn", nil, "Every key has more than 4000 register operations"},
+		{"not checked: nothing is drawn", nil, fmt.Sprintf("Every key has more than %d register operations", MaxLinearizabilityOps)},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
