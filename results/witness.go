@@ -328,8 +328,12 @@ func witnessStory(ops []history.Op, done func(history.Op) int64, at func(int64) 
 					}
 				}
 				if before {
-					edges = append(edges, fmt.Sprintf("%s was acknowledged at %s; %s's %s began after that, at %s, and returned %s, so %s had been overwritten by then; %s's %s began later still, at %s, and %s, a value already overwritten.",
-						opShort(ws[0]), at(done(ws[0])), name(r2.op), r2.op.F, at(r2.op.Call), r2.val, r.val, name(r.op), r.op.F, at(r.op.Call), what))
+					by := ""
+					if w2s := writers[r2.val]; len(w2s) > 0 {
+						by = " (" + opShort(w2s[0]) + ")"
+					}
+					edges = append(edges, fmt.Sprintf("%s was acknowledged at %s; %s's %s began after that, at %s, and returned %s%s, so %s had been overwritten by then; %s's %s began later still, at %s, and %s, a value already overwritten.",
+						opShort(ws[0]), at(done(ws[0])), name(r2.op), r2.op.F, at(r2.op.Call), r2.val, by, r.val, name(r.op), r.op.F, at(r.op.Call), what))
 					goto next
 				}
 			}
