@@ -226,9 +226,9 @@ func TestBrowserHostileStringsStayInert(t *testing.T) {
 	hostileRun(t, dir)
 	require.NoError(t, WriteReports(context.Background(), dir))
 
-	for _, page := range []string{ReportFile, LinearizationFile} {
-		t.Run(page, func(t *testing.T) {
-			shot, budget := filepath.Join(art, page+".png"), time.Duration(0)
+	for _, page := range []string{ReportFile, LinearizationFile, WindowsDir + "/fault-2.html", WindowsDir + "/anomaly-1.html"} {
+		t.Run(strings.ReplaceAll(page, "/", "_"), func(t *testing.T) {
+			shot, budget := filepath.Join(art, strings.ReplaceAll(page, "/", "_")+".png"), time.Duration(0)
 			if page == LinearizationFile {
 				shot, budget = "", 5*time.Second // Porcupine draws from script
 			}

@@ -271,7 +271,12 @@ var hostile = []string{`<script>alert(1)</script>`, `"><img src=x onerror=alert(
 func hostileRun(t *testing.T, dir string) {
 	t.Helper()
 	events := genHistory(genOpts{Seed: 11, Procs: 4, Keys: hostile, Duration: 3 * time.Second, Value: hostile[1],
-		Faults: []genFault{{Name: `<script>alert(3)</script>`, Start: time.Second, Stop: 2 * time.Second, Value: history.MustValue(hostile[1])}}})
+		Faults: []genFault{
+			{Name: `<script>alert(3)</script>`, Start: time.Second, Stop: 2 * time.Second, Value: history.MustValue(hostile[1])},
+			{Name: "partition", Start: 1500 * time.Millisecond, Stop: 2500 * time.Millisecond, Value: history.MustValue(map[string]any{
+				"topology": hostile[0], "grudge": map[string][]string{hostile[1]: {hostile[0]}, hostile[0]: {hostile[1]}}})},
+			{Name: "kill", Start: 2600 * time.Millisecond, Stop: 2800 * time.Millisecond, Value: history.MustValue(map[string]any{"nodes": hostile})},
+		}})
 	for i := range events {
 		if events[i].Process >= 0 {
 			events[i].Node = hostile[1]
@@ -309,6 +314,19 @@ func TestReportEscapesRecordedStrings(t *testing.T) {
 
 	lin := readPage(t, filepath.Join(dir, LinearizationFile))
 	assert.NotContains(t, lin, "<img src=x", "the linearizability view escapes recorded strings")
+	assert.NotContains(t, lin, "<title><script", "the run's name in Porcupine's title is escaped")
+
+	// Faults in words, the anomaly's moment and the timeline windows
+	// carry recorded strings too.
+	assert.Contains(t, page, "&lt;img src=x onerror=alert(2)&gt; cut off from &lt;script&gt;alert(1)&lt;/script&gt;")
+	windows, err := filepath.Glob(filepath.Join(dir, WindowsDir, "*.html"))
+	require.NoError(t, err)
+	require.NotEmpty(t, windows)
+	for _, w := range windows {
+		win := readPage(t, w)
+		assert.NotContains(t, win, "<script", w)
+		assert.NotContains(t, win, "<img", w)
+	}
 }
 
 func TestFailedPrefix(t *testing.T) {
