@@ -175,6 +175,7 @@ func TestBrowserReport(t *testing.T) {
 	assert.Contains(t, lin.DOM, "<svg", "Porcupine drew its view")
 	assert.Contains(t, lin.DOM, `<a href="report.html">back to the report</a>`)
 	assert.Contains(t, lin.DOM, "<title>register-partition — linearizability — faultline</title>")
+	assert.Regexp(t, `<text[^>]*>p\d+ · [abc](, [abc])*</text>`, lin.DOM, "rows are labelled by process and keys")
 
 	// The timeline windows around the anomaly and a fault.
 	for _, w := range []string{"anomaly-1.html", "fault-1.html"} {

@@ -331,8 +331,57 @@ func titled(page []byte, run string) []byte {
 		i += len("<body>")
 		page = append(page[:i:i], append([]byte(back), page[i:]...)...)
 	}
-	return page
+	return labelRows(page)
 }
+
+// Porcupine labels its rows 0, 1, 2, ... (dense client ids the checkers
+// assign), which are not the run's processes. labelRows makes each row
+// say which process it is and which keys it touched ("p7 · k3-0, k3-1"),
+// read from the ops' own metadata ("process 7") and descriptions
+// ("write(k3-0, 5)"): two expressions of Porcupine's script are swapped
+// for a call to rowLabel, defined before render runs. Labels are set as
+// text (textContent), so a recorded key stays text. If Porcupine's
+// script changes shape, the page keeps its numbers.
+func labelRows(page []byte) []byte {
+	swaps := [][2]string{
+		{"const tag = i < realClients ? i.toString() : sortedTags[i - realClients]", "const tag = i < realClients ? rowLabel(data, i) : sortedTags[i - realClients]"},
+		{"text.textContent = i < realClients ? i : sortedTags[i - realClients]", "text.textContent = i < realClients ? rowLabel(data, i) : sortedTags[i - realClients]"},
+	}
+	for _, sw := range swaps {
+		if bytes.Count(page, []byte(sw[0])) != 1 {
+			return page
+		}
+	}
+	call := []byte("render(data)")
+	i := bytes.LastIndex(page, call)
+	if i < 0 {
+		return page
+	}
+	for _, sw := range swaps {
+		page = bytes.Replace(page, []byte(sw[0]), []byte(sw[1]), 1)
+	}
+	i = bytes.LastIndex(page, call)
+	return append(page[:i:i], append([]byte(rowLabelJS), page[i:]...)...)
+}
+
+const rowLabelJS = `function rowLabel(data, i) {
+        if (!data._rows) {
+          data._rows = {}
+          for (const p of data.Partitions) {
+            for (const e of p.History) {
+              const r = data._rows[e.ClientId] || (data._rows[e.ClientId] = {proc: '', keys: []})
+              const m = /process (-?\d+)/.exec(e.Metadata || '')
+              if (m && !r.proc) r.proc = 'p' + m[1]
+              const k = /^[a-z]+\((.*?)(, |\))/.exec(e.Description || '')
+              if (k && !r.keys.includes(k[1]) && r.keys.length < 4) r.keys.push(k[1])
+            }
+          }
+        }
+        const r = data._rows[i]
+        if (!r) return String(i)
+        return (r.proc || String(i)) + (r.keys.length ? ' · ' + r.keys.join(', ') : '')
+      }
+      `
 
 // minPrefixOps is the least a key's drawn prefix holds.
 const minPrefixOps = 200
