@@ -139,9 +139,9 @@ type anomalyView struct {
 	When string
 	// Witness is the minimal witness in plain words, one sentence per
 	// line, and WitnessOps its ops; WitnessNote says why there is none.
-	Witness     []string
-	WitnessOps  []opView
-	WitnessNote string
+	Witness, WitnessWhy []string
+	WitnessOps          []opView
+	WitnessNote         string
 	// at is the history time the marks point at.
 	at     int64
 	marked bool
@@ -553,7 +553,7 @@ func addWitnesses(ctx context.Context, cv *checkerView, events []history.Event, 
 			}
 			return o.Return
 		}
-		a.Witness = witnessStory(ops, done, fmtTime)
+		a.Witness, a.WitnessWhy = witnessStory(ops, done, fmtTime)
 		for _, o := range ops {
 			a.WitnessOps = append(a.WitnessOps, t.view(o.InvokeIndex))
 		}

@@ -137,11 +137,13 @@ func TestMinimalWitness(t *testing.T) {
 	assert.Contains(t, fs, "read null 30")
 
 	done := func(o history.Op) int64 { return o.Return }
-	story := witnessStory(ops, done, fmtTime)
+	lines, reasons := witnessStory(ops, done, fmtTime)
 	joined := ""
-	for _, l := range story {
+	for _, l := range append(lines, reasons...) {
 		joined += l + "\n"
 	}
+	assert.Len(t, lines, len(ops), "one sentence per op")
+	require.NotEmpty(t, reasons, "and why no order fits")
 	assert.Contains(t, joined, "p9 wrote 40")
 	assert.Contains(t, joined, "a value overwritten by 40 before it began", joined)
 }

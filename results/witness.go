@@ -229,10 +229,9 @@ func keyRegisterOps(events []history.Event, key string) []wOp {
 }
 
 // witnessStory explains a minimal witness in plain words: what each op
-// did and when, then the edges that make it impossible. at formats a
-// history time for the page.
-func witnessStory(ops []history.Op, done func(history.Op) int64, at func(int64) string) []string {
-	var lines []string
+// did and when (lines), then the edges that make it impossible (why). at
+// formats a history time for the page.
+func witnessStory(ops []history.Op, done func(history.Op) int64, at func(int64) string) (lines, why []string) {
 	name := func(o history.Op) string { return fmt.Sprintf("p%d", o.Process) }
 	for _, o := range ops {
 		lines = append(lines, opSentence(o, done(o), at))
@@ -369,7 +368,7 @@ func witnessStory(ops []history.Op, done func(history.Op) int64, at func(int64) 
 			edges = append(edges[:12], fmt.Sprintf("… and %d more real-time edges.", len(edges)-12))
 		}
 	}
-	return append(lines, edges...)
+	return lines, edges
 }
 
 // opShort names an op: "p9's write of 40".
