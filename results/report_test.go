@@ -158,7 +158,7 @@ func TestWriteReportsSetRun(t *testing.T) {
 	// moment against the kill.
 	assert.Contains(t, anomalies, "1, 2, [3 missing], 16 — 3 elements")
 	assert.Contains(t, anomalies, "all 3: n1 (event")
-	assert.Contains(t, anomalies, "before kill #1 started (n2 killed)")
+	assert.Contains(t, anomalies, "before kill #1 started — n2 killed")
 	assert.NotContains(t, anomalies, "[1,2,16]", "reads are shown around the missing element, not from their first bytes")
 	// No register view of a set.
 	lin := readPage(t, filepath.Join(dir, LinearizationFile))

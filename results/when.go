@@ -276,18 +276,18 @@ func relateToFaults(what string, from, to int64, faults []faultInfo) string {
 	if next != nil {
 		s := fmt.Sprintf("%s before %s started", fmtSecs(next.Start-to), next.Label())
 		if next.Words != "" {
-			s += " (" + next.Words + ")"
+			s += " — " + next.Words
 		}
 		parts = append(parts, s)
 	}
 	if prev != nil {
 		s := fmt.Sprintf("%s after %s ended", fmtSecs(from-prev.Stop), prev.Label())
 		if prev.Words != "" {
-			s += " (" + prev.Words + ")"
+			s += " — " + prev.Words
 		}
 		parts = append(parts, s)
 	}
-	return what + " while no fault was active: " + strings.Join(parts, ", and ") + "."
+	return what + " while no fault was active: " + strings.Join(parts, "; and ") + "."
 }
 
 // fmtSecs is a duration in ns as "1.3 s" or "250 ms" or "0.8 ms".

@@ -61,9 +61,9 @@ func TestRelateToFaults(t *testing.T) {
 		want     string
 	}{
 		{"during", 11300 * int64(time.Millisecond), 12 * s, "X during partition #1, 1.3 s after it started: n3 cut off from n1 and n2."},
-		{"between", 29500 * int64(time.Millisecond), 29500 * int64(time.Millisecond), "X while no fault was active: 500 ms before kill #1 started (n2 killed), and 9.5 s after partition #1 ended (n3 cut off from n1 and n2)."},
+		{"between", 29500 * int64(time.Millisecond), 29500 * int64(time.Millisecond), "X while no fault was active: 500 ms before kill #1 started — n2 killed; and 9.5 s after partition #1 ended — n3 cut off from n1 and n2."},
 		{"across a start", 39 * s, 41 * s, "X across the start of partition #2 (1.0 s before it)."},
-		{"before all", 1 * s, 2 * s, "X while no fault was active: 8.0 s before partition #1 started (n3 cut off from n1 and n2)."},
+		{"before all", 1 * s, 2 * s, "X while no fault was active: 8.0 s before partition #1 started — n3 cut off from n1 and n2."},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			assert.Equal(t, tc.want, relateToFaults("X", tc.from, tc.to, faults))
