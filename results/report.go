@@ -18,7 +18,7 @@ import (
 //go:embed report.tmpl
 var reportSource string
 
-var reportTmpl = template.Must(template.New("report").Parse(reportSource))
+var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{"minInt": func(a, b int) int { return min(a, b) }}).Parse(reportSource))
 
 // WriteReports reads the run directory runDir (history.jsonl, test.json,
 // results.json, nodes/*.log) and writes report.html and
