@@ -164,7 +164,8 @@ func buildTimelineAt(t *opTable, faults []history.Fault, witness map[int64]bool,
 		v.Bands = append(v.Bands, tlBand{Top: y(a), Height: max(y(b)-y(a), 2), Name: f.Short,
 			Color: cssColor(c, 1)})
 	}
-	for _, m := range marks {
+	// Marks closer than a label's height read as one.
+	for _, m := range clusterMarks(marks, int64(14/scale)) {
 		if m.At >= t0 && m.At <= t1 {
 			v.Marks = append(v.Marks, tlMark{Top: y(m.At), Label: m.Label})
 		}

@@ -357,11 +357,12 @@ func buildReport(ctx context.Context, run *Run, linNote string, now time.Time) (
 		v.LatencyNote = fmt.Sprintf("Showing %d of %d completed operations: every error and info (or an even sample if they are too many), the slowest oks and an even sample of the other oks and mismatches.", len(shown), len(pts))
 	}
 	var err error
-	if v.LatencySVG, err = latencyPlot(shown, finfo, marks, end); err != nil {
+	plotMarks := clusterMarks(marks, t.end/100)
+	if v.LatencySVG, err = latencyPlot(shown, finfo, plotMarks, end); err != nil {
 		return v, err
 	}
 	w := bucketWidth(end)
-	if v.ThroughputSVG, err = throughputPlot(throughput(done, end, w), w, finfo, marks, end); err != nil {
+	if v.ThroughputSVG, err = throughputPlot(throughput(done, end, w), w, finfo, plotMarks, end); err != nil {
 		return v, err
 	}
 	witness := witnessOps(run.Summary)
@@ -394,6 +395,27 @@ func firstWitnessPos(t *opTable, ops []int64) int {
 		}
 	}
 	return first
+}
+
+// clusterMarks merges marks closer than gap (ns) into one, labelled by
+// the lowest and highest anomaly number in it ("A1–A10"), so that a burst
+// of anomalies reads as one mark and not as overprinted labels.
+func clusterMarks(marks []timeMark, gap int64) []timeMark {
+	sorted := append([]timeMark(nil), marks...)
+	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].At < sorted[j].At })
+	var out []timeMark
+	var lo, hi int
+	num := func(l string) int { n, _ := strconv.Atoi(strings.TrimPrefix(l, "A")); return n }
+	for i, m := range sorted {
+		if i > 0 && m.At-out[len(out)-1].At <= gap {
+			lo, hi = min(lo, num(m.Label)), max(hi, num(m.Label))
+			out[len(out)-1].Label = fmt.Sprintf("A%d–A%d", lo, hi)
+			continue
+		}
+		lo, hi = num(m.Label), num(m.Label)
+		out = append(out, m)
+	}
+	return out
 }
 
 // maxMarks bounds the anomalies marked on the plots and timelines.

@@ -162,3 +162,13 @@ func TestMinimalWitnessIsSound(t *testing.T) {
 	assert.Nil(t, ops, "a linearizable key has no witness")
 	assert.Contains(t, why, "no closed part")
 }
+
+func TestClusterMarks(t *testing.T) {
+	marks := []timeMark{{At: 100, Label: "A1"}, {At: 105, Label: "A2"}, {At: 300, Label: "A3"}, {At: 102, Label: "A4"}, {At: 900, Label: "A5"}}
+	got := clusterMarks(marks, 10)
+	require.Len(t, got, 3)
+	assert.Equal(t, int64(100), got[0].At)
+	assert.Equal(t, "A1–A4", got[0].Label, "a burst is one mark, labelled by its lowest and highest number")
+	assert.Equal(t, "A3", got[1].Label)
+	assert.Equal(t, "A5", got[2].Label)
+}
