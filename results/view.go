@@ -155,8 +155,12 @@ type checkerView struct {
 	// which the page shows len(Anomalies).
 	Total, TotalInfo int
 	// Lost lists the set checker's lost elements (from its Extra).
-	Lost         []lostView
-	LostTotal    int
+	Lost      []lostView
+	LostTotal int
+	// Promised marks the model the system promised in its configuration
+	// (test.json "promised"): invalid there is a bug; elsewhere it is what
+	// the configuration gives up.
+	Promised     bool
 	Verdict      verdictView
 	Reason       string
 	Anomalies    []anomalyView
@@ -198,7 +202,9 @@ type reportView struct {
 	TestErr   string
 	// SummaryErr says why there is no verdict.
 	SummaryErr string
-	Warnings   []string
+	// Interrupted: the run was stopped before it finished (test.json).
+	Interrupted bool
+	Warnings    []string
 
 	Events, Ops int
 	Duration    string
@@ -252,6 +258,7 @@ func buildReport(ctx context.Context, run *Run, linNote string, now time.Time) (
 		Test:              run.Test,
 		TestErr:           run.TestErr,
 		SummaryErr:        run.SummaryErr,
+		Interrupted:       run.TestValue("interrupted") == "true",
 		Warnings:          run.Warnings,
 		Events:            len(events),
 		Ops:               len(t.ops),
@@ -272,6 +279,7 @@ func buildReport(ctx context.Context, run *Run, linNote string, now time.Time) (
 	var marks []timeMark
 	if run.Summary != nil {
 		v.Verdict = verdictOf(run.Summary.Valid)
+		promised := run.TestValue("promised")
 		for _, r := range run.Summary.Results {
 			cv := checkerViewOf(r, t)
 			if r.Checker == "linearizable" {
@@ -280,6 +288,7 @@ func buildReport(ctx context.Context, run *Run, linNote string, now time.Time) (
 			if r.Checker == "set" {
 				cv.Lost, cv.LostTotal = lostViews(r, t, finfo)
 			}
+			cv.Promised = promised != "" && r.Checker == promised
 			v.Checkers = append(v.Checkers, cv)
 		}
 	}

@@ -20,7 +20,7 @@ import (
 
 	"github.com/faultline/faultline/checkers"
 	"github.com/faultline/faultline/harness"
-	"github.com/faultline/faultline/harness/local"
+	"github.com/faultline/faultline/harness/backends"
 	"github.com/faultline/faultline/harness/refstore"
 	"github.com/faultline/faultline/history"
 	"github.com/faultline/faultline/nemesis"
@@ -142,8 +142,8 @@ func parseCompareCells(f compareFlags) ([]compareCellSpec, error) {
 		return nil, usageErr("--nodes must be at least 1, not %d", f.nodes)
 	case f.format != "text" && f.format != "markdown":
 		return nil, usageErr("--format: unknown format %q: valid formats are text and markdown", f.format)
-	case f.backend != "" && !slices.Contains(backends, f.backend):
-		return nil, usageErr("--backend: unknown backend %q: valid backends are %s", f.backend, strings.Join(backends, ", "))
+	case f.backend != "" && !slices.Contains(backends.Names, f.backend):
+		return nil, usageErr("--backend: unknown backend %q: valid backends are %s", f.backend, strings.Join(backends.Names, ", "))
 	}
 	return cells, nil
 }
@@ -209,6 +209,9 @@ func runCompare(cmd *cobra.Command, f compareFlags) error {
 		}
 		fmt.Fprintf(stdout, "\n%s\n", filepath.Join(dir, results.CompareHTMLFile))
 	}
+	if ctx.Err() != nil {
+		return &exitError{code: exitInterrupted, err: fmt.Errorf("interrupted: the comparison is of the cells run so far (%w)", errors.Join(runErr, ctx.Err()))}
+	}
 	if runErr != nil {
 		return &exitError{code: 3, err: runErr}
 	}
@@ -216,23 +219,12 @@ func runCompare(cmd *cobra.Command, f compareFlags) error {
 }
 
 func compareBackend(ctx context.Context, name string, log *slog.Logger) (harness.Backend, error) {
-	if name == "" {
-		name = "local"
-		actx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		if dockerAvailable(actx) {
-			name = "docker"
-		}
-		cancel()
-		log.Info("backend chosen", "backend", name)
+	b, err := backends.New(ctx, name, backends.Options{Logger: log, Available: dockerAvailable,
+		Hint: "use --backend local to run nodes as local processes"})
+	if err != nil {
+		return nil, &exitError{code: 3, err: err}
 	}
-	if name == "docker" {
-		b, err := newDockerBackend(log)
-		if err != nil {
-			return nil, &exitError{code: 3, err: fmt.Errorf("docker backend: %w (use --backend local to run nodes as local processes)", err)}
-		}
-		return b, nil
-	}
-	return local.New(local.Options{}), nil
+	return b, nil
 }
 
 // compareRun runs every cell in turn and collects the comparison. A cell
@@ -254,11 +246,11 @@ func compareRun(ctx context.Context, f compareFlags, cells []compareCellSpec, bi
 		t := harness.Test{
 			Name:   fmt.Sprintf("%s-%s-%s", c.mode, c.workload, c.nemesis),
 			System: sys, Backend: backend,
-			Mode: c.mode, Workload: c.workload, Nemesis: nem, NemesisInterval: f.nemesisInterval,
+			Workload: c.workload, Nemesis: nem, NemesisInterval: f.nemesisInterval,
 			Nodes: f.nodes, Concurrency: f.concurrency, TimeLimit: f.timeLimit,
 			RunsDir: dir, Checkers: results.CompareModels,
 			CheckerOptions: checkers.Options{Timeout: f.checkTimeout},
-			Options:        map[string]any{"faults": []string{}, "storenode": bin, "compare": true},
+			Options:        map[string]any{"mode": c.mode, "faults": []string{}, "storenode": bin, "compare": true},
 			Logger:         log,
 		}
 		seed, err := harness.PickSeed(t, f.seed, harness.SupportedBy(backend.Name(), false))
@@ -268,7 +260,8 @@ func compareRun(ctx context.Context, f compareFlags, cells []compareCellSpec, bi
 		t.Seed = seed
 		log.Info("compare: running", "cell", fmt.Sprintf("%d/%d", i+1, len(cells)), "mode", c.mode, "nemesis", c.nemesis, "workload", c.workload, "seed", seed)
 		res, err := harness.Run(ctx, t)
-		cell := results.CompareCell{Mode: c.mode, Nemesis: c.nemesis, Workload: c.workload, Backend: res.Backend, Seed: seed}
+		cell := results.CompareCell{Mode: c.mode, Nemesis: c.nemesis, Workload: c.workload, Backend: res.Backend, Seed: seed,
+			Promised: promisedBy(sys)}
 		if err != nil {
 			cell.Err = err.Error()
 			errs = append(errs, fmt.Errorf("%s × %s × %s: %w", c.mode, c.nemesis, c.workload, err))
@@ -287,6 +280,24 @@ func compareRun(ctx context.Context, f compareFlags, cells []compareCellSpec, bi
 		cmp.Cells = append(cmp.Cells, cell)
 	}
 	return cmp, errors.Join(errs...)
+}
+
+// promisedBy is the model sys promises ("" when it does not say).
+func promisedBy(sys harness.System) string {
+	if p, ok := sys.(harness.Promiser); ok {
+		return p.Promise().Model
+	}
+	return ""
+}
+
+// promisedIn is the promised model a run's test.json records, else (runs
+// recorded before test.json said) the one the store's mode promises.
+func promisedIn(meta map[string]any) string {
+	if p, ok := meta["promised"].(string); ok {
+		return p
+	}
+	mode, _ := meta["mode"].(string)
+	return workloads.Models[mode]
 }
 
 // fillCell measures the cell's history and writes its report.html.
@@ -367,7 +378,8 @@ func compareFrom(ctx context.Context, root string, timeout time.Duration, log *s
 			}
 		}
 		seed, _ := fd.meta["seed"].(float64)
-		cell := results.CompareCell{Mode: str("mode"), Workload: str("workload"), Nemesis: nemesisCell(nems), Backend: str("backend"), Seed: int64(seed)}
+		cell := results.CompareCell{Mode: str("mode"), Workload: str("workload"), Nemesis: nemesisCell(nems), Backend: str("backend"), Seed: int64(seed),
+			Promised: promisedIn(fd.meta)}
 		fillCell(ctx, &cell, root, fd.dir, log)
 		sum, err := summaryWithModels(ctx, fd.dir, timeout)
 		if err != nil {
@@ -406,9 +418,13 @@ func nemesisCell(faults []string) string {
 // summaryWithModels returns the run's results.json when it holds every
 // model's verdict, else checks the history against every model.
 func summaryWithModels(ctx context.Context, dir string, timeout time.Duration) (checkers.Summary, error) {
-	if b, err := os.ReadFile(filepath.Join(dir, results.ResultsFile)); err == nil {
+	path := filepath.Join(dir, results.ResultsFile)
+	if b, err := os.ReadFile(path); err == nil {
 		var sum checkers.Summary
-		if json.Unmarshal(b, &sum) == nil {
+		if err := json.Unmarshal(b, &sum); err != nil {
+			return checkers.Summary{}, fmt.Errorf("%s: %w (check the run again with `faultline check %s`, or remove the file)", path, err, dir)
+		}
+		{
 			have := map[string]bool{}
 			for _, r := range sum.Results {
 				have[r.Checker] = true

@@ -1,15 +1,11 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"os/signal"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -19,39 +15,36 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/faultline/faultline/checkers"
 	"github.com/faultline/faultline/harness"
+	"github.com/faultline/faultline/harness/backends"
 	"github.com/faultline/faultline/harness/docker"
-	"github.com/faultline/faultline/harness/local"
+	"github.com/faultline/faultline/harness/nodebin"
 	"github.com/faultline/faultline/harness/refstore"
 	"github.com/faultline/faultline/nemesis"
+	"github.com/faultline/faultline/results"
 	"github.com/faultline/faultline/store"
 	"github.com/faultline/faultline/workloads"
 )
 
-// Backends names the valid --backend values.
-var backends = []string{"docker", "local"}
-
 // dockerAvailable reports whether a Docker daemon answers (the docker
-// backend is the default then).
+// backend is the default then); tests replace it.
 var dockerAvailable = docker.Available
 
-// newDockerBackend returns the docker backend.
-var newDockerBackend = func(log *slog.Logger) (harness.Backend, error) {
-	return docker.New(docker.Options{Logger: log})
-}
-
 type runFlags struct {
-	mode, workload, nemesis, backend, out, storenode, faults string
-	partitions, packetModes                                  string
-	nemesisInterval, timeLimit, opTimeout, quiet             time.Duration
-	nodes, concurrency, basePort                             int
-	rate                                                     float64
-	seed                                                     int64
-	sticky                                                   bool
+	mode, model, workload, nemesis, backend, out, storenode, faults string
+	partitions, packetModes                                         string
+	nemesisInterval, timeLimit, opTimeout, quiet                    time.Duration
+	checkTimeout                                                    time.Duration
+	searchMemory                                                    byteSize
+	nodes, concurrency, basePort                                    int
+	rate                                                            float64
+	seed                                                            int64
+	sticky                                                          bool
 }
 
 func newRunCmd() *cobra.Command {
-	var f runFlags
+	f := runFlags{searchMemory: checkers.DefaultSearchMemory}
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Run a test: start a cluster, drive clients while faults happen, record the history, check it",
@@ -63,7 +56,8 @@ workload's checkers for the mode's consistency model.
 
 It prints the run directory (runs/<test>/<timestamp>, linked as runs/latest)
 and a verdict per checker. Exit codes: 0 valid, 1 invalid, 2 unknown, 3 the
-harness or the cluster failed (bad flags too).`,
+harness or the cluster failed (bad flags too), 130 interrupted (Ctrl-C or
+SIGTERM; what was recorded is still checked and its verdict printed).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runRun(cmd, f)
@@ -71,6 +65,7 @@ harness or the cluster failed (bad flags too).`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.mode, "mode", "strong", "consistency mode of the store: strong, causal, eventual")
+	fl.StringVar(&f.model, "model", "", "consistency model to check: "+strings.Join(workloads.RegisterModels, ", ")+" (default: the one the mode promises: strong linearizable, causal causal+, eventual eventual)")
 	fl.StringVar(&f.workload, "workload", "kv", "workload: "+strings.Join(workloads.Names, ", "))
 	fl.StringVar(&f.nemesis, "nemesis", "none", "faults to inject: comma list of "+strings.Join(nemesis.Faults, ", ")+"; all; none")
 	fl.StringVar(&f.partitions, "partitions", "", "partition topologies the partition nemesis draws from: comma list of "+strings.Join(nemesis.Topologies, ", ")+" (default: all)")
@@ -87,6 +82,8 @@ harness or the cluster failed (bad flags too).`,
 	fl.StringVar(&f.faults, "faults", "", "deliberate store faults passed to every node: "+faultNames())
 	fl.DurationVar(&f.opTimeout, "op-timeout", 5*time.Second, "an op that takes longer completes as info")
 	fl.DurationVar(&f.quiet, "quiet-period", 3*time.Second, "pause between healing and the final reads")
+	fl.DurationVar(&f.checkTimeout, "check-timeout", 0, "bound on the linearizability search (0: none but the run's own 10 minutes); past it the verdict is unknown")
+	fl.Var(&f.searchMemory, "search-memory", "bound on the linearizability search's memory; a key whose search would pass it is unknown, with the reason")
 	fl.BoolVar(&f.sticky, "sticky", false, "keep each client process on one node (default: processes switch nodes)")
 	fl.IntVar(&f.basePort, "base-port", 0, "local backend: node i listens on base+2i (client) and base+2i+1 (peer); 0 picks free ports")
 	return cmd
@@ -116,6 +113,9 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 	if err != nil {
 		return usageErr("--mode: %w", err)
 	}
+	if f.model != "" && !slices.Contains(workloads.RegisterModels, f.model) {
+		return usageErr("--model: unknown model %q: valid models are %s", f.model, strings.Join(workloads.RegisterModels, ", "))
+	}
 	if !slices.Contains(workloads.Names, f.workload) {
 		return usageErr("--workload: unknown workload %q: valid workloads are %s", f.workload, strings.Join(workloads.Names, ", "))
 	}
@@ -135,8 +135,8 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 	if err != nil {
 		return usageErr("--faults: %w", err)
 	}
-	if f.backend != "" && !slices.Contains(backends, f.backend) {
-		return usageErr("--backend: unknown backend %q: valid backends are %s", f.backend, strings.Join(backends, ", "))
+	if f.backend != "" && !slices.Contains(backends.Names, f.backend) {
+		return usageErr("--backend: unknown backend %q: valid backends are %s", f.backend, strings.Join(backends.Names, ", "))
 	}
 	switch {
 	case f.nodes < 1:
@@ -171,34 +171,12 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 		stop()
 	}()
 
-	backendName := f.backend
-	if backendName == "" {
-		backendName = "local"
-		actx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		if dockerAvailable(actx) {
-			backendName = "docker"
-		}
-		cancel()
-		log.Info("backend chosen", "backend", backendName, "why", map[bool]string{true: "a Docker daemon answers", false: "no Docker daemon answers"}[backendName == "docker"])
+	backend, err := backends.New(ctx, f.backend, backends.Options{Logger: log, BasePort: f.basePort, Available: dockerAvailable,
+		Hint: "use --backend local to run nodes as local processes"})
+	if err != nil {
+		return &exitError{code: 3, err: fmt.Errorf("--backend: %w", err)}
 	}
-	var backend harness.Backend
-	switch backendName {
-	case "docker":
-		if f.backend == "docker" {
-			actx, cancel := context.WithTimeout(ctx, 3*time.Second)
-			up := dockerAvailable(actx)
-			cancel()
-			if !up {
-				return &exitError{code: 3, err: errors.New("--backend docker: no Docker daemon answers (is it running, and is DOCKER_HOST right?); use --backend local to run nodes as local processes")}
-			}
-		}
-		backend, err = newDockerBackend(log)
-		if err != nil {
-			return &exitError{code: 3, err: fmt.Errorf("docker backend: %w (use --backend local to run nodes as local processes)", err)}
-		}
-	default:
-		backend = local.New(local.Options{BasePort: f.basePort})
-	}
+	backendName := backend.Name()
 
 	sys, err := refstore.New(bin, mode, storeFaults.List())
 	if err != nil {
@@ -206,14 +184,20 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 	}
 	t := harness.Test{
 		System: sys, Backend: backend,
-		Mode: string(mode), Workload: f.workload, Sticky: f.sticky,
+		Name:  runName(string(mode), f.workload, faultsList),
+		Model: f.model, Workload: f.workload, Sticky: f.sticky,
 		Nemesis: faultsList, NemesisInterval: f.nemesisInterval,
 		Partitions: partitions, PacketModes: packetModes,
 		Nodes: f.nodes, Concurrency: f.concurrency, Rate: f.rate,
 		TimeLimit: f.timeLimit, OpTimeout: f.opTimeout, QuietPeriod: f.quiet,
 		Seed: seed, RunsDir: f.out,
-		Options: map[string]any{"faults": storeFaults.List(), "storenode": bin, "command": strings.Join(os.Args, " ")},
-		Logger:  log,
+		CheckerOptions: checkers.Options{Timeout: f.checkTimeout, SearchMemory: int64(f.searchMemory)},
+		Options:        map[string]any{"mode": string(mode), "faults": storeFaults.List(), "storenode": bin, "command": strings.Join(os.Args, " ")},
+		Logger:         log,
+		Report:         results.WriteReports,
+	}
+	for k, v := range sys.Options() {
+		t.Options[k] = v
 	}
 	t.Progress = progress.print
 	log.Info("run starting", "mode", mode, "workload", f.workload, "nemesis", f.nemesis, "nodes", f.nodes,
@@ -227,9 +211,9 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 	}
 	fmt.Fprintf(stdout, "ops: %d invoked, %d ok, %d fail, %d info (seed %d, backend %s)\n", res.Invoked, res.OK, res.Fail, res.Info, res.Seed, res.Backend)
 	if res.Interrupted {
-		fmt.Fprintln(stdout, "interrupted: checked what was recorded")
+		fmt.Fprintf(stdout, "interrupted: checked what was recorded; exit code %d whatever its verdict\n", exitInterrupted)
 	}
-	code := 2
+	code := 3 // neither checked nor a check error: the harness failed (runErr below)
 	switch {
 	case res.Checked:
 		for _, r := range res.Summary.Results {
@@ -245,10 +229,17 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 		fmt.Fprintf(stdout, "verdict: %s\n", res.Summary.Valid)
 		code = res.Summary.Valid.ExitCode()
 	case res.CheckErr != nil:
-		fmt.Fprintf(stdout, "verdict: unknown: the history could not be checked: %v\n", res.CheckErr)
+		// Not a verdict: the harness could not check what it recorded.
+		fmt.Fprintf(stdout, "verdict: none: the history could not be checked: %v\n", res.CheckErr)
+		code = 3
 	}
 	if runErr != nil {
 		return &exitError{code: 3, err: runErr}
+	}
+	if res.Interrupted {
+		// A stopped run proves nothing about the time it did not run: it
+		// must never look like a pass.
+		return &exitError{code: exitInterrupted}
 	}
 	if code != 0 {
 		return &exitError{code: code}
@@ -256,33 +247,20 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 	return nil
 }
 
+// runName names a run of the reference store <mode>-<workload>-<faults
+// joined by + or none>, so its directory says what ran.
+func runName(mode, workload string, faults []string) string {
+	nem := "none"
+	if len(faults) > 0 {
+		nem = strings.Join(faults, "+")
+	}
+	return fmt.Sprintf("%s-%s-%s", mode, workload, nem)
+}
+
 // findStorenode finds the storenode binary: the flag, next to the
 // faultline executable, ./bin/storenode, then PATH.
 func findStorenode(flag string) (string, error) {
-	if flag != "" {
-		if st, err := os.Stat(flag); err != nil || st.IsDir() {
-			return "", fmt.Errorf("--storenode %q: no such binary (build it with `make build`)", flag)
-		}
-		return filepath.Abs(flag)
-	}
-	var tried []string
-	if exe, err := os.Executable(); err == nil {
-		p := filepath.Join(filepath.Dir(exe), "storenode")
-		tried = append(tried, p)
-		if st, err := os.Stat(p); err == nil && !st.IsDir() {
-			return p, nil
-		}
-	}
-	p := filepath.Join("bin", "storenode")
-	tried = append(tried, p)
-	if st, err := os.Stat(p); err == nil && !st.IsDir() {
-		return filepath.Abs(p)
-	}
-	tried = append(tried, "$PATH")
-	if p, err := exec.LookPath("storenode"); err == nil {
-		return filepath.Abs(p)
-	}
-	return "", fmt.Errorf("storenode binary not found (looked at %s): run `make build`, or pass --storenode", strings.Join(tried, ", "))
+	return nodebin.Find(nodebin.Spec{Name: "storenode", Path: flag, Flag: "--storenode"})
 }
 
 // progressPrinter shows progress: a line redrawn in place on a terminal,
