@@ -226,8 +226,11 @@ type RunEntry struct {
 	// slashes.
 	Path                                string
 	Name, Mode, Workload, Nemesis, Seed string
-	Time                                time.Time
-	Verdict                             verdictView
+	// StoreFaults are the deliberate store bugs the run switched on
+	// (test.json "faults"): a stale-reads run is no plain partition run.
+	StoreFaults string
+	Time        time.Time
+	Verdict     verdictView
 	// Report and Linearization say whether the pages exist.
 	Report, Linearization bool
 	// Logs are the node logs (nodes/*.log), by file name.
@@ -239,8 +242,16 @@ type RunEntry struct {
 // first. Symbolic links (runs/latest) are not followed, so each run is
 // listed once.
 func (s *Server) ListRuns() ([]RunEntry, error) {
+	runs, _, err := s.listRuns()
+	return runs, err
+}
+
+// listRuns is ListRuns, and the directories holding a compare.html (the
+// mode comparisons), by path.
+func (s *Server) listRuns() ([]RunEntry, []string, error) {
 	fsys := s.root.FS()
 	var runs []RunEntry
+	var compares []string
 	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if p == "." {
@@ -262,21 +273,25 @@ func (s *Server) ListRuns() ([]RunEntry, error) {
 			runs = append(runs, s.entry(fsys, p, d))
 			return fs.SkipDir
 		}
+		if st, err := fs.Stat(fsys, path.Join(p, CompareHTMLFile)); err == nil && st.Mode().IsRegular() {
+			compares = append(compares, p)
+		}
 		if depth >= maxRunDepth {
 			return fs.SkipDir
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("list runs in %s: %w", s.dir, err)
+		return nil, nil, fmt.Errorf("list runs in %s: %w", s.dir, err)
 	}
+	sort.Sort(sort.Reverse(sort.StringSlice(compares)))
 	sort.SliceStable(runs, func(i, j int) bool {
 		if !runs[i].Time.Equal(runs[j].Time) {
 			return runs[i].Time.After(runs[j].Time)
 		}
 		return runs[i].Path > runs[j].Path
 	})
-	return runs, nil
+	return runs, compares, nil
 }
 
 func isRun(fsys fs.FS, dir string) bool {
@@ -307,6 +322,7 @@ func (s *Server) entry(fsys fs.FS, p string, d fs.DirEntry) RunEntry {
 				e.Name = n
 			}
 			e.Mode, e.Workload, e.Nemesis, e.Seed = get("mode"), get("workload"), get("nemesis"), get("seed")
+			e.StoreFaults = get("faults")
 			for _, k := range []string{"start_time", "start"} {
 				if t, err := time.Parse(time.RFC3339Nano, get(k)); err == nil {
 					e.Time = t
@@ -358,11 +374,13 @@ type indexRow struct {
 }
 
 type indexView struct {
-	Dir     string
-	Filter  string
-	Filters []filterLink
-	Runs    []indexRow
-	Total   int
+	// Compares link the mode comparisons' pages.
+	Compares []filterLink
+	Dir      string
+	Filter   string
+	Filters  []filterLink
+	Runs     []indexRow
+	Total    int
 }
 
 type filterLink struct {
@@ -384,13 +402,16 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf("verdict=%q is not a filter: use one of %s (none: runs without results.json)", filter, strings.Join(verdictFilters, ", ")), http.StatusBadRequest)
 		return
 	}
-	runs, err := s.ListRuns()
+	runs, compares, err := s.listRuns()
 	if err != nil {
 		s.log.Error("list runs", "err", err)
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
 	v := indexView{Dir: s.dir, Filter: filter, Total: len(runs)}
+	for _, c := range compares {
+		v.Compares = append(v.Compares, filterLink{Name: c, Href: runHref(c) + CompareHTMLFile})
+	}
 	counts := map[string]int{"all": len(runs)}
 	for _, run := range runs {
 		counts[run.Verdict.Class]++
@@ -440,12 +461,13 @@ code{font-family:ui-monospace,monospace;font-size:12px}
 <body><main>
 <h1>faultline runs</h1>
 <p>In <code>{{.Dir}}</code>, newest first.</p>
+{{if .Compares}}<p id="compares">Mode comparisons: {{range .Compares}}<a href="{{.Href}}">{{.Name}}</a> {{end}}</p>{{end}}
 <p class="filters">Verdict: {{range .Filters}}<a href="{{.Href}}"{{if .Active}} class="active"{{end}}>{{.Name}} ({{.Count}})</a>{{end}}</p>
 {{if .Runs}}<table id="runs">
-<tr><th>name</th><th>time</th><th>mode</th><th>workload</th><th>nemesis</th><th>seed</th><th>verdict</th><th>pages</th></tr>
+<tr><th>name</th><th>time</th><th>mode</th><th>workload</th><th>nemesis</th><th>store faults</th><th>seed</th><th>verdict</th><th>pages</th></tr>
 {{range .Runs}}<tr class="run">
 <td>{{if .Report}}<a href="{{.Href}}report.html">{{.Name}}</a>{{else}}{{.Name}}{{end}}<br><code>{{.Path}}</code></td>
-<td>{{.Time}}</td><td>{{.Mode}}</td><td>{{.Workload}}</td><td>{{.Nemesis}}</td><td>{{.Seed}}</td>
+<td>{{.Time}}</td><td>{{.Mode}}</td><td>{{.Workload}}</td><td>{{.Nemesis}}</td><td>{{if .StoreFaults}}<strong>{{.StoreFaults}}</strong>{{else}}none{{end}}</td><td>{{.Seed}}</td>
 <td><span class="badge {{.Verdict.Class}}">{{.Verdict.Text}}</span></td>
 <td>{{if .Report}}<a href="{{.Href}}report.html">report</a>{{else}}no report (run <code>faultline report</code> on it){{end}}
 {{if .Linearization}} · <a href="{{.Href}}linearizability.html">linearizability</a>{{end}} · <a href="{{.Href}}history.jsonl">history</a>{{$h := .Href}}{{range .Logs}} · <a href="{{$h}}nodes/{{.}}">{{.}}</a>{{end}}</td>

@@ -35,6 +35,9 @@ func runsFixture(t *testing.T) string {
 		opts := testOptions(name, 1)
 		delete(opts, "start_time")
 		opts["start"] = start.Format(time.RFC3339Nano)
+		if name == "strong-kv-partition" {
+			opts["faults"] = []string{"stale-reads"}
+		}
 		var sum *checkers.Summary
 		if v != nil {
 			sum = &checkers.Summary{Valid: *v, Results: []checkers.Result{{Checker: "linearizable", Valid: *v}}}
@@ -49,6 +52,8 @@ func runsFixture(t *testing.T) string {
 	mk("strong-kv-partition", "20261123T120000.000Z", t0.Add(2*time.Hour), &invalid)
 	mk("eventual-kv-kill", "20261123T110000.000Z", t0.Add(time.Hour), nil)
 	require.NoError(t, os.Symlink("strong-kv-partition/20261123T120000.000Z", filepath.Join(runs, "latest")))
+	require.NoError(t, os.MkdirAll(filepath.Join(runs, "compare-20261123T130000Z"), 0o755))
+	require.NoError(t, WriteCompare(filepath.Join(runs, "compare-20261123T130000Z"), sampleComparison()))
 	require.NoError(t, os.Symlink("..", filepath.Join(runs, "up")))
 	require.NoError(t, os.Symlink(filepath.Join(base, "secret.txt"), filepath.Join(runs, "abs")))
 	require.NoError(t, os.Symlink("../secret.txt", filepath.Join(runs, "strong-kv-none", "rel")))
@@ -93,6 +98,9 @@ func TestServeIndex(t *testing.T) {
 	assert.Contains(t, body, `<span class="badge none">not checked</span>`)
 	assert.Contains(t, body, `href="/runs/strong-kv-partition/20261123T120000.000Z/report.html"`)
 	assert.Contains(t, body, "<td>strong</td><td>kv</td><td>partition, kill</td>")
+	assert.Contains(t, body, "<td><strong>stale-reads</strong></td>", "deliberate store faults are shown")
+	assert.Contains(t, body, "<td>none</td>", "and their absence")
+	assert.Contains(t, body, `<a href="/runs/compare-20261123T130000Z/compare.html">compare-20261123T130000Z</a>`, "the mode comparisons are linked")
 
 	cases := []struct {
 		filter string
