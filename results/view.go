@@ -594,12 +594,12 @@ func addWitnesses(ctx context.Context, cv *checkerView, events []history.Event, 
 func checkerViewOf(r checkers.Result, t *opTable) checkerView {
 	cv := checkerView{Name: r.Checker, ID: "checker-" + r.Checker, Verdict: verdictOf(r.Valid), Reason: r.Reason,
 		NumAnomalies: len(r.Anomalies), NumInfo: len(r.Info)}
-	cv.Total = countedTotal(r.Anomalies, r.Counts)
+	cv.Total = r.Total()
 	if r.Checker == "set" {
 		// The set checker counts what it stops listing by name too.
 		cv.Total = max(cv.Total, r.Counts["lost"]+r.Counts["unexpected"])
 	}
-	cv.TotalInfo = countedTotal(r.Info, r.Counts)
+	cv.TotalInfo = r.TotalInfo()
 	for i, a := range r.Anomalies {
 		if i == maxAnomaliesShown {
 			cv.MoreAnoms = len(r.Anomalies) - i
@@ -622,27 +622,6 @@ func checkerViewOf(r checkers.Result, t *opTable) checkerView {
 		cv.Extra = truncate(history.Canonical(r.Extra), maxExtraChars)
 	}
 	return cv
-}
-
-// countedTotal is how many anomalies a checker found, of which it
-// listed list: checkers list a few and count them all in Counts, by the
-// anomaly's name ("nonlinearizable" as keys-nonlinearizable). Never less
-// than the list.
-func countedTotal(list []checkers.Anomaly, counts map[string]int) int {
-	seen := map[string]bool{}
-	total := 0
-	for _, a := range list {
-		if seen[a.Name] {
-			continue
-		}
-		seen[a.Name] = true
-		name := a.Name
-		if name == "nonlinearizable" {
-			name = "keys-nonlinearizable"
-		}
-		total += counts[name]
-	}
-	return max(total, len(list))
 }
 
 func anomalyViewOf(a checkers.Anomaly, t *opTable) anomalyView {

@@ -83,9 +83,9 @@ func TestAroundAMissingElement(t *testing.T) {
 
 func TestCountedTotal(t *testing.T) {
 	list := []checkers.Anomaly{{Name: "lost"}, {Name: "lost"}, {Name: "unexpected"}}
-	assert.Equal(t, 47, countedTotal(list, map[string]int{"lost": 44, "unexpected": 3, "acknowledged": 900}))
-	assert.Equal(t, 3, countedTotal(list, nil), "never fewer than listed")
-	assert.Equal(t, 24, countedTotal([]checkers.Anomaly{{Name: "nonlinearizable"}}, map[string]int{"keys-nonlinearizable": 24}))
+	assert.Equal(t, 47, checkers.Result{Anomalies: list, Counts: map[string]int{"lost": 44, "unexpected": 3, "acknowledged": 900}}.Total())
+	assert.Equal(t, 3, checkers.Result{Anomalies: list}.Total(), "never fewer than listed")
+	assert.Equal(t, 24, checkers.Result{Anomalies: []checkers.Anomaly{{Name: "nonlinearizable"}}, Counts: map[string]int{"keys-nonlinearizable": 24}}.Total())
 }
 
 func TestReadableNS(t *testing.T) {

@@ -222,7 +222,7 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 				line += " (" + r.Reason + ")"
 			}
 			if len(r.Anomalies) > 0 {
-				line += fmt.Sprintf(" — %d anomalies, first: %s", len(r.Anomalies), r.Anomalies[0].Name)
+				line += fmt.Sprintf(" — %d anomalies, first: %s", r.Total(), r.Anomalies[0].Name)
 			}
 			fmt.Fprintln(stdout, line)
 		}
