@@ -14,6 +14,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 
 	"github.com/faultline/faultline/harness"
 )
@@ -159,7 +160,17 @@ func (s *System) dial(addr string) (*clientv3.Client, error) {
 	return clientv3.New(clientv3.Config{
 		Endpoints:   []string{"http://" + addr},
 		DialTimeout: s.cfg.DialTimeout,
-		DialOptions: []grpc.DialOption{grpc.WithChainUnaryInterceptor(failFast)},
+		DialOptions: []grpc.DialOption{
+			grpc.WithChainUnaryInterceptor(failFast),
+			// A connection attempt gives up after DialTimeout (gRPC's
+			// default is 20 s): a killed container's address does not
+			// refuse, it just never answers, and the op would wait out
+			// its timeout as unknown while the request was never sent.
+			grpc.WithConnectParams(grpc.ConnectParams{
+				MinConnectTimeout: s.cfg.DialTimeout,
+				Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: time.Second},
+			}),
+		},
 		Logger:      zap.NewNop(),
 		// Keepalive finds a dead connection to a paused or cut-off node.
 		DialKeepAliveTime:    2 * time.Second,
