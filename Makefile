@@ -13,6 +13,7 @@ all: build
 
 build:
 	CGO_ENABLED=0 $(GO) build -o $(BIN)/storenode ./cmd/storenode
+	CGO_ENABLED=0 $(GO) build -o $(BIN)/faultline-netfault ./cmd/faultline-netfault
 	$(GO) build -o $(BIN)/faultline ./cmd/faultline
 
 run: build

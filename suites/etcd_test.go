@@ -75,7 +75,7 @@ func runEtcd(t *testing.T, serializable bool, test harness.Test, want harness.Ex
 	t.Helper()
 	sys, err := etcd.New(etcdBinary(t), etcd.Config{Serializable: serializable})
 	require.NoError(t, err)
-	test.System, test.Backend, test.Mode = sys, etcdBackend(t), "strong"
+	test.System, test.Backend, test.Model = sys, etcdBackend(t), "linearizable"
 	test.Options = sys.Options()
 	if test.Name == "" {
 		nem := "none"

@@ -2,14 +2,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"os/signal"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -20,37 +17,31 @@ import (
 	"golang.org/x/term"
 
 	"github.com/faultline/faultline/harness"
+	"github.com/faultline/faultline/harness/backends"
 	"github.com/faultline/faultline/harness/docker"
-	"github.com/faultline/faultline/harness/local"
+	"github.com/faultline/faultline/harness/nodebin"
 	"github.com/faultline/faultline/harness/refstore"
 	"github.com/faultline/faultline/nemesis"
+	"github.com/faultline/faultline/results"
 	"github.com/faultline/faultline/store"
 	"github.com/faultline/faultline/workloads"
 )
 
-// Backends names the valid --backend values.
-var backends = []string{"docker", "local"}
-
 // dockerAvailable reports whether a Docker daemon answers (the docker
-// backend is the default then).
+// backend is the default then); tests replace it.
 var dockerAvailable = docker.Available
 
-// newDockerBackend returns the docker backend.
-var newDockerBackend = func(log *slog.Logger) (harness.Backend, error) {
-	return docker.New(docker.Options{Logger: log})
-}
-
 type runFlags struct {
-	mode, workload, nemesis, backend, out, storenode, faults string
-	partitions, packetModes                                  string
-	nemesisInterval, timeLimit, opTimeout, quiet             time.Duration
-	nodes, concurrency, basePort                             int
-	rate                                                     float64
-	seed                                                     int64
-	sticky                                                   bool
-	system                                                   string
-	serializable                                             bool
-	etcd                                                     etcdFlags
+	mode, model, workload, nemesis, backend, out, storenode, faults string
+	partitions, packetModes                                         string
+	nemesisInterval, timeLimit, opTimeout, quiet                    time.Duration
+	nodes, concurrency, basePort                                    int
+	rate                                                            float64
+	seed                                                            int64
+	sticky                                                          bool
+	system                                                          string
+	serializable                                                    bool
+	etcd                                                            etcdFlags
 }
 
 func newRunCmd() *cobra.Command {
@@ -79,6 +70,7 @@ harness or the cluster failed (bad flags too).`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.mode, "mode", "strong", "consistency mode of the store: strong, causal, eventual")
+	fl.StringVar(&f.model, "model", "", "consistency model to check: "+strings.Join(workloads.RegisterModels, ", ")+" (default: the one the mode promises: strong linearizable, causal causal+, eventual eventual)")
 	fl.StringVar(&f.workload, "workload", "kv", "workload: "+strings.Join(workloads.Names, ", "))
 	fl.StringVar(&f.nemesis, "nemesis", "none", "faults to inject: comma list of "+strings.Join(nemesis.Faults, ", ")+"; all; none")
 	fl.StringVar(&f.partitions, "partitions", "", "partition topologies the partition nemesis draws from: comma list of "+strings.Join(nemesis.Topologies, ", ")+" (default: all)")
@@ -127,6 +119,9 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 	if err != nil {
 		return usageErr("--mode: %w", err)
 	}
+	if f.model != "" && !slices.Contains(workloads.RegisterModels, f.model) {
+		return usageErr("--model: unknown model %q: valid models are %s", f.model, strings.Join(workloads.RegisterModels, ", "))
+	}
 	if !slices.Contains(workloads.Names, f.workload) {
 		return usageErr("--workload: unknown workload %q: valid workloads are %s", f.workload, strings.Join(workloads.Names, ", "))
 	}
@@ -146,8 +141,8 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 	if err != nil {
 		return usageErr("--faults: %w", err)
 	}
-	if f.backend != "" && !slices.Contains(backends, f.backend) {
-		return usageErr("--backend: unknown backend %q: valid backends are %s", f.backend, strings.Join(backends, ", "))
+	if f.backend != "" && !slices.Contains(backends.Names, f.backend) {
+		return usageErr("--backend: unknown backend %q: valid backends are %s", f.backend, strings.Join(backends.Names, ", "))
 	}
 	switch {
 	case f.nodes < 1:
@@ -169,8 +164,8 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 	isEtcd := f.system == "etcd"
 	if isEtcd {
 		switch {
-		case cmd.Flags().Changed("mode") && mode != store.Strong:
-			return usageErr("--mode %s: --mode configures the reference store; etcd is checked as linearizable (with --serializable its reads may be stale, which the linearizable checker finds)", mode)
+		case cmd.Flags().Changed("mode"):
+			return usageErr("--mode %s: --mode configures the reference store; etcd promises linearizable (--model chooses another model to check; with --serializable its reads may be stale, which the linearizable checker finds)", mode)
 		case len(storeFaults) > 0:
 			return usageErr("--faults: the deliberate faults are the reference store's; etcd has none")
 		}
@@ -201,40 +196,24 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 		stop()
 	}()
 
-	backendName := f.backend
-	if backendName == "" {
-		backendName = "local"
+	if isEtcd && f.backend == "" {
 		actx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		if dockerAvailable(actx) {
-			backendName = "docker"
-		}
+		up := dockerAvailable(actx)
 		cancel()
-		if isEtcd && backendName == "local" {
+		if !up {
 			return usageErr("--system etcd: no Docker daemon answers: %w", errEtcdLocal)
 		}
-		log.Info("backend chosen", "backend", backendName, "why", map[bool]string{true: "a Docker daemon answers", false: "no Docker daemon answers"}[backendName == "docker"])
 	}
-	var backend harness.Backend
-	switch backendName {
-	case "docker":
-		if f.backend == "docker" {
-			actx, cancel := context.WithTimeout(ctx, 3*time.Second)
-			up := dockerAvailable(actx)
-			cancel()
-			if !up {
-				return &exitError{code: 3, err: errors.New("--backend docker: no Docker daemon answers (is it running, and is DOCKER_HOST right?); use --backend local to run nodes as local processes")}
-			}
-		}
-		backend, err = newDockerBackend(log)
-		if err != nil {
-			return &exitError{code: 3, err: fmt.Errorf("docker backend: %w (use --backend local to run nodes as local processes)", err)}
-		}
-	default:
-		backend = local.New(local.Options{BasePort: f.basePort})
+	backend, err := backends.New(ctx, f.backend, backends.Options{Logger: log, BasePort: f.basePort, Available: dockerAvailable,
+		Hint: "use --backend local to run nodes as local processes"})
+	if err != nil {
+		return &exitError{code: 3, err: fmt.Errorf("--backend: %w", err)}
 	}
+	backendName := backend.Name()
 
 	var sys harness.System
-	options := map[string]any{"faults": storeFaults.List(), "storenode": bin, "command": strings.Join(os.Args, " ")}
+	name := runName(string(mode), f.workload, faultsList)
+	options := map[string]any{"mode": string(mode), "faults": storeFaults.List(), "storenode": bin, "command": strings.Join(os.Args, " ")}
 	if isEtcd {
 		eb, err := etcdBinary(ctx, f.etcd, log)
 		if err != nil {
@@ -244,11 +223,9 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 		if err != nil {
 			return err
 		}
-		sys = es
-		delete(options, "storenode")
-		for k, v := range es.Options() {
-			options[k] = v
-		}
+		sys, name = es, runName(etcdModeLabel(f.serializable), f.workload, faultsList)
+		options = es.Options()
+		options["command"] = strings.Join(os.Args, " ")
 	} else {
 		rs, err := refstore.New(bin, mode, storeFaults.List())
 		if err != nil {
@@ -258,7 +235,8 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 	}
 	t := harness.Test{
 		System: sys, Backend: backend,
-		Mode: string(mode), Workload: f.workload, Sticky: f.sticky,
+		Name:  name,
+		Model: f.model, Workload: f.workload, Sticky: f.sticky,
 		Nemesis: faultsList, NemesisInterval: f.nemesisInterval,
 		Partitions: partitions, PacketModes: packetModes,
 		Nodes: f.nodes, Concurrency: f.concurrency, Rate: f.rate,
@@ -266,13 +244,7 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 		Seed: seed, RunsDir: f.out,
 		Options: options,
 		Logger:  log,
-	}
-	if isEtcd {
-		nem := "none"
-		if len(faultsList) > 0 {
-			nem = strings.Join(faultsList, "+")
-		}
-		t.Name = fmt.Sprintf("%s-%s-%s", etcdModeLabel(f.serializable), f.workload, nem)
+		Report:  results.WriteReports,
 	}
 	t.Progress = progress.print
 	log.Info("run starting", "system", sys.Name(), "mode", mode, "workload", f.workload, "nemesis", f.nemesis, "nodes", f.nodes,
@@ -315,33 +287,20 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 	return nil
 }
 
+// runName names a run of the reference store <mode>-<workload>-<faults
+// joined by + or none>, so its directory says what ran.
+func runName(mode, workload string, faults []string) string {
+	nem := "none"
+	if len(faults) > 0 {
+		nem = strings.Join(faults, "+")
+	}
+	return fmt.Sprintf("%s-%s-%s", mode, workload, nem)
+}
+
 // findStorenode finds the storenode binary: the flag, next to the
 // faultline executable, ./bin/storenode, then PATH.
 func findStorenode(flag string) (string, error) {
-	if flag != "" {
-		if st, err := os.Stat(flag); err != nil || st.IsDir() {
-			return "", fmt.Errorf("--storenode %q: no such binary (build it with `make build`)", flag)
-		}
-		return filepath.Abs(flag)
-	}
-	var tried []string
-	if exe, err := os.Executable(); err == nil {
-		p := filepath.Join(filepath.Dir(exe), "storenode")
-		tried = append(tried, p)
-		if st, err := os.Stat(p); err == nil && !st.IsDir() {
-			return p, nil
-		}
-	}
-	p := filepath.Join("bin", "storenode")
-	tried = append(tried, p)
-	if st, err := os.Stat(p); err == nil && !st.IsDir() {
-		return filepath.Abs(p)
-	}
-	tried = append(tried, "$PATH")
-	if p, err := exec.LookPath("storenode"); err == nil {
-		return filepath.Abs(p)
-	}
-	return "", fmt.Errorf("storenode binary not found (looked at %s): run `make build`, or pass --storenode", strings.Join(tried, ", "))
+	return nodebin.Find(nodebin.Spec{Name: "storenode", Path: flag, Flag: "--storenode"})
 }
 
 // progressPrinter shows progress: a line redrawn in place on a terminal,
