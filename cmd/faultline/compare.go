@@ -147,8 +147,12 @@ func parseCompareCells(f compareFlags) ([]compareCellSpec, error) {
 		}
 		for _, ser := range []bool{false, true} {
 			for _, n := range nems {
-				if _, err := nemesis.ParseSpec(strings.ReplaceAll(n, "+", ",")); err != nil {
+				fs, err := nemesis.ParseSpec(strings.ReplaceAll(n, "+", ","))
+				if err != nil {
 					return nil, usageErr("--nemeses: cell %q: %w (join several faults with +, e.g. partition+kill)", n, err)
+				}
+				if n != "all" && slices.Contains(fs, "clock") {
+					continue // etcd has no clock API (etcdFaults)
 				}
 				for _, w := range wls {
 					cells = append(cells, compareCellSpec{mode: etcdModeLabel(ser), workload: w, nemesis: n, etcd: true, serializable: ser})
@@ -300,6 +304,9 @@ func compareRun(ctx context.Context, f compareFlags, cells []compareCellSpec, bi
 			sys = rs
 		}
 		nem, _ := nemesis.ParseSpec(strings.ReplaceAll(c.nemesis, "+", ","))
+		if c.etcd {
+			nem = etcdFaults(nem)
+		}
 		t := harness.Test{
 			Name:   fmt.Sprintf("%s-%s-%s", c.mode, c.workload, c.nemesis),
 			System: sys, Backend: backend,

@@ -168,6 +168,8 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 			return usageErr("--mode %s: --mode configures the reference store; etcd promises linearizable (--model chooses another model to check; with --serializable its reads may be stale, which the linearizable checker finds)", mode)
 		case len(storeFaults) > 0:
 			return usageErr("--faults: the deliberate faults are the reference store's; etcd has none")
+		case slices.Contains(faultsList, "clock"):
+			return usageErr("--nemesis %s: etcd has no API to skew a node's clock, so the clock nemesis cannot be applied to it; name the others (e.g. --nemesis %s)", f.nemesis, strings.Join(etcdFaults(faultsList), ","))
 		}
 		if err := etcdBackendOK(f.backend); err != nil {
 			return err
