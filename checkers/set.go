@@ -107,6 +107,9 @@ func (s *setState) all() []*setElem {
 
 func (c setChecker) Check(ctx context.Context, events []history.Event) Result {
 	res := Result{Checker: c.Name(), Valid: Valid, Counts: map[string]int{}}
+	if !completedAny(events) {
+		return unknownf(res, nothingToCheck)
+	}
 	sets := map[string]*setState{}
 	get := func(k string) *setState {
 		s, ok := sets[k]

@@ -298,7 +298,8 @@ func (r *run) closeRecorder() error {
 	return r.rec.Close()
 }
 
-// startCluster starts the nodes and waits until each answers Ready.
+// startCluster starts the nodes; the backend returns once each answers
+// Ready.
 func (r *run) startCluster(ctx context.Context) error {
 	t := &r.t
 	r.phase.set("starting")
@@ -307,10 +308,7 @@ func (r *run) startCluster(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("start the cluster: %w", err)
 	}
-	r.cl, r.nodes = cl, cl.Nodes()
-	if err := waitReady(ctx, t.System, r.nodes); err != nil {
-		return err
-	}
+	r.cl, r.nodes = cl, cl.Nodes() // ready: Start waits for it
 	t.Logger.Info("cluster ready", "nodes", len(r.nodes))
 	return nil
 }
@@ -493,6 +491,9 @@ func (t *Test) meta(res RunResult, start time.Time) map[string]any {
 	if nem == nil {
 		nem = []string{}
 	}
+	if p, ok := t.System.(Promiser); ok {
+		m["promised"] = p.Promise().Model
+	}
 	for k, v := range map[string]any{
 		"name":              t.Name,
 		"system":            t.System.Name(),
@@ -548,7 +549,7 @@ func (p *phaseBox) get() string  { p.mu.Lock(); defer p.mu.Unlock(); return p.v 
 
 // startProgress calls t.Progress about once a second until the returned
 // function is called (idempotent).
-func (t *Test) startProgress(st *Stats, phase *phaseBox, nem Nemesis, zero time.Time) func() {
+func (t *Test) startProgress(st *stats, phase *phaseBox, nem Nemesis, zero time.Time) func() {
 	if t.Progress == nil {
 		return func() {}
 	}

@@ -110,7 +110,11 @@ type anomalyView struct {
 }
 
 type checkerView struct {
-	Name         string
+	Name string
+	// Promised marks the model the system promised in its configuration
+	// (test.json "promised"): invalid there is a bug; elsewhere it is what
+	// the configuration gives up.
+	Promised     bool
 	Verdict      verdictView
 	Reason       string
 	Anomalies    []anomalyView
@@ -150,7 +154,9 @@ type reportView struct {
 	TestErr   string
 	// SummaryErr says why there is no verdict.
 	SummaryErr string
-	Warnings   []string
+	// Interrupted: the run was stopped before it finished (test.json).
+	Interrupted bool
+	Warnings    []string
 
 	Events, Ops int
 	Duration    string
@@ -190,6 +196,7 @@ func buildReport(run *Run, linNote string, now time.Time) (reportView, error) {
 		Test:              run.Test,
 		TestErr:           run.TestErr,
 		SummaryErr:        run.SummaryErr,
+		Interrupted:       run.TestValue("interrupted") == "true",
 		Warnings:          run.Warnings,
 		Events:            len(run.Events),
 		Ops:               len(t.ops),
@@ -205,8 +212,11 @@ func buildReport(run *Run, linNote string, now time.Time) (reportView, error) {
 	}
 	if run.Summary != nil {
 		v.Verdict = verdictOf(run.Summary.Valid)
+		promised := run.TestValue("promised")
 		for _, r := range run.Summary.Results {
-			v.Checkers = append(v.Checkers, checkerViewOf(r, t))
+			cv := checkerViewOf(r, t)
+			cv.Promised = promised != "" && r.Checker == promised
+			v.Checkers = append(v.Checkers, cv)
 		}
 	}
 	colors := faultColors(faults)

@@ -22,10 +22,11 @@ func newCheckCmd() *cobra.Command {
 	var (
 		models  string
 		timeout time.Duration
+		memory  = byteSize(checkers.DefaultSearchMemory)
 		asJSON  bool
 	)
 	cmd := &cobra.Command{
-		Use:   "check [--model linearizable|causal|causal+|eventual|set[,...]] [--timeout D] [--json] <run-dir | history.jsonl>",
+		Use:   "check [--model linearizable|causal|causal+|eventual|set[,...]] [--timeout D] [--search-memory SIZE] [--json] <run-dir | history.jsonl>",
 		Short: "Check a recorded history against consistency models",
 		Long: `check reads a history (a run directory's history.jsonl, or any history.jsonl)
 and checks it against the named models, or, without --model, the checkers the
@@ -39,12 +40,13 @@ Exit code: 0 valid, 1 invalid, 2 unknown, 3 the input could not be read.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runCheck(cmd, args[0], models, timeout, asJSON)
+			return runCheck(cmd, args[0], models, checkers.Options{Timeout: timeout, SearchMemory: int64(memory)}, asJSON)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&models, "model", "", "checkers to run, comma-separated: "+strings.Join(checkers.Names, ", ")+" (default: the run's test.json \"checkers\")")
 	f.DurationVar(&timeout, "timeout", 0, "bound on the linearizability search (0 = none); a timeout gives unknown, never valid")
+	f.Var(&memory, "search-memory", "bound on the linearizability search's memory; a key whose search would pass it is unknown, with the reason")
 	f.BoolVar(&asJSON, "json", false, "print the results as JSON (results.json's format)")
 	return cmd
 }
@@ -52,7 +54,7 @@ Exit code: 0 valid, 1 invalid, 2 unknown, 3 the input could not be read.`,
 // checkInputError is an input that cannot be read: exit 3.
 func checkInputError(err error) error { return &exitError{code: 3, err: err} }
 
-func runCheck(cmd *cobra.Command, arg, models string, timeout time.Duration, asJSON bool) error {
+func runCheck(cmd *cobra.Command, arg, models string, opts checkers.Options, asJSON bool) error {
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
 	st, err := os.Stat(arg)
 	if err != nil {
@@ -78,7 +80,7 @@ func runCheck(cmd *cobra.Command, arg, models string, timeout time.Duration, asJ
 	for _, w := range rr.Warnings {
 		fmt.Fprintln(stderr, "faultline: warning:", w)
 	}
-	sum, err := checkers.CheckAll(cmd.Context(), rr.Events, names, checkers.Options{Timeout: timeout})
+	sum, err := checkers.CheckAll(cmd.Context(), rr.Events, names, opts)
 	if err != nil {
 		return checkInputError(err)
 	}

@@ -261,6 +261,9 @@ func runCompare(cmd *cobra.Command, f compareFlags) error {
 		}
 		fmt.Fprintf(stdout, "\n%s\n", filepath.Join(dir, results.CompareHTMLFile))
 	}
+	if ctx.Err() != nil {
+		return &exitError{code: exitInterrupted, err: fmt.Errorf("interrupted: the comparison is of the cells run so far (%w)", errors.Join(runErr, ctx.Err()))}
+	}
 	if runErr != nil {
 		return &exitError{code: 3, err: runErr}
 	}
@@ -324,7 +327,8 @@ func compareRun(ctx context.Context, f compareFlags, cells []compareCellSpec, bi
 		t.Seed = seed
 		log.Info("compare: running", "cell", fmt.Sprintf("%d/%d", i+1, len(cells)), "mode", c.mode, "nemesis", c.nemesis, "workload", c.workload, "seed", seed)
 		res, err := harness.Run(ctx, t)
-		cell := results.CompareCell{Mode: c.mode, Nemesis: c.nemesis, Workload: c.workload, Backend: res.Backend, Seed: seed}
+		cell := results.CompareCell{Mode: c.mode, Nemesis: c.nemesis, Workload: c.workload, Backend: res.Backend, Seed: seed,
+			Promised: promisedBy(sys)}
 		if err != nil {
 			cell.Err = err.Error()
 			errs = append(errs, fmt.Errorf("%s × %s × %s: %w", c.mode, c.nemesis, c.workload, err))
@@ -343,6 +347,24 @@ func compareRun(ctx context.Context, f compareFlags, cells []compareCellSpec, bi
 		cmp.Cells = append(cmp.Cells, cell)
 	}
 	return cmp, errors.Join(errs...)
+}
+
+// promisedBy is the model sys promises ("" when it does not say).
+func promisedBy(sys harness.System) string {
+	if p, ok := sys.(harness.Promiser); ok {
+		return p.Promise().Model
+	}
+	return ""
+}
+
+// promisedIn is the promised model a run's test.json records, else (runs
+// recorded before test.json said) the one the store's mode promises.
+func promisedIn(meta map[string]any) string {
+	if p, ok := meta["promised"].(string); ok {
+		return p
+	}
+	mode, _ := meta["mode"].(string)
+	return workloads.Models[mode]
 }
 
 // fillCell measures the cell's history and writes its report.html.
@@ -423,7 +445,8 @@ func compareFrom(ctx context.Context, root string, timeout time.Duration, log *s
 			}
 		}
 		seed, _ := fd.meta["seed"].(float64)
-		cell := results.CompareCell{Mode: modeLabel(fd.meta), Workload: str("workload"), Nemesis: nemesisCell(nems), Backend: str("backend"), Seed: int64(seed)}
+		cell := results.CompareCell{Mode: modeLabel(fd.meta), Workload: str("workload"), Nemesis: nemesisCell(nems), Backend: str("backend"), Seed: int64(seed),
+			Promised: promisedIn(fd.meta)}
 		fillCell(ctx, &cell, root, fd.dir, log)
 		sum, err := summaryWithModels(ctx, fd.dir, timeout)
 		if err != nil {
@@ -472,9 +495,13 @@ func nemesisCell(faults []string) string {
 // summaryWithModels returns the run's results.json when it holds every
 // model's verdict, else checks the history against every model.
 func summaryWithModels(ctx context.Context, dir string, timeout time.Duration) (checkers.Summary, error) {
-	if b, err := os.ReadFile(filepath.Join(dir, results.ResultsFile)); err == nil {
+	path := filepath.Join(dir, results.ResultsFile)
+	if b, err := os.ReadFile(path); err == nil {
 		var sum checkers.Summary
-		if json.Unmarshal(b, &sum) == nil {
+		if err := json.Unmarshal(b, &sum); err != nil {
+			return checkers.Summary{}, fmt.Errorf("%s: %w (check the run again with `faultline check %s`, or remove the file)", path, err, dir)
+		}
+		{
 			have := map[string]bool{}
 			for _, r := range sum.Results {
 				have[r.Checker] = true

@@ -9,6 +9,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime/debug"
 
 	"github.com/spf13/cobra"
 )
@@ -43,6 +44,14 @@ func newRootCmd() *cobra.Command {
 }
 
 func main() {
+	defer func() {
+		// Go exits 2 on a panic, which is the code for "unknown": a crash
+		// must never read as a verdict.
+		if p := recover(); p != nil {
+			fmt.Fprintf(os.Stderr, "faultline: crashed (a bug in faultline, not a verdict): %v\n%s", p, debug.Stack())
+			os.Exit(3)
+		}
+	}()
 	err := newRootCmd().Execute()
 	if err == nil {
 		return

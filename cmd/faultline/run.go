@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/faultline/faultline/checkers"
 	"github.com/faultline/faultline/harness"
 	"github.com/faultline/faultline/harness/backends"
 	"github.com/faultline/faultline/harness/docker"
@@ -35,6 +36,8 @@ type runFlags struct {
 	mode, model, workload, nemesis, backend, out, storenode, faults string
 	partitions, packetModes                                         string
 	nemesisInterval, timeLimit, opTimeout, quiet                    time.Duration
+	checkTimeout                                                    time.Duration
+	searchMemory                                                    byteSize
 	nodes, concurrency, basePort                                    int
 	rate                                                            float64
 	seed                                                            int64
@@ -45,7 +48,7 @@ type runFlags struct {
 }
 
 func newRunCmd() *cobra.Command {
-	var f runFlags
+	f := runFlags{searchMemory: checkers.DefaultSearchMemory}
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Run a test: start a cluster, drive clients while faults happen, record the history, check it",
@@ -62,7 +65,8 @@ prebuilt one); --serializable makes its reads serializable.
 
 It prints the run directory (runs/<test>/<timestamp>, linked as runs/latest)
 and a verdict per checker. Exit codes: 0 valid, 1 invalid, 2 unknown, 3 the
-harness or the cluster failed (bad flags too).`,
+harness or the cluster failed (bad flags too), 130 interrupted (Ctrl-C or
+SIGTERM; what was recorded is still checked and its verdict printed).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runRun(cmd, f)
@@ -87,6 +91,8 @@ harness or the cluster failed (bad flags too).`,
 	fl.StringVar(&f.faults, "faults", "", "deliberate store faults passed to every node: "+faultNames())
 	fl.DurationVar(&f.opTimeout, "op-timeout", 5*time.Second, "an op that takes longer completes as info")
 	fl.DurationVar(&f.quiet, "quiet-period", 3*time.Second, "pause between healing and the final reads")
+	fl.DurationVar(&f.checkTimeout, "check-timeout", 0, "bound on the linearizability search (0: none but the run's own 10 minutes); past it the verdict is unknown")
+	fl.Var(&f.searchMemory, "search-memory", "bound on the linearizability search's memory; a key whose search would pass it is unknown, with the reason")
 	fl.BoolVar(&f.sticky, "sticky", false, "keep each client process on one node (default: processes switch nodes)")
 	fl.StringVar(&f.system, "system", "store", "system under test: store (the reference store) or etcd (docker backend; built from the Go module proxy on first use)")
 	fl.BoolVar(&f.serializable, "serializable", false, "etcd: serializable reads (a node answers from its own state, possibly stale) instead of linearizable")
@@ -244,9 +250,10 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 		Nodes: f.nodes, Concurrency: f.concurrency, Rate: f.rate,
 		TimeLimit: f.timeLimit, OpTimeout: f.opTimeout, QuietPeriod: f.quiet,
 		Seed: seed, RunsDir: f.out,
-		Options: options,
-		Logger:  log,
-		Report:  results.WriteReports,
+		CheckerOptions: checkers.Options{Timeout: f.checkTimeout, SearchMemory: int64(f.searchMemory)},
+		Options:        options,
+		Logger:         log,
+		Report:         results.WriteReports,
 	}
 	t.Progress = progress.print
 	log.Info("run starting", "system", sys.Name(), "mode", mode, "workload", f.workload, "nemesis", f.nemesis, "nodes", f.nodes,
@@ -260,9 +267,9 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 	}
 	fmt.Fprintf(stdout, "ops: %d invoked, %d ok, %d fail, %d info (seed %d, backend %s)\n", res.Invoked, res.OK, res.Fail, res.Info, res.Seed, res.Backend)
 	if res.Interrupted {
-		fmt.Fprintln(stdout, "interrupted: checked what was recorded")
+		fmt.Fprintf(stdout, "interrupted: checked what was recorded; exit code %d whatever its verdict\n", exitInterrupted)
 	}
-	code := 2
+	code := 3 // neither checked nor a check error: the harness failed (runErr below)
 	switch {
 	case res.Checked:
 		for _, r := range res.Summary.Results {
@@ -278,10 +285,17 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 		fmt.Fprintf(stdout, "verdict: %s\n", res.Summary.Valid)
 		code = res.Summary.Valid.ExitCode()
 	case res.CheckErr != nil:
-		fmt.Fprintf(stdout, "verdict: unknown: the history could not be checked: %v\n", res.CheckErr)
+		// Not a verdict: the harness could not check what it recorded.
+		fmt.Fprintf(stdout, "verdict: none: the history could not be checked: %v\n", res.CheckErr)
+		code = 3
 	}
 	if runErr != nil {
 		return &exitError{code: 3, err: runErr}
+	}
+	if res.Interrupted {
+		// A stopped run proves nothing about the time it did not run: it
+		// must never look like a pass.
+		return &exitError{code: exitInterrupted}
 	}
 	if code != 0 {
 		return &exitError{code: code}
