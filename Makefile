@@ -7,7 +7,7 @@ BIN       := bin
 RUN_ARGS  ?= --mode strong --workload kv --time-limit 30s
 TEST_FLAGS ?= -short -count=1 -timeout 25m  # -short: ./suites runs its CI subset
 
-.PHONY: all build run test vet bench bench-check fuzz suite compare clean
+.PHONY: all build run test vet bench bench-check bench-peers fuzz suite compare clean
 
 all: build
 
@@ -53,6 +53,13 @@ bench-check:
 	$(GO) build -o $(BIN)/porcupinecheck ./cmd/checkbench/porcupinecheck
 	$(GO) build -o $(BIN)/checkbench ./cmd/checkbench
 	$(BIN)/checkbench -faultline $(BIN)/faultline -porcupine $(BIN)/porcupinecheck $(CHECKBENCH_ARGS)
+
+# The reference store (strong, causal, eventual) beside etcd (linearizable
+# and serializable reads): same load generator, fresh 3-node clusters,
+# interleaved repetitions; a table of medians and ratios to etcd.
+PEERS_ARGS ?= -reps 3 -duration 10s
+bench-peers: build
+	$(GO) run ./bench/peers -storenode $(BIN)/storenode $(PEERS_ARGS)
 
 clean:
 	rm -rf $(BIN)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -41,6 +42,9 @@ type runFlags struct {
 	rate                                                            float64
 	seed                                                            int64
 	sticky                                                          bool
+	system                                                          string
+	serializable                                                    bool
+	etcd                                                            etcdFlags
 }
 
 func newRunCmd() *cobra.Command {
@@ -53,6 +57,11 @@ Docker daemon answers, else as local processes), drives --concurrency client
 processes against it for --time-limit while the nemesis injects faults,
 heals, reads every key on every node, and checks the history with the
 workload's checkers for the mode's consistency model.
+
+--system etcd tests a real etcd cluster instead (docker backend), checked as
+linearizable; its binary is built statically from the Go module proxy on
+first use and cached by version (--etcd-version, or --etcd-binary for a
+prebuilt one); --serializable makes its reads serializable.
 
 It prints the run directory (runs/<test>/<timestamp>, linked as runs/latest)
 and a verdict per checker. Exit codes: 0 valid, 1 invalid, 2 unknown, 3 the
@@ -85,6 +94,9 @@ SIGTERM; what was recorded is still checked and its verdict printed).`,
 	fl.DurationVar(&f.checkTimeout, "check-timeout", 0, "bound on the linearizability search (0: none but the run's own 10 minutes); past it the verdict is unknown")
 	fl.Var(&f.searchMemory, "search-memory", "bound on the linearizability search's memory; a key whose search would pass it is unknown, with the reason")
 	fl.BoolVar(&f.sticky, "sticky", false, "keep each client process on one node (default: processes switch nodes)")
+	fl.StringVar(&f.system, "system", "store", "system under test: store (the reference store) or etcd (docker backend; built from the Go module proxy on first use)")
+	fl.BoolVar(&f.serializable, "serializable", false, "etcd: serializable reads (a node answers from its own state, possibly stale) instead of linearizable")
+	addEtcdFlags(fl, &f.etcd)
 	fl.IntVar(&f.basePort, "base-port", 0, "local backend: node i listens on base+2i (client) and base+2i+1 (peer); 0 picks free ports")
 	return cmd
 }
@@ -152,9 +164,30 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 	case f.nemesisInterval <= 0:
 		return usageErr("--nemesis-interval must be positive, like 10s, not %s", f.nemesisInterval)
 	}
-	bin, err := findStorenode(f.storenode)
-	if err != nil {
-		return &exitError{code: 3, err: err}
+	if err := checkSystem(f.system); err != nil {
+		return err
+	}
+	isEtcd := f.system == "etcd"
+	if isEtcd {
+		switch {
+		case cmd.Flags().Changed("mode"):
+			return usageErr("--mode %s: --mode configures the reference store; etcd promises linearizable (--model chooses another model to check; with --serializable its reads may be stale, which the linearizable checker finds)", mode)
+		case len(storeFaults) > 0:
+			return usageErr("--faults: the deliberate faults are the reference store's; etcd has none")
+		case slices.Contains(faultsList, "clock"):
+			return usageErr("--nemesis %s: etcd has no API to skew a node's clock, so the clock nemesis cannot be applied to it; name the others (e.g. --nemesis %s)", f.nemesis, strings.Join(etcdFaults(faultsList), ","))
+		}
+		if err := etcdBackendOK(f.backend); err != nil {
+			return err
+		}
+	} else if f.serializable {
+		return usageErr("--serializable is etcd's read option (--system etcd); the reference store's reads follow --mode")
+	}
+	var bin string
+	if !isEtcd {
+		if bin, err = findStorenode(f.storenode); err != nil {
+			return &exitError{code: 3, err: err}
+		}
 	}
 	seed := f.seed
 	if !cmd.Flags().Changed("seed") {
@@ -171,6 +204,14 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 		stop()
 	}()
 
+	if isEtcd && f.backend == "" {
+		actx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		up := dockerAvailable(actx)
+		cancel()
+		if !up {
+			return usageErr("--system etcd: no Docker daemon answers: %w", errEtcdLocal)
+		}
+	}
 	backend, err := backends.New(ctx, f.backend, backends.Options{Logger: log, BasePort: f.basePort, Available: dockerAvailable,
 		Hint: "use --backend local to run nodes as local processes"})
 	if err != nil {
@@ -178,13 +219,34 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 	}
 	backendName := backend.Name()
 
-	sys, err := refstore.New(bin, mode, storeFaults.List())
-	if err != nil {
-		return &exitError{code: 3, err: err}
+	var sys harness.System
+	name := runName(string(mode), f.workload, faultsList)
+	options := map[string]any{"mode": string(mode), "faults": storeFaults.List(), "storenode": bin, "command": strings.Join(os.Args, " ")}
+	if isEtcd {
+		eb, err := etcdBinary(ctx, f.etcd, log)
+		if err != nil {
+			return err
+		}
+		es, err := newEtcdSystem(eb, f.etcd, f.serializable)
+		if err != nil {
+			return err
+		}
+		sys, name = es, runName(etcdModeLabel(f.serializable), f.workload, faultsList)
+		options = es.Options()
+		options["command"] = strings.Join(os.Args, " ")
+	} else {
+		rs, err := refstore.New(bin, mode, storeFaults.List())
+		if err != nil {
+			return &exitError{code: 3, err: err}
+		}
+		sys = rs
+		for k, v := range rs.Options() {
+			options[k] = v
+		}
 	}
 	t := harness.Test{
 		System: sys, Backend: backend,
-		Name:  runName(string(mode), f.workload, faultsList),
+		Name:  name,
 		Model: f.model, Workload: f.workload, Sticky: f.sticky,
 		Nemesis: faultsList, NemesisInterval: f.nemesisInterval,
 		Partitions: partitions, PacketModes: packetModes,
@@ -192,15 +254,12 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 		TimeLimit: f.timeLimit, OpTimeout: f.opTimeout, QuietPeriod: f.quiet,
 		Seed: seed, RunsDir: f.out,
 		CheckerOptions: checkers.Options{Timeout: f.checkTimeout, SearchMemory: int64(f.searchMemory)},
-		Options:        map[string]any{"mode": string(mode), "faults": storeFaults.List(), "storenode": bin, "command": strings.Join(os.Args, " ")},
+		Options:        options,
 		Logger:         log,
 		Report:         results.WriteReports,
 	}
-	for k, v := range sys.Options() {
-		t.Options[k] = v
-	}
 	t.Progress = progress.print
-	log.Info("run starting", "mode", mode, "workload", f.workload, "nemesis", f.nemesis, "nodes", f.nodes,
+	log.Info("run starting", "system", sys.Name(), "mode", mode, "workload", f.workload, "nemesis", f.nemesis, "nodes", f.nodes,
 		"concurrency", f.concurrency, "time_limit", f.timeLimit, "seed", seed, "backend", backendName)
 
 	res, runErr := harness.Run(ctx, t)
