@@ -76,3 +76,14 @@ func BenchmarkCausalManySessions(b *testing.B) {
 func BenchmarkSet100k(b *testing.B) {
 	benchChecker(b, "set", checkertest.Set(checkertest.SetConfig{Seed: 1, Ops: 100_000, Processes: 10, Sets: 10, ReadRate: 0.01, Nodes: 3}))
 }
+
+// One key for a whole run, as the register workload used to keep it, with
+// a few dozen operations of unknown outcome among tens of thousands: the
+// shape that took Porcupine past 10 GB.
+func BenchmarkLinearizableOneKeyInfo(b *testing.B) {
+	events := checkertest.Register(checkertest.RegisterConfig{
+		Seed: 7, Ops: 15_000, Processes: 10, Keys: 1,
+		ReadRate: 0.4, CASRate: 0.4, InfoRate: 0.0025, Nodes: 3,
+	})
+	benchChecker(b, "linearizable", events)
+}

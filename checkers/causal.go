@@ -761,6 +761,9 @@ func (c causalChecker) Name() string {
 
 func (c causalChecker) Check(ctx context.Context, events []history.Event) Result {
 	res := Result{Checker: c.Name()}
+	if !completedAny(events) {
+		return unknownf(res, nothingToCheck)
+	}
 	a, err := analyze(ctx, events, c.convergence)
 	if err != nil {
 		return unknownf(res, "cannot check %s: %v", c.Name(), err)

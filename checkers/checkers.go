@@ -3,6 +3,7 @@ package checkers
 import (
 	"context"
 	"fmt"
+	"runtime/debug"
 	"strings"
 
 	"github.com/faultline/faultline/history"
@@ -29,7 +30,8 @@ func New(name string, opts Options) (Checker, error) {
 // CheckAll runs the named checkers on events and combines their verdicts
 // (invalid outranks unknown, unknown outranks valid). An unknown name is an
 // error, before anything is checked. No names at all is an error too: a
-// history checked against nothing is not valid.
+// history checked against nothing is not valid. A checker that panics is a
+// *CrashError, never a verdict.
 func CheckAll(ctx context.Context, events []history.Event, names []string, opts Options) (Summary, error) {
 	if len(names) == 0 {
 		return Summary{}, fmt.Errorf("no checker named: name one or more of %s", strings.Join(Names, ", "))
@@ -49,9 +51,49 @@ func CheckAll(ctx context.Context, events []history.Event, names []string, opts 
 	}
 	sum := Summary{Valid: Valid}
 	for _, c := range cs {
-		r := c.Check(ctx, events)
+		r, err := checkSafely(ctx, c, events)
+		if err != nil {
+			return Summary{}, err
+		}
 		sum.Valid = sum.Valid.Merge(r.Valid)
 		sum.Results = append(sum.Results, r)
 	}
 	return sum, nil
+}
+
+// CrashError is a checker that panicked: a bug in faultline, never a
+// verdict (not even unknown).
+type CrashError struct {
+	Checker string
+	Panic   any
+	Stack   []byte
+}
+
+func (e *CrashError) Error() string {
+	return fmt.Sprintf("checker %s crashed (a bug in faultline, not a verdict): %v", e.Checker, e.Panic)
+}
+
+func checkSafely(ctx context.Context, c Checker, events []history.Event) (r Result, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = &CrashError{Checker: c.Name(), Panic: p, Stack: debug.Stack()}
+		}
+	}()
+	return c.Check(ctx, events), nil
+}
+
+// nothingToCheck is the reason every checker gives for a history in which
+// no client operation completed with a known outcome (ok or fail): a run
+// that recorded nothing, or only unknown outcomes, proves nothing, so its
+// verdict is unknown, never valid.
+const nothingToCheck = "nothing to check: no client operation completed ok or failed"
+
+// completedAny reports whether a client operation completed ok or failed.
+func completedAny(events []history.Event) bool {
+	for _, e := range events {
+		if !e.IsNemesis() && (e.Type == history.OK || e.Type == history.Fail) {
+			return true
+		}
+	}
+	return false
 }

@@ -2,6 +2,7 @@ package checkers_test
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -52,8 +53,7 @@ func registerCases() []registerCase {
 		{
 			name: "empty history",
 			h:    b(),
-			want: map[string]want{"linearizable": {valid: V}, "causal": {valid: V}, "causal+": {valid: V},
-				"eventual": {valid: U, reason: "no final reads"}},
+			want: all(want{valid: U, reason: "nothing to check"}),
 		},
 		{
 			name: "sequential write then read, converged",
@@ -190,7 +190,7 @@ func registerCases() []registerCase {
 		{
 			name: "info read tells nothing",
 			h:    b().Invoke(0, "read", "x", nil).Info(0),
-			want: map[string]want{"linearizable": {valid: V}, "causal": {valid: V}, "causal+": {valid: V}},
+			want: all(want{valid: U, reason: "nothing to check"}),
 		},
 		{
 			name: "cas ok reads expected and writes new",
@@ -459,6 +459,32 @@ func TestSet(t *testing.T) {
 			}
 		})
 	}
+	t.Run("every lost element is listed in extra, beyond the anomalies", func(t *testing.T) {
+		h := b()
+		var all []int
+		for i := 1; i <= 15; i++ {
+			h.Add(0, "s", i)
+			all = append(all, i)
+		}
+		h.SetRead(3, "s", true, all[:2]...)
+		c, _ := checkers.New("set", checkers.Options{})
+		res := c.Check(context.Background(), h.Events())
+		require.Equal(t, I, res.Valid)
+		assert.Equal(t, 13, res.Counts["lost"])
+		assert.Less(t, len(res.Anomalies), 13, "the anomalies are cut")
+		var extra struct {
+			Lost []struct {
+				Key     string          `json:"key"`
+				Element json.RawMessage `json:"element"`
+				Add     int64           `json:"add"`
+			} `json:"lost"`
+		}
+		require.NoError(t, json.Unmarshal(res.Extra, &extra))
+		require.Len(t, extra.Lost, 13)
+		assert.Equal(t, "s", extra.Lost[0].Key)
+		assert.Equal(t, "3", string(extra.Lost[0].Element))
+		assert.GreaterOrEqual(t, extra.Lost[0].Add, int64(0), "the add's invoke is named")
+	})
 	t.Run("set read that is not an array", func(t *testing.T) {
 		c, _ := checkers.New("set", checkers.Options{})
 		res := c.Check(context.Background(), b().Invoke(0, "read", "s", nil).OK(0, "oops").Events())
@@ -487,4 +513,33 @@ func TestNewAndCheckAll(t *testing.T) {
 	sum, err = checkers.CheckAll(context.Background(), b().Write(0, "x", 1).Events(), []string{"causal", "eventual"}, checkers.Options{})
 	require.NoError(t, err)
 	assert.Equal(t, U, sum.Valid, "unknown outranks valid")
+}
+
+// A verdict fails closed: the zero Validity is not valid, and a summary
+// without an explicit "valid" does not decode.
+func TestValidityFailsClosed(t *testing.T) {
+	var zero checkers.Validity
+	assert.NotEqual(t, checkers.Valid, zero)
+	assert.Equal(t, 2, zero.ExitCode())
+	assert.Equal(t, checkers.Invalid, checkers.Valid.Merge(checkers.Unknown).Merge(checkers.Invalid))
+	assert.Equal(t, checkers.Unknown, checkers.Valid.Merge(checkers.Unknown))
+	assert.Equal(t, checkers.Valid, checkers.Valid.Merge(checkers.Valid))
+
+	for _, tc := range []struct{ name, in, err string }{
+		{"no verdict", `{"results": []}`, `no "valid" field`},
+		{"a result without a verdict", `{"valid": true, "results": [{"checker": "set"}]}`, `result 0 ("set") has no "valid" field`},
+		{"not a verdict", `{"valid": "yes", "results": []}`, `valid must be`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var s checkers.Summary
+			err := json.Unmarshal([]byte(tc.in), &s)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.err)
+		})
+	}
+	var s checkers.Summary
+	require.NoError(t, json.Unmarshal([]byte(`{"valid": "unknown", "results": [{"checker": "linearizable", "valid": false, "reason": "r"}]}`), &s))
+	assert.Equal(t, checkers.Unknown, s.Valid)
+	assert.Equal(t, checkers.Invalid, s.Results[0].Valid)
+	assert.Equal(t, "r", s.Results[0].Reason)
 }

@@ -122,20 +122,54 @@ type keyOps struct {
 	ops []regOp
 }
 
+// groupByKey groups ops by key, keys sorted, each key's operations in
+// their order in ops. It reorders ops in place and returns subslices of
+// it: a second copy of a long history's operations (they are large) would
+// nearly double what the check holds at its peak.
 func groupByKey(ops []regOp) []keyOps {
 	idx := map[string]int{}
 	var out []keyOps
+	var count []int
 	for _, op := range ops {
 		i, ok := idx[op.op.Key]
 		if !ok {
 			i = len(out)
 			idx[op.op.Key] = i
 			out = append(out, keyOps{key: op.op.Key})
+			count = append(count, 0)
 		}
-		out[i].ops = append(out[i].ops, op)
+		count[i]++
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].key < out[j].key })
-	return out
+	order := make([]int, len(out))
+	for i := range order {
+		order[i] = i
+	}
+	sort.Slice(order, func(a, b int) bool { return out[order[a]].key < out[order[b]].key })
+	// start[i] is where key i's operations begin once sorted.
+	start := make([]int, len(out))
+	sorted := make([]keyOps, len(out))
+	at := 0
+	for n, i := range order {
+		start[i] = at
+		sorted[n] = keyOps{key: out[i].key, ops: ops[at : at+count[i] : at+count[i]]}
+		at += count[i]
+	}
+	// dest[j] is where ops[j] goes: a stable counting sort, applied in
+	// place by following the permutation's cycles.
+	dest := make([]int32, len(ops))
+	for j, op := range ops {
+		i := idx[op.op.Key]
+		dest[j] = int32(start[i])
+		start[i]++
+	}
+	for j := range ops {
+		for int(dest[j]) != j {
+			d := dest[j]
+			ops[j], ops[d] = ops[d], ops[j]
+			dest[j], dest[d] = dest[d], dest[j]
+		}
+	}
+	return sorted
 }
 
 func porcupineOps(ops []regOp) []porcupine.Operation {
@@ -153,37 +187,121 @@ func porcupineOps(ops []regOp) []porcupine.Operation {
 	return out
 }
 
-// linearizable checks each key's register history with Porcupine.
+// linearizable checks each key's register history: pruned (prune.go),
+// then searched (search.go) within the memory and time bounds.
 type linearizable struct{ opts Options }
 
 func (linearizable) Name() string { return "linearizable" }
 
-// keyVerdict is porcupine's verdict on one key.
-type keyVerdict struct {
+// keyCheck is the check of one key: its operations after pruning and what
+// the search found.
+type keyCheck struct {
 	key    string
-	result porcupine.CheckResult
+	ops    []regOp // after pruning, in invoke order
+	pruned int
+	search keySearch
 }
 
-func (c linearizable) Check(ctx context.Context, events []history.Event) Result {
-	res := Result{Checker: c.Name(), Counts: map[string]int{}}
-	ops, err := registerOps(events)
-	if err != nil {
-		return unknownf(res, "cannot model the history as registers: %v", err)
+// infoSummary says how many of ops have an unknown outcome, by kind:
+// "20 writes and 2 cas of unknown outcome".
+func infoSummary(ops []regOp) string {
+	var w, c int
+	for _, r := range ops {
+		if r.status == statusInfo {
+			if r.kind == regWrite {
+				w++
+			} else {
+				c++
+			}
+		}
 	}
-	keys := groupByKey(ops)
-	res.Counts["ops"] = len(ops)
-	res.Counts["keys"] = len(keys)
-	deadline, hasDeadline := c.deadline(ctx)
+	var parts []string
+	if w > 0 {
+		parts = append(parts, plural(w, "write", "writes"))
+	}
+	if c > 0 {
+		parts = append(parts, plural(c, "cas", "cas"))
+	}
+	if len(parts) == 0 {
+		return "no operation of unknown outcome"
+	}
+	return strings.Join(parts, " and ") + " of unknown outcome"
+}
 
-	verdicts := make([]keyVerdict, len(keys))
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+// why says why a key's search ended without a verdict.
+func (k keyCheck) why(limitBytes int64) string {
+	var what string
+	switch k.search.stop {
+	case stopMemory:
+		what = "exceeded " + formatBytes(limitBytes)
+	case stopTime:
+		what = "timed out"
+	default:
+		what = "was cancelled"
+	}
+	return fmt.Sprintf("search %s on key %q after %.1f s (%d states; %s)",
+		what, k.key, k.search.elapsed.Seconds(), k.search.entries, infoSummary(k.ops))
+}
+
+func formatBytes(b int64) string {
+	switch {
+	case b >= 1<<30 && b%(1<<30) == 0:
+		return fmt.Sprintf("%d GiB", b>>30)
+	case b >= 1<<20:
+		return fmt.Sprintf("%d MiB", b>>20)
+	}
+	return fmt.Sprintf("%d bytes", b)
+}
+
+// DefaultSearchMemory bounds the memory of a linearizability check when
+// Options.SearchMemory is 0.
+const DefaultSearchMemory = 512 << 20
+
+// checkKeys prunes and searches every key, GOMAXPROCS keys at a time, each
+// within its share of the memory bound; the returned bytes are that share.
+// It prunes keys' operations in place: keys is not to be used after.
+func (c linearizable) checkKeys(ctx context.Context, keys []keyOps) ([]keyCheck, int64) {
+	deadline, hasDeadline := c.deadline(ctx)
+	workers := min(runtime.GOMAXPROCS(0), max(len(keys), 1))
+	total := c.opts.SearchMemory
+	if total <= 0 {
+		total = DefaultSearchMemory
+	}
+	share := total / int64(workers)
+	lim := searchLimits{maxEntries: int(max(share/memoBytesPerEntry, 1))}
+	if hasDeadline {
+		lim.deadline = deadline
+	}
+	checks := make([]keyCheck, len(keys))
 	work := make(chan int)
 	var wg sync.WaitGroup
-	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+	var crashOnce sync.Once
+	var crash any
+	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer func() {
+				// A bug in a worker must reach the caller as a crash (and
+				// not take the process down from a goroutine nobody can
+				// recover): re-raised below, after the workers stop.
+				if p := recover(); p != nil {
+					crashOnce.Do(func() { crash = p })
+					for range work {
+					}
+				}
+			}()
 			for i := range work {
-				verdicts[i] = keyVerdict{key: keys[i].key, result: checkKey(ctx, keys[i], deadline, hasDeadline)}
+				kept, pruned := pruneInPlace(keys[i].ops)
+				checks[i] = keyCheck{key: keys[i].key, ops: kept, pruned: pruned,
+					search: searchKey(ctx, kept, lim)}
 			}
 		}()
 	}
@@ -192,13 +310,36 @@ func (c linearizable) Check(ctx context.Context, events []history.Event) Result 
 	}
 	close(work)
 	wg.Wait()
+	if crash != nil {
+		panic(crash)
+	}
+	return checks, share
+}
+
+func (c linearizable) Check(ctx context.Context, events []history.Event) Result {
+	res := Result{Checker: c.Name(), Counts: map[string]int{}}
+	if !completedAny(events) {
+		return unknownf(res, nothingToCheck)
+	}
+	ops, err := registerOps(events)
+	if err != nil {
+		return unknownf(res, "cannot model the history as registers: %v", err)
+	}
+	keys := groupByKey(ops)
+	res.Counts["ops"] = len(ops)
+	res.Counts["keys"] = len(keys)
+	if !anyDecided(ops) {
+		return unknownf(res, "nothing to check: no read, write or cas completed ok, and no cas failed as a mismatch")
+	}
+	checks, share := c.checkKeys(ctx, keys)
 
 	var failed, unknown []int
-	for i, v := range verdicts {
-		switch v.result {
-		case porcupine.Illegal:
+	for i, k := range checks {
+		res.Counts["ops-pruned"] += k.pruned
+		switch k.search.verdict {
+		case searchIllegal:
 			failed = append(failed, i)
-		case porcupine.Unknown:
+		case searchUnknown:
 			unknown = append(unknown, i)
 		}
 	}
@@ -208,34 +349,46 @@ func (c linearizable) Check(ctx context.Context, events []history.Event) Result 
 		if n >= maxReported {
 			break
 		}
-		res.Anomalies = append(res.Anomalies, explainKey(keys[i], deadline, hasDeadline))
+		res.Anomalies = append(res.Anomalies, explainKey(checks[i]))
 	}
 	switch {
 	case len(failed) > 0:
 		res.Valid = Invalid
 	case len(unknown) > 0:
-		names := make([]string, 0, 5)
-		for _, i := range unknown[:min(5, len(unknown))] {
-			names = append(names, fmt.Sprintf("%q", keys[i].key))
+		whys := make([]string, 0, 3)
+		for _, i := range unknown[:min(3, len(unknown))] {
+			whys = append(whys, checks[i].why(share))
 		}
-		why := "the search timed out"
-		if ctx.Err() != nil {
-			why = "the check was cancelled"
+		more := ""
+		if len(unknown) > 3 {
+			more = fmt.Sprintf("; and %d more", len(unknown)-3)
 		}
 		res.Valid = Unknown
-		res.Reason = fmt.Sprintf("%s before deciding %d of %d keys (%s); raise --timeout to decide them",
-			why, len(unknown), len(keys), strings.Join(names, ", "))
+		res.Reason = fmt.Sprintf("%d of %d keys undecided: %s%s; the other keys are linearizable. Raise --search-memory or --timeout to decide them",
+			len(unknown), len(keys), strings.Join(whys, "; "), more)
 	default:
 		res.Valid = Valid
 	}
 	if len(failed) > 0 {
 		fk := make([]string, len(failed))
 		for n, i := range failed {
-			fk[n] = keys[i].key
+			fk[n] = checks[i].key
 		}
 		res.Extra, _ = json.Marshal(map[string]any{"failed-keys": fk})
 	}
 	return res
+}
+
+// anyDecided reports whether ops hold an operation of known outcome: an ok
+// read, write or cas, or a cas mismatch. Without one there is nothing to
+// check: every register history of unknown outcomes alone is linearizable.
+func anyDecided(ops []regOp) bool {
+	for _, r := range ops {
+		if r.status != statusInfo {
+			return true
+		}
+	}
+	return false
 }
 
 // maxReported bounds the anomalies a checker lists in full; Counts always
@@ -268,44 +421,30 @@ func remaining(deadline time.Time, has bool) time.Duration {
 	return r
 }
 
-func checkKey(ctx context.Context, k keyOps, deadline time.Time, has bool) porcupine.CheckResult {
-	if ctx.Err() != nil || (has && !time.Now().Before(deadline)) {
-		return porcupine.Unknown
-	}
-	return porcupine.CheckOperationsTimeout(registerModel(k.key), porcupineOps(k.ops), remaining(deadline, has))
-}
-
-// explainKey reruns porcupine on a key it found nonlinearizable, verbosely,
-// to name the operations it could not linearize: those outside the
-// longest linearizable prefix it found.
-func explainKey(k keyOps, deadline time.Time, has bool) Anomaly {
+// explainKey names the operations of an illegal key that could not be
+// linearized: those that could come next after the longest linearizable
+// prefix the search found.
+func explainKey(k keyCheck) Anomaly {
 	a := Anomaly{Name: "nonlinearizable", Keys: []string{k.key}}
-	pops := porcupineOps(k.ops)
-	var longest []int
-	if !has || time.Now().Before(deadline) {
-		res, info := porcupine.CheckOperationsVerbose(registerModel(k.key), pops, remaining(deadline, has))
-		if res == porcupine.Illegal {
-			for _, p := range info.PartialLinearizations() {
-				for _, lin := range p {
-					if len(lin) > len(longest) {
-						longest = lin
-					}
-				}
-			}
+	longest := k.search.longest
+	in := make([]bool, len(k.ops))
+	cops := intern(k.ops)
+	values := make(map[int32]string, len(k.ops))
+	for i, r := range k.ops {
+		values[cops[i].val] = r.value
+		if r.kind == regCAS {
+			values[cops[i].exp] = r.expected
 		}
 	}
-	// Porcupine's ids are the operations' positions in k.ops.
-	in := make([]bool, len(k.ops))
-	model := registerModel(k.key)
-	state := model.Init()
+	values[0] = "null"
+	var state int32
 	for _, id := range longest {
-		if id >= 0 && id < len(in) {
-			in[id] = true
-			_, state = model.Step(state, pops[id].Input, pops[id].Output)
-		}
+		in[id] = true
+		_, state = cops[id].step(state)
 	}
 	// The operations that could come next after the prefix: those invoked
-	// before any remaining operation returned. None of them fits.
+	// before any remaining operation of known outcome returned. None of
+	// them fits.
 	next := int64(history.Never)
 	for i, op := range k.ops {
 		if !in[i] && op.op.Return < next {
@@ -314,7 +453,7 @@ func explainKey(k keyOps, deadline time.Time, has bool) Anomaly {
 	}
 	var stuck []string
 	for i, op := range k.ops {
-		if in[i] || op.op.Call > next {
+		if in[i] || op.op.Call > next || op.status == statusInfo {
 			continue
 		}
 		if len(a.Ops) < 6 {
@@ -323,11 +462,11 @@ func explainKey(k keyOps, deadline time.Time, has bool) Anomaly {
 		}
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "Key %q: no order of its %d operations that respects real time is a legal register history (initially absent).", k.key, len(k.ops))
+	fmt.Fprintf(&b, "Key %q: no order of its %d operations that respects real time is a legal register history (initially absent).", k.key, len(k.ops)+k.pruned)
 	switch {
 	case longest != nil:
-		fmt.Fprintf(&b, " After the longest linearizable prefix Porcupine found (%d operations), %s = %s, and no operation that could come next extends it to a full linearization: %s.",
-			len(longest), k.key, state.(string), strings.Join(stuck, "; "))
+		fmt.Fprintf(&b, " After the longest linearizable prefix the search found (%d operations), %s = %s, and no operation that could come next extends it to a full linearization: %s.",
+			len(longest), k.key, values[state], strings.Join(stuck, "; "))
 	case len(stuck) > 0:
 		fmt.Fprintf(&b, " Not one of the operations that could come first fits the initial (absent) state: %s.", strings.Join(stuck, "; "))
 	}
@@ -343,7 +482,9 @@ type VisualizeOptions struct {
 	MaxKeys int
 	// Timeout bounds the check behind the drawing (0 = none).
 	Timeout time.Duration
-	_       struct{}
+	// SearchMemory bounds the check's memory as Options.SearchMemory does.
+	SearchMemory int64
+	_            struct{}
 }
 
 // VisualizeLinearizable writes Porcupine's HTML visualization of the
@@ -362,14 +503,29 @@ func VisualizeLinearizable(ctx context.Context, events []history.Event, w io.Wri
 		maxKeys = 10
 	}
 	keys := groupByKey(ops)
-	lin := linearizable{opts: Options{Timeout: opts.Timeout}}
+	lin := linearizable{opts: Options{Timeout: opts.Timeout, SearchMemory: opts.SearchMemory}}
 	deadline, has := lin.deadline(ctx)
+	checks, _ := lin.checkKeys(ctx, keys)
+	// Porcupine's drawing reruns its own search, which is exponential in
+	// the operations of unknown outcome that pruning kept: keys with many
+	// are left out (and said so) rather than risk the machine's memory.
 	var chosen, others []keyOps
-	for _, k := range keys {
-		if checkKey(ctx, k, deadline, has) == porcupine.Illegal {
-			chosen = append(chosen, k)
+	var notes []porcupine.Annotation
+	for _, k := range checks {
+		if n := countInfo(k.ops); n > maxDrawnInfo || k.search.verdict == searchUnknown {
+			notes = append(notes, porcupine.Annotation{
+				Tag: "not drawn", Start: 0, End: 0,
+				Description: "key " + k.key + " not drawn",
+				Details: fmt.Sprintf("key %q (%s) is not drawn: %d operations of unknown outcome after pruning make the drawing's search too costly",
+					k.key, k.search.verdict.String(), n),
+				BackgroundColor: "#fde68a",
+			})
+			continue
+		}
+		if k.search.verdict == searchIllegal {
+			chosen = append(chosen, keyOps{key: k.key, ops: k.ops})
 		} else {
-			others = append(others, k)
+			others = append(others, keyOps{key: k.key, ops: k.ops})
 		}
 	}
 	// An even sample of the other keys, so a long run stays drawable.
@@ -420,7 +576,6 @@ func VisualizeLinearizable(ctx context.Context, events []history.Event, w io.Wri
 	}
 	model.DescribeState = func(state any) string { return escape(state.(string)) }
 	_, info := porcupine.CheckOperationsVerbose(model, all, remaining(deadline, has))
-	var notes []porcupine.Annotation
 	for _, f := range history.Faults(events) {
 		details := fmt.Sprintf("%s from %d to %d ns", f.Name, f.Start, f.Stop)
 		if !history.IsNull(f.StartValue) {
@@ -442,6 +597,20 @@ func VisualizeLinearizable(ctx context.Context, events []history.Event, w io.Wri
 		return fmt.Errorf("visualize linearizability: %w", err)
 	}
 	return nil
+}
+
+// maxDrawnInfo is the most operations of unknown outcome a drawn key may
+// keep after pruning.
+const maxDrawnInfo = 12
+
+func countInfo(ops []regOp) int {
+	n := 0
+	for _, r := range ops {
+		if r.status == statusInfo {
+			n++
+		}
+	}
+	return n
 }
 
 // keyedInput is a register input that knows its key, for descriptions.

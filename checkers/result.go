@@ -13,12 +13,13 @@ import (
 
 // Validity is a checker's verdict: valid, invalid or unknown. In JSON it is
 // true, false or "unknown", as in Jepsen. Combining verdicts: invalid
-// outranks unknown, unknown outranks valid.
+// outranks unknown, unknown outranks valid. The zero value is Unknown, so a
+// verdict that was never set can never read as valid.
 type Validity int
 
 const (
-	Valid Validity = iota
-	Unknown
+	Unknown Validity = iota
+	Valid
 	Invalid
 )
 
@@ -32,9 +33,20 @@ func (v Validity) String() string {
 	return "unknown"
 }
 
+// rank orders verdicts for Merge: valid < unknown < invalid.
+func (v Validity) rank() int {
+	switch v {
+	case Valid:
+		return 0
+	case Invalid:
+		return 2
+	}
+	return 1
+}
+
 // Merge returns the combined verdict of v and w.
 func (v Validity) Merge(w Validity) Validity {
-	if w > v {
+	if w.rank() > v.rank() {
 		return w
 	}
 	return v
@@ -109,6 +121,31 @@ type Result struct {
 	Extra json.RawMessage `json:"extra,omitempty"`
 }
 
+// Total is how many anomalies the checker found, of which Anomalies
+// lists at most a few: per anomaly name, the checker's count of it
+// (keys-nonlinearizable for nonlinearizable), never fewer than listed.
+func (r Result) Total() int { return countedTotal(r.Anomalies, r.Counts) }
+
+// TotalInfo is Total for the observations in Info.
+func (r Result) TotalInfo() int { return countedTotal(r.Info, r.Counts) }
+
+func countedTotal(list []Anomaly, counts map[string]int) int {
+	seen := map[string]bool{}
+	total := 0
+	for _, a := range list {
+		if seen[a.Name] {
+			continue
+		}
+		seen[a.Name] = true
+		name := a.Name
+		if name == "nonlinearizable" {
+			name = "keys-nonlinearizable"
+		}
+		total += counts[name]
+	}
+	return max(total, len(list))
+}
+
 // Checker checks a history against one model. Checkers are pure: no IO.
 type Checker interface {
 	Name() string
@@ -120,6 +157,11 @@ type Options struct {
 	// Timeout bounds the linearizability search (0 = none); on timeout
 	// the verdict is unknown, never valid.
 	Timeout time.Duration
+	// SearchMemory bounds the memory of the linearizability search, in
+	// bytes, shared among the keys searched at once (0 = DefaultSearchMemory).
+	// A key whose search would exceed its share is unknown, with the
+	// reason; the other keys are still checked.
+	SearchMemory int64
 }
 
 // Names lists the valid checker names, for usage messages.
@@ -130,4 +172,32 @@ var Names = []string{"linearizable", "causal", "causal+", "eventual", "set"}
 type Summary struct {
 	Valid   Validity `json:"valid"`
 	Results []Result `json:"results"`
+}
+
+// UnmarshalJSON refuses a summary, or a result in it, without an explicit
+// "valid": a verdict that is not written down is not valid (nor anything
+// else).
+func (s *Summary) UnmarshalJSON(b []byte) error {
+	var raw struct {
+		Valid   *Validity `json:"valid"`
+		Results []struct {
+			Result
+			Valid *Validity `json:"valid"`
+		} `json:"results"`
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	if raw.Valid == nil {
+		return fmt.Errorf(`no "valid" field: a checkers summary must say its verdict ("valid": true, false or "unknown")`)
+	}
+	*s = Summary{Valid: *raw.Valid}
+	for i, r := range raw.Results {
+		if r.Valid == nil {
+			return fmt.Errorf(`result %d (%q) has no "valid" field: each result must say its verdict (true, false or "unknown")`, i, r.Checker)
+		}
+		r.Result.Valid = *r.Valid
+		s.Results = append(s.Results, r.Result)
+	}
+	return nil
 }

@@ -2,14 +2,13 @@ package harness
 
 import (
 	"context"
-	"encoding/json"
 	"time"
 
-	"github.com/faultline/faultline/history"
+	"github.com/faultline/faultline/generator"
 )
 
-// CONTRACT (written before the implementations; backends, systems and the
-// runner are built against it in parallel — change it only with care).
+// System is a contract other modules implement (harness/refstore, a
+// user's own system, etcd): change it only by adding optional interfaces.
 
 // System is a system under test: what to run for each node and how to talk
 // to it. The reference store is the first implementation; a third-party
@@ -65,29 +64,37 @@ type Client interface {
 	Close() error
 }
 
-// Op is an operation a generator asks a process to perform.
-type Op struct {
-	F     string
-	Key   string
-	Value json.RawMessage // write: v, cas: [expected, new], read: null
-	// Node, when >= 0, asks the process to send this op to nodes[Node]
-	// (final reads use it); -1 leaves the process on its current node.
-	Node  int
-	Final bool
-}
+// Op is an operation for a Client to perform: the generators' own type,
+// so what a workload emits is what a client gets (see generator.Op).
+type Op = generator.Op
 
-// Completion is how an operation ended.
-type Completion struct {
-	Type  history.Type // OK, Fail or Info
-	Value json.RawMessage
-	Error string
-}
+// Completion is how an operation ended (see generator.Completion): OK,
+// Fail or Info, with the value read and the error.
+type Completion = generator.Completion
 
 // ClockSkewer is implemented by systems whose nodes take a clock offset
 // through an API (the reference store's admin clock), so the clock nemesis
 // can skew a node that shares the host's real clock.
 type ClockSkewer interface {
 	SetClockOffset(ctx context.Context, n Node, offset time.Duration) error
+}
+
+// Promiser is implemented by systems that know what their configuration
+// promises, so a test need not say what to check: Run checks Test.Model
+// when it is set, else the promised model. Without it, Test.Model must be
+// set and cas is never generated.
+type Promiser interface {
+	Promise() Promise
+}
+
+// Promise is what a system under test promises in its configuration.
+type Promise struct {
+	// Model is the consistency model it keeps: linearizable, causal,
+	// causal+ or eventual.
+	Model string
+	// CAS says it implements cas (compare-and-set with the model's
+	// meaning), so the register and kv workloads may generate it.
+	CAS bool
 }
 
 // LeaderFinder is implemented by systems with a leader (strong mode), for

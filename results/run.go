@@ -182,7 +182,7 @@ func readSummary(path string) (*checkers.Summary, error) {
 	}
 	var s checkers.Summary
 	if err := json.Unmarshal(b, &s); err != nil {
-		return nil, fmt.Errorf("%s is not a checkers summary ({\"valid\": true|false|\"unknown\", \"results\": [...]}), so there is no verdict: %w", ResultsFile, err)
+		return nil, fmt.Errorf("%s is not a checkers summary ({\"valid\": true|false|\"unknown\", \"results\": [...]}), so there is no verdict: %w", path, err)
 	}
 	return &s, nil
 }

@@ -38,8 +38,8 @@ func (k *rotatingKey) next(generator.Context) string {
 
 // completed counts an op of unknown outcome on the current key; ops on a
 // key already left do not count.
-func (k *rotatingKey) completed(key string, typ string) {
-	if typ != string(history.Info) {
+func (k *rotatingKey) completed(key string, typ history.Type) {
+	if typ != history.Info {
 		return
 	}
 	k.mu.Lock()

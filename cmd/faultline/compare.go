@@ -20,12 +20,13 @@ import (
 
 	"github.com/faultline/faultline/checkers"
 	"github.com/faultline/faultline/harness"
-	"github.com/faultline/faultline/harness/local"
+	"github.com/faultline/faultline/harness/backends"
 	"github.com/faultline/faultline/harness/refstore"
 	"github.com/faultline/faultline/history"
 	"github.com/faultline/faultline/nemesis"
 	"github.com/faultline/faultline/results"
 	"github.com/faultline/faultline/store"
+	"github.com/faultline/faultline/systems/etcd"
 	"github.com/faultline/faultline/workloads"
 )
 
@@ -35,6 +36,8 @@ type compareFlags struct {
 	concurrency, nodes                                               int
 	seed                                                             int64
 	jsonOut                                                          bool
+	systems                                                          string
+	etcd                                                             etcdFlags
 }
 
 func newCompareCmd() *cobra.Command {
@@ -60,7 +63,9 @@ cell's run failed or bad flags.`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runCompare(cmd, f) },
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.modes, "modes", "strong,causal,eventual", "modes to compare")
+	fl.StringVar(&f.systems, "systems", "store", "systems to compare: comma list of store (the reference store, one row per --modes mode) and etcd (rows etcd-linearizable and etcd-serializable: linearizable and serializable reads; docker backend)")
+	fl.StringVar(&f.modes, "modes", "strong,causal,eventual", "modes of the reference store to compare")
+	addEtcdFlags(fl, &f.etcd)
 	fl.StringVar(&f.workloads, "workloads", "kv", "workloads: comma list of register, kv (the models check register histories)")
 	fl.StringVar(&f.nemeses, "nemeses", "none,partition,kill,pause,clock,packet,all", "nemesis cells: comma list of a fault, none, all, or faults joined with +")
 	fl.DurationVar(&f.timeLimit, "time-limit", 30*time.Second, "main phase of each run")
@@ -81,6 +86,9 @@ cell's run failed or bad flags.`,
 // compareCellSpec is one cell to run.
 type compareCellSpec struct {
 	mode, workload, nemesis string
+	// etcd cells run etcd (mode is then its row label) with linearizable
+	// or serializable reads.
+	etcd, serializable bool
 }
 
 func parseList(s string) []string {
@@ -120,7 +128,38 @@ func parseCompareCells(f compareFlags) ([]compareCellSpec, error) {
 	if len(nems) == 0 {
 		return nil, usageErr("--nemeses: name at least one cell (none, all, a fault, or faults joined with +)")
 	}
+	systems := parseList(f.systems)
+	if len(systems) == 0 {
+		return nil, usageErr("--systems: name at least one of store, etcd")
+	}
+	for _, s := range systems {
+		if err := checkSystem(s); err != nil {
+			return nil, usageErr("--systems: unknown system %q: valid systems are store and etcd", s)
+		}
+	}
+	if !slices.Contains(systems, "store") {
+		modes = nil
+	}
 	var cells []compareCellSpec
+	if slices.Contains(systems, "etcd") {
+		if f.backend == "local" {
+			return nil, usageErr("--systems etcd --backend local: %w", errEtcdLocal)
+		}
+		for _, ser := range []bool{false, true} {
+			for _, n := range nems {
+				fs, err := nemesis.ParseSpec(strings.ReplaceAll(n, "+", ","))
+				if err != nil {
+					return nil, usageErr("--nemeses: cell %q: %w (join several faults with +, e.g. partition+kill)", n, err)
+				}
+				if n != "all" && slices.Contains(fs, "clock") {
+					continue // etcd has no clock API (etcdFaults)
+				}
+				for _, w := range wls {
+					cells = append(cells, compareCellSpec{mode: etcdModeLabel(ser), workload: w, nemesis: n, etcd: true, serializable: ser})
+				}
+			}
+		}
+	}
 	for _, m := range modes {
 		for _, n := range nems {
 			if _, err := nemesis.ParseSpec(strings.ReplaceAll(n, "+", ",")); err != nil {
@@ -142,8 +181,8 @@ func parseCompareCells(f compareFlags) ([]compareCellSpec, error) {
 		return nil, usageErr("--nodes must be at least 1, not %d", f.nodes)
 	case f.format != "text" && f.format != "markdown":
 		return nil, usageErr("--format: unknown format %q: valid formats are text and markdown", f.format)
-	case f.backend != "" && !slices.Contains(backends, f.backend):
-		return nil, usageErr("--backend: unknown backend %q: valid backends are %s", f.backend, strings.Join(backends, ", "))
+	case f.backend != "" && !slices.Contains(backends.Names, f.backend):
+		return nil, usageErr("--backend: unknown backend %q: valid backends are %s", f.backend, strings.Join(backends.Names, ", "))
 	}
 	return cells, nil
 }
@@ -177,19 +216,32 @@ func runCompare(cmd *cobra.Command, f compareFlags) error {
 		if err != nil {
 			return err
 		}
-		bin, err := findStorenode(f.storenode)
-		if err != nil {
-			return &exitError{code: 3, err: err}
+		var bin string
+		var etcdBin etcd.Binary
+		for _, c := range cells {
+			if c.etcd && etcdBin.Path == "" {
+				if etcdBin, err = etcdBinary(ctx, f.etcd, log); err != nil {
+					return err
+				}
+			}
+			if !c.etcd && bin == "" {
+				if bin, err = findStorenode(f.storenode); err != nil {
+					return &exitError{code: 3, err: err}
+				}
+			}
 		}
 		backend, err := compareBackend(ctx, f.backend, log)
 		if err != nil {
 			return err
 		}
+		if etcdBin.Path != "" && backend.Name() == "local" {
+			return usageErr("--systems etcd: no Docker daemon answers: %w", errEtcdLocal)
+		}
 		dir = filepath.Join(f.out, "compare-"+time.Now().UTC().Format("20060102T150405Z"))
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return &exitError{code: 3, err: fmt.Errorf("--out: create %s: %w", dir, err)}
 		}
-		cmp, runErr = compareRun(ctx, f, cells, bin, backend, dir, log)
+		cmp, runErr = compareRun(ctx, f, cells, bin, etcdBin, backend, dir, log)
 	}
 	cmp.Command = strings.Join(os.Args, " ")
 	cmp.Generated = time.Now()
@@ -209,6 +261,9 @@ func runCompare(cmd *cobra.Command, f compareFlags) error {
 		}
 		fmt.Fprintf(stdout, "\n%s\n", filepath.Join(dir, results.CompareHTMLFile))
 	}
+	if ctx.Err() != nil {
+		return &exitError{code: exitInterrupted, err: fmt.Errorf("interrupted: the comparison is of the cells run so far (%w)", errors.Join(runErr, ctx.Err()))}
+	}
 	if runErr != nil {
 		return &exitError{code: 3, err: runErr}
 	}
@@ -216,29 +271,18 @@ func runCompare(cmd *cobra.Command, f compareFlags) error {
 }
 
 func compareBackend(ctx context.Context, name string, log *slog.Logger) (harness.Backend, error) {
-	if name == "" {
-		name = "local"
-		actx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		if dockerAvailable(actx) {
-			name = "docker"
-		}
-		cancel()
-		log.Info("backend chosen", "backend", name)
+	b, err := backends.New(ctx, name, backends.Options{Logger: log, Available: dockerAvailable,
+		Hint: "use --backend local to run nodes as local processes"})
+	if err != nil {
+		return nil, &exitError{code: 3, err: err}
 	}
-	if name == "docker" {
-		b, err := newDockerBackend(log)
-		if err != nil {
-			return nil, &exitError{code: 3, err: fmt.Errorf("docker backend: %w (use --backend local to run nodes as local processes)", err)}
-		}
-		return b, nil
-	}
-	return local.New(local.Options{}), nil
+	return b, nil
 }
 
 // compareRun runs every cell in turn and collects the comparison. A cell
 // whose run fails keeps what it recorded, says why in its Err, and the
 // matrix goes on; the error returned joins every cell's.
-func compareRun(ctx context.Context, f compareFlags, cells []compareCellSpec, bin string, backend harness.Backend, dir string, log *slog.Logger) (results.Comparison, error) {
+func compareRun(ctx context.Context, f compareFlags, cells []compareCellSpec, bin string, etcdBin etcd.Binary, backend harness.Backend, dir string, log *slog.Logger) (results.Comparison, error) {
 	cmp := results.Comparison{Models: results.CompareModels}
 	var errs []error
 	for i, c := range cells {
@@ -246,19 +290,34 @@ func compareRun(ctx context.Context, f compareFlags, cells []compareCellSpec, bi
 			errs = append(errs, fmt.Errorf("interrupted before %s × %s × %s", c.mode, c.nemesis, c.workload))
 			break
 		}
-		sys, err := refstore.New(bin, store.Mode(c.mode), nil)
-		if err != nil {
-			return cmp, err
+		var sys harness.System
+		options := map[string]any{"mode": c.mode, "faults": []string{}, "storenode": bin, "compare": true}
+		if c.etcd {
+			es, err := newEtcdSystem(etcdBin, f.etcd, c.serializable)
+			if err != nil {
+				return cmp, err
+			}
+			sys, options = es, es.Options()
+			options["compare"] = true
+		} else {
+			rs, err := refstore.New(bin, store.Mode(c.mode), nil)
+			if err != nil {
+				return cmp, err
+			}
+			sys = rs
 		}
 		nem, _ := nemesis.ParseSpec(strings.ReplaceAll(c.nemesis, "+", ","))
+		if c.etcd {
+			nem = etcdFaults(nem)
+		}
 		t := harness.Test{
 			Name:   fmt.Sprintf("%s-%s-%s", c.mode, c.workload, c.nemesis),
 			System: sys, Backend: backend,
-			Mode: c.mode, Workload: c.workload, Nemesis: nem, NemesisInterval: f.nemesisInterval,
+			Workload: c.workload, Nemesis: nem, NemesisInterval: f.nemesisInterval,
 			Nodes: f.nodes, Concurrency: f.concurrency, TimeLimit: f.timeLimit,
 			RunsDir: dir, Checkers: results.CompareModels,
 			CheckerOptions: checkers.Options{Timeout: f.checkTimeout},
-			Options:        map[string]any{"faults": []string{}, "storenode": bin, "compare": true},
+			Options:        options,
 			Logger:         log,
 		}
 		seed, err := harness.PickSeed(t, f.seed, harness.SupportedBy(backend.Name(), false))
@@ -268,7 +327,8 @@ func compareRun(ctx context.Context, f compareFlags, cells []compareCellSpec, bi
 		t.Seed = seed
 		log.Info("compare: running", "cell", fmt.Sprintf("%d/%d", i+1, len(cells)), "mode", c.mode, "nemesis", c.nemesis, "workload", c.workload, "seed", seed)
 		res, err := harness.Run(ctx, t)
-		cell := results.CompareCell{Mode: c.mode, Nemesis: c.nemesis, Workload: c.workload, Backend: res.Backend, Seed: seed}
+		cell := results.CompareCell{Mode: c.mode, Nemesis: c.nemesis, Workload: c.workload, Backend: res.Backend, Seed: seed,
+			Promised: promisedBy(sys)}
 		if err != nil {
 			cell.Err = err.Error()
 			errs = append(errs, fmt.Errorf("%s × %s × %s: %w", c.mode, c.nemesis, c.workload, err))
@@ -287,6 +347,24 @@ func compareRun(ctx context.Context, f compareFlags, cells []compareCellSpec, bi
 		cmp.Cells = append(cmp.Cells, cell)
 	}
 	return cmp, errors.Join(errs...)
+}
+
+// promisedBy is the model sys promises ("" when it does not say).
+func promisedBy(sys harness.System) string {
+	if p, ok := sys.(harness.Promiser); ok {
+		return p.Promise().Model
+	}
+	return ""
+}
+
+// promisedIn is the promised model a run's test.json records, else (runs
+// recorded before test.json said) the one the store's mode promises.
+func promisedIn(meta map[string]any) string {
+	if p, ok := meta["promised"].(string); ok {
+		return p
+	}
+	mode, _ := meta["mode"].(string)
+	return workloads.Models[mode]
 }
 
 // fillCell measures the cell's history and writes its report.html.
@@ -367,7 +445,8 @@ func compareFrom(ctx context.Context, root string, timeout time.Duration, log *s
 			}
 		}
 		seed, _ := fd.meta["seed"].(float64)
-		cell := results.CompareCell{Mode: str("mode"), Workload: str("workload"), Nemesis: nemesisCell(nems), Backend: str("backend"), Seed: int64(seed)}
+		cell := results.CompareCell{Mode: modeLabel(fd.meta), Workload: str("workload"), Nemesis: nemesisCell(nems), Backend: str("backend"), Seed: int64(seed),
+			Promised: promisedIn(fd.meta)}
 		fillCell(ctx, &cell, root, fd.dir, log)
 		sum, err := summaryWithModels(ctx, fd.dir, timeout)
 		if err != nil {
@@ -381,8 +460,18 @@ func compareFrom(ctx context.Context, root string, timeout time.Duration, log *s
 }
 
 func cellKey(meta map[string]any) string {
-	b, _ := json.Marshal([]any{meta["mode"], meta["nemesis"], meta["workload"], meta["faults"]})
+	b, _ := json.Marshal([]any{modeLabel(meta), meta["nemesis"], meta["workload"], meta["faults"]})
 	return string(b)
+}
+
+// modeLabel is a run's row on the compare page: the store's mode, or
+// etcd's read mode.
+func modeLabel(meta map[string]any) string {
+	if r, ok := meta["etcd_reads"].(string); ok {
+		return etcdModeLabel(r == "serializable")
+	}
+	m, _ := meta["mode"].(string)
+	return m
 }
 
 // nemesisCell names a run's nemesis as a cell: none, all, or faults
@@ -406,9 +495,13 @@ func nemesisCell(faults []string) string {
 // summaryWithModels returns the run's results.json when it holds every
 // model's verdict, else checks the history against every model.
 func summaryWithModels(ctx context.Context, dir string, timeout time.Duration) (checkers.Summary, error) {
-	if b, err := os.ReadFile(filepath.Join(dir, results.ResultsFile)); err == nil {
+	path := filepath.Join(dir, results.ResultsFile)
+	if b, err := os.ReadFile(path); err == nil {
 		var sum checkers.Summary
-		if json.Unmarshal(b, &sum) == nil {
+		if err := json.Unmarshal(b, &sum); err != nil {
+			return checkers.Summary{}, fmt.Errorf("%s: %w (check the run again with `faultline check %s`, or remove the file)", path, err, dir)
+		}
+		{
 			have := map[string]bool{}
 			for _, r := range sum.Results {
 				have[r.Checker] = true

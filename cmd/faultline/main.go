@@ -1,7 +1,7 @@
 // Command faultline runs Jepsen-style tests against a replicated store and
 // checks the histories they record.
 //
-// Subcommands: run, check, report, serve, compare. Exit codes follow the
+// Subcommands: run, check, report, serve, compare, export. Exit codes follow the
 // verdict: 0 valid, 1 invalid, 2 unknown, 3 the harness, the cluster or the
 // input failed (usage errors exit 3 too, with the usage).
 package main
@@ -9,6 +9,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime/debug"
 
 	"github.com/spf13/cobra"
 )
@@ -39,10 +40,19 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newCheckCmd())
 	root.AddCommand(newReportCmd(), newServeCmd())
 	root.AddCommand(newCompareCmd())
+	root.AddCommand(newExportCmd())
 	return root
 }
 
 func main() {
+	defer func() {
+		// Go exits 2 on a panic, which is the code for "unknown": a crash
+		// must never read as a verdict.
+		if p := recover(); p != nil {
+			fmt.Fprintf(os.Stderr, "faultline: crashed (a bug in faultline, not a verdict): %v\n%s", p, debug.Stack())
+			os.Exit(3)
+		}
+	}()
 	err := newRootCmd().Execute()
 	if err == nil {
 		return

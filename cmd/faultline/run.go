@@ -2,14 +2,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"os/signal"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -19,39 +16,39 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/faultline/faultline/checkers"
 	"github.com/faultline/faultline/harness"
+	"github.com/faultline/faultline/harness/backends"
 	"github.com/faultline/faultline/harness/docker"
-	"github.com/faultline/faultline/harness/local"
+	"github.com/faultline/faultline/harness/nodebin"
 	"github.com/faultline/faultline/harness/refstore"
 	"github.com/faultline/faultline/nemesis"
+	"github.com/faultline/faultline/results"
 	"github.com/faultline/faultline/store"
 	"github.com/faultline/faultline/workloads"
 )
 
-// Backends names the valid --backend values.
-var backends = []string{"docker", "local"}
-
 // dockerAvailable reports whether a Docker daemon answers (the docker
-// backend is the default then).
+// backend is the default then); tests replace it.
 var dockerAvailable = docker.Available
 
-// newDockerBackend returns the docker backend.
-var newDockerBackend = func(log *slog.Logger) (harness.Backend, error) {
-	return docker.New(docker.Options{Logger: log})
-}
-
 type runFlags struct {
-	mode, workload, nemesis, backend, out, storenode, faults string
-	partitions, packetModes                                  string
-	nemesisInterval, timeLimit, opTimeout, quiet             time.Duration
-	nodes, concurrency, basePort, keyOps, keyUnknown         int
-	rate                                                     float64
-	seed                                                     int64
-	sticky                                                   bool
+	mode, model, workload, nemesis, backend, out, storenode, faults string
+	partitions, packetModes                                         string
+	nemesisInterval, timeLimit, opTimeout, quiet                    time.Duration
+	checkTimeout                                                    time.Duration
+	searchMemory                                                    byteSize
+	nodes, concurrency, basePort, keyOps, keyUnknown                int
+	rate                                                            float64
+	seed                                                            int64
+	sticky                                                          bool
+	system                                                          string
+	serializable                                                    bool
+	etcd                                                            etcdFlags
 }
 
 func newRunCmd() *cobra.Command {
-	var f runFlags
+	f := runFlags{searchMemory: checkers.DefaultSearchMemory}
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Run a test: start a cluster, drive clients while faults happen, record the history, check it",
@@ -61,9 +58,15 @@ processes against it for --time-limit while the nemesis injects faults,
 heals, reads every key on every node, and checks the history with the
 workload's checkers for the mode's consistency model.
 
+--system etcd tests a real etcd cluster instead (docker backend), checked as
+linearizable; its binary is built statically from the Go module proxy on
+first use and cached by version (--etcd-version, or --etcd-binary for a
+prebuilt one); --serializable makes its reads serializable.
+
 It prints the run directory (runs/<test>/<timestamp>, linked as runs/latest)
 and a verdict per checker. Exit codes: 0 valid, 1 invalid, 2 unknown, 3 the
-harness or the cluster failed (bad flags too).`,
+harness or the cluster failed (bad flags too), 130 interrupted (Ctrl-C or
+SIGTERM; what was recorded is still checked and its verdict printed).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runRun(cmd, f)
@@ -71,6 +74,7 @@ harness or the cluster failed (bad flags too).`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.mode, "mode", "strong", "consistency mode of the store: strong, causal, eventual")
+	fl.StringVar(&f.model, "model", "", "consistency model to check: "+strings.Join(workloads.RegisterModels, ", ")+" (default: the one the mode promises: strong linearizable, causal causal+, eventual eventual)")
 	fl.StringVar(&f.workload, "workload", "kv", "workload: "+strings.Join(workloads.Names, ", "))
 	fl.StringVar(&f.nemesis, "nemesis", "none", "faults to inject: comma list of "+strings.Join(nemesis.Faults, ", ")+"; all; none")
 	fl.StringVar(&f.partitions, "partitions", "", "partition topologies the partition nemesis draws from: comma list of "+strings.Join(nemesis.Topologies, ", ")+" (default: all)")
@@ -87,9 +91,14 @@ harness or the cluster failed (bad flags too).`,
 	fl.StringVar(&f.faults, "faults", "", "deliberate store faults passed to every node: "+faultNames())
 	fl.DurationVar(&f.opTimeout, "op-timeout", 5*time.Second, "an op that takes longer completes as info")
 	fl.DurationVar(&f.quiet, "quiet-period", 3*time.Second, "pause between healing and the final reads")
+	fl.DurationVar(&f.checkTimeout, "check-timeout", 0, "bound on the linearizability search (0: none but the run's own 10 minutes); past it the verdict is unknown")
+	fl.Var(&f.searchMemory, "search-memory", "bound on the linearizability search's memory; a key whose search would pass it is unknown, with the reason")
 	fl.IntVar(&f.keyOps, "key-ops", workloads.DefaultKeyOps, "register workload: ops on one key before every worker moves to a fresh key (-1: one key for the whole run)")
 	fl.IntVar(&f.keyUnknown, "key-unknown", workloads.DefaultKeyUnknown, "register workload: ops of unknown outcome (info) on one key before the workload moves to a fresh key (-1: no bound)")
 	fl.BoolVar(&f.sticky, "sticky", false, "keep each client process on one node (default: processes switch nodes)")
+	fl.StringVar(&f.system, "system", "store", "system under test: store (the reference store) or etcd (docker backend; built from the Go module proxy on first use)")
+	fl.BoolVar(&f.serializable, "serializable", false, "etcd: serializable reads (a node answers from its own state, possibly stale) instead of linearizable")
+	addEtcdFlags(fl, &f.etcd)
 	fl.IntVar(&f.basePort, "base-port", 0, "local backend: node i listens on base+2i (client) and base+2i+1 (peer); 0 picks free ports")
 	return cmd
 }
@@ -118,6 +127,9 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 	if err != nil {
 		return usageErr("--mode: %w", err)
 	}
+	if f.model != "" && !slices.Contains(workloads.RegisterModels, f.model) {
+		return usageErr("--model: unknown model %q: valid models are %s", f.model, strings.Join(workloads.RegisterModels, ", "))
+	}
 	if !slices.Contains(workloads.Names, f.workload) {
 		return usageErr("--workload: unknown workload %q: valid workloads are %s", f.workload, strings.Join(workloads.Names, ", "))
 	}
@@ -137,8 +149,8 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 	if err != nil {
 		return usageErr("--faults: %w", err)
 	}
-	if f.backend != "" && !slices.Contains(backends, f.backend) {
-		return usageErr("--backend: unknown backend %q: valid backends are %s", f.backend, strings.Join(backends, ", "))
+	if f.backend != "" && !slices.Contains(backends.Names, f.backend) {
+		return usageErr("--backend: unknown backend %q: valid backends are %s", f.backend, strings.Join(backends.Names, ", "))
 	}
 	switch {
 	case f.nodes < 1:
@@ -158,9 +170,30 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 	case f.keyUnknown == 0 || f.keyUnknown < -1:
 		return usageErr("--key-unknown must be at least 1 (or -1: no bound), not %d", f.keyUnknown)
 	}
-	bin, err := findStorenode(f.storenode)
-	if err != nil {
-		return &exitError{code: 3, err: err}
+	if err := checkSystem(f.system); err != nil {
+		return err
+	}
+	isEtcd := f.system == "etcd"
+	if isEtcd {
+		switch {
+		case cmd.Flags().Changed("mode"):
+			return usageErr("--mode %s: --mode configures the reference store; etcd promises linearizable (--model chooses another model to check; with --serializable its reads may be stale, which the linearizable checker finds)", mode)
+		case len(storeFaults) > 0:
+			return usageErr("--faults: the deliberate faults are the reference store's; etcd has none")
+		case slices.Contains(faultsList, "clock"):
+			return usageErr("--nemesis %s: etcd has no API to skew a node's clock, so the clock nemesis cannot be applied to it; name the others (e.g. --nemesis %s)", f.nemesis, strings.Join(etcdFaults(faultsList), ","))
+		}
+		if err := etcdBackendOK(f.backend); err != nil {
+			return err
+		}
+	} else if f.serializable {
+		return usageErr("--serializable is etcd's read option (--system etcd); the reference store's reads follow --mode")
+	}
+	var bin string
+	if !isEtcd {
+		if bin, err = findStorenode(f.storenode); err != nil {
+			return &exitError{code: 3, err: err}
+		}
 	}
 	seed := f.seed
 	if !cmd.Flags().Changed("seed") {
@@ -177,53 +210,63 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 		stop()
 	}()
 
-	backendName := f.backend
-	if backendName == "" {
-		backendName = "local"
+	if isEtcd && f.backend == "" {
 		actx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		if dockerAvailable(actx) {
-			backendName = "docker"
-		}
+		up := dockerAvailable(actx)
 		cancel()
-		log.Info("backend chosen", "backend", backendName, "why", map[bool]string{true: "a Docker daemon answers", false: "no Docker daemon answers"}[backendName == "docker"])
-	}
-	var backend harness.Backend
-	switch backendName {
-	case "docker":
-		if f.backend == "docker" {
-			actx, cancel := context.WithTimeout(ctx, 3*time.Second)
-			up := dockerAvailable(actx)
-			cancel()
-			if !up {
-				return &exitError{code: 3, err: errors.New("--backend docker: no Docker daemon answers (is it running, and is DOCKER_HOST right?); use --backend local to run nodes as local processes")}
-			}
+		if !up {
+			return usageErr("--system etcd: no Docker daemon answers: %w", errEtcdLocal)
 		}
-		backend, err = newDockerBackend(log)
-		if err != nil {
-			return &exitError{code: 3, err: fmt.Errorf("docker backend: %w (use --backend local to run nodes as local processes)", err)}
-		}
-	default:
-		backend = local.New(local.Options{BasePort: f.basePort})
 	}
-
-	sys, err := refstore.New(bin, mode, storeFaults.List())
+	backend, err := backends.New(ctx, f.backend, backends.Options{Logger: log, BasePort: f.basePort, Available: dockerAvailable,
+		Hint: "use --backend local to run nodes as local processes"})
 	if err != nil {
-		return &exitError{code: 3, err: err}
+		return &exitError{code: 3, err: fmt.Errorf("--backend: %w", err)}
+	}
+	backendName := backend.Name()
+
+	var sys harness.System
+	name := runName(string(mode), f.workload, faultsList)
+	options := map[string]any{"mode": string(mode), "faults": storeFaults.List(), "storenode": bin, "command": strings.Join(os.Args, " ")}
+	if isEtcd {
+		eb, err := etcdBinary(ctx, f.etcd, log)
+		if err != nil {
+			return err
+		}
+		es, err := newEtcdSystem(eb, f.etcd, f.serializable)
+		if err != nil {
+			return err
+		}
+		sys, name = es, runName(etcdModeLabel(f.serializable), f.workload, faultsList)
+		options = es.Options()
+		options["command"] = strings.Join(os.Args, " ")
+	} else {
+		rs, err := refstore.New(bin, mode, storeFaults.List())
+		if err != nil {
+			return &exitError{code: 3, err: err}
+		}
+		sys = rs
+		for k, v := range rs.Options() {
+			options[k] = v
+		}
 	}
 	t := harness.Test{
 		System: sys, Backend: backend,
-		Mode: string(mode), Workload: f.workload, Sticky: f.sticky,
+		Name:  name,
+		Model: f.model, Workload: f.workload, Sticky: f.sticky,
 		KeyOps: f.keyOps, KeyUnknown: f.keyUnknown,
 		Nemesis: faultsList, NemesisInterval: f.nemesisInterval,
 		Partitions: partitions, PacketModes: packetModes,
 		Nodes: f.nodes, Concurrency: f.concurrency, Rate: f.rate,
 		TimeLimit: f.timeLimit, OpTimeout: f.opTimeout, QuietPeriod: f.quiet,
 		Seed: seed, RunsDir: f.out,
-		Options: map[string]any{"faults": storeFaults.List(), "storenode": bin, "command": strings.Join(os.Args, " ")},
-		Logger:  log,
+		CheckerOptions: checkers.Options{Timeout: f.checkTimeout, SearchMemory: int64(f.searchMemory)},
+		Options:        options,
+		Logger:         log,
+		Report:         results.WriteReports,
 	}
 	t.Progress = progress.print
-	log.Info("run starting", "mode", mode, "workload", f.workload, "nemesis", f.nemesis, "nodes", f.nodes,
+	log.Info("run starting", "system", sys.Name(), "mode", mode, "workload", f.workload, "nemesis", f.nemesis, "nodes", f.nodes,
 		"concurrency", f.concurrency, "time_limit", f.timeLimit, "seed", seed, "backend", backendName)
 
 	res, runErr := harness.Run(ctx, t)
@@ -239,9 +282,9 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 			ns.Started, ns.Stopped, ns.Failed, ns.Moved, ns.Waited)
 	}
 	if res.Interrupted {
-		fmt.Fprintln(stdout, "interrupted: checked what was recorded")
+		fmt.Fprintf(stdout, "interrupted: checked what was recorded; exit code %d whatever its verdict\n", exitInterrupted)
 	}
-	code := 2
+	code := 3 // neither checked nor a check error: the harness failed (runErr below)
 	switch {
 	case res.Checked:
 		for _, r := range res.Summary.Results {
@@ -250,17 +293,24 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 				line += " (" + r.Reason + ")"
 			}
 			if len(r.Anomalies) > 0 {
-				line += fmt.Sprintf(" — %d anomalies, first: %s", len(r.Anomalies), r.Anomalies[0].Name)
+				line += fmt.Sprintf(" — %d anomalies, first: %s", r.Total(), r.Anomalies[0].Name)
 			}
 			fmt.Fprintln(stdout, line)
 		}
 		fmt.Fprintf(stdout, "verdict: %s\n", res.Summary.Valid)
 		code = res.Summary.Valid.ExitCode()
 	case res.CheckErr != nil:
-		fmt.Fprintf(stdout, "verdict: unknown: the history could not be checked: %v\n", res.CheckErr)
+		// Not a verdict: the harness could not check what it recorded.
+		fmt.Fprintf(stdout, "verdict: none: the history could not be checked: %v\n", res.CheckErr)
+		code = 3
 	}
 	if runErr != nil {
 		return &exitError{code: 3, err: runErr}
+	}
+	if res.Interrupted {
+		// A stopped run proves nothing about the time it did not run: it
+		// must never look like a pass.
+		return &exitError{code: exitInterrupted}
 	}
 	if code != 0 {
 		return &exitError{code: code}
@@ -268,33 +318,20 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 	return nil
 }
 
+// runName names a run of the reference store <mode>-<workload>-<faults
+// joined by + or none>, so its directory says what ran.
+func runName(mode, workload string, faults []string) string {
+	nem := "none"
+	if len(faults) > 0 {
+		nem = strings.Join(faults, "+")
+	}
+	return fmt.Sprintf("%s-%s-%s", mode, workload, nem)
+}
+
 // findStorenode finds the storenode binary: the flag, next to the
 // faultline executable, ./bin/storenode, then PATH.
 func findStorenode(flag string) (string, error) {
-	if flag != "" {
-		if st, err := os.Stat(flag); err != nil || st.IsDir() {
-			return "", fmt.Errorf("--storenode %q: no such binary (build it with `make build`)", flag)
-		}
-		return filepath.Abs(flag)
-	}
-	var tried []string
-	if exe, err := os.Executable(); err == nil {
-		p := filepath.Join(filepath.Dir(exe), "storenode")
-		tried = append(tried, p)
-		if st, err := os.Stat(p); err == nil && !st.IsDir() {
-			return p, nil
-		}
-	}
-	p := filepath.Join("bin", "storenode")
-	tried = append(tried, p)
-	if st, err := os.Stat(p); err == nil && !st.IsDir() {
-		return filepath.Abs(p)
-	}
-	tried = append(tried, "$PATH")
-	if p, err := exec.LookPath("storenode"); err == nil {
-		return filepath.Abs(p)
-	}
-	return "", fmt.Errorf("storenode binary not found (looked at %s): run `make build`, or pass --storenode", strings.Join(tried, ", "))
+	return nodebin.Find(nodebin.Spec{Name: "storenode", Path: flag, Flag: "--storenode"})
 }
 
 // progressPrinter shows progress: a line redrawn in place on a terminal,

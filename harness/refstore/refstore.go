@@ -26,6 +26,8 @@ package refstore
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -52,6 +54,9 @@ type System struct {
 	bin    string
 	mode   store.Mode
 	faults []string
+	// secret is the cluster's peer secret, new for each System (a run):
+	// only its nodes can talk to each other's peer addresses.
+	secret string
 
 	clients atomic.Int64
 	setsMu  sync.Mutex
@@ -63,6 +68,7 @@ var (
 	_ harness.System       = (*System)(nil)
 	_ harness.ClockSkewer  = (*System)(nil)
 	_ harness.LeaderFinder = (*System)(nil)
+	_ harness.Promiser     = (*System)(nil)
 )
 
 // New returns the reference store run from bin in mode, every node
@@ -74,15 +80,36 @@ func New(bin string, mode store.Mode, faults []string) (*System, error) {
 	if _, err := store.ParseFaults(strings.Join(faults, ",")); err != nil {
 		return nil, err
 	}
+	var secret [16]byte
+	rand.Read(secret[:])
 	return &System{
-		bin: bin, mode: mode, faults: faults,
+		bin: bin, mode: mode, faults: faults, secret: hex.EncodeToString(secret[:]),
 		sets:  map[string][]string{},
 		admin: &http.Client{Timeout: 2 * time.Second},
 	}, nil
 }
 
-func (s *System) Name() string   { return "faultline-store" }
-func (s *System) Binary() string { return s.bin }
+func (s *System) Name() string { return "faultline-store" }
+
+// Options are what a run of this system records in test.json beside the
+// harness's own options: strong mode's Raft timing.
+func (s *System) Options() map[string]any {
+	if s.mode != store.Strong {
+		return map[string]any{}
+	}
+	return map[string]any{"raft_timing": store.DefaultRaftTiming()}
+}
+
+// Promise is what the mode keeps: strong is linearizable and has cas;
+// causal is causal+ and eventual eventual, neither with cas (the causal
+// checkers give cas no meaning).
+func (s *System) Promise() harness.Promise {
+	return harness.Promise{Model: workloads.Models[string(s.mode)], CAS: s.mode == store.Strong}
+}
+
+// Mode is the store's mode every node runs in.
+func (s *System) Mode() store.Mode { return s.mode }
+func (s *System) Binary() string   { return s.bin }
 
 // Args is storenode's command line for one node.
 func (s *System) Args(n harness.NodeLayout) []string {
@@ -102,6 +129,10 @@ func (s *System) Args(n harness.NodeLayout) []string {
 		"--peers", strings.Join(peers, ","),
 		"--data", n.DataDir,
 		"--mode", string(s.mode),
+		// On the command line because the backends take a command line
+		// only: local users can read it in the process list (README,
+		// Security).
+		"--peer-secret", s.secret,
 	}
 	if len(s.faults) > 0 {
 		args = append(args, "--faults", strings.Join(s.faults, ","))

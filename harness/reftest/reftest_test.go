@@ -40,7 +40,7 @@ func TestStorenodeEnv(t *testing.T) {
 	_, err := StorenodePath()
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "no such binary")
-	assert.Contains(t, err.Error(), "unset it to build storenode")
+	assert.Contains(t, err.Error(), "unset it")
 }
 
 // The default: storenode built with go build into the user cache dir, a
@@ -60,7 +60,7 @@ func TestBuildAndRun(t *testing.T) {
 	assert.NotContains(t, string(elf[:min(len(elf), 4096)]), "/lib64/ld-linux", "static: no dynamic loader")
 
 	res := Run(t, Case{
-		Test:   harness.Test{Mode: "causal", Workload: "kv", TimeLimit: 2 * time.Second, QuietPeriod: 500 * time.Millisecond, Concurrency: 4},
+		Mode: "causal", Test: harness.Test{Workload: "kv", TimeLimit: 2 * time.Second, QuietPeriod: 500 * time.Millisecond, Concurrency: 4},
 		Expect: harness.Expect{"causal+": checkers.Valid},
 	})
 	assert.Equal(t, "local", res.Backend)
