@@ -35,6 +35,10 @@ type Test struct {
 	// node.
 	Workload string
 	Sticky   bool
+	// KeyOps and KeyUnknown bound the register workload's keys: a fresh
+	// key after that many ops, or ops of unknown outcome, on one key
+	// (workloads.Options; 0: the defaults, negative: one key per run).
+	KeyOps, KeyUnknown int
 	// Nemesis lists the faults to inject (nemesis.ParseSpec); empty: none.
 	Nemesis         []string
 	NemesisInterval time.Duration // default 10s
@@ -106,6 +110,11 @@ type RunResult struct {
 	Invoked, OK, Fail, Info int64
 	// Interrupted is set when ctx ended before the run finished.
 	Interrupted bool
+	// Nemesis counts the fault changes, the clashes between faults
+	// resolved by choosing other nodes or waiting, and the changes that
+	// failed (also in test.json as nemesis_stats; zero for a custom
+	// nemesis without a Stats method).
+	Nemesis nemesis.Stats
 }
 
 func (t *Test) defaults() {
@@ -191,6 +200,9 @@ func Run(ctx context.Context, t Test) (RunResult, error) {
 	r.pool.close()
 	st := r.pool.stats
 	r.res.Invoked, r.res.OK, r.res.Fail, r.res.Info = st.Invoked.Load(), st.OK.Load(), st.Fail.Load(), st.Info.Load()
+	if ns, ok := r.nem.(interface{ Stats() nemesis.Stats }); ok {
+		r.res.Nemesis = ns.Stats()
+	}
 	r.fail(r.closeRecorder())
 	r.phase.set("stopping")
 	r.fail(r.stopCluster(ctx))
@@ -433,6 +445,7 @@ func (r *run) writeMeta() {
 	meta := r.t.meta(r.res, r.start)
 	meta["end"] = time.Now().UTC().Format(time.RFC3339Nano)
 	meta["interrupted"] = r.res.Interrupted
+	meta["nemesis_stats"] = r.res.Nemesis
 	r.fail(writeJSON(filepath.Join(r.res.Dir, "test.json"), meta))
 }
 
@@ -463,7 +476,8 @@ func (t *Test) workload() (*workloads.Workload, error) {
 	if p, ok := t.System.(Promiser); ok {
 		cas = p.Promise().CAS
 	}
-	return workloads.New(t.Workload, workloads.Options{Model: t.Model, CAS: cas, Workers: t.Concurrency, Nodes: t.Nodes, Sticky: t.Sticky})
+	return workloads.New(t.Workload, workloads.Options{Model: t.Model, CAS: cas, Workers: t.Concurrency, Nodes: t.Nodes, Sticky: t.Sticky,
+		KeyOps: t.KeyOps, KeyUnknown: t.KeyUnknown})
 }
 
 func waitReady(ctx context.Context, sys System, nodes []Node) error {
@@ -516,6 +530,15 @@ func (t *Test) meta(res RunResult, start time.Time) map[string]any {
 		"start":             start.UTC().Format(time.RFC3339Nano),
 	} {
 		m[k] = v
+	}
+	if t.Workload == "register" {
+		m["key_ops"], m["key_unknown"] = t.KeyOps, t.KeyUnknown
+		if t.KeyOps == 0 {
+			m["key_ops"] = workloads.DefaultKeyOps
+		}
+		if t.KeyUnknown == 0 {
+			m["key_unknown"] = workloads.DefaultKeyUnknown
+		}
 	}
 	return m
 }
