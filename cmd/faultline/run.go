@@ -44,7 +44,7 @@ type runFlags struct {
 	mode, workload, nemesis, backend, out, storenode, faults string
 	partitions, packetModes                                  string
 	nemesisInterval, timeLimit, opTimeout, quiet             time.Duration
-	nodes, concurrency, basePort                             int
+	nodes, concurrency, basePort, keyOps, keyUnknown         int
 	rate                                                     float64
 	seed                                                     int64
 	sticky                                                   bool
@@ -87,6 +87,8 @@ harness or the cluster failed (bad flags too).`,
 	fl.StringVar(&f.faults, "faults", "", "deliberate store faults passed to every node: "+faultNames())
 	fl.DurationVar(&f.opTimeout, "op-timeout", 5*time.Second, "an op that takes longer completes as info")
 	fl.DurationVar(&f.quiet, "quiet-period", 3*time.Second, "pause between healing and the final reads")
+	fl.IntVar(&f.keyOps, "key-ops", workloads.DefaultKeyOps, "register workload: ops on one key before every worker moves to a fresh key (-1: one key for the whole run)")
+	fl.IntVar(&f.keyUnknown, "key-unknown", workloads.DefaultKeyUnknown, "register workload: ops of unknown outcome (info) on one key before the workload moves to a fresh key (-1: no bound)")
 	fl.BoolVar(&f.sticky, "sticky", false, "keep each client process on one node (default: processes switch nodes)")
 	fl.IntVar(&f.basePort, "base-port", 0, "local backend: node i listens on base+2i (client) and base+2i+1 (peer); 0 picks free ports")
 	return cmd
@@ -151,6 +153,10 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 		return usageErr("--rate must be >= 0 (0: as fast as possible), not %g", f.rate)
 	case f.nemesisInterval <= 0:
 		return usageErr("--nemesis-interval must be positive, like 10s, not %s", f.nemesisInterval)
+	case f.keyOps == 0 || f.keyOps < -1:
+		return usageErr("--key-ops must be at least 1 (or -1: one key for the whole run), not %d", f.keyOps)
+	case f.keyUnknown == 0 || f.keyUnknown < -1:
+		return usageErr("--key-unknown must be at least 1 (or -1: no bound), not %d", f.keyUnknown)
 	}
 	bin, err := findStorenode(f.storenode)
 	if err != nil {
@@ -207,6 +213,7 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 	t := harness.Test{
 		System: sys, Backend: backend,
 		Mode: string(mode), Workload: f.workload, Sticky: f.sticky,
+		KeyOps: f.keyOps, KeyUnknown: f.keyUnknown,
 		Nemesis: faultsList, NemesisInterval: f.nemesisInterval,
 		Partitions: partitions, PacketModes: packetModes,
 		Nodes: f.nodes, Concurrency: f.concurrency, Rate: f.rate,
@@ -226,6 +233,11 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 		fmt.Fprintf(stdout, "run directory: %s\n", res.Dir)
 	}
 	fmt.Fprintf(stdout, "ops: %d invoked, %d ok, %d fail, %d info (seed %d, backend %s)\n", res.Invoked, res.OK, res.Fail, res.Info, res.Seed, res.Backend)
+	if len(faultsList) > 0 {
+		ns := res.Nemesis
+		fmt.Fprintf(stdout, "nemesis: %d faults started, %d stopped, %d changes failed (fail events in the history); clashes resolved: %d by other nodes, %d by waiting\n",
+			ns.Started, ns.Stopped, ns.Failed, ns.Moved, ns.Waited)
+	}
 	if res.Interrupted {
 		fmt.Fprintln(stdout, "interrupted: checked what was recorded")
 	}
