@@ -258,7 +258,7 @@ func Open(path string, opt Options) (_ *DB, err error) {
 	db.meta = &metadb.BoltMetaDB{}
 	if opt.LazyFsync {
 		db.lazy = newLazyVFS()
-		db.journal, err = wal.Open(dir, wal.WithMetaStore(db.meta), wal.WithSegmentSize(journalSegmentSize),
+		db.journal, err = wal.Open(dir, wal.WithMetaStore(lazyMeta{db.meta, db.lazy}), wal.WithSegmentSize(journalSegmentSize),
 			wal.WithLogger(hclog.NewNullLogger()), wal.WithSegmentFiler(segment.NewFiler(dir, db.lazy)))
 	} else {
 		db.journal, err = wal.Open(dir, wal.WithMetaStore(db.meta), wal.WithSegmentSize(journalSegmentSize),

@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/hashicorp/raft-wal/fs"
+	"github.com/hashicorp/raft-wal/metadb"
 	"github.com/hashicorp/raft-wal/types"
 )
 
@@ -76,4 +77,22 @@ func (v *lazyVFS) syncAll() error {
 		errs = append(errs, f.WritableFile.Sync())
 	}
 	return errors.Join(errs...)
+}
+
+// lazyMeta is the journal's meta store under lazy-fsync. The meta store
+// commits for real (bbolt fsyncs), and a commit records segments as
+// sealed at an offset: the segments' own data must be on disk first, or
+// after a power loss the journal names an index block that never reached
+// the disk and cannot be opened. The fault loses acknowledged writes; it
+// must not make the node unable to start.
+type lazyMeta struct {
+	*metadb.BoltMetaDB
+	v *lazyVFS
+}
+
+func (m lazyMeta) CommitState(s types.PersistentState) error {
+	if err := m.v.syncAll(); err != nil {
+		return err
+	}
+	return m.BoltMetaDB.CommitState(s)
 }
