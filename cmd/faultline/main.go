@@ -39,6 +39,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newCheckCmd())
 	root.AddCommand(newReportCmd(), newServeCmd())
 	root.AddCommand(newCompareCmd())
+	root.AddCommand(newLazyFSCmd())
 	return root
 }
 
