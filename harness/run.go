@@ -316,7 +316,11 @@ func (r *run) startCluster(ctx context.Context) error {
 	t := &r.t
 	r.phase.set("starting")
 	t.Logger.Info("starting cluster", "backend", r.res.Backend, "nodes", t.Nodes, "system", t.System.Name(), "dir", r.res.Dir)
-	cl, err := t.Backend.Start(ctx, t.System, ClusterSpec{RunID: runID(t.Name, r.start), Nodes: t.Nodes, Dir: r.res.Dir})
+	spec := ClusterSpec{RunID: runID(t.Name, r.start), Nodes: t.Nodes, Dir: r.res.Dir}
+	for _, f := range t.Nemesis {
+		spec.LazyFS = spec.LazyFS || slices.Contains(nemesis.NeedsLazyFS, f)
+	}
+	cl, err := t.Backend.Start(ctx, t.System, spec)
 	if err != nil {
 		return fmt.Errorf("start the cluster: %w", err)
 	}

@@ -20,7 +20,8 @@ type Step struct {
 	Wait  time.Duration
 	Start bool
 	Fault string
-	// Mode: kill and pause: one, minority, majority, all; clock: bump,
+	// Mode: kill and pause: one, minority, majority, all; power: one,
+	// minority, all; clock: bump,
 	// strobe; packet: delay, loss, duplicate, reorder; partition: the
 	// topology.
 	Mode string
@@ -53,6 +54,7 @@ type Schedule struct {
 	nodes      []string
 	active     map[string]Step
 	stats      Stats
+	powerCut   bool // a power step was drawn: the first one took the whole cluster
 }
 
 // PacketModes lists the packet faults the packet nemesis draws from:
@@ -167,11 +169,14 @@ func (s *Schedule) Next() Step {
 			s.stats.Moved++
 		}
 		st.Nodes = nodes
-		if f == "kill" || f == "pause" {
+		if f == "kill" || f == "pause" || f == "power" {
 			sort.Strings(st.Nodes)
 		}
 	}
 	s.active[f] = st
+	if f == "power" {
+		s.powerCut = true
+	}
 	return st
 }
 
@@ -255,6 +260,17 @@ func (s *Schedule) plan(f string) (Step, []string) {
 	case "kill", "pause":
 		modes := []string{"one", "minority", "majority", "all"}
 		st.Mode = modes[s.rng.Intn(len(modes))]
+		k := count(st.Mode, len(s.nodes))
+		st.Nodes, spare = order[:k], order[k:]
+	case "power":
+		// The whole cluster at once is the worst case (nothing is left
+		// to copy lost writes back from): the first power cut of a run
+		// takes it, later ones draw it half the time.
+		modes := []string{"one", "minority", "all", "all"}
+		st.Mode = modes[s.rng.Intn(len(modes))]
+		if !s.powerCut {
+			st.Mode = "all"
+		}
 		k := count(st.Mode, len(s.nodes))
 		st.Nodes, spare = order[:k], order[k:]
 	case "clock":

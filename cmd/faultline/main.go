@@ -41,6 +41,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newReportCmd(), newServeCmd())
 	root.AddCommand(newCompareCmd())
 	root.AddCommand(newExportCmd())
+	root.AddCommand(newLazyFSCmd())
 	return root
 }
 
