@@ -75,6 +75,10 @@ func TestSoakAllFaults(t *testing.T) {
 					tl = soakShort
 				}
 				want := harness.Expect{c.checker: checkers.Valid}
+				// What --nemesis all means: every fault but those that need
+				// the data directories on lazyfs (power).
+				all, err := nemesis.ParseSpec("all")
+				require.NoError(t, err)
 				// The packet faults each backend can apply here: the local
 				// backend's proxies cannot duplicate or reorder, and this
 				// machine's kernel has no netem for docker.
@@ -85,7 +89,7 @@ func TestSoakAllFaults(t *testing.T) {
 				res := run(t, reftest.Case{
 					Mode: c.mode, Test: harness.Test{
 						Backend: b, Workload: c.workload,
-						Nemesis: nemesis.Faults, NemesisInterval: soakInterval, TimeLimit: tl,
+						Nemesis: all, NemesisInterval: soakInterval, TimeLimit: tl,
 						PacketModes: packets, Rate: soakRate,
 						CheckerOptions: checkers.Options{Timeout: soakCheckBound},
 					},
