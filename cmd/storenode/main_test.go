@@ -31,7 +31,7 @@ func TestFlagErrors(t *testing.T) {
 		mention []string
 	}{
 		{"bad mode", append(ok, "--mode", "linearizable"), []string{"-mode", "strong, causal, eventual"}},
-		{"bad fault", append(ok, "--faults", "stale-reads,lose-everything"), []string{"-faults", "lose-everything", "stale-reads, ack-before-fsync, skip-deps"}},
+		{"bad fault", append(ok, "--faults", "stale-reads,lose-everything"), []string{"-faults", "lose-everything", "stale-reads, ack-before-fsync, lazy-fsync, skip-deps"}},
 		{"bad peer", append(ok, "--peers", "n2=127.0.0.1:7102,n3"), []string{"-peers", "id=host:port"}},
 		{"peer without port", append(ok, "--peers", "n2=localhost"), []string{"-peers", "id=host:port"}},
 		{"duplicate peer", append(ok, "--peers", "n2=127.0.0.1:1,n2=127.0.0.1:2"), []string{"-peers", "twice"}},
