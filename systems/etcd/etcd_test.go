@@ -19,6 +19,7 @@ import (
 	"github.com/faultline/faultline/harness"
 	"github.com/faultline/faultline/harness/docker"
 	"github.com/faultline/faultline/harness/harnesstest"
+	"github.com/faultline/faultline/harness/local"
 	"github.com/faultline/faultline/history"
 )
 
@@ -108,11 +109,26 @@ func dockerBackend(t *testing.T) *docker.Backend {
 	return b
 }
 
-// TestClientOnRealCluster drives a real 3-node etcd cluster in Docker:
-// each function's outcomes, the node pinning, a cas on an absent key, a
-// killed node's refused write (fail) and the leader lookup.
+// backends are the backends etcd runs on; each returns its backend or
+// skips the test when it cannot run here.
+var backends = []struct {
+	name string
+	get  func(t *testing.T) harness.Backend
+}{
+	{"docker", func(t *testing.T) harness.Backend { return dockerBackend(t) }},
+	{"local", func(t *testing.T) harness.Backend { return local.New(local.Options{}) }},
+}
+
+// TestClientOnRealCluster drives a real 3-node etcd cluster on each
+// backend: each function's outcomes, the node pinning, a cas on an absent
+// key, a killed node's refused write (fail) and the leader lookup.
 func TestClientOnRealCluster(t *testing.T) {
-	b := dockerBackend(t)
+	for _, be := range backends {
+		t.Run(be.name, func(t *testing.T) { clientOnRealCluster(t, be.get(t)) })
+	}
+}
+
+func clientOnRealCluster(t *testing.T, b harness.Backend) {
 	sys, err := New(testBinary(t), Config{})
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -170,14 +186,18 @@ func TestClientOnRealCluster(t *testing.T) {
 }
 
 // TestLinearizableUnderPartition runs a short real test through the
-// harness on the docker backend.
+// harness on each backend.
 func TestLinearizableUnderPartition(t *testing.T) {
-	b := dockerBackend(t)
-	sys, err := New(testBinary(t), Config{})
-	require.NoError(t, err)
-	harnesstest.Run(t, harness.Test{
-		System: sys, Backend: b, Workload: "kv",
-		Nemesis: []string{"partition", "kill", "pause"}, NemesisInterval: 5 * time.Second,
-		TimeLimit: 20 * time.Second, Options: sys.Options(),
-	}, harness.Expect{"linearizable": checkers.Valid})
+	for _, be := range backends {
+		t.Run(be.name, func(t *testing.T) {
+			b := be.get(t)
+			sys, err := New(testBinary(t), Config{})
+			require.NoError(t, err)
+			harnesstest.Run(t, harness.Test{
+				System: sys, Backend: b, Workload: "kv",
+				Nemesis: []string{"partition", "kill", "pause"}, NemesisInterval: 5 * time.Second,
+				TimeLimit: 20 * time.Second, Options: sys.Options(),
+			}, harness.Expect{"linearizable": checkers.Valid})
+		})
+	}
 }
