@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -58,7 +57,7 @@ processes against it for --time-limit while the nemesis injects faults,
 heals, reads every key on every node, and checks the history with the
 workload's checkers for the mode's consistency model.
 
---system etcd tests a real etcd cluster instead (docker backend), checked as
+--system etcd tests a real etcd cluster instead (either backend), checked as
 linearizable; its binary is built statically from the Go module proxy on
 first use and cached by version (--etcd-version, or --etcd-binary for a
 prebuilt one); --serializable makes its reads serializable.
@@ -96,7 +95,7 @@ SIGTERM; what was recorded is still checked and its verdict printed).`,
 	fl.IntVar(&f.keyOps, "key-ops", workloads.DefaultKeyOps, "register workload: ops on one key before every worker moves to a fresh key (-1: one key for the whole run)")
 	fl.IntVar(&f.keyUnknown, "key-unknown", workloads.DefaultKeyUnknown, "register workload: ops of unknown outcome (info) on one key before the workload moves to a fresh key (-1: no bound)")
 	fl.BoolVar(&f.sticky, "sticky", false, "keep each client process on one node (default: processes switch nodes)")
-	fl.StringVar(&f.system, "system", "store", "system under test: store (the reference store) or etcd (docker backend; built from the Go module proxy on first use)")
+	fl.StringVar(&f.system, "system", "store", "system under test: store (the reference store) or etcd (built from the Go module proxy on first use)")
 	fl.BoolVar(&f.serializable, "serializable", false, "etcd: serializable reads (a node answers from its own state, possibly stale) instead of linearizable")
 	addEtcdFlags(fl, &f.etcd)
 	fl.IntVar(&f.basePort, "base-port", 0, "local backend: node i listens on base+2i (client) and base+2i+1 (peer); 0 picks free ports")
@@ -183,9 +182,6 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 		case slices.Contains(faultsList, "clock"):
 			return usageErr("--nemesis %s: etcd has no API to skew a node's clock, so the clock nemesis cannot be applied to it; name the others (e.g. --nemesis %s)", f.nemesis, strings.Join(etcdFaults(faultsList), ","))
 		}
-		if err := etcdBackendOK(f.backend); err != nil {
-			return err
-		}
 	} else if f.serializable {
 		return usageErr("--serializable is etcd's read option (--system etcd); the reference store's reads follow --mode")
 	}
@@ -210,14 +206,6 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 		stop()
 	}()
 
-	if isEtcd && f.backend == "" {
-		actx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		up := dockerAvailable(actx)
-		cancel()
-		if !up {
-			return usageErr("--system etcd: no Docker daemon answers: %w", errEtcdLocal)
-		}
-	}
 	backend, err := backends.New(ctx, f.backend, backends.Options{Logger: log, BasePort: f.basePort, Available: dockerAvailable,
 		Hint: "use --backend local to run nodes as local processes"})
 	if err != nil {
