@@ -36,6 +36,15 @@ func TestArgs(t *testing.T) {
 	assert.Contains(t, args, "--initial-cluster n1=http://10.0.0.1:7001,n2=http://10.0.0.2:7001,n3=http://10.0.0.3:7001")
 	assert.NotContains(t, args, "--election-timeout", "etcd's defaults unless set")
 
+	// The local backend's shared peer addresses: the node listens on one
+	// address and is dialed (and named in the cluster) at its proxy's.
+	args = strings.Join(s.Args(harness.NodeLayout{
+		ID: "n2", ClientListen: "127.0.0.1:7000", PeerListen: "127.0.0.1:7001", PeerAdvertise: "127.0.0.1:9002", DataDir: "/data",
+		Peers: map[string]string{"n1": "127.0.0.1:9001", "n3": "127.0.0.1:9003"},
+	}), " ")
+	assert.Contains(t, args, "--listen-peer-urls http://127.0.0.1:7001 --initial-advertise-peer-urls http://127.0.0.1:9002")
+	assert.Contains(t, args, "--initial-cluster n1=http://127.0.0.1:9001,n2=http://127.0.0.1:9002,n3=http://127.0.0.1:9003")
+
 	s, err = New(Binary{Path: "/etcd"}, Config{HeartbeatInterval: 50 * time.Millisecond, ElectionTimeout: 500 * time.Millisecond})
 	require.NoError(t, err)
 	args = strings.Join(s.Args(harness.NodeLayout{ID: "n1", PeerListen: "a:1"}), " ")
