@@ -21,6 +21,7 @@ import (
 	"github.com/faultline/faultline/harness/harnesstest"
 	"github.com/faultline/faultline/harness/local"
 	"github.com/faultline/faultline/history"
+	"github.com/faultline/faultline/nemesis"
 )
 
 func TestArgs(t *testing.T) {
@@ -207,6 +208,75 @@ func TestLinearizableUnderPartition(t *testing.T) {
 				Nemesis: []string{"partition", "kill", "pause"}, NemesisInterval: 5 * time.Second,
 				TimeLimit: 20 * time.Second, Options: sys.Options(),
 			}, harness.Expect{"linearizable": checkers.Valid})
+		})
+	}
+}
+
+// TestPartitionIsolatesLeader shows that a partition reaches etcd's own
+// peer traffic on each backend: the majority elects another leader and
+// commits, the isolated old leader cannot, and after the heal it serves
+// the majority's value.
+func TestPartitionIsolatesLeader(t *testing.T) {
+	for _, be := range backends {
+		t.Run(be.name, func(t *testing.T) {
+			b := be.get(t)
+			sys, err := New(testBinary(t), Config{})
+			require.NoError(t, err)
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			c, err := b.Start(ctx, sys, harness.ClusterSpec{RunID: fmt.Sprintf("etcdtest-%d", time.Now().UnixNano()), Nodes: 3, Dir: t.TempDir()})
+			require.NoError(t, err)
+			defer func() {
+				cctx, ccancel := context.WithTimeout(context.Background(), time.Minute)
+				defer ccancel()
+				assert.NoError(t, c.Close(cctx))
+			}()
+			nodes := c.Nodes()
+			clients := make([]harness.Client, len(nodes))
+			for i := range nodes {
+				clients[i], err = sys.NewClient(nodes, i)
+				require.NoError(t, err)
+				defer clients[i].Close()
+			}
+			op := func(i int, f, v string) harness.Completion {
+				octx, ocancel := context.WithTimeout(ctx, 2*time.Second)
+				defer ocancel()
+				var raw json.RawMessage
+				if v != "" {
+					raw = json.RawMessage(v)
+				}
+				return clients[i].Invoke(octx, harness.Op{F: f, Key: "x", Value: raw, Node: -1})
+			}
+			require.Equal(t, history.OK, op(0, history.FWrite, "1").Type)
+			leader, err := sys.Leader(ctx, nodes)
+			require.NoError(t, err)
+			li, g := -1, nemesis.Grudge{}
+			for i, n := range nodes {
+				if n.ID == leader {
+					li = i
+					continue
+				}
+				g[leader] = append(g[leader], n.ID)
+				g[n.ID] = []string{leader}
+			}
+			require.NoError(t, c.Partition(ctx, g))
+			oi := (li + 1) % len(nodes)
+			var got harness.Completion
+			require.Eventually(t, func() bool {
+				got = op(oi, history.FWrite, "3")
+				return got.Type == history.OK
+			}, 30*time.Second, 100*time.Millisecond, "the majority never committed (last: %+v)", got)
+			newLeader, err := sys.Leader(ctx, []harness.Node{nodes[oi]})
+			require.NoError(t, err)
+			assert.NotEqual(t, leader, newLeader, "the majority elected another leader")
+			got = op(li, history.FWrite, "2")
+			assert.NotEqual(t, history.OK, got.Type, "the isolated old leader must not commit: %+v", got)
+
+			require.NoError(t, c.Partition(ctx, nil))
+			require.Eventually(t, func() bool {
+				got = op(li, history.FRead, "")
+				return got.Type == history.OK && string(got.Value) == "3"
+			}, 30*time.Second, 100*time.Millisecond, "after the heal the old leader serves the majority's value (last: %+v)", got)
 		})
 	}
 }
