@@ -128,6 +128,7 @@ func Mount(backing, mountpoint string, opt Options) (*FS, error) {
 		return nil, fmt.Errorf("lazyfs: mount %s on %s: %w (FUSE needs /dev/fuse and root or fusermount3)", b, m, err)
 	}
 	f.server = srv
+	closeOnExec()
 	return f, nil
 }
 
@@ -310,4 +311,24 @@ func detach(mnt string) error {
 func (f *FS) trashName() string {
 	f.trashSeq++
 	return filepath.Join(f.trash, strconv.Itoa(f.trashSeq))
+}
+
+// closeOnExec marks every open file descriptor of this process
+// close-on-exec. go-fuse opens /dev/fuse without O_CLOEXEC, so every node
+// process the harness starts afterwards would inherit the FUSE connection:
+// once the harness died, nothing would ever abort it, and a node thread
+// blocked on the mount would hang for good. Go opens its own files with
+// O_CLOEXEC, and os/exec passes a child only the files it is given, so
+// marking all of them changes nothing else. (A fork between the mount and
+// this call could still inherit the device: a window of microseconds.)
+func closeOnExec() {
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if fd, err := strconv.Atoi(e.Name()); err == nil && fd > 2 {
+			syscall.CloseOnExec(fd)
+		}
+	}
 }

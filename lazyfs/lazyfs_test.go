@@ -365,3 +365,17 @@ func TestHelperMount(t *testing.T) {
 	}
 	time.Sleep(time.Minute)
 }
+
+// A process started after a mount does not inherit the FUSE device: if it
+// did, a node would keep the connection open after the harness died, and
+// its threads blocked on the mount would hang for good.
+func TestChildrenDoNotInheritTheDevice(t *testing.T) {
+	mount(t)
+	out, err := exec.Command("sh", "-c", "ls -l /proc/$$/fd").CombinedOutput()
+	if err != nil {
+		t.Fatalf("list a child's fds: %v: %s", err, out)
+	}
+	if strings.Contains(string(out), "/dev/fuse") {
+		t.Fatalf("a child process inherited /dev/fuse:\n%s", out)
+	}
+}
