@@ -26,6 +26,7 @@ import (
 	"github.com/faultline/faultline/nemesis"
 	"github.com/faultline/faultline/results"
 	"github.com/faultline/faultline/store"
+	"github.com/faultline/faultline/systems/etcd"
 	"github.com/faultline/faultline/workloads"
 )
 
@@ -35,6 +36,8 @@ type compareFlags struct {
 	concurrency, nodes                                               int
 	seed                                                             int64
 	jsonOut                                                          bool
+	systems                                                          string
+	etcd                                                             etcdFlags
 }
 
 func newCompareCmd() *cobra.Command {
@@ -60,7 +63,9 @@ cell's run failed or bad flags.`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runCompare(cmd, f) },
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.modes, "modes", "strong,causal,eventual", "modes to compare")
+	fl.StringVar(&f.systems, "systems", "store", "systems to compare: comma list of store (the reference store, one row per --modes mode) and etcd (rows etcd-linearizable and etcd-serializable: linearizable and serializable reads; docker backend)")
+	fl.StringVar(&f.modes, "modes", "strong,causal,eventual", "modes of the reference store to compare")
+	addEtcdFlags(fl, &f.etcd)
 	fl.StringVar(&f.workloads, "workloads", "kv", "workloads: comma list of register, kv (the models check register histories)")
 	fl.StringVar(&f.nemeses, "nemeses", "none,partition,kill,pause,clock,packet,all", "nemesis cells: comma list of a fault, none, all, or faults joined with +")
 	fl.DurationVar(&f.timeLimit, "time-limit", 30*time.Second, "main phase of each run")
@@ -81,6 +86,9 @@ cell's run failed or bad flags.`,
 // compareCellSpec is one cell to run.
 type compareCellSpec struct {
 	mode, workload, nemesis string
+	// etcd cells run etcd (mode is then its row label) with linearizable
+	// or serializable reads.
+	etcd, serializable bool
 }
 
 func parseList(s string) []string {
@@ -120,7 +128,34 @@ func parseCompareCells(f compareFlags) ([]compareCellSpec, error) {
 	if len(nems) == 0 {
 		return nil, usageErr("--nemeses: name at least one cell (none, all, a fault, or faults joined with +)")
 	}
+	systems := parseList(f.systems)
+	if len(systems) == 0 {
+		return nil, usageErr("--systems: name at least one of store, etcd")
+	}
+	for _, s := range systems {
+		if err := checkSystem(s); err != nil {
+			return nil, usageErr("--systems: unknown system %q: valid systems are store and etcd", s)
+		}
+	}
+	if !slices.Contains(systems, "store") {
+		modes = nil
+	}
 	var cells []compareCellSpec
+	if slices.Contains(systems, "etcd") {
+		if f.backend == "local" {
+			return nil, usageErr("--systems etcd --backend local: %w", errEtcdLocal)
+		}
+		for _, ser := range []bool{false, true} {
+			for _, n := range nems {
+				if _, err := nemesis.ParseSpec(strings.ReplaceAll(n, "+", ",")); err != nil {
+					return nil, usageErr("--nemeses: cell %q: %w (join several faults with +, e.g. partition+kill)", n, err)
+				}
+				for _, w := range wls {
+					cells = append(cells, compareCellSpec{mode: etcdModeLabel(ser), workload: w, nemesis: n, etcd: true, serializable: ser})
+				}
+			}
+		}
+	}
 	for _, m := range modes {
 		for _, n := range nems {
 			if _, err := nemesis.ParseSpec(strings.ReplaceAll(n, "+", ",")); err != nil {
@@ -177,19 +212,32 @@ func runCompare(cmd *cobra.Command, f compareFlags) error {
 		if err != nil {
 			return err
 		}
-		bin, err := findStorenode(f.storenode)
-		if err != nil {
-			return &exitError{code: 3, err: err}
+		var bin string
+		var etcdBin etcd.Binary
+		for _, c := range cells {
+			if c.etcd && etcdBin.Path == "" {
+				if etcdBin, err = etcdBinary(ctx, f.etcd, log); err != nil {
+					return err
+				}
+			}
+			if !c.etcd && bin == "" {
+				if bin, err = findStorenode(f.storenode); err != nil {
+					return &exitError{code: 3, err: err}
+				}
+			}
 		}
 		backend, err := compareBackend(ctx, f.backend, log)
 		if err != nil {
 			return err
 		}
+		if etcdBin.Path != "" && backend.Name() == "local" {
+			return usageErr("--systems etcd: no Docker daemon answers: %w", errEtcdLocal)
+		}
 		dir = filepath.Join(f.out, "compare-"+time.Now().UTC().Format("20060102T150405Z"))
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return &exitError{code: 3, err: fmt.Errorf("--out: create %s: %w", dir, err)}
 		}
-		cmp, runErr = compareRun(ctx, f, cells, bin, backend, dir, log)
+		cmp, runErr = compareRun(ctx, f, cells, bin, etcdBin, backend, dir, log)
 	}
 	cmp.Command = strings.Join(os.Args, " ")
 	cmp.Generated = time.Now()
@@ -241,7 +289,7 @@ func compareBackend(ctx context.Context, name string, log *slog.Logger) (harness
 // compareRun runs every cell in turn and collects the comparison. A cell
 // whose run fails keeps what it recorded, says why in its Err, and the
 // matrix goes on; the error returned joins every cell's.
-func compareRun(ctx context.Context, f compareFlags, cells []compareCellSpec, bin string, backend harness.Backend, dir string, log *slog.Logger) (results.Comparison, error) {
+func compareRun(ctx context.Context, f compareFlags, cells []compareCellSpec, bin string, etcdBin etcd.Binary, backend harness.Backend, dir string, log *slog.Logger) (results.Comparison, error) {
 	cmp := results.Comparison{Models: results.CompareModels}
 	var errs []error
 	for i, c := range cells {
@@ -249,19 +297,32 @@ func compareRun(ctx context.Context, f compareFlags, cells []compareCellSpec, bi
 			errs = append(errs, fmt.Errorf("interrupted before %s × %s × %s", c.mode, c.nemesis, c.workload))
 			break
 		}
-		sys, err := refstore.New(bin, store.Mode(c.mode), nil)
-		if err != nil {
-			return cmp, err
+		var sys harness.System
+		mode := c.mode
+		options := map[string]any{"faults": []string{}, "storenode": bin, "compare": true}
+		if c.etcd {
+			es, err := newEtcdSystem(etcdBin, f.etcd, c.serializable)
+			if err != nil {
+				return cmp, err
+			}
+			sys, mode, options = es, string(store.Strong), es.Options()
+			options["compare"] = true
+		} else {
+			rs, err := refstore.New(bin, store.Mode(c.mode), nil)
+			if err != nil {
+				return cmp, err
+			}
+			sys = rs
 		}
 		nem, _ := nemesis.ParseSpec(strings.ReplaceAll(c.nemesis, "+", ","))
 		t := harness.Test{
 			Name:   fmt.Sprintf("%s-%s-%s", c.mode, c.workload, c.nemesis),
 			System: sys, Backend: backend,
-			Mode: c.mode, Workload: c.workload, Nemesis: nem, NemesisInterval: f.nemesisInterval,
+			Mode: mode, Workload: c.workload, Nemesis: nem, NemesisInterval: f.nemesisInterval,
 			Nodes: f.nodes, Concurrency: f.concurrency, TimeLimit: f.timeLimit,
 			RunsDir: dir, Checkers: results.CompareModels,
 			CheckerOptions: checkers.Options{Timeout: f.checkTimeout},
-			Options:        map[string]any{"faults": []string{}, "storenode": bin, "compare": true},
+			Options:        options,
 			Logger:         log,
 		}
 		seed, err := harness.PickSeed(t, f.seed, harness.SupportedBy(backend.Name(), false))
@@ -370,7 +431,7 @@ func compareFrom(ctx context.Context, root string, timeout time.Duration, log *s
 			}
 		}
 		seed, _ := fd.meta["seed"].(float64)
-		cell := results.CompareCell{Mode: str("mode"), Workload: str("workload"), Nemesis: nemesisCell(nems), Backend: str("backend"), Seed: int64(seed)}
+		cell := results.CompareCell{Mode: modeLabel(fd.meta), Workload: str("workload"), Nemesis: nemesisCell(nems), Backend: str("backend"), Seed: int64(seed)}
 		fillCell(ctx, &cell, root, fd.dir, log)
 		sum, err := summaryWithModels(ctx, fd.dir, timeout)
 		if err != nil {
@@ -384,8 +445,18 @@ func compareFrom(ctx context.Context, root string, timeout time.Duration, log *s
 }
 
 func cellKey(meta map[string]any) string {
-	b, _ := json.Marshal([]any{meta["mode"], meta["nemesis"], meta["workload"], meta["faults"]})
+	b, _ := json.Marshal([]any{modeLabel(meta), meta["nemesis"], meta["workload"], meta["faults"]})
 	return string(b)
+}
+
+// modeLabel is a run's row on the compare page: the store's mode, or
+// etcd's read mode.
+func modeLabel(meta map[string]any) string {
+	if r, ok := meta["etcd_reads"].(string); ok {
+		return etcdModeLabel(r == "serializable")
+	}
+	m, _ := meta["mode"].(string)
+	return m
 }
 
 // nemesisCell names a run's nemesis as a cell: none, all, or faults

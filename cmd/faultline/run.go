@@ -51,6 +51,9 @@ type runFlags struct {
 	rate                                                     float64
 	seed                                                     int64
 	sticky                                                   bool
+	system                                                   string
+	serializable                                             bool
+	etcd                                                     etcdFlags
 }
 
 func newRunCmd() *cobra.Command {
@@ -63,6 +66,11 @@ Docker daemon answers, else as local processes), drives --concurrency client
 processes against it for --time-limit while the nemesis injects faults,
 heals, reads every key on every node, and checks the history with the
 workload's checkers for the mode's consistency model.
+
+--system etcd tests a real etcd cluster instead (docker backend), checked as
+linearizable; its binary is built statically from the Go module proxy on
+first use and cached by version (--etcd-version, or --etcd-binary for a
+prebuilt one); --serializable makes its reads serializable.
 
 It prints the run directory (runs/<test>/<timestamp>, linked as runs/latest)
 and a verdict per checker. Exit codes: 0 valid, 1 invalid, 2 unknown, 3 the
@@ -94,6 +102,9 @@ SIGTERM; what was recorded is still checked and its verdict printed).`,
 	fl.DurationVar(&f.checkTimeout, "check-timeout", 0, "bound on the linearizability search (0: none but the run's own 10 minutes); past it the verdict is unknown")
 	fl.Var(&f.searchMemory, "search-memory", "bound on the linearizability search's memory; a key whose search would pass it is unknown, with the reason")
 	fl.BoolVar(&f.sticky, "sticky", false, "keep each client process on one node (default: processes switch nodes)")
+	fl.StringVar(&f.system, "system", "store", "system under test: store (the reference store) or etcd (docker backend; built from the Go module proxy on first use)")
+	fl.BoolVar(&f.serializable, "serializable", false, "etcd: serializable reads (a node answers from its own state, possibly stale) instead of linearizable")
+	addEtcdFlags(fl, &f.etcd)
 	fl.IntVar(&f.basePort, "base-port", 0, "local backend: node i listens on base+2i (client) and base+2i+1 (peer); 0 picks free ports")
 	return cmd
 }
@@ -158,9 +169,28 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 	case f.nemesisInterval <= 0:
 		return usageErr("--nemesis-interval must be positive, like 10s, not %s", f.nemesisInterval)
 	}
-	bin, err := findStorenode(f.storenode)
-	if err != nil {
-		return &exitError{code: 3, err: err}
+	if err := checkSystem(f.system); err != nil {
+		return err
+	}
+	isEtcd := f.system == "etcd"
+	if isEtcd {
+		switch {
+		case cmd.Flags().Changed("mode") && mode != store.Strong:
+			return usageErr("--mode %s: --mode configures the reference store; etcd is checked as linearizable (with --serializable its reads may be stale, which the linearizable checker finds)", mode)
+		case len(storeFaults) > 0:
+			return usageErr("--faults: the deliberate faults are the reference store's; etcd has none")
+		}
+		if err := etcdBackendOK(f.backend); err != nil {
+			return err
+		}
+	} else if f.serializable {
+		return usageErr("--serializable is etcd's read option (--system etcd); the reference store's reads follow --mode")
+	}
+	var bin string
+	if !isEtcd {
+		if bin, err = findStorenode(f.storenode); err != nil {
+			return &exitError{code: 3, err: err}
+		}
 	}
 	seed := f.seed
 	if !cmd.Flags().Changed("seed") {
@@ -185,6 +215,9 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 			backendName = "docker"
 		}
 		cancel()
+		if isEtcd && backendName == "local" {
+			return usageErr("--system etcd: no Docker daemon answers: %w", errEtcdLocal)
+		}
 		log.Info("backend chosen", "backend", backendName, "why", map[bool]string{true: "a Docker daemon answers", false: "no Docker daemon answers"}[backendName == "docker"])
 	}
 	var backend harness.Backend
@@ -206,9 +239,28 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 		backend = local.New(local.Options{BasePort: f.basePort})
 	}
 
-	sys, err := refstore.New(bin, mode, storeFaults.List())
-	if err != nil {
-		return &exitError{code: 3, err: err}
+	var sys harness.System
+	options := map[string]any{"faults": storeFaults.List(), "storenode": bin, "command": strings.Join(os.Args, " ")}
+	if isEtcd {
+		eb, err := etcdBinary(ctx, f.etcd, log)
+		if err != nil {
+			return err
+		}
+		es, err := newEtcdSystem(eb, f.etcd, f.serializable)
+		if err != nil {
+			return err
+		}
+		sys = es
+		delete(options, "storenode")
+		for k, v := range es.Options() {
+			options[k] = v
+		}
+	} else {
+		rs, err := refstore.New(bin, mode, storeFaults.List())
+		if err != nil {
+			return &exitError{code: 3, err: err}
+		}
+		sys = rs
 	}
 	t := harness.Test{
 		System: sys, Backend: backend,
@@ -219,11 +271,18 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 		TimeLimit: f.timeLimit, OpTimeout: f.opTimeout, QuietPeriod: f.quiet,
 		Seed: seed, RunsDir: f.out,
 		CheckerOptions: checkers.Options{Timeout: f.checkTimeout, SearchMemory: int64(f.searchMemory)},
-		Options:        map[string]any{"faults": storeFaults.List(), "storenode": bin, "command": strings.Join(os.Args, " ")},
+		Options:        options,
 		Logger:         log,
 	}
+	if isEtcd {
+		nem := "none"
+		if len(faultsList) > 0 {
+			nem = strings.Join(faultsList, "+")
+		}
+		t.Name = fmt.Sprintf("%s-%s-%s", etcdModeLabel(f.serializable), f.workload, nem)
+	}
 	t.Progress = progress.print
-	log.Info("run starting", "mode", mode, "workload", f.workload, "nemesis", f.nemesis, "nodes", f.nodes,
+	log.Info("run starting", "system", sys.Name(), "mode", mode, "workload", f.workload, "nemesis", f.nemesis, "nodes", f.nodes,
 		"concurrency", f.concurrency, "time_limit", f.timeLimit, "seed", seed, "backend", backendName)
 
 	res, runErr := harness.Run(ctx, t)

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/faultline/faultline/systems/etcd"
+)
+
+// Systems names the valid --system values.
+var systemNames = []string{"store", "etcd"}
+
+// etcdFlags choose the etcd binary and configuration (--system etcd).
+type etcdFlags struct {
+	version, binary     string
+	heartbeat, election time.Duration
+}
+
+func addEtcdFlags(fl *pflag.FlagSet, f *etcdFlags) {
+	fl.StringVar(&f.version, "etcd-version", "", "etcd version to build from the Go module proxy and cache (default: the newest "+etcd.DefaultSeries+".x it serves)")
+	fl.StringVar(&f.binary, "etcd-binary", "", "prebuilt static etcd binary to run instead of building one")
+	fl.DurationVar(&f.heartbeat, "etcd-heartbeat-interval", 0, "etcd --heartbeat-interval (default: etcd's, 100ms)")
+	fl.DurationVar(&f.election, "etcd-election-timeout", 0, "etcd --election-timeout (default: etcd's, 1s)")
+}
+
+// etcdBinary builds (once per version, cached) or checks the etcd binary.
+func etcdBinary(ctx context.Context, f etcdFlags, log *slog.Logger) (etcd.Binary, error) {
+	if f.binary != "" && f.version != "" {
+		return etcd.Binary{}, usageErr("--etcd-binary and --etcd-version: give one (a prebuilt binary says its own version)")
+	}
+	b, err := etcd.EnsureBinary(ctx, etcd.BinaryOptions{Binary: f.binary, Version: f.version, Logger: log})
+	if err != nil {
+		return etcd.Binary{}, &exitError{code: 3, err: err}
+	}
+	return b, nil
+}
+
+func newEtcdSystem(b etcd.Binary, f etcdFlags, serializable bool) (*etcd.System, error) {
+	s, err := etcd.New(b, etcd.Config{Serializable: serializable, HeartbeatInterval: f.heartbeat, ElectionTimeout: f.election})
+	if err != nil {
+		return nil, usageErr("%w", err)
+	}
+	return s, nil
+}
+
+// errEtcdLocal says why etcd needs the docker backend.
+var errEtcdLocal = errors.New("etcd runs on the docker backend only: etcd hashes each member's peer URL into the member and cluster ids, so every node must dial a member at the same address, while the local backend gives each node its own proxy address per peer link (so that partitions can cut links); the cluster would never form (\"cluster ID mismatch\"). Start a Docker daemon, or test the reference store (--system store) on the local backend")
+
+// etcdBackendOK refuses the local backend for etcd.
+func etcdBackendOK(backend string) error {
+	if backend == "local" {
+		return usageErr("--system etcd --backend local: %w", errEtcdLocal)
+	}
+	return nil
+}
+
+// etcdModeLabel is how a compare page names an etcd configuration.
+func etcdModeLabel(serializable bool) string {
+	if serializable {
+		return "etcd-serializable"
+	}
+	return "etcd-linearizable"
+}
+
+func checkSystem(name string) error {
+	for _, s := range systemNames {
+		if s == name {
+			return nil
+		}
+	}
+	return usageErr("--system: unknown system %q: valid systems are store (the reference store) and etcd", name)
+}
