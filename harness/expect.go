@@ -12,12 +12,11 @@ import (
 
 	"github.com/faultline/faultline/checkers"
 	"github.com/faultline/faultline/nemesis"
-	"github.com/faultline/faultline/workloads"
 )
 
 // Expect is what a test under `go test` expects of its run: checker name →
 // verdict. Every checker named is run on the history, whether or not the
-// workload would run it under the test's mode (so a strong-mode test can
+// workload would run it under the test's model (so a linearizable test can
 // expect "causal" valid, and a causal one "linearizable" invalid). Only
 // the checkers Expect names decide the test: the workload's others run
 // too, and harnesstest.Run logs their verdicts.
@@ -73,12 +72,15 @@ func Shorten(test Test) Test {
 	return test
 }
 
-// workloadCheckers is the checkers the workload runs under test's mode
-// (nil when the workload or mode is bad: Run then says what is wrong).
+// workloadCheckers is the checkers the workload runs under test's model
+// (nil when the workload or model is bad: Run then says what is wrong).
 func workloadCheckers(test Test) []string {
 	d := test
 	d.defaults()
-	wl, err := workloads.New(d.Workload, workloads.Options{Mode: d.Mode, Workers: d.Concurrency, Nodes: d.Nodes, Sticky: d.Sticky})
+	if d.System == nil {
+		return nil
+	}
+	wl, err := d.workload()
 	if err != nil {
 		return nil
 	}

@@ -13,7 +13,7 @@ import (
 )
 
 func TestPrepareT(t *testing.T) {
-	base := harness.Test{Mode: "causal", Workload: "kv", TimeLimit: 30 * time.Second, NemesisInterval: 6 * time.Second}
+	base := harness.Test{Model: "causal+", System: noSystem{}, Workload: "kv", TimeLimit: 30 * time.Second, NemesisInterval: 6 * time.Second}
 	got := harness.PrepareT(base, harness.Expect{"linearizable": checkers.Invalid, "causal": checkers.Valid}, false)
 	assert.Equal(t, int64(1), got.Seed, "seed 0 becomes 1: suites are reproducible")
 	assert.Equal(t, []string{"causal+", "causal", "linearizable"}, got.Checkers, "the workload's checker, then the expected ones")
@@ -74,3 +74,9 @@ func TestPickSeed(t *testing.T) {
 	assert.False(t, docker(0, nemesis.Step{Start: true, Fault: "packet", Mode: "delay"}))
 	assert.True(t, harness.SupportedBy("docker", true)(0, nemesis.Step{Start: true, Fault: "packet", Mode: "reorder"}))
 }
+
+// noSystem is a System that is never started: PrepareT only asks it what
+// it promises.
+type noSystem struct{ harness.System }
+
+func (noSystem) Name() string { return "none" }

@@ -300,7 +300,7 @@ func (slowNoop) Invoke(ctx context.Context, op Op) Completion {
 // the op: every process must see the same sequence of ops.
 func TestSameSeedSameOpsPerProcess(t *testing.T) {
 	run := func(seed int64) map[int][]string {
-		wl, err := workloads.New("kv", workloads.Options{Mode: "strong", Workers: 6, Nodes: 3})
+		wl, err := workloads.New("kv", workloads.Options{Model: "linearizable", CAS: true, Workers: 6, Nodes: 3})
 		require.NoError(t, err)
 		path := filepath.Join(t.TempDir(), "history.jsonl")
 		rec, err := history.NewRecorder(path)

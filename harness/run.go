@@ -16,20 +16,20 @@ import (
 	"github.com/faultline/faultline/generator"
 	"github.com/faultline/faultline/history"
 	"github.com/faultline/faultline/nemesis"
-	"github.com/faultline/faultline/results"
 	"github.com/faultline/faultline/workloads"
 )
 
 // Test describes one run. Zero values take the defaults noted.
 type Test struct {
 	// Name names the test: the run goes to RunsDir/<Name>/<timestamp>/.
-	// Default: <mode>-<workload>-<nemesis or none>.
+	// Default: <model>-<workload>-<nemesis or none>.
 	Name    string
 	System  System
 	Backend Backend
-	// Mode is the consistency mode under test (strong, causal, eventual):
-	// the workload's checkers follow its model.
-	Mode string
+	// Model is the consistency model the history is checked against
+	// (linearizable, causal, causal+, eventual). Default: the model the
+	// System promises (Promiser); a system that promises nothing needs it.
+	Model string
 	// Workload is one of workloads.Names; Sticky keeps each process on one
 	// node.
 	Workload string
@@ -56,10 +56,14 @@ type Test struct {
 	// Checkers overrides the workload's checkers when set.
 	Checkers       []string
 	CheckerOptions checkers.Options
-	// Options are recorded in test.json as they are (the store's faults,
-	// the binary's path, ...).
+	// Options are recorded in test.json as they are (the store's mode and
+	// faults, the binary's path, ...).
 	Options map[string]any
-	Logger  *slog.Logger
+	// Report, when set, is the last step: it writes the pages a person
+	// reads into the run directory (the CLI passes results.WriteReports;
+	// `faultline report <dir>` writes them later for a run without).
+	Report func(ctx context.Context, dir string) error
+	Logger *slog.Logger
 	// Progress, when set, is called about once a second while the run goes.
 	Progress func(Progress)
 }
@@ -95,6 +99,11 @@ type RunResult struct {
 }
 
 func (t *Test) defaults() {
+	if t.Model == "" && t.System != nil {
+		if p, ok := t.System.(Promiser); ok {
+			t.Model = p.Promise().Model
+		}
+	}
 	if t.NemesisInterval <= 0 {
 		t.NemesisInterval = 10 * time.Second
 	}
@@ -121,7 +130,7 @@ func (t *Test) defaults() {
 		if len(t.Nemesis) > 0 {
 			nem = strings.Join(t.Nemesis, "+")
 		}
-		t.Name = fmt.Sprintf("%s-%s-%s", t.Mode, t.Workload, nem)
+		t.Name = fmt.Sprintf("%s-%s-%s", t.Model, t.Workload, nem)
 	}
 	if t.Logger == nil {
 		t.Logger = slog.New(slog.DiscardHandler)
@@ -153,7 +162,7 @@ func Run(ctx context.Context, t Test) (res RunResult, err error) {
 		return res, errors.New("harness: a test needs a System and a Backend")
 	}
 	res.Backend = t.Backend.Name()
-	wl, err := workloads.New(t.Workload, workloads.Options{Mode: t.Mode, Workers: t.Concurrency, Nodes: t.Nodes, Sticky: t.Sticky})
+	wl, err := t.workload()
 	if err != nil {
 		return res, err
 	}
@@ -326,11 +335,26 @@ func Run(ctx context.Context, t Test) (res RunResult, err error) {
 	if e := writeJSON(filepath.Join(dir, "test.json"), meta); e != nil {
 		errs = append(errs, e)
 	}
-	// The pages a person reads: report.html and linearizability.html.
-	if e := results.WriteReports(cctx, dir); e != nil {
-		errs = append(errs, fmt.Errorf("write the report: %w", e))
+	if t.Report != nil {
+		if e := t.Report(cctx, dir); e != nil {
+			errs = append(errs, fmt.Errorf("write the report: %w", e))
+		}
 	}
 	return res, errors.Join(errs...)
+}
+
+// workload sets up t's workload for its model, with cas when the system
+// promises it.
+func (t *Test) workload() (*workloads.Workload, error) {
+	if t.Model == "" && t.Workload != "set" {
+		return nil, fmt.Errorf("harness: Test.Model is empty and system %s promises no model (harness.Promiser): set it to one of %s",
+			t.System.Name(), strings.Join(workloads.RegisterModels, ", "))
+	}
+	cas := false
+	if p, ok := t.System.(Promiser); ok {
+		cas = p.Promise().CAS
+	}
+	return workloads.New(t.Workload, workloads.Options{Model: t.Model, CAS: cas, Workers: t.Concurrency, Nodes: t.Nodes, Sticky: t.Sticky})
 }
 
 func waitReady(ctx context.Context, sys System, nodes []Node) error {
@@ -361,7 +385,7 @@ func (t *Test) meta(res RunResult, start time.Time) map[string]any {
 	for k, v := range map[string]any{
 		"name":              t.Name,
 		"system":            t.System.Name(),
-		"mode":              t.Mode,
+		"model":             t.Model,
 		"workload":          t.Workload,
 		"sticky":            t.Sticky,
 		"checkers":          res.Checkers,

@@ -44,7 +44,7 @@ func newTest(t *testing.T, mode store.Mode, workload string) (harness.Test, *pid
 	require.NoError(t, err)
 	b := &pidBackend{Backend: local.New(local.Options{})}
 	return harness.Test{
-		System: sys, Backend: b, Mode: string(mode), Workload: workload,
+		System: sys, Backend: b, Workload: workload,
 		Nodes: 3, Concurrency: 5, TimeLimit: 3 * time.Second, QuietPeriod: 500 * time.Millisecond,
 		OpTimeout: 2 * time.Second, Seed: 42, RunsDir: t.TempDir(),
 	}, b
@@ -78,7 +78,7 @@ func TestRunStrongKV(t *testing.T) {
 	assert.Greater(t, res.OK, int64(50))
 	assert.NotEmpty(t, progress)
 	assert.DirExists(t, res.Dir)
-	assert.Equal(t, filepath.Join(tt.RunsDir, "strong-kv-none"), filepath.Dir(res.Dir))
+	assert.Equal(t, filepath.Join(tt.RunsDir, "linearizable-kv-none"), filepath.Dir(res.Dir), "named by the model the system promises")
 	link, err := os.Readlink(filepath.Join(tt.RunsDir, "latest"))
 	require.NoError(t, err)
 	assert.Equal(t, res.Dir, filepath.Join(tt.RunsDir, link))
@@ -94,6 +94,8 @@ func TestRunStrongKV(t *testing.T) {
 	assert.Equal(t, "local", meta["backend"])
 	assert.Equal(t, []any{"linearizable"}, meta["checkers"])
 	assert.Equal(t, "kv", meta["workload"])
+	assert.Equal(t, "linearizable", meta["model"], "the model strong mode promises")
+	assert.NoFileExists(t, filepath.Join(res.Dir, "report.html"), "no report unless Test.Report asks")
 	assert.NotEmpty(t, meta["go_version"])
 	assert.NotEmpty(t, meta["start"])
 

@@ -8,8 +8,8 @@ import (
 	"github.com/faultline/faultline/history"
 )
 
-// CONTRACT (written before the implementations; backends, systems and the
-// runner are built against it in parallel — change it only with care).
+// System is a contract other modules implement (harness/refstore, a
+// user's own system, etcd): change it only by adding optional interfaces.
 
 // System is a system under test: what to run for each node and how to talk
 // to it. The reference store is the first implementation; a third-party
@@ -88,6 +88,24 @@ type Completion struct {
 // can skew a node that shares the host's real clock.
 type ClockSkewer interface {
 	SetClockOffset(ctx context.Context, n Node, offset time.Duration) error
+}
+
+// Promiser is implemented by systems that know what their configuration
+// promises, so a test need not say what to check: Run checks Test.Model
+// when it is set, else the promised model. Without it, Test.Model must be
+// set and cas is never generated.
+type Promiser interface {
+	Promise() Promise
+}
+
+// Promise is what a system under test promises in its configuration.
+type Promise struct {
+	// Model is the consistency model it keeps: linearizable, causal,
+	// causal+ or eventual.
+	Model string
+	// CAS says it implements cas (compare-and-set with the model's
+	// meaning), so the register and kv workloads may generate it.
+	CAS bool
 }
 
 // LeaderFinder is implemented by systems with a leader (strong mode), for

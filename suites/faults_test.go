@@ -22,8 +22,8 @@ func partitionFirst(i int, st nemesis.Step) bool {
 
 func TestStaleReadsCaughtByLinearizable(t *testing.T) {
 	run(t, reftest.Case{
-		Test: harness.Test{
-			Mode: "strong", Workload: "kv", Nemesis: []string{"partition"},
+		Mode: "strong", Test: harness.Test{
+			Workload: "kv", Nemesis: []string{"partition"},
 			NemesisInterval: interval, TimeLimit: timeLimit,
 		},
 		Faults: []string{"stale-reads"},
@@ -41,8 +41,8 @@ func killAllFirst(i int, st nemesis.Step) bool {
 
 func TestAckBeforeFsyncCaughtBySet(t *testing.T) {
 	run(t, reftest.Case{
-		Test: harness.Test{
-			Mode: "causal", Workload: "set", Nemesis: []string{"kill"},
+		Mode: "causal", Test: harness.Test{
+			Workload: "set", Nemesis: []string{"kill"},
 			NemesisInterval: interval, TimeLimit: timeLimit,
 		},
 		Faults: []string{"ack-before-fsync"},
@@ -52,7 +52,7 @@ func TestAckBeforeFsyncCaughtBySet(t *testing.T) {
 
 func TestSkipDepsCaughtByCausal(t *testing.T) {
 	run(t, reftest.Case{
-		Test:   harness.Test{Mode: "causal", Workload: "kv", TimeLimit: timeLimit},
+		Mode: "causal", Test: harness.Test{Workload: "kv", TimeLimit: timeLimit},
 		Faults: []string{"skip-deps"},
 		Expect: harness.Expect{"causal": checkers.Invalid},
 	}, nil)
@@ -95,14 +95,14 @@ func skewedAndIsolated(tl time.Duration) func(int, nemesis.Step) bool {
 // converges (eventual valid); the loss shows in the final state.
 func TestEventualLWWLosesUpdatesUnderClockSkew(t *testing.T) {
 	test := harness.Test{
-		Mode: "eventual", Workload: "kv", Nemesis: []string{"clock", "partition"},
+		Workload: "kv", Nemesis: []string{"clock", "partition"},
 		NemesisInterval: timeLimit * 2 / 5, TimeLimit: timeLimit,
 	}
 	tl := test.TimeLimit
 	if testing.Short() {
 		tl = harness.Shorten(test).TimeLimit
 	}
-	res := run(t, reftest.Case{Test: test, Expect: harness.Expect{"eventual": checkers.Valid}}, skewedAndIsolated(tl))
+	res := run(t, reftest.Case{Mode: "eventual", Test: test, Expect: harness.Expect{"eventual": checkers.Valid}}, skewedAndIsolated(tl))
 	lost := lostUpdatesIn(t, res.Dir)
 	require.NotEmpty(t, lost, "no acknowledged update was lost (run directory %s)", res.Dir)
 	t.Logf("%d acknowledged updates lost, e.g. %s", len(lost), lost[0])
@@ -112,8 +112,8 @@ func TestEventualLWWLosesUpdatesUnderClockSkew(t *testing.T) {
 // loss above is the clock's doing.
 func TestEventualLWWKeepsUpdatesWithoutSkew(t *testing.T) {
 	res := run(t, reftest.Case{
-		Test: harness.Test{
-			Mode: "eventual", Workload: "kv", Nemesis: []string{"partition"},
+		Mode: "eventual", Test: harness.Test{
+			Workload: "kv", Nemesis: []string{"partition"},
 			NemesisInterval: interval, TimeLimit: timeLimit,
 		},
 		Expect: harness.Expect{"eventual": checkers.Valid},

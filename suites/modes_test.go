@@ -41,8 +41,8 @@ func TestStrongLinearizable(t *testing.T) {
 				b = strongKillBackend(t)
 			}
 			run(t, reftest.Case{
-				Test: harness.Test{
-					Backend: b, Mode: "strong", Workload: "kv", Nemesis: nem,
+				Mode: "strong", Test: harness.Test{
+					Backend: b, Workload: "kv", Nemesis: nem,
 					NemesisInterval: interval, TimeLimit: timeLimit,
 				},
 				Expect: harness.Expect{"linearizable": checkers.Valid, "causal+": checkers.Valid},
@@ -57,8 +57,8 @@ func TestCausalIsCausalPlus(t *testing.T) {
 	for _, nem := range nemesisMatrix() {
 		t.Run(nemesisName(nem), func(t *testing.T) {
 			run(t, reftest.Case{
-				Test: harness.Test{
-					Mode: "causal", Workload: "kv", Nemesis: nem,
+				Mode: "causal", Test: harness.Test{
+					Workload: "kv", Nemesis: nem,
 					NemesisInterval: interval, TimeLimit: timeLimit,
 				},
 				Expect: harness.Expect{"causal+": checkers.Valid},
@@ -71,8 +71,8 @@ func TestCausalIsCausalPlus(t *testing.T) {
 // serves reads locally, missing writes acknowledged on the other side.
 func TestCausalNotLinearizableUnderPartition(t *testing.T) {
 	run(t, reftest.Case{
-		Test: harness.Test{
-			Mode: "causal", Workload: "kv", Nemesis: []string{"partition"},
+		Mode: "causal", Test: harness.Test{
+			Workload: "kv", Nemesis: []string{"partition"},
 			NemesisInterval: interval, TimeLimit: timeLimit,
 		},
 		Expect: harness.Expect{"linearizable": checkers.Invalid, "causal+": checkers.Valid},
@@ -84,8 +84,8 @@ func TestEventualConverges(t *testing.T) {
 	for _, nem := range nemesisMatrix() {
 		t.Run(nemesisName(nem), func(t *testing.T) {
 			run(t, reftest.Case{
-				Test: harness.Test{
-					Mode: "eventual", Workload: "kv", Nemesis: nem,
+				Mode: "eventual", Test: harness.Test{
+					Workload: "kv", Nemesis: nem,
 					NemesisInterval: interval, TimeLimit: timeLimit,
 				},
 				Expect: harness.Expect{"eventual": checkers.Valid},
@@ -98,8 +98,8 @@ func TestEventualConverges(t *testing.T) {
 // nodes: a client that moves to the other side misses its own writes.
 func TestEventualNotCausalUnderPartition(t *testing.T) {
 	run(t, reftest.Case{
-		Test: harness.Test{
-			Mode: "eventual", Workload: "kv", Nemesis: []string{"partition"},
+		Mode: "eventual", Test: harness.Test{
+			Workload: "kv", Nemesis: []string{"partition"},
 			NemesisInterval: interval, TimeLimit: timeLimit,
 		},
 		Expect: harness.Expect{"causal": checkers.Invalid, "eventual": checkers.Valid},

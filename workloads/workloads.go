@@ -11,6 +11,7 @@ package workloads
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
@@ -21,15 +22,23 @@ import (
 // Names lists the bundled workloads, for usage messages.
 var Names = []string{"register", "kv", "set"}
 
-// Models maps a store mode to the consistency model it promises.
+// Models maps a reference-store mode to the consistency model it promises.
 var Models = map[string]string{"strong": "linearizable", "causal": "causal+", "eventual": "eventual"}
+
+// RegisterModels are the models register and kv histories can be checked
+// against (the set workload is checked by "set" whatever the model).
+var RegisterModels = []string{"linearizable", "causal", "causal+", "eventual"}
 
 // Options tune a workload.
 type Options struct {
-	// Mode is the mode under test (strong, causal, eventual): it decides
-	// the checkers and whether cas is used (only in strong mode: cas has
-	// no causal+ or eventual semantics the checkers model).
-	Mode string
+	// Model is the consistency model the history is checked against (one
+	// of RegisterModels): register and kv are judged by that checker.
+	Model string
+	// CAS makes register and kv issue cas as well as reads and writes.
+	// Only a system that says it supports cas (harness.Promise) gets it:
+	// the causal checkers give cas no meaning, and a system without one
+	// would fail every cas.
+	CAS bool
 	// Workers is the test's concurrency.
 	Workers int
 	// Nodes is the cluster size.
@@ -51,7 +60,7 @@ type Options struct {
 type Workload struct {
 	Name string
 	opts Options
-	// Checkers are the checkers that apply under the run's mode.
+	// Checkers are the checkers that judge the history under the model.
 	Checkers []string
 	gen      generator.Generator
 	keys     *keySet
@@ -66,9 +75,9 @@ func New(name string, opts Options) (*Workload, error) {
 	if opts.Nodes <= 0 {
 		return nil, fmt.Errorf("workload %s: nodes must be at least 1, not %d", name, opts.Nodes)
 	}
-	model, ok := Models[opts.Mode]
-	if !ok {
-		return nil, fmt.Errorf("unknown mode %q: valid modes are strong, causal, eventual", opts.Mode)
+	model := opts.Model
+	if name != "set" && !slices.Contains(RegisterModels, model) {
+		return nil, fmt.Errorf("workload %s: unknown model %q: valid models are %s", name, model, strings.Join(RegisterModels, ", "))
 	}
 	if opts.SwitchEvery <= 0 {
 		opts.SwitchEvery = 10
@@ -80,7 +89,7 @@ func New(name string, opts Options) (*Workload, error) {
 		opts.OpsPerKey = 100
 	}
 	w := &Workload{Name: name, opts: opts, keys: &keySet{seen: map[string]bool{}}}
-	cas := opts.Mode == "strong"
+	cas := opts.CAS
 	switch name {
 	case "register":
 		w.Checkers = []string{model}

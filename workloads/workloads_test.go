@@ -39,34 +39,36 @@ func drive(t *testing.T, w *Workload, workers, n int, seed int64) map[int][]gene
 }
 
 func TestNewRejectsBadNames(t *testing.T) {
-	_, err := New("queue", Options{Mode: "strong", Workers: 1, Nodes: 1})
+	_, err := New("queue", Options{Model: "linearizable", Workers: 1, Nodes: 1})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "register, kv, set")
-	_, err = New("kv", Options{Mode: "linear", Workers: 1, Nodes: 1})
+	_, err = New("kv", Options{Model: "strong", Workers: 1, Nodes: 1})
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "strong, causal, eventual")
+	assert.Contains(t, err.Error(), "linearizable, causal, causal+, eventual")
 }
 
-func TestCheckersFollowTheMode(t *testing.T) {
-	tests := []struct{ workload, mode, checker string }{
-		{"register", "strong", "linearizable"},
-		{"kv", "strong", "linearizable"},
-		{"kv", "causal", "causal+"},
+func TestCheckersFollowTheModel(t *testing.T) {
+	tests := []struct{ workload, model, checker string }{
+		{"register", "linearizable", "linearizable"},
+		{"kv", "linearizable", "linearizable"},
+		{"kv", "causal+", "causal+"},
+		{"kv", "causal", "causal"},
 		{"register", "eventual", "eventual"},
-		{"set", "strong", "set"},
-		{"set", "eventual", "set"},
+		{"set", "linearizable", "set"},
+		{"set", "set", "set"},
+		{"set", "", "set"},
 	}
 	for _, tc := range tests {
-		w, err := New(tc.workload, Options{Mode: tc.mode, Workers: 3, Nodes: 3})
+		w, err := New(tc.workload, Options{Model: tc.model, Workers: 3, Nodes: 3})
 		require.NoError(t, err)
-		assert.Equal(t, []string{tc.checker}, w.Checkers, "%s/%s", tc.workload, tc.mode)
+		assert.Equal(t, []string{tc.checker}, w.Checkers, "%s/%s", tc.workload, tc.model)
 	}
 }
 
 func TestWrittenValuesAreUniquePerKey(t *testing.T) {
 	for _, name := range []string{"register", "kv", "set"} {
 		t.Run(name, func(t *testing.T) {
-			w, err := New(name, Options{Mode: "strong", Workers: 5, Nodes: 3})
+			w, err := New(name, Options{Model: "linearizable", CAS: true, Workers: 5, Nodes: 3})
 			require.NoError(t, err)
 			seen := map[string]bool{}
 			for _, ops := range drive(t, w, 5, 300, 1) {
@@ -93,7 +95,7 @@ func TestWrittenValuesAreUniquePerKey(t *testing.T) {
 
 func TestDeterministicUnderSeed(t *testing.T) {
 	mk := func(seed int64) map[int][]generator.Op {
-		w, err := New("kv", Options{Mode: "strong", Workers: 4, Nodes: 3})
+		w, err := New("kv", Options{Model: "linearizable", CAS: true, Workers: 4, Nodes: 3})
 		require.NoError(t, err)
 		return drive(t, w, 4, 200, seed)
 	}
@@ -101,9 +103,9 @@ func TestDeterministicUnderSeed(t *testing.T) {
 	assert.NotEqual(t, mk(7), mk(8))
 }
 
-func TestCASOnlyInStrongMode(t *testing.T) {
-	for mode, want := range map[string]bool{"strong": true, "causal": false, "eventual": false} {
-		w, err := New("register", Options{Mode: mode, Workers: 2, Nodes: 1})
+func TestCASOnlyWhenTheSystemSupportsIt(t *testing.T) {
+	for _, want := range []bool{true, false} {
+		w, err := New("register", Options{Model: "linearizable", CAS: want, Workers: 2, Nodes: 1})
 		require.NoError(t, err)
 		cas := false
 		for _, ops := range drive(t, w, 2, 200, 1) {
@@ -111,12 +113,12 @@ func TestCASOnlyInStrongMode(t *testing.T) {
 				cas = cas || op.F == history.FCAS
 			}
 		}
-		assert.Equal(t, want, cas, mode)
+		assert.Equal(t, want, cas)
 	}
 }
 
 func TestCASExpectsLastSeenValue(t *testing.T) {
-	w, err := New("register", Options{Mode: "strong", Workers: 1, Nodes: 1})
+	w, err := New("register", Options{Model: "linearizable", CAS: true, Workers: 1, Nodes: 1})
 	require.NoError(t, err)
 	var last int64
 	for _, op := range drive(t, w, 1, 300, 3)[0] {
@@ -133,7 +135,7 @@ func TestCASExpectsLastSeenValue(t *testing.T) {
 }
 
 func TestKVGroupsWorkersAndRotatesKeys(t *testing.T) {
-	w, err := New("kv", Options{Mode: "strong", Workers: 6, Nodes: 3, PerKey: 3, OpsPerKey: 10})
+	w, err := New("kv", Options{Model: "linearizable", CAS: true, Workers: 6, Nodes: 3, PerKey: 3, OpsPerKey: 10})
 	require.NoError(t, err)
 	ops := drive(t, w, 6, 25, 1)
 	assert.Equal(t, "k0-0", ops[0][0].Key)
@@ -145,7 +147,7 @@ func TestKVGroupsWorkersAndRotatesKeys(t *testing.T) {
 }
 
 func TestFinalReadsEveryKeyOnEveryNode(t *testing.T) {
-	w, err := New("kv", Options{Mode: "causal", Workers: 2, Nodes: 3, PerKey: 1, OpsPerKey: 5})
+	w, err := New("kv", Options{Model: "causal+", Workers: 2, Nodes: 3, PerKey: 1, OpsPerKey: 5})
 	require.NoError(t, err)
 	drive(t, w, 2, 10, 1)
 	keys := w.Keys()
@@ -166,7 +168,7 @@ func TestFinalReadsEveryKeyOnEveryNode(t *testing.T) {
 
 func TestStickyNeverSwitches(t *testing.T) {
 	for _, sticky := range []bool{true, false} {
-		w, err := New("register", Options{Mode: "strong", Workers: 3, Nodes: 3, Sticky: sticky})
+		w, err := New("register", Options{Model: "linearizable", CAS: true, Workers: 3, Nodes: 3, Sticky: sticky})
 		require.NoError(t, err)
 		switched := 0
 		for _, ops := range drive(t, w, 3, 200, 1) {
@@ -182,12 +184,12 @@ func TestStickyNeverSwitches(t *testing.T) {
 			assert.Greater(t, switched, 20, "about one op in ten switches")
 		}
 	}
-	w, _ := New("kv", Options{Mode: "strong", Workers: 5, Nodes: 3})
+	w, _ := New("kv", Options{Model: "linearizable", CAS: true, Workers: 5, Nodes: 3})
 	assert.Equal(t, []int{0, 1, 2, 0, 1}, []int{w.HomeNode(0), w.HomeNode(1), w.HomeNode(2), w.HomeNode(3), w.HomeNode(4)})
 }
 
 func TestSetReadsAreWholeSetReads(t *testing.T) {
-	w, err := New("set", Options{Mode: "eventual", Workers: 2, Nodes: 2})
+	w, err := New("set", Options{Model: "eventual", Workers: 2, Nodes: 2})
 	require.NoError(t, err)
 	n := map[string]int{}
 	for _, ops := range drive(t, w, 2, 500, 1) {

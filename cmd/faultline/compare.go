@@ -314,11 +314,12 @@ func compareRun(ctx context.Context, f compareFlags, cells []compareCellSpec, bi
 			}
 			sys = rs
 		}
+		options["mode"] = mode
 		nem, _ := nemesis.ParseSpec(strings.ReplaceAll(c.nemesis, "+", ","))
 		t := harness.Test{
 			Name:   fmt.Sprintf("%s-%s-%s", c.mode, c.workload, c.nemesis),
 			System: sys, Backend: backend,
-			Mode: mode, Workload: c.workload, Nemesis: nem, NemesisInterval: f.nemesisInterval,
+			Workload: c.workload, Nemesis: nem, NemesisInterval: f.nemesisInterval,
 			Nodes: f.nodes, Concurrency: f.concurrency, TimeLimit: f.timeLimit,
 			RunsDir: dir, Checkers: results.CompareModels,
 			CheckerOptions: checkers.Options{Timeout: f.checkTimeout},

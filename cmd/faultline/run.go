@@ -25,6 +25,7 @@ import (
 	"github.com/faultline/faultline/harness/local"
 	"github.com/faultline/faultline/harness/refstore"
 	"github.com/faultline/faultline/nemesis"
+	"github.com/faultline/faultline/results"
 	"github.com/faultline/faultline/store"
 	"github.com/faultline/faultline/workloads"
 )
@@ -42,18 +43,18 @@ var newDockerBackend = func(log *slog.Logger) (harness.Backend, error) {
 }
 
 type runFlags struct {
-	mode, workload, nemesis, backend, out, storenode, faults string
-	partitions, packetModes                                  string
-	nemesisInterval, timeLimit, opTimeout, quiet             time.Duration
-	checkTimeout                                             time.Duration
-	searchMemory                                             byteSize
-	nodes, concurrency, basePort                             int
-	rate                                                     float64
-	seed                                                     int64
-	sticky                                                   bool
-	system                                                   string
-	serializable                                             bool
-	etcd                                                     etcdFlags
+	mode, model, workload, nemesis, backend, out, storenode, faults string
+	partitions, packetModes                                         string
+	nemesisInterval, timeLimit, opTimeout, quiet                    time.Duration
+	checkTimeout                                                    time.Duration
+	searchMemory                                                    byteSize
+	nodes, concurrency, basePort                                    int
+	rate                                                            float64
+	seed                                                            int64
+	sticky                                                          bool
+	system                                                          string
+	serializable                                                    bool
+	etcd                                                            etcdFlags
 }
 
 func newRunCmd() *cobra.Command {
@@ -83,6 +84,7 @@ SIGTERM; what was recorded is still checked and its verdict printed).`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.mode, "mode", "strong", "consistency mode of the store: strong, causal, eventual")
+	fl.StringVar(&f.model, "model", "", "consistency model to check: "+strings.Join(workloads.RegisterModels, ", ")+" (default: the one the mode promises: strong linearizable, causal causal+, eventual eventual)")
 	fl.StringVar(&f.workload, "workload", "kv", "workload: "+strings.Join(workloads.Names, ", "))
 	fl.StringVar(&f.nemesis, "nemesis", "none", "faults to inject: comma list of "+strings.Join(nemesis.Faults, ", ")+"; all; none")
 	fl.StringVar(&f.partitions, "partitions", "", "partition topologies the partition nemesis draws from: comma list of "+strings.Join(nemesis.Topologies, ", ")+" (default: all)")
@@ -132,6 +134,9 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 	mode, err := store.ParseMode(f.mode)
 	if err != nil {
 		return usageErr("--mode: %w", err)
+	}
+	if f.model != "" && !slices.Contains(workloads.RegisterModels, f.model) {
+		return usageErr("--model: unknown model %q: valid models are %s", f.model, strings.Join(workloads.RegisterModels, ", "))
 	}
 	if !slices.Contains(workloads.Names, f.workload) {
 		return usageErr("--workload: unknown workload %q: valid workloads are %s", f.workload, strings.Join(workloads.Names, ", "))
@@ -264,7 +269,8 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 	}
 	t := harness.Test{
 		System: sys, Backend: backend,
-		Mode: string(mode), Workload: f.workload, Sticky: f.sticky,
+		Name:  runName(string(mode), f.workload, faultsList),
+		Model: f.model, Workload: f.workload, Sticky: f.sticky,
 		Nemesis: faultsList, NemesisInterval: f.nemesisInterval,
 		Partitions: partitions, PacketModes: packetModes,
 		Nodes: f.nodes, Concurrency: f.concurrency, Rate: f.rate,
@@ -273,6 +279,7 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 		CheckerOptions: checkers.Options{Timeout: f.checkTimeout, SearchMemory: int64(f.searchMemory)},
 		Options:        options,
 		Logger:         log,
+		Report:         results.WriteReports,
 	}
 	if isEtcd {
 		nem := "none"
@@ -327,6 +334,16 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 		return &exitError{code: code}
 	}
 	return nil
+}
+
+// runName names a run of the reference store <mode>-<workload>-<faults
+// joined by + or none>, so its directory says what ran.
+func runName(mode, workload string, faults []string) string {
+	nem := "none"
+	if len(faults) > 0 {
+		nem = strings.Join(faults, "+")
+	}
+	return fmt.Sprintf("%s-%s-%s", mode, workload, nem)
 }
 
 // findStorenode finds the storenode binary: the flag, next to the

@@ -112,7 +112,7 @@ func TestRunOnRealNodes(t *testing.T) {
 	require.NoError(t, err)
 	runs := t.TempDir()
 	t.Setenv(harnesstest.RunsDirEnv, "")
-	test := harness.Test{System: sys, Backend: local.New(local.Options{}), Mode: "strong", Workload: "kv",
+	test := harness.Test{System: sys, Backend: local.New(local.Options{}), Workload: "kv",
 		TimeLimit: 2 * time.Second, QuietPeriod: 500 * time.Millisecond, Concurrency: 4}
 
 	var passedDir string
@@ -138,7 +138,7 @@ func TestRunOnRealNodes(t *testing.T) {
 	assert.FileExists(t, filepath.Join(m[1], "history.jsonl"), "a failed test's run directory stays")
 
 	f = &fakeT{TB: t}
-	runIn(f, harness.Test{Mode: "strong", Workload: "kv"}, harness.Expect{"linearizable": checkers.Valid})
+	runIn(f, harness.Test{Workload: "kv"}, harness.Expect{"linearizable": checkers.Valid})
 	assert.True(t, f.Failed())
 	assert.Contains(t, f.text(), "System and Test.Backend must be set")
 
@@ -146,7 +146,7 @@ func TestRunOnRealNodes(t *testing.T) {
 	runIn(f, test, harness.Expect{"linearisable": checkers.Valid})
 	assert.True(t, f.Failed())
 	assert.Contains(t, f.text(), `unknown checker "linearisable": the checkers are linearizable, causal, causal+, eventual, set`)
-	entries, _ := os.ReadDir(runs + "/strong-kv-none")
+	entries, _ := os.ReadDir(runs + "/linearizable-kv-none")
 	assert.Len(t, entries, 1, "a bad expectation starts nothing")
 }
 
@@ -183,12 +183,12 @@ func TestRunRetriesAClusterThatDidNotStart(t *testing.T) {
 	// Node n1's client port is the held one.
 	b := &releasingBackend{Backend: local.New(local.Options{BasePort: port}), hold: hold}
 	runs := t.TempDir()
-	res := harnesstest.Run(t, harness.Test{System: sys, Backend: b, Mode: "causal", Workload: "kv",
+	res := harnesstest.Run(t, harness.Test{System: sys, Backend: b, Workload: "kv",
 		TimeLimit: time.Second, QuietPeriod: 300 * time.Millisecond, Concurrency: 3, RunsDir: runs},
 		harness.Expect{"causal+": checkers.Valid})
 	assert.Equal(t, 2, b.starts, "one failed start, one retry")
 	assert.Positive(t, res.OK)
-	entries, err := os.ReadDir(filepath.Join(runs, "causal-kv-none"))
+	entries, err := os.ReadDir(filepath.Join(runs, "causal+-kv-none"))
 	require.NoError(t, err)
 	assert.Len(t, entries, 2, "the failed attempt's directory stays in an explicit runs dir")
 }

@@ -63,6 +63,7 @@ var (
 	_ harness.System       = (*System)(nil)
 	_ harness.ClockSkewer  = (*System)(nil)
 	_ harness.LeaderFinder = (*System)(nil)
+	_ harness.Promiser     = (*System)(nil)
 )
 
 // New returns the reference store run from bin in mode, every node
@@ -81,8 +82,18 @@ func New(bin string, mode store.Mode, faults []string) (*System, error) {
 	}, nil
 }
 
-func (s *System) Name() string   { return "faultline-store" }
-func (s *System) Binary() string { return s.bin }
+func (s *System) Name() string { return "faultline-store" }
+
+// Promise is what the mode keeps: strong is linearizable and has cas;
+// causal is causal+ and eventual eventual, neither with cas (the causal
+// checkers give cas no meaning).
+func (s *System) Promise() harness.Promise {
+	return harness.Promise{Model: workloads.Models[string(s.mode)], CAS: s.mode == store.Strong}
+}
+
+// Mode is the store's mode every node runs in.
+func (s *System) Mode() store.Mode { return s.mode }
+func (s *System) Binary() string   { return s.bin }
 
 // Args is storenode's command line for one node.
 func (s *System) Args(n harness.NodeLayout) []string {

@@ -7,7 +7,8 @@
 //
 //	func TestStrongPartition(t *testing.T) {
 //		reftest.Run(t, reftest.Case{
-//			Test:   harness.Test{Mode: "strong", Workload: "kv", Nemesis: []string{"partition"}, TimeLimit: 30 * time.Second},
+//			Mode:   "strong",
+//			Test:   harness.Test{Workload: "kv", Nemesis: []string{"partition"}, TimeLimit: 30 * time.Second},
 //			Expect: harness.Expect{"linearizable": checkers.Valid},
 //		})
 //	}
@@ -36,6 +37,7 @@ import (
 	"github.com/faultline/faultline/harness/harnesstest"
 	"github.com/faultline/faultline/harness/local"
 	"github.com/faultline/faultline/harness/refstore"
+	"github.com/faultline/faultline/results"
 	"github.com/faultline/faultline/store"
 )
 
@@ -54,8 +56,12 @@ const StorenodePkg = "github.com/faultline/faultline/cmd/storenode"
 // Case is one test of the reference store.
 type Case struct {
 	// Test is the run. Its System and Backend, when nil, are the
-	// reference store in Test.Mode with Faults, and Backend(t).
+	// reference store in Mode with Faults, and Backend(t); its Model,
+	// when empty, is the one Mode promises; its Name, when empty, is
+	// <mode>-<workload>-<nemesis or none>, as `faultline run` names it.
 	harness.Test
+	// Mode is the store's mode: strong, causal or eventual.
+	Mode string
 	// Faults are the store's deliberate faults (stale-reads,
 	// ack-before-fsync, skip-deps) every node starts with.
 	Faults []string
@@ -70,10 +76,22 @@ type Case struct {
 func Run(t testing.TB, c Case) harness.RunResult {
 	t.Helper()
 	test := c.Test
+	if test.Name == "" {
+		nem := "none"
+		if len(test.Nemesis) > 0 {
+			nem = strings.Join(test.Nemesis, "+")
+		}
+		test.Name = fmt.Sprintf("%s-%s-%s", c.Mode, test.Workload, nem)
+	}
+	if test.Report == nil {
+		// A failed suite run keeps its run directory: with the report,
+		// it holds everything a person needs to see why.
+		test.Report = results.WriteReports
+	}
 	if test.System == nil {
-		mode, err := store.ParseMode(test.Mode)
+		mode, err := store.ParseMode(c.Mode)
 		if err != nil {
-			t.Fatalf("reftest: Test.Mode: %v", err)
+			t.Fatalf("reftest: Case.Mode: %v", err)
 		}
 		bin := c.Storenode
 		if bin == "" {
@@ -84,7 +102,7 @@ func Run(t testing.TB, c Case) harness.RunResult {
 			t.Fatalf("reftest: %v", err)
 		}
 		test.System = sys
-		opts := map[string]any{"faults": c.Faults, "storenode": bin}
+		opts := map[string]any{"mode": c.Mode, "faults": c.Faults, "storenode": bin}
 		if opts["faults"] == nil {
 			opts["faults"] = []string{}
 		}

@@ -60,7 +60,7 @@ func TestBuildAndRun(t *testing.T) {
 	assert.NotContains(t, string(elf[:min(len(elf), 4096)]), "/lib64/ld-linux", "static: no dynamic loader")
 
 	res := Run(t, Case{
-		Test:   harness.Test{Mode: "causal", Workload: "kv", TimeLimit: 2 * time.Second, QuietPeriod: 500 * time.Millisecond, Concurrency: 4},
+		Mode: "causal", Test: harness.Test{Workload: "kv", TimeLimit: 2 * time.Second, QuietPeriod: 500 * time.Millisecond, Concurrency: 4},
 		Expect: harness.Expect{"causal+": checkers.Valid},
 	})
 	assert.Equal(t, "local", res.Backend)

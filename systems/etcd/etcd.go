@@ -44,7 +44,15 @@ type System struct {
 var (
 	_ harness.System       = (*System)(nil)
 	_ harness.LeaderFinder = (*System)(nil)
+	_ harness.Promiser     = (*System)(nil)
 )
+
+// Promise: etcd keeps linearizability and implements cas (a transaction
+// comparing the value); with serializable reads the linearizable checker
+// is still the one to run, as it finds the stale reads.
+func (s *System) Promise() harness.Promise {
+	return harness.Promise{Model: "linearizable", CAS: true}
+}
 
 // New returns etcd run from bin (see EnsureBinary) with cfg.
 func New(bin Binary, cfg Config) (*System, error) {

@@ -176,7 +176,7 @@ func TestLinearizableUnderPartition(t *testing.T) {
 	sys, err := New(testBinary(t), Config{})
 	require.NoError(t, err)
 	harnesstest.Run(t, harness.Test{
-		System: sys, Backend: b, Mode: "strong", Workload: "kv",
+		System: sys, Backend: b, Workload: "kv",
 		Nemesis: []string{"partition", "kill", "pause"}, NemesisInterval: 5 * time.Second,
 		TimeLimit: 20 * time.Second, Options: sys.Options(),
 	}, harness.Expect{"linearizable": checkers.Valid})
