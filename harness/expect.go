@@ -100,7 +100,8 @@ func PickSeed(test Test, from int64, ok func(i int, st nemesis.Step) bool) (int6
 		nodes[i] = fmt.Sprintf("n%d", i+1)
 	}
 	for seed := from; seed < from+10000; seed++ {
-		s := nemesis.NewSchedule(nemesis.Config{Faults: test.Nemesis, Interval: test.NemesisInterval, Seed: seed}, nodes)
+		s := nemesis.NewSchedule(nemesis.Config{Faults: test.Nemesis, Interval: test.NemesisInterval, Seed: seed,
+			Partitions: test.Partitions, Packets: test.PacketModes}, nodes)
 		good := true
 		var at time.Duration
 		for i := 0; good; i++ {

@@ -34,6 +34,10 @@ type Test struct {
 	// node.
 	Workload string
 	Sticky   bool
+	// KeyOps and KeyUnknown bound the register workload's keys: a fresh
+	// key after that many ops, or ops of unknown outcome, on one key
+	// (workloads.Options; 0: the defaults, negative: one key per run).
+	KeyOps, KeyUnknown int
 	// Nemesis lists the faults to inject (nemesis.ParseSpec); empty: none.
 	Nemesis         []string
 	NemesisInterval time.Duration // default 10s
@@ -96,6 +100,10 @@ type RunResult struct {
 	Invoked, OK, Fail, Info int64
 	// Interrupted is set when ctx ended before the run finished.
 	Interrupted bool
+	// Nemesis counts the fault changes, the clashes between faults
+	// resolved by choosing other nodes or waiting, and the changes that
+	// failed (also in test.json as nemesis_stats).
+	Nemesis nemesis.Stats
 }
 
 func (t *Test) defaults() {
@@ -296,6 +304,7 @@ func Run(ctx context.Context, t Test) (res RunResult, err error) {
 	}
 	p.close()
 	res.Invoked, res.OK, res.Fail, res.Info = p.stats.Invoked.Load(), p.stats.OK.Load(), p.stats.Fail.Load(), p.stats.Info.Load()
+	res.Nemesis = nem.Stats()
 	if e := closeRec(); e != nil {
 		errs = append(errs, e)
 	}
@@ -332,6 +341,7 @@ func Run(ctx context.Context, t Test) (res RunResult, err error) {
 	meta = t.meta(res, start)
 	meta["end"] = time.Now().UTC().Format(time.RFC3339Nano)
 	meta["interrupted"] = res.Interrupted
+	meta["nemesis_stats"] = res.Nemesis
 	if e := writeJSON(filepath.Join(dir, "test.json"), meta); e != nil {
 		errs = append(errs, e)
 	}
@@ -354,7 +364,8 @@ func (t *Test) workload() (*workloads.Workload, error) {
 	if p, ok := t.System.(Promiser); ok {
 		cas = p.Promise().CAS
 	}
-	return workloads.New(t.Workload, workloads.Options{Model: t.Model, CAS: cas, Workers: t.Concurrency, Nodes: t.Nodes, Sticky: t.Sticky})
+	return workloads.New(t.Workload, workloads.Options{Model: t.Model, CAS: cas, Workers: t.Concurrency, Nodes: t.Nodes, Sticky: t.Sticky,
+		KeyOps: t.KeyOps, KeyUnknown: t.KeyUnknown})
 }
 
 func waitReady(ctx context.Context, sys System, nodes []Node) error {
@@ -404,6 +415,15 @@ func (t *Test) meta(res RunResult, start time.Time) map[string]any {
 		"start":             start.UTC().Format(time.RFC3339Nano),
 	} {
 		m[k] = v
+	}
+	if t.Workload == "register" {
+		m["key_ops"], m["key_unknown"] = t.KeyOps, t.KeyUnknown
+		if t.KeyOps == 0 {
+			m["key_ops"] = workloads.DefaultKeyOps
+		}
+		if t.KeyUnknown == 0 {
+			m["key_unknown"] = workloads.DefaultKeyUnknown
+		}
 	}
 	return m
 }

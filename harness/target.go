@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -49,7 +50,7 @@ func (t target) node(id string) (Node, error) {
 func (t target) SetClockOffset(ctx context.Context, id string, offset time.Duration) error {
 	cs, ok := t.sys.(ClockSkewer)
 	if !ok {
-		return fmt.Errorf("system %s cannot skew a node's clock (it does not implement harness.ClockSkewer)", t.sys.Name())
+		return fmt.Errorf("system %s cannot skew a node's clock (it does not implement harness.ClockSkewer): %w", t.sys.Name(), errors.ErrUnsupported)
 	}
 	n, err := t.node(id)
 	if err != nil {

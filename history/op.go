@@ -91,14 +91,16 @@ type Fault struct {
 
 // Faults returns the fault intervals of the nemesis events: each
 // start-<name> is closed by the next stop-<name>. A fault still active at
-// the end of the history is closed at the last event's time.
+// the end of the history is closed at the last event's time. A nemesis
+// event of type fail changed nothing (a start that took effect nowhere, a
+// stop that left the fault on) and neither opens nor closes an interval.
 func Faults(events []Event) []Fault {
 	var out []Fault
 	open := map[string][]int{}
 	var end int64
 	for _, e := range events {
 		end = e.Time
-		if !e.IsNemesis() {
+		if !e.IsNemesis() || e.Type == Fail {
 			continue
 		}
 		switch {

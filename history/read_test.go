@@ -123,6 +123,26 @@ func TestRecorderRoundTrip(t *testing.T) {
 	assert.Equal(t, res.Events[len(res.Events)-1].Time, faults[0].Stop, "a fault never stopped lasts to the end")
 }
 
+// A nemesis event of type fail changed nothing: a failed start opens no
+// interval, a failed stop closes none.
+func TestFaultsSkipFailedNemesisEvents(t *testing.T) {
+	nem := func(at int64, typ history.Type, f string) history.Event {
+		return history.Event{Time: at, Process: history.NemesisProcess, Type: typ, F: f, Value: history.MustValue(map[string]any{})}
+	}
+	faults := history.Faults([]history.Event{
+		nem(1, history.Fail, "start-pause"),
+		nem(2, history.Info, "start-kill"),
+		nem(3, history.Fail, "stop-kill"),
+		nem(4, history.Info, "stop-kill"),
+		nem(5, history.Info, "start-pause"),
+		nem(6, history.Info, "stop-pause"),
+	})
+	require.Len(t, faults, 2)
+	assert.Equal(t, history.Fault{Name: "kill", Start: 2, Stop: 4, StartValue: faults[0].StartValue, StopValue: faults[0].StopValue}, faults[0])
+	assert.Equal(t, "pause", faults[1].Name)
+	assert.Equal(t, int64(5), faults[1].Start)
+}
+
 func FuzzRead(f *testing.F) {
 	f.Add([]byte(inv0 + "\n" + ok0 + "\n"))
 	f.Add([]byte(inv0 + "\n" + `{"index":1,"time":1,"process":-1,"type":"info","f":"start-kill","value":["n1"]}` + "\n" + ok0))

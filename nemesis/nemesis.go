@@ -3,10 +3,14 @@
 // the history (process -1, type info, f start-<fault> / stop-<fault>, value
 // what it did).
 //
-// The schedule (Schedule, the grudge constructors) is pure; the nemesis acts
-// only through a Target, which the harness adapts from its cluster backend
-// and system under test. A fault that cannot be applied makes Run return an
-// error: the nemesis never goes on without it.
+// The schedule (Schedule, the composition table, the grudge constructors)
+// is pure; the nemesis acts only through a Target, which the harness
+// adapts from its cluster backend and system under test. Faults compose:
+// each draws its targets among the nodes it can act on, or waits. A fault
+// change that still cannot be applied is recorded as a failed nemesis
+// event with its reason and the run goes on; only a fault the target can
+// never apply (errors.ErrUnsupported) ends Run with an error, since going
+// on would pretend to inject it.
 package nemesis
 
 import (
@@ -54,20 +58,49 @@ func ParseSpec(spec string) ([]string, error) {
 // all its nodes).
 const StepTimeout = time.Minute
 
+// Heal retries a fault whose undo fails healAttempts times, healBackoff
+// apart: a node busy restarting or a lossy moment must not leave a fault
+// behind.
+const (
+	healAttempts = 3
+	healBackoff  = time.Second
+)
+
 // Nemesis injects faults on a schedule drawn from its seed.
 type Nemesis struct {
 	cfg Config
 
-	mu        sync.Mutex
-	active    map[string]*applied // by fault
-	strobeErr error
+	mu     sync.Mutex
+	active map[string]*applied // by fault
+	sched  *Schedule
+	stats  Stats
+}
+
+// Stats counts what a nemesis did; the harness writes it to test.json.
+type Stats struct {
+	// Started and Stopped count fault changes that took effect (a start
+	// in effect on at least one node, a stop that undid everything).
+	Started int `json:"started"`
+	Stopped int `json:"stopped"`
+	// Moved counts starts whose drawn nodes were partly held by other
+	// faults, resolved by choosing other nodes; Waited counts starts that
+	// found too few nodes they could act on, resolved by waiting for a
+	// later step.
+	Moved  int `json:"clashes_moved"`
+	Waited int `json:"clashes_waited"`
+	// Failed counts fault changes the target could not apply (recorded as
+	// fail events, or info with an error when partly applied).
+	Failed int `json:"failed"`
+	// StrobeFailures counts clock strobe flips that failed (retried at
+	// the next flip).
+	StrobeFailures int `json:"strobe_failures"`
 }
 
 // applied is a fault that is (or may be, if applying it was interrupted) in
 // effect, with what is needed to undo it.
 type applied struct {
 	step   Step
-	nodes  []string // kill, pause: the nodes actually killed or paused
+	nodes  []string // the nodes it may be in effect on
 	desc   string
 	cancel context.CancelFunc // clock strobe
 	done   chan struct{}      // closed when the strobe goroutine ends
@@ -98,29 +131,38 @@ func New(cfg Config) (*Nemesis, error) {
 }
 
 // Run injects and heals faults with random gaps until ctx is done,
-// recording each as an event. It returns nil when ctx ends normally (a
-// fault change under way when it ends is completed first) and an error
-// when a fault could not be applied (the faults applied so far stay for
-// Heal to undo).
+// recording each as an event. A fault change that fails is recorded with
+// its reason and the run goes on. Run returns nil when ctx ends normally
+// (a fault change under way when it ends is completed first), and an
+// error only when a fault can never be applied here (the target says
+// errors.ErrUnsupported: no netem, a system without a clock API) or an
+// event cannot be recorded; the faults applied so far stay for Heal.
 func (n *Nemesis) Run(ctx context.Context, t Target, rec Recorder) error {
 	if len(n.cfg.Faults) == 0 {
 		<-ctx.Done()
 		return nil
 	}
 	s := NewSchedule(n.cfg, t.NodeIDs())
+	n.mu.Lock()
+	n.sched = s
+	n.mu.Unlock()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	<-timer.C
 	for {
+		n.mu.Lock()
 		st := s.Next()
+		n.mu.Unlock()
 		timer.Reset(st.Wait)
 		select {
 		case <-ctx.Done():
+			// The drawn step never happens: the schedule's state stays
+			// the cluster's.
+			n.mu.Lock()
+			s.Settle(st, n.onNodes(st.Fault))
+			n.mu.Unlock()
 			return nil
 		case <-timer.C:
-		}
-		if err := n.takeStrobeErr(); err != nil {
-			return err
 		}
 		if st.Fault == "" {
 			continue
@@ -136,24 +178,50 @@ func (n *Nemesis) Run(ctx context.Context, t Target, rec Recorder) error {
 			err = n.stop(sctx, t, rec, st.Fault)
 		}
 		cancel()
-		if err != nil {
+		n.mu.Lock()
+		s.Settle(st, n.onNodes(st.Fault))
+		n.mu.Unlock()
+		if err != nil && (errors.Is(err, errors.ErrUnsupported) || errors.Is(err, errRecord)) {
 			return err
 		}
 	}
 }
 
-// Heal undoes every fault still active — resumes paused nodes, restarts
-// killed ones, heals the partition, clears packet faults and resets
-// clocks — recording a stop- event for each. It goes on past errors and
-// returns them all.
+// onNodes returns the nodes fault f may be in effect on (n.mu held).
+func (n *Nemesis) onNodes(f string) []string {
+	a := n.active[f]
+	if a == nil {
+		return nil
+	}
+	return slices.Clone(a.nodes)
+}
+
+// Heal undoes every fault still active, in the order of the composition
+// table (kinds): resumes paused nodes, restarts killed ones, heals the
+// partition, clears packet faults and resets clocks, recording a stop-
+// event for each. An undo that fails is retried a few times; Heal goes on
+// past errors and returns those that remain.
 func (n *Nemesis) Heal(ctx context.Context, t Target, rec Recorder) error {
 	var errs []error
-	for _, f := range []string{"pause", "kill", "partition", "packet", "clock"} {
+	for _, f := range healOrder(Faults) {
 		n.mu.Lock()
 		_, on := n.active[f]
 		n.mu.Unlock()
 		if on {
-			if err := n.stop(ctx, t, rec, f); err != nil {
+			var err error
+			for attempt := 1; ; attempt++ {
+				if err = n.stop(ctx, t, rec, f); err == nil || attempt == healAttempts || errors.Is(err, errRecord) {
+					break
+				}
+				select {
+				case <-ctx.Done():
+				case <-time.After(healBackoff):
+				}
+				if ctx.Err() != nil {
+					break
+				}
+			}
+			if err != nil {
 				errs = append(errs, err)
 			}
 		} else if f == "partition" && slices.Contains(n.cfg.Faults, "partition") {
@@ -162,9 +230,6 @@ func (n *Nemesis) Heal(ctx context.Context, t Target, rec Recorder) error {
 				errs = append(errs, fmt.Errorf("nemesis: heal partition: %w", err))
 			}
 		}
-	}
-	if err := n.takeStrobeErr(); err != nil {
-		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
@@ -181,12 +246,16 @@ func (n *Nemesis) Active() string {
 	return strings.Join(parts, " ")
 }
 
-func (n *Nemesis) takeStrobeErr() error {
+// Stats returns what the nemesis did so far.
+func (n *Nemesis) Stats() Stats {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	err := n.strobeErr
-	n.strobeErr = nil
-	return err
+	st := n.stats
+	if n.sched != nil {
+		ss := n.sched.Stats()
+		st.Moved, st.Waited = ss.Moved, ss.Waited
+	}
+	return st
 }
 
 func (n *Nemesis) setActive(f string, a *applied) {
@@ -199,12 +268,16 @@ func (n *Nemesis) setActive(f string, a *applied) {
 	n.active[f] = a
 }
 
-// record writes a nemesis event; err, when set, is the reason the fault
-// failed.
-func record(rec Recorder, f string, value map[string]any, err error) error {
+// errRecord marks a failure to record an event: the history would lie, so
+// the run cannot go on.
+var errRecord = errors.New("nemesis: cannot record an event")
+
+// record writes a nemesis event of type typ; err, when set, is the reason
+// the fault change failed.
+func record(rec Recorder, typ history.Type, f string, value map[string]any, err error) error {
 	e := history.Event{
 		Process: history.NemesisProcess,
-		Type:    history.Info,
+		Type:    typ,
 		F:       f,
 		Value:   history.MustValue(value),
 	}
@@ -212,14 +285,44 @@ func record(rec Recorder, f string, value map[string]any, err error) error {
 		e.Error = err.Error()
 	}
 	if _, rerr := rec.Record(e); rerr != nil {
-		return fmt.Errorf("nemesis: record %s: %w", f, rerr)
+		return fmt.Errorf("%w: %s: %w", errRecord, f, rerr)
 	}
 	return nil
+}
+
+// outcome records a fault change and counts it. A change in effect on
+// some node is an info event (with the error when it failed elsewhere); a
+// change in effect on no node is a fail event.
+func (n *Nemesis) outcome(rec Recorder, f string, value map[string]any, inEffect bool, err error) error {
+	typ := history.Info
+	if err != nil && !inEffect {
+		typ = history.Fail
+	}
+	n.mu.Lock()
+	switch {
+	case err != nil:
+		n.stats.Failed++
+	case strings.HasPrefix(f, "start-"):
+		n.stats.Started++
+	default:
+		n.stats.Stopped++
+	}
+	n.mu.Unlock()
+	if rerr := record(rec, typ, f, value, err); rerr != nil {
+		return errors.Join(err, rerr)
+	}
+	return err
 }
 
 func (n *Nemesis) start(ctx context.Context, t Target, rec Recorder, st Step) error {
 	a := &applied{step: st}
 	value := map[string]any{"mode": st.Mode}
+	// on adds id to the nodes the fault may be in effect on.
+	on := func(id string) {
+		n.mu.Lock()
+		a.nodes = append(a.nodes, id)
+		n.mu.Unlock()
+	}
 	var err error
 	switch st.Fault {
 	case "partition":
@@ -227,7 +330,9 @@ func (n *Nemesis) start(ctx context.Context, t Target, rec Recorder, st Step) er
 		g, err = n.grudge(ctx, t, st, value)
 		if err == nil {
 			a.desc = "partition=" + st.Mode
-			n.setActive(st.Fault, a) // before: a half-applied partition is healed too
+			// Active before: a half-applied partition is healed too.
+			a.nodes = slices.Clone(st.Nodes)
+			n.setActive(st.Fault, a)
 			value["grudge"] = g
 			err = t.Partition(ctx, g)
 		}
@@ -243,11 +348,9 @@ func (n *Nemesis) start(ctx context.Context, t Target, rec Recorder, st Step) er
 				err = fmt.Errorf("%s %s: %w", st.Fault, id, err)
 				break
 			}
-			n.mu.Lock()
-			a.nodes = append(a.nodes, id)
-			n.mu.Unlock()
+			on(id)
 		}
-		value["nodes"] = a.nodes
+		value["nodes"] = append([]string{}, n.onNodes(st.Fault)...)
 	case "clock":
 		id := st.Nodes[0]
 		value["nodes"] = st.Nodes
@@ -258,6 +361,9 @@ func (n *Nemesis) start(ctx context.Context, t Target, rec Recorder, st Step) er
 			a.desc = fmt.Sprintf("clock=%s(strobe %+v/%v)", id, st.Offset, st.Period)
 		}
 		n.setActive(st.Fault, a)
+		// A request that failed may still have set the offset: the
+		// node stays in the books, and the stop resets it.
+		on(id)
 		if err = t.SetClockOffset(ctx, id, st.Offset); err == nil && st.Mode == "strobe" {
 			sctx, cancel := context.WithCancel(context.Background())
 			done := make(chan struct{})
@@ -272,18 +378,23 @@ func (n *Nemesis) start(ctx context.Context, t Target, rec Recorder, st Step) er
 		value["netem"] = st.Packet
 		a.desc = fmt.Sprintf("packet=%s(%s)", id, st.Mode)
 		n.setActive(st.Fault, a)
-		err = t.Packet(ctx, id, st.Packet)
+		// Targets keep no packet fault they failed to set.
+		if err = t.Packet(ctx, id, st.Packet); err == nil {
+			on(id)
+		}
 	default:
 		err = fmt.Errorf("unknown fault %q", st.Fault)
 	}
+	n.mu.Lock()
+	inEffect := len(a.nodes) > 0
+	if !inEffect {
+		delete(n.active, st.Fault)
+	}
+	n.mu.Unlock()
 	if err != nil {
 		err = fmt.Errorf("nemesis: start %s (%s): %w", st.Fault, st.Mode, err)
-		if rerr := record(rec, "start-"+st.Fault, value, err); rerr != nil {
-			return errors.Join(err, rerr)
-		}
-		return err
 	}
-	return record(rec, "start-"+st.Fault, value, nil)
+	return n.outcome(rec, "start-"+st.Fault, value, inEffect, err)
 }
 
 // grudge builds the partition of st; isolate-leader asks the target for
@@ -326,13 +437,13 @@ func (n *Nemesis) grudge(ctx context.Context, t Target, st Step, value map[strin
 }
 
 // strobe flips a node's clock between offset and zero every period until
-// ctx ends.
+// ctx ends. A flip that fails is counted and tried again at the next tick
+// (the stop resets the clock in any case).
 func (n *Nemesis) strobe(ctx context.Context, t Target, id string, offset, period time.Duration, done chan struct{}) {
 	defer close(done)
 	tick := time.NewTicker(period)
 	defer tick.Stop()
 	on := true
-	failures := 0
 	for {
 		select {
 		case <-ctx.Done():
@@ -347,27 +458,29 @@ func (n *Nemesis) strobe(ctx context.Context, t Target, id string, offset, perio
 		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		err := t.SetClockOffset(cctx, id, o)
 		cancel()
-		switch {
-		case err == nil || ctx.Err() != nil:
-			failures = 0
-		case failures < 2:
-			// One slow answer does not end the run; three in a row do.
-			failures++
-			on = !on // retry the same flip at the next tick
-		default:
+		if err != nil && ctx.Err() == nil {
 			n.mu.Lock()
-			if n.strobeErr == nil {
-				n.strobeErr = fmt.Errorf("nemesis: clock strobe on %s failed 3 times in a row: %w", id, err)
-			}
+			n.stats.StrobeFailures++
 			n.mu.Unlock()
-			return
+			on = !on // retry the same flip at the next tick
 		}
 	}
 }
 
+// stop undoes fault f on every node it may be in effect on. The nodes it
+// could not undo stay in the books (a fail event says which), for a later
+// stop or Heal to try again.
 func (n *Nemesis) stop(ctx context.Context, t Target, rec Recorder, f string) error {
 	n.mu.Lock()
 	a := n.active[f]
+	var nodes []string
+	var cancel context.CancelFunc
+	var done chan struct{}
+	if a != nil {
+		nodes = slices.Clone(a.nodes)
+		cancel, done = a.cancel, a.done
+		a.cancel = nil
+	}
 	n.mu.Unlock()
 	if a == nil {
 		return nil
@@ -375,53 +488,58 @@ func (n *Nemesis) stop(ctx context.Context, t Target, rec Recorder, f string) er
 	st := a.step
 	value := map[string]any{"mode": st.Mode}
 	var errs []error
+	var left []string
+	// undo runs fn on each node, keeping those it fails on.
+	undo := func(fn func(ctx context.Context, id string) error) {
+		for _, id := range nodes {
+			if err := fn(ctx, id); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", id, err))
+				left = append(left, id)
+			}
+		}
+	}
 	switch f {
 	case "partition":
 		value["topology"] = st.Mode
 		if err := t.Partition(ctx, nil); err != nil {
 			errs = append(errs, err)
+			left = nodes
 		}
-	case "kill", "pause":
-		undo := t.Restart
-		if f == "pause" {
-			undo = t.Resume
-		}
-		n.mu.Lock()
-		nodes := slices.Clone(a.nodes)
-		n.mu.Unlock()
-		value["nodes"] = nodes
-		for _, id := range nodes {
-			if err := undo(ctx, id); err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", id, err))
-			}
-		}
+	case "kill":
+		undo(t.Restart)
+	case "pause":
+		undo(t.Resume)
 	case "clock":
-		n.mu.Lock()
-		cancel, done := a.cancel, a.done
-		n.mu.Unlock()
 		if cancel != nil {
 			cancel()
 			<-done
 		}
-		value["nodes"] = st.Nodes
 		value["offset_ms"] = 0
-		for _, id := range st.Nodes {
-			if err := t.SetClockOffset(ctx, id, 0); err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", id, err))
-			}
-		}
+		undo(func(ctx context.Context, id string) error { return t.SetClockOffset(ctx, id, 0) })
 	case "packet":
-		value["nodes"] = st.Nodes
-		for _, id := range st.Nodes {
-			if err := t.Packet(ctx, id, PacketFault{}); err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", id, err))
+		undo(func(ctx context.Context, id string) error { return t.Packet(ctx, id, PacketFault{}) })
+	}
+	if f != "partition" {
+		undone := []string{}
+		for _, id := range nodes {
+			if !slices.Contains(left, id) {
+				undone = append(undone, id)
 			}
 		}
+		value["nodes"] = undone
 	}
-	if err := errors.Join(errs...); err != nil {
+	var err error
+	if err = errors.Join(errs...); err != nil {
+		value["remaining"] = append([]string{}, left...)
 		err = fmt.Errorf("nemesis: stop %s: %w", f, err)
-		return errors.Join(err, record(rec, "stop-"+f, value, err))
+		n.mu.Lock()
+		a.nodes = left
+		n.mu.Unlock()
+	} else {
+		n.setActive(f, nil)
 	}
-	n.setActive(f, nil)
-	return record(rec, "stop-"+f, value, nil)
+	// A stop that failed anywhere is a fail event: the fault is still
+	// (partly) in effect, and its interval stays open until a stop
+	// succeeds.
+	return n.outcome(rec, "stop-"+f, value, err == nil, err)
 }

@@ -11,9 +11,10 @@ import (
 )
 
 // Step is one change the nemesis makes: start or stop one fault. The whole
-// sequence of steps is a pure function of the seed, the fault list and the
-// node ids (Schedule), so a run's fault choices can be replayed; only what
-// the cluster answers at run time (the leader, for isolate-leader) is not.
+// sequence of steps is a pure function of the seed, the fault list, the
+// node ids and the outcomes of the steps (Schedule), so a run's fault
+// choices can be replayed; only what the cluster answers at run time (the
+// leader, for isolate-leader; a fault that could not be applied) is not.
 type Step struct {
 	// Wait is the gap before the step.
 	Wait  time.Duration
@@ -30,11 +31,19 @@ type Step struct {
 	Offset time.Duration // clock
 	Period time.Duration // clock strobe: time between flips
 	Packet PacketFault   // packet
+	// Blocked names the fault drawn to start when it found too few nodes
+	// it could act on and waits (Fault is empty then).
+	Blocked string
 }
 
-// Schedule draws Steps from a seed. It tracks which faults are active and
-// which nodes they hold, so that it never pauses a killed node, kills a
-// paused one, or skews the clock of either.
+// Schedule draws Steps from a seed. It keeps the state of every node
+// (which active fault holds it) and draws each fault's targets among the
+// nodes that fault can act on (see kinds), so that it never pauses a
+// killed node, kills a paused one, or skews the clock of either.
+//
+// Next assumes each step takes effect; the nemesis tells it otherwise
+// with Settle. The steps are then a pure function of the seed, the
+// configuration, the node ids and the outcomes settled.
 type Schedule struct {
 	rng        *rand.Rand
 	faults     []string
@@ -43,7 +52,7 @@ type Schedule struct {
 	interval   time.Duration
 	nodes      []string
 	active     map[string]Step
-	busy       map[string]string // node -> kill, pause or clock
+	stats      Stats
 }
 
 // PacketModes lists the packet faults the packet nemesis draws from:
@@ -76,9 +85,6 @@ func ParsePacketModes(spec string) ([]string, error) {
 	return slices.Compact(out), nil
 }
 
-// Node-holding faults: a node is held by at most one of them at a time.
-var exclusive = []string{"kill", "pause", "clock"}
-
 // NewSchedule returns the schedule for cfg on nodes.
 func NewSchedule(cfg Config, nodes []string) *Schedule {
 	interval := cfg.Interval
@@ -109,7 +115,6 @@ func NewSchedule(cfg Config, nodes []string) *Schedule {
 		interval:   interval,
 		nodes:      ns,
 		active:     map[string]Step{},
-		busy:       map[string]string{},
 	}
 }
 
@@ -123,8 +128,13 @@ func topologyFits(t string, n int) bool {
 	return n >= 2
 }
 
-// Next returns the next step. With no fault to start or stop (no faults
-// configured), it returns a step with an empty Fault.
+// Next returns the next step: it stops an active fault (half the time,
+// or whenever no other fault can start) or starts an inactive one on
+// targets drawn among all nodes; drawn nodes the fault cannot act on are
+// replaced by nodes it can (a clash counted as moved), or, when too few
+// are left, the step starts nothing and the fault waits (a clash counted
+// as waited; the step's Fault is empty and Blocked names it). With no
+// fault configured it returns steps with an empty Fault.
 func (s *Schedule) Next() Step {
 	wait := time.Duration(float64(s.interval) * (0.5 + s.rng.Float64()))
 	startable := s.startable()
@@ -137,11 +147,6 @@ func (s *Schedule) Next() Step {
 		f := active[s.rng.Intn(len(active))]
 		st := s.active[f]
 		delete(s.active, f)
-		for _, n := range st.Nodes {
-			if s.busy[n] == f {
-				delete(s.busy, n)
-			}
-		}
 		st.Start = false
 		st.Wait = wait
 		return st
@@ -150,16 +155,45 @@ func (s *Schedule) Next() Step {
 		return Step{Wait: wait}
 	}
 	f := startable[s.rng.Intn(len(startable))]
-	st := s.plan(f)
+	st, spare := s.plan(f)
 	st.Wait = wait
-	s.active[f] = st
-	if slices.Contains(exclusive, f) {
-		for _, n := range st.Nodes {
-			s.busy[n] = f
+	if f != "partition" {
+		nodes, clash := resolve(f, st.Nodes, spare, conditions(s.nodes, s.active))
+		switch clash {
+		case clashWaited:
+			s.stats.Waited++
+			return Step{Wait: wait, Blocked: f}
+		case clashMoved:
+			s.stats.Moved++
+		}
+		st.Nodes = nodes
+		if f == "kill" || f == "pause" {
+			sort.Strings(st.Nodes)
 		}
 	}
+	s.active[f] = st
 	return st
 }
+
+// Settle records the outcome of step st: the nodes on which its fault is
+// in effect now (none: it is not). A start that failed on some nodes, or
+// a stop that failed to undo some, thus leaves the schedule's state as
+// the cluster's.
+func (s *Schedule) Settle(st Step, on []string) {
+	if st.Fault == "" {
+		return
+	}
+	if len(on) == 0 {
+		delete(s.active, st.Fault)
+		return
+	}
+	st.Start, st.Wait = true, 0
+	st.Nodes = slices.Clone(on)
+	s.active[st.Fault] = st
+}
+
+// Stats returns the clashes counted so far (Moved, Waited).
+func (s *Schedule) Stats() Stats { return s.stats }
 
 // Active returns the steps that started the faults active now.
 func (s *Schedule) Active() []Step {
@@ -171,34 +205,19 @@ func (s *Schedule) Active() []Step {
 	return out
 }
 
+// startable lists the configured faults not active now. Each fault kind
+// is active at most once; whether it finds targets is decided when it is
+// drawn.
 func (s *Schedule) startable() []string {
 	var out []string
-	free := len(s.free())
 	for _, f := range s.faults {
 		if _, on := s.active[f]; on {
 			continue
 		}
-		switch f {
-		case "partition":
-			if len(s.topologies) == 0 {
-				continue
-			}
-		case "kill", "pause", "clock":
-			if free == 0 {
-				continue
-			}
+		if f == "partition" && len(s.topologies) == 0 {
+			continue
 		}
 		out = append(out, f)
-	}
-	return out
-}
-
-func (s *Schedule) free() []string {
-	var out []string
-	for _, n := range s.nodes {
-		if _, held := s.busy[n]; !held {
-			out = append(out, n)
-		}
 	}
 	return out
 }
@@ -222,28 +241,24 @@ func count(mode string, n int) int {
 	return n // all
 }
 
-func (s *Schedule) plan(f string) Step {
+// plan draws fault f's step as if every node were up: the targets among
+// all nodes, and the other nodes (spare, shuffled) to replace targets the
+// fault cannot act on.
+func (s *Schedule) plan(f string) (Step, []string) {
 	st := Step{Start: true, Fault: f}
+	order := s.shuffled(s.nodes)
+	var spare []string
 	switch f {
 	case "partition":
 		st.Mode = s.topologies[s.rng.Intn(len(s.topologies))]
-		st.Nodes = s.shuffled(s.nodes)
+		st.Nodes = order
 	case "kill", "pause":
-		// Only the modes that the free nodes can fill: the event's mode
-		// always matches its node count.
-		free := s.shuffled(s.free())
-		var modes []string
-		for _, m := range []string{"one", "minority", "majority", "all"} {
-			if count(m, len(s.nodes)) <= len(free) {
-				modes = append(modes, m)
-			}
-		}
+		modes := []string{"one", "minority", "majority", "all"}
 		st.Mode = modes[s.rng.Intn(len(modes))]
-		st.Nodes = free[:count(st.Mode, len(s.nodes))]
-		sort.Strings(st.Nodes)
+		k := count(st.Mode, len(s.nodes))
+		st.Nodes, spare = order[:k], order[k:]
 	case "clock":
-		free := s.shuffled(s.free())
-		st.Nodes = free[:1]
+		st.Nodes, spare = order[:1], order[1:]
 		// |offset| log-uniform from 10 ms to about 5 minutes.
 		ms := math.Pow(10, 1+s.rng.Float64()*3.5)
 		st.Offset = time.Duration(ms * float64(time.Millisecond)).Round(time.Millisecond)
@@ -258,7 +273,7 @@ func (s *Schedule) plan(f string) Step {
 	case "packet":
 		modes := s.packets
 		st.Mode = modes[s.rng.Intn(len(modes))]
-		st.Nodes = s.shuffled(s.nodes)[:1]
+		st.Nodes, spare = order[:1], order[1:]
 		switch st.Mode {
 		case "delay":
 			st.Packet = PacketFault{Delay: time.Duration(50+s.rng.Intn(150)) * time.Millisecond, Jitter: 10 * time.Millisecond}
@@ -270,5 +285,5 @@ func (s *Schedule) plan(f string) Step {
 			st.Packet = PacketFault{Delay: 20 * time.Millisecond, Reorder: float64(10 + s.rng.Intn(41))}
 		}
 	}
-	return st
+	return st, spare
 }

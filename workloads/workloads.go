@@ -1,6 +1,7 @@
 // Package workloads defines what the clients of a test do: the bundled
-// workloads register (one key: read, write, cas), kv (many independent
-// keys, a few workers per key) and set (adds of unique elements and reads
+// workloads register (one key at a time shared by every worker: read,
+// write, cas; a fresh key after a bounded number of ops or of unknown
+// outcomes), kv (many independent keys, a few workers per key) and set (adds of unique elements and reads
 // of the whole set), each as a generator of operations, the final reads
 // that close a run, and the checkers that apply to it under each
 // consistency model.
@@ -54,7 +55,22 @@ type Options struct {
 	// the ops each worker does on a key before moving to the next
 	// (default 100), which keeps per-key histories small enough to check.
 	PerKey, OpsPerKey int
+	// KeyOps and KeyUnknown bound the register workload's key: every
+	// worker shares one key, and the workload moves to a fresh key after
+	// KeyOps ops on it (default 200) or KeyUnknown ops of unknown outcome
+	// (info, default 4), whichever comes first. An op of unknown outcome
+	// stays concurrent with every later op on its key, so each one widens
+	// the linearizability search of that key for good; bounding both keeps
+	// every key's history small enough to decide (Jepsen's independent
+	// keys). Negative: never move on (one key for the whole run).
+	KeyOps, KeyUnknown int
 }
+
+// Default bounds of the register workload's keys.
+const (
+	DefaultKeyOps     = 200
+	DefaultKeyUnknown = 4
+)
 
 // Workload is one of the bundled workloads, set up for a run.
 type Workload struct {
@@ -88,12 +104,19 @@ func New(name string, opts Options) (*Workload, error) {
 	if opts.OpsPerKey <= 0 {
 		opts.OpsPerKey = 100
 	}
+	if opts.KeyOps == 0 {
+		opts.KeyOps = DefaultKeyOps
+	}
+	if opts.KeyUnknown == 0 {
+		opts.KeyUnknown = DefaultKeyUnknown
+	}
 	w := &Workload{Name: name, opts: opts, keys: &keySet{seen: map[string]bool{}}}
 	cas := opts.CAS
 	switch name {
 	case "register":
 		w.Checkers = []string{model}
-		w.gen = w.route(registerGen(func(generator.Context) string { return "r" }, cas))
+		k := &rotatingKey{prefix: "r", maxOps: opts.KeyOps, maxUnknown: opts.KeyUnknown}
+		w.gen = w.route(k.wrap(registerGen(k.next, cas)))
 	case "kv":
 		w.Checkers = []string{model}
 		per, n := opts.PerKey, opts.OpsPerKey

@@ -120,18 +120,19 @@ func TestCASOnlyWhenTheSystemSupportsIt(t *testing.T) {
 func TestCASExpectsLastSeenValue(t *testing.T) {
 	w, err := New("register", Options{Model: "linearizable", CAS: true, Workers: 1, Nodes: 1})
 	require.NoError(t, err)
-	var last int64
+	last := map[string]int64{} // key -> last value written; 0 on a fresh key
 	for _, op := range drive(t, w, 1, 300, 3)[0] {
 		switch op.F {
 		case history.FWrite:
-			last, _ = strconv.ParseInt(string(op.Value), 10, 64)
+			last[op.Key], _ = strconv.ParseInt(string(op.Value), 10, 64)
 		case history.FCAS:
 			exp, nv, err := history.SplitCAS(op.Value)
 			require.NoError(t, err)
-			assert.Equal(t, strconv.FormatInt(last, 10), string(exp), "cas expects the worker's last ok value")
-			last, _ = strconv.ParseInt(string(nv), 10, 64)
+			assert.Equal(t, strconv.FormatInt(last[op.Key], 10), string(exp), "cas expects the worker's last ok value on its key")
+			last[op.Key], _ = strconv.ParseInt(string(nv), 10, 64)
 		}
 	}
+	assert.Len(t, last, 2, "300 ops on keys of 200")
 }
 
 func TestKVGroupsWorkersAndRotatesKeys(t *testing.T) {
@@ -203,4 +204,78 @@ func TestSetReadsAreWholeSetReads(t *testing.T) {
 	}
 	assert.InDelta(t, 100, n[history.FRead], 40, "one op in ten reads")
 	assert.Equal(t, 1000, n[history.FRead]+n[history.FAdd])
+}
+
+// driveWith is drive with the completion of each op chosen by complete
+// (ok with a null value otherwise).
+func driveWith(t *testing.T, w *Workload, workers, n int, complete func(i int, op generator.Op) string) []generator.Op {
+	t.Helper()
+	g := w.Generator()
+	var out []generator.Op
+	rs := make([]*rand.Rand, workers)
+	for i := range rs {
+		rs[i] = generator.NewRand(1, i)
+	}
+	for i := 0; i < n; i++ {
+		wk := i % workers
+		ctx := generator.Context{Worker: wk, Workers: workers, Process: wk, Rand: rs[wk]}
+		s := g.Next(ctx)
+		require.Equal(t, generator.Emit, s.Kind)
+		out = append(out, s.Op)
+		g.(generator.Updater).Update(ctx, s.Op, generator.Completion{Type: complete(i, s.Op), Value: history.Null})
+	}
+	return out
+}
+
+// The register workload's key moves on after KeyOps ops or KeyUnknown
+// unknown outcomes, whichever comes first; the final reads cover every
+// key used.
+func TestRegisterRotatesKeys(t *testing.T) {
+	okAll := func(int, generator.Op) string { return "ok" }
+	for _, tc := range []struct {
+		name               string
+		keyOps, keyUnknown int
+		complete           func(i int, op generator.Op) string
+		n                  int
+		want               map[string]int // key -> ops
+	}{
+		{"by ops", 10, 4, okAll, 25, map[string]int{"r-0": 10, "r-1": 10, "r-2": 5}},
+		{"by unknown outcomes", 100, 2, func(i int, _ generator.Op) string {
+			if i%3 == 2 {
+				return "info"
+			}
+			return "ok"
+		}, 12, map[string]int{"r-0": 6, "r-1": 6}},
+		{"fail is not unknown", 100, 1, func(int, generator.Op) string { return "fail" }, 30, map[string]int{"r-0": 30}},
+		{"default bounds", 0, 0, okAll, 450, map[string]int{"r-0": DefaultKeyOps, "r-1": DefaultKeyOps, "r-2": 50}},
+		{"never", -1, -1, func(int, generator.Op) string { return "info" }, 300, map[string]int{"r-0": 300}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w, err := New("register", Options{Model: "linearizable", CAS: true, Workers: 3, Nodes: 3, KeyOps: tc.keyOps, KeyUnknown: tc.keyUnknown})
+			require.NoError(t, err)
+			got := map[string]int{}
+			for _, op := range driveWith(t, w, 3, tc.n, tc.complete) {
+				got[op.Key]++
+			}
+			assert.Equal(t, tc.want, got)
+			var keys []string
+			for k := range tc.want {
+				keys = append(keys, k)
+			}
+			assert.ElementsMatch(t, keys, w.Keys(), "final reads cover every key used")
+		})
+	}
+}
+
+// An unknown outcome on a key already left does not move the current key.
+func TestRegisterUnknownOnAnOldKeyDoesNotCount(t *testing.T) {
+	k := &rotatingKey{prefix: "r", maxOps: 2, maxUnknown: 1}
+	ctx := generator.Context{}
+	assert.Equal(t, "r-0", k.next(ctx))
+	assert.Equal(t, "r-0", k.next(ctx))
+	assert.Equal(t, "r-1", k.next(ctx))
+	k.completed("r-0", "info")
+	assert.Equal(t, "r-1", k.next(ctx))
+	k.completed("r-1", "info")
+	assert.Equal(t, "r-2", k.next(ctx))
 }

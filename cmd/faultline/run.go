@@ -48,7 +48,7 @@ type runFlags struct {
 	nemesisInterval, timeLimit, opTimeout, quiet                    time.Duration
 	checkTimeout                                                    time.Duration
 	searchMemory                                                    byteSize
-	nodes, concurrency, basePort                                    int
+	nodes, concurrency, basePort, keyOps, keyUnknown                int
 	rate                                                            float64
 	seed                                                            int64
 	sticky                                                          bool
@@ -103,6 +103,8 @@ SIGTERM; what was recorded is still checked and its verdict printed).`,
 	fl.DurationVar(&f.quiet, "quiet-period", 3*time.Second, "pause between healing and the final reads")
 	fl.DurationVar(&f.checkTimeout, "check-timeout", 0, "bound on the linearizability search (0: none but the run's own 10 minutes); past it the verdict is unknown")
 	fl.Var(&f.searchMemory, "search-memory", "bound on the linearizability search's memory; a key whose search would pass it is unknown, with the reason")
+	fl.IntVar(&f.keyOps, "key-ops", workloads.DefaultKeyOps, "register workload: ops on one key before every worker moves to a fresh key (-1: one key for the whole run)")
+	fl.IntVar(&f.keyUnknown, "key-unknown", workloads.DefaultKeyUnknown, "register workload: ops of unknown outcome (info) on one key before the workload moves to a fresh key (-1: no bound)")
 	fl.BoolVar(&f.sticky, "sticky", false, "keep each client process on one node (default: processes switch nodes)")
 	fl.StringVar(&f.system, "system", "store", "system under test: store (the reference store) or etcd (docker backend; built from the Go module proxy on first use)")
 	fl.BoolVar(&f.serializable, "serializable", false, "etcd: serializable reads (a node answers from its own state, possibly stale) instead of linearizable")
@@ -173,6 +175,10 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 		return usageErr("--rate must be >= 0 (0: as fast as possible), not %g", f.rate)
 	case f.nemesisInterval <= 0:
 		return usageErr("--nemesis-interval must be positive, like 10s, not %s", f.nemesisInterval)
+	case f.keyOps == 0 || f.keyOps < -1:
+		return usageErr("--key-ops must be at least 1 (or -1: one key for the whole run), not %d", f.keyOps)
+	case f.keyUnknown == 0 || f.keyUnknown < -1:
+		return usageErr("--key-unknown must be at least 1 (or -1: no bound), not %d", f.keyUnknown)
 	}
 	if err := checkSystem(f.system); err != nil {
 		return err
@@ -271,6 +277,7 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 		System: sys, Backend: backend,
 		Name:  runName(string(mode), f.workload, faultsList),
 		Model: f.model, Workload: f.workload, Sticky: f.sticky,
+		KeyOps: f.keyOps, KeyUnknown: f.keyUnknown,
 		Nemesis: faultsList, NemesisInterval: f.nemesisInterval,
 		Partitions: partitions, PacketModes: packetModes,
 		Nodes: f.nodes, Concurrency: f.concurrency, Rate: f.rate,
@@ -299,6 +306,11 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 		fmt.Fprintf(stdout, "run directory: %s\n", res.Dir)
 	}
 	fmt.Fprintf(stdout, "ops: %d invoked, %d ok, %d fail, %d info (seed %d, backend %s)\n", res.Invoked, res.OK, res.Fail, res.Info, res.Seed, res.Backend)
+	if len(faultsList) > 0 {
+		ns := res.Nemesis
+		fmt.Fprintf(stdout, "nemesis: %d faults started, %d stopped, %d changes failed (fail events in the history); clashes resolved: %d by other nodes, %d by waiting\n",
+			ns.Started, ns.Stopped, ns.Failed, ns.Moved, ns.Waited)
+	}
 	if res.Interrupted {
 		fmt.Fprintf(stdout, "interrupted: checked what was recorded; exit code %d whatever its verdict\n", exitInterrupted)
 	}

@@ -75,6 +75,8 @@ func TestRunBadInput(t *testing.T) {
 		{"backend", []string{"--backend", "k8s"}, "docker, local"},
 		{"faults", []string{"--faults", "oops"}, "stale-reads"},
 		{"nodes", []string{"--nodes", "0"}, "at least 1"},
+		{"key-ops", []string{"--key-ops", "0"}, "--key-ops must be at least 1 (or -1"},
+		{"key-unknown", []string{"--key-unknown", "-3"}, "--key-unknown must be at least 1 (or -1"},
 		{"storenode", []string{"--storenode", "/nonexistent/storenode"}, "make build"},
 	}
 	for _, tc := range tests {

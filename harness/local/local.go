@@ -480,7 +480,7 @@ func (c *Cluster) Partition(ctx context.Context, g nemesis.Grudge) error {
 // ones). Duplicate and Reorder cannot be done above TCP: they are refused.
 func (c *Cluster) Packet(ctx context.Context, id string, f nemesis.PacketFault) error {
 	if f.Duplicate > 0 || f.Reorder > 0 {
-		return fmt.Errorf("local backend: packet duplication and reordering are invisible above TCP (the link proxies cannot do them); use --backend docker, or only delay, jitter and loss")
+		return fmt.Errorf("local backend: packet duplication and reordering are invisible above TCP (the link proxies cannot do them); use --backend docker, or only delay, jitter and loss: %w", errors.ErrUnsupported)
 	}
 	if f.Loss < 0 || f.Loss > 100 {
 		return fmt.Errorf("local backend: loss %.1f%% is not a percentage in [0, 100]", f.Loss)

@@ -41,8 +41,18 @@ func (p Packet) Validate() error {
 }
 
 // ErrNoNetem is returned when the kernel has no netem qdisc (sch_netem)
-// and the fault needs more than random loss.
-var ErrNoNetem = errors.New("the kernel has no netem qdisc (CONFIG_NET_SCH_NETEM / module sch_netem): delay, jitter, duplication and reordering cannot be applied; only loss can (through nftables)")
+// and the fault needs more than random loss. It matches
+// errors.ErrUnsupported: no retry will apply it on this kernel, so the
+// nemesis ends the run instead of going on without it.
+var ErrNoNetem error = noNetem{}
+
+type noNetem struct{}
+
+func (noNetem) Error() string {
+	return "the kernel has no netem qdisc (CONFIG_NET_SCH_NETEM / module sch_netem): delay, jitter, duplication and reordering cannot be applied; only loss can (through nftables)"
+}
+
+func (noNetem) Is(target error) bool { return target == errors.ErrUnsupported }
 
 // SetPacket replaces the packet fault on interface ifname of ns with p (the
 // zero value clears it). It installs a netem root qdisc; on a kernel

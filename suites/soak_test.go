@@ -1,0 +1,188 @@
+package suites
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/volume"
+	"github.com/docker/docker/client"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/faultline/faultline/checkers"
+	"github.com/faultline/faultline/harness"
+	"github.com/faultline/faultline/harness/docker"
+	"github.com/faultline/faultline/harness/reftest"
+	"github.com/faultline/faultline/history"
+	"github.com/faultline/faultline/nemesis"
+)
+
+// The soak: every fault at once (--nemesis all) with a short interval,
+// for minutes, on each mode and both backends. Faults overlap and clash
+// (a pause drawn on a killed node, a clock on a lossy one); the nemesis
+// must resolve every clash by choosing other nodes or waiting, record
+// what it could not apply, and never end the run; every check must end
+// within its bound; and nothing may be left behind.
+
+const (
+	// soakTime is a soak case's main phase; -short runs soakShort
+	// (divided by harness.ShortFactor: 20 s) on the local backend only.
+	soakTime     = 5 * time.Minute
+	soakShort    = 60 * time.Second
+	soakInterval = 2 * time.Second // 1 s under -short
+	// soakCheckBound bounds the linearizability search of a soak run: an
+	// undecided key is unknown, which fails the case.
+	soakCheckBound = time.Minute
+)
+
+// soakCases: the register workload in strong mode (one key at a time
+// shared by every worker: the case whose unknown outcomes made checks
+// explode before keys were bounded), kv in the others.
+var soakCases = []struct {
+	mode, workload, checker string
+}{
+	{"strong", "register", "linearizable"},
+	{"causal", "kv", "causal+"},
+	{"eventual", "kv", "eventual"},
+}
+
+func TestSoakAllFaults(t *testing.T) {
+	backends := []string{"local", "docker"}
+	if testing.Short() {
+		backends = []string{"local"}
+	}
+	for _, bname := range backends {
+		for _, c := range soakCases {
+			t.Run(c.mode+"/"+bname, func(t *testing.T) {
+				b := soakBackend(t, bname)
+				tl := soakTime
+				if testing.Short() {
+					tl = soakShort
+				}
+				want := harness.Expect{c.checker: checkers.Valid}
+				// The packet faults each backend can apply here: the local
+				// backend's proxies cannot duplicate or reorder, and this
+				// machine's kernel has no netem for docker.
+				packets := []string{"delay", "loss"}
+				if bname == "docker" {
+					packets = []string{"loss"}
+				}
+				res := run(t, reftest.Case{
+					Test: harness.Test{
+						Backend: b, Mode: c.mode, Workload: c.workload,
+						Nemesis: nemesis.Faults, NemesisInterval: soakInterval, TimeLimit: tl,
+						PacketModes:    packets,
+						CheckerOptions: checkers.Options{Timeout: soakCheckBound},
+					},
+					Expect: want,
+				}, nil)
+				ns := res.Nemesis
+				t.Logf("soak %s/%s/%s: %d ops (%d ok, %d fail, %d info); nemesis: %d started, %d stopped, %d failed, clashes resolved: %d by other nodes, %d by waiting; %d strobe flips failed",
+					c.mode, c.workload, bname, res.Invoked, res.OK, res.Fail, res.Info,
+					ns.Started, ns.Stopped, ns.Failed, ns.Moved, ns.Waited, ns.StrobeFailures)
+				assert.Positive(t, ns.Started, "the nemesis started no fault")
+				assert.Positive(t, ns.Moved+ns.Waited, "no clash in a soak of every fault: the composition was not exercised")
+				soakCheckCost(t, res.Dir, res.Checkers)
+				if bname == "docker" {
+					requireNoDockerLeft(t, res.Dir)
+				}
+				requireNoProcessLeft(t, res.Dir)
+			})
+		}
+	}
+}
+
+// soakBackend returns the named backend; without a Docker daemon the
+// docker cases skip, except in CI, which must cover docker.
+func soakBackend(t *testing.T, name string) harness.Backend {
+	t.Helper()
+	if name == "docker" {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		up := docker.Available(ctx)
+		cancel()
+		if !up {
+			if os.Getenv("CI") == "true" {
+				t.Fatal("no Docker daemon answers, and CI=true: the docker backend must be tested in CI")
+			}
+			t.Skip("no Docker daemon answers")
+		}
+	}
+	b, err := reftest.NewBackend(name, nil)
+	require.NoError(t, err)
+	return b
+}
+
+// soakCheckCost checks the run's history again, alone, and logs what the
+// check cost (wall time, bytes allocated): the figures of suites/README.md.
+func soakCheckCost(t *testing.T, dir string, names []string) {
+	t.Helper()
+	h, err := history.ReadFile(filepath.Join(dir, "history.jsonl"))
+	require.NoError(t, err)
+	keys := map[string]bool{}
+	for _, e := range h.Events {
+		if !e.IsNemesis() {
+			keys[e.Key] = true
+		}
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	start := time.Now()
+	sum, err := checkers.CheckAll(context.Background(), h.Events, names, checkers.Options{Timeout: soakCheckBound})
+	took := time.Since(start)
+	runtime.ReadMemStats(&after)
+	require.NoError(t, err)
+	t.Logf("check of %d events, %d keys: %s in %v, %d MB allocated", len(h.Events), len(keys), sum.Valid, took.Round(time.Millisecond), (after.TotalAlloc-before.TotalAlloc)>>20)
+	assert.Less(t, took, soakCheckBound, "the check ran past its bound")
+}
+
+// requireNoDockerLeft fails when a container, network or volume of the
+// run in dir is left.
+func requireNoDockerLeft(t *testing.T, dir string) {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(dir, "test.json"))
+	require.NoError(t, err)
+	var meta struct{ Name, Start string }
+	require.NoError(t, json.Unmarshal(raw, &meta))
+	at, err := time.Parse(time.RFC3339Nano, meta.Start)
+	require.NoError(t, err)
+	id := meta.Name + "-" + at.UTC().Format(harness.TimestampFormat)
+	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	require.NoError(t, err)
+	defer cli.Close()
+	ctx := context.Background()
+	f := filters.NewArgs(filters.Arg("label", docker.LabelRun+"="+id))
+	cs, err := cli.ContainerList(ctx, container.ListOptions{All: true, Filters: f})
+	require.NoError(t, err)
+	ns, err := cli.NetworkList(ctx, network.ListOptions{Filters: f})
+	require.NoError(t, err)
+	vs, err := cli.VolumeList(ctx, volume.ListOptions{Filters: f})
+	require.NoError(t, err)
+	require.Zero(t, len(cs)+len(ns)+len(vs.Volumes), "run %s left %d containers, %d networks, %d volumes", id, len(cs), len(ns), len(vs.Volumes))
+}
+
+// requireNoProcessLeft fails when a process still runs with the run
+// directory on its command line (a local node keeps its data there).
+func requireNoProcessLeft(t *testing.T, dir string) {
+	t.Helper()
+	procs, err := filepath.Glob("/proc/[0-9]*/cmdline")
+	require.NoError(t, err)
+	for _, p := range procs {
+		cmd, err := os.ReadFile(p)
+		if err != nil {
+			continue // gone meanwhile
+		}
+		if bytes.Contains(cmd, []byte(dir)) {
+			t.Errorf("process %s is left: %s", filepath.Base(filepath.Dir(p)), bytes.ReplaceAll(cmd, []byte{0}, []byte{' '}))
+		}
+	}
+}
