@@ -179,7 +179,7 @@ func (s *System) dial(addr string) (*clientv3.Client, error) {
 				Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: time.Second},
 			}),
 		},
-		Logger:      zap.NewNop(),
+		Logger: zap.NewNop(),
 		// Keepalive finds a dead connection to a paused or cut-off node.
 		DialKeepAliveTime:    2 * time.Second,
 		DialKeepAliveTimeout: 2 * time.Second,
