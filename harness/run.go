@@ -234,6 +234,14 @@ func Run(ctx context.Context, t Test) (res RunResult, err error) {
 		return res, err
 	}
 	log.Info("cluster ready", "nodes", len(nodes))
+	if pr, ok := t.System.(Preparer); ok {
+		pctx, cancel := context.WithTimeout(ctx, readyTimeout)
+		err := pr.Prepare(pctx, nodes)
+		cancel()
+		if err != nil {
+			return res, fmt.Errorf("prepare %s for the workload: %w", t.System.Name(), err)
+		}
+	}
 
 	p := newPool(t.Concurrency, nodes, wl.HomeNode, rec, func(first int) (Client, error) {
 		return t.System.NewClient(nodes, first)

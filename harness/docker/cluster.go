@@ -1,6 +1,7 @@
 package docker
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"errors"
@@ -259,6 +260,43 @@ func (c *Cluster) createNode(ctx context.Context, n *node) error {
 	if err := c.track("container", n.container); err != nil {
 		_ = c.b.cli.ContainerRemove(context.WithoutCancel(ctx), n.container, container.RemoveOptions{Force: true})
 		return err
+	}
+	return c.copyNodeFiles(ctx, n, layout)
+}
+
+// copyNodeFiles puts the files the system wants (harness.NodeFiler) into
+// the created container's data volume, before its first start.
+func (c *Cluster) copyNodeFiles(ctx context.Context, n *node, layout harness.NodeLayout) error {
+	files, err := harness.NodeFiles(c.sys, layout)
+	if err != nil || len(files) == 0 {
+		return err
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	dirs := map[string]bool{}
+	for _, f := range files {
+		var parents []string // shallowest first: a tar names a directory before its entries
+		for d := filepath.Dir(f.Path); d != "." && !dirs[d]; d = filepath.Dir(d) {
+			dirs[d] = true
+			parents = append([]string{d}, parents...)
+		}
+		for _, d := range parents {
+			if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: d + "/", Mode: 0o755}); err != nil {
+				return err
+			}
+		}
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: f.Path, Mode: 0o644, Size: int64(len(f.Data))}); err != nil {
+			return err
+		}
+		if _, err := tw.Write(f.Data); err != nil {
+			return err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	if err := c.b.cli.CopyToContainer(ctx, n.container, DataDir, &buf, container.CopyToContainerOptions{}); err != nil {
+		return fmt.Errorf("docker backend: copy node files into %s:%s: %w", n.container, DataDir, err)
 	}
 	return nil
 }

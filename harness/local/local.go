@@ -160,6 +160,13 @@ func (b *Backend) Start(ctx context.Context, sys harness.System, spec harness.Cl
 		if err := os.MkdirAll(n.layout.DataDir, 0o755); err != nil {
 			return nil, fmt.Errorf("local backend: %w", err)
 		}
+		files, err := harness.NodeFiles(c.sys, n.layout)
+		if err == nil {
+			err = harness.WriteNodeFiles(n.layout.DataDir, files)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("local backend: node %s's files: %w", n.id, err)
+		}
 	}
 	for _, n := range c.nodes {
 		if err := c.start(n); err != nil {
