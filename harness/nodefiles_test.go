@@ -17,9 +17,9 @@ type filer struct {
 	files map[string][]byte
 }
 
-func (f filer) Name() string                                  { return "filer" }
+func (f filer) Name() string                                   { return "filer" }
 func (f filer) NodeFiles(harness.NodeLayout) map[string][]byte { return f.files }
-func (f filer) Ready(context.Context, harness.Node) error       { return nil }
+func (f filer) Ready(context.Context, harness.Node) error      { return nil }
 
 func TestNodeFiles(t *testing.T) {
 	for _, tc := range []struct {
