@@ -22,6 +22,18 @@ type ClusterSpec struct {
 	// Dir is the run directory: node logs go to Dir/nodes/<id>.log, and
 	// the local backend keeps data dirs under Dir/data/<id>.
 	Dir string
+	// LazyFS puts every node's data directory on a lazy filesystem
+	// (package lazyfs), so that a power loss can drop what the node did
+	// not fsync: the cluster then implements UnsyncedLoser. Set when the
+	// nemesis has a fault of nemesis.NeedsLazyFS.
+	LazyFS bool
+}
+
+// UnsyncedLoser is implemented by clusters started with
+// ClusterSpec.LazyFS: LoseUnsynced drops what node id's filesystem holds
+// that the node did not fsync. The node must be down (killed).
+type UnsyncedLoser interface {
+	LoseUnsynced(ctx context.Context, id string) error
 }
 
 // Cluster is a running cluster. Every method is safe to call from the

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -214,7 +215,11 @@ func Run(ctx context.Context, t Test) (res RunResult, err error) {
 	defer closeRec()
 
 	log.Info("starting cluster", "backend", res.Backend, "nodes", t.Nodes, "system", t.System.Name(), "dir", dir)
-	cl, err := t.Backend.Start(ctx, t.System, ClusterSpec{RunID: runID(t.Name, start), Nodes: t.Nodes, Dir: dir})
+	spec := ClusterSpec{RunID: runID(t.Name, start), Nodes: t.Nodes, Dir: dir}
+	for _, f := range t.Nemesis {
+		spec.LazyFS = spec.LazyFS || slices.Contains(nemesis.NeedsLazyFS, f)
+	}
+	cl, err := t.Backend.Start(ctx, t.System, spec)
 	if err != nil {
 		return res, fmt.Errorf("start the cluster: %w", err)
 	}

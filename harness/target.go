@@ -38,6 +38,14 @@ func (t target) Packet(ctx context.Context, id string, f nemesis.PacketFault) er
 	return t.c.Packet(ctx, id, f)
 }
 
+func (t target) LoseUnsynced(ctx context.Context, id string) error {
+	l, ok := t.c.(UnsyncedLoser)
+	if !ok {
+		return fmt.Errorf("this cluster cannot lose un-fsynced writes: it was not started on the lazy filesystem (ClusterSpec.LazyFS)")
+	}
+	return l.LoseUnsynced(ctx, id)
+}
+
 func (t target) node(id string) (Node, error) {
 	for _, n := range t.c.Nodes() {
 		if n.ID == id {

@@ -18,12 +18,13 @@ const (
 	skewed
 	packetFaulted
 	partitioned
+	powered // powered off: killed, and its un-fsynced writes dropped
 )
 
 var condNames = []struct {
 	c    cond
 	name string
-}{{killed, "killed"}, {paused, "paused"}, {skewed, "skewed"}, {packetFaulted, "packet"}, {partitioned, "partitioned"}}
+}{{killed, "killed"}, {paused, "paused"}, {skewed, "skewed"}, {packetFaulted, "packet"}, {partitioned, "partitioned"}, {powered, "powered-off"}}
 
 // String lists the conditions, "up" for none: "killed", "paused+skewed".
 func (c cond) String() string {
@@ -42,7 +43,7 @@ func (c cond) String() string {
 // down holds the conditions in which a node's process does not answer.
 // A fault kind that stops the process (a power loss) adds its condition
 // here, and every fault that needs a live process avoids it.
-const down = killed | paused
+const down = killed | paused | powered
 
 // kind says how one fault composes with the others.
 type kind struct {
@@ -58,7 +59,7 @@ type kind struct {
 
 // kinds is the composition table; nemesis/README.md explains each row.
 //
-//   - pause and kill need a live process, and keep off a skewed node: the
+//   - pause, kill and power need a live process, and keep off a skewed node: the
 //     clock's strobe and its reset need the node's API, which a frozen
 //     node never answers, and a restarted process forgets its offset.
 //   - packet keeps off a skewed node: in Docker the loss also hits the
@@ -76,6 +77,7 @@ type kind struct {
 var kinds = map[string]kind{
 	"pause":     {cond: paused, blockedBy: down | skewed, heal: 10},
 	"kill":      {cond: killed, blockedBy: down | skewed, heal: 20},
+	"power":     {cond: powered, blockedBy: down | skewed, heal: 25},
 	"partition": {cond: partitioned, heal: 30},
 	"packet":    {cond: packetFaulted, blockedBy: packetFaulted | skewed, heal: 40},
 	"clock":     {cond: skewed, blockedBy: down | skewed | packetFaulted, heal: 50},

@@ -23,13 +23,14 @@ func TestConditions(t *testing.T) {
 // Which fault may start on a node in which condition: the composition
 // table, spelled out.
 func TestEligible(t *testing.T) {
-	all := []cond{0, killed, paused, skewed, packetFaulted, partitioned}
+	all := []cond{0, killed, paused, skewed, packetFaulted, partitioned, powered}
 	want := map[string]map[cond]bool{ // fault -> condition -> may start
-		"kill":      {0: true, killed: false, paused: false, skewed: false, packetFaulted: true, partitioned: true},
-		"pause":     {0: true, killed: false, paused: false, skewed: false, packetFaulted: true, partitioned: true},
-		"clock":     {0: true, killed: false, paused: false, skewed: false, packetFaulted: false, partitioned: true},
-		"packet":    {0: true, killed: true, paused: true, skewed: false, packetFaulted: false, partitioned: true},
-		"partition": {0: true, killed: true, paused: true, skewed: true, packetFaulted: true, partitioned: true},
+		"kill":      {0: true, killed: false, paused: false, skewed: false, packetFaulted: true, partitioned: true, powered: false},
+		"pause":     {0: true, killed: false, paused: false, skewed: false, packetFaulted: true, partitioned: true, powered: false},
+		"power":     {0: true, killed: false, paused: false, skewed: false, packetFaulted: true, partitioned: true, powered: false},
+		"clock":     {0: true, killed: false, paused: false, skewed: false, packetFaulted: false, partitioned: true, powered: false},
+		"packet":    {0: true, killed: true, paused: true, skewed: false, packetFaulted: false, partitioned: true, powered: true},
+		"partition": {0: true, killed: true, paused: true, skewed: true, packetFaulted: true, partitioned: true, powered: true},
 	}
 	for f, byCond := range want {
 		for _, c := range all {
@@ -70,7 +71,7 @@ func TestResolve(t *testing.T) {
 }
 
 func TestHealOrder(t *testing.T) {
-	assert.Equal(t, []string{"pause", "kill", "partition", "packet", "clock"}, healOrder(Faults))
+	assert.Equal(t, []string{"pause", "kill", "power", "partition", "packet", "clock"}, healOrder(Faults))
 	assert.Equal(t, []string{"kill", "clock"}, healOrder([]string{"clock", "kill"}))
 }
 

@@ -40,6 +40,11 @@ type Target interface {
 	// Leader returns the current leader's id, or an error when the system
 	// has none (then leader-based faults fall back or fail loudly).
 	Leader(ctx context.Context) (string, error)
+	// LoseUnsynced drops what the filesystem of node id (killed: the
+	// power fault kills it first) holds that was not fsynced, as a power
+	// loss would; the node restarts on what is left. It fails when the
+	// cluster was not started on such a filesystem (ClusterSpec.LazyFS).
+	LoseUnsynced(ctx context.Context, id string) error
 }
 
 // Recorder records nemesis events (process -1, type info, f
@@ -49,7 +54,12 @@ type Recorder interface {
 }
 
 // Faults lists the fault names --nemesis accepts (besides all and none).
-var Faults = []string{"partition", "kill", "pause", "clock", "packet"}
+var Faults = []string{"partition", "kill", "pause", "clock", "packet", "power"}
+
+// NeedsLazyFS lists the faults that need every node's data directory on
+// the lazy filesystem (lazyfs): "all" leaves them out, since the mount
+// needs FUSE and costs write throughput; name them to use them.
+var NeedsLazyFS = []string{"power"}
 
 // Config configures a Nemesis.
 type Config struct {

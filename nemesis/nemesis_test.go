@@ -83,6 +83,19 @@ func (f *fakeTarget) Restart(_ context.Context, id string) error {
 	f.clocks[id] = 0 // a restarted process loses its offset
 	return nil
 }
+
+// LoseUnsynced needs a node that is down, as a power loss finds it.
+func (f *fakeTarget) LoseUnsynced(_ context.Context, id string) error {
+	if err := f.call("lose", id); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.killed[id] {
+		return fmt.Errorf("lose %s: the node is running", id)
+	}
+	return nil
+}
 func (f *fakeTarget) Pause(_ context.Context, id string) error {
 	if err := f.call("pause", id); err != nil {
 		return err
@@ -177,10 +190,11 @@ func TestParseSpec(t *testing.T) {
 	}{
 		{"", nil, ""},
 		{"none", nil, ""},
-		{"all", Faults, ""},
+		{"all", []string{"partition", "kill", "pause", "clock", "packet"}, ""},
+		{"all,power", Faults, ""},
 		{"partition, kill,partition", []string{"partition", "kill"}, ""},
 		{"partition,kill,pause,clock", []string{"partition", "kill", "pause", "clock"}, ""},
-		{"partition,flood", nil, `unknown nemesis "flood": valid names are partition, kill, pause, clock, packet, all, none`},
+		{"partition,flood", nil, `unknown nemesis "flood": valid names are partition, kill, pause, clock, packet, power, all, none`},
 	} {
 		got, err := ParseSpec(tc.spec)
 		if tc.err != "" {
@@ -609,4 +623,54 @@ func TestClockStrobeKeepsGoingAfterFailures(t *testing.T) {
 	f.mu.Unlock()
 	require.NoError(t, n.Heal(context.Background(), f, rec))
 	f.requireHealed(t)
+}
+
+// A power loss kills every node it draws before any loses its
+// un-fsynced writes (one power cut), and its stop restarts them.
+func TestPowerKillsAllThenLoses(t *testing.T) {
+	f := newFake(5)
+	n, err := New(Config{Faults: []string{"power"}, Interval: 2 * time.Millisecond, Seed: 3})
+	require.NoError(t, err)
+	rec, path := newRecorder(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	require.NoError(t, n.Run(ctx, f, rec))
+	require.NoError(t, n.Heal(context.Background(), f, rec))
+	f.requireHealed(t)
+	modes := map[string]bool{}
+	for _, e := range readEvents(t, rec, path) {
+		if e.F != "start-power" {
+			continue
+		}
+		var v struct {
+			Mode  string   `json:"mode"`
+			Nodes []string `json:"nodes"`
+		}
+		require.NoError(t, json.Unmarshal(e.Value, &v))
+		require.Empty(t, e.Error)
+		modes[v.Mode] = true
+		want := map[string]int{"one": 1, "minority": 2, "all": 5}[v.Mode]
+		assert.Len(t, v.Nodes, want, "power %s on 5 nodes", v.Mode)
+	}
+	assert.Len(t, modes, 3, "one, minority and all are all drawn: %v", modes)
+	// In the calls, a run of kills comes before the run of loses, each
+	// node lost exactly once per kill.
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var kills, loses []string
+	for _, c := range f.calls {
+		verb, id, _ := strings.Cut(c, " ")
+		switch verb {
+		case "kill":
+			require.Empty(t, loses, "kill %s after a lose in the same power cut", id)
+			kills = append(kills, id)
+		case "lose":
+			loses = append(loses, id)
+		case "restart":
+			if len(kills) > 0 {
+				assert.ElementsMatch(t, kills, loses, "every node killed by the power cut lost its un-fsynced writes")
+				kills, loses = nil, nil
+			}
+		}
+	}
 }

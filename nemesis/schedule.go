@@ -20,7 +20,8 @@ type Step struct {
 	Wait  time.Duration
 	Start bool
 	Fault string
-	// Mode: kill and pause: one, minority, majority, all; clock: bump,
+	// Mode: kill and pause: one, minority, majority, all; power: one,
+	// minority, all; clock: bump,
 	// strobe; packet: delay, loss, duplicate, reorder; partition: the
 	// topology.
 	Mode string
@@ -167,7 +168,7 @@ func (s *Schedule) Next() Step {
 			s.stats.Moved++
 		}
 		st.Nodes = nodes
-		if f == "kill" || f == "pause" {
+		if f == "kill" || f == "pause" || f == "power" {
 			sort.Strings(st.Nodes)
 		}
 	}
@@ -254,6 +255,13 @@ func (s *Schedule) plan(f string) (Step, []string) {
 		st.Nodes = order
 	case "kill", "pause":
 		modes := []string{"one", "minority", "majority", "all"}
+		st.Mode = modes[s.rng.Intn(len(modes))]
+		k := count(st.Mode, len(s.nodes))
+		st.Nodes, spare = order[:k], order[k:]
+	case "power":
+		// The whole cluster at once is the worst case (nothing is left
+		// to copy lost writes back from): drawn half the time.
+		modes := []string{"one", "minority", "all", "all"}
 		st.Mode = modes[s.rng.Intn(len(modes))]
 		k := count(st.Mode, len(s.nodes))
 		st.Nodes, spare = order[:k], order[k:]

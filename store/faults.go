@@ -19,13 +19,17 @@ const (
 	// AckBeforeFsync: writes are acknowledged before they are durable
 	// (acknowledged writes lost after kill -9).
 	AckBeforeFsync Fault = "ack-before-fsync"
+	// LazyFsync: the durable layer writes at once, fsyncs every few
+	// seconds and acknowledges before the fsync (acknowledged writes
+	// lost after a power loss, never after kill -9).
+	LazyFsync Fault = "lazy-fsync"
 	// SkipDeps: causal mode applies remote writes without waiting for
 	// their dependencies (causal checker must catch it).
 	SkipDeps Fault = "skip-deps"
 )
 
 // AllFaults lists the valid faults, for usage messages.
-var AllFaults = []Fault{StaleReads, AckBeforeFsync, SkipDeps}
+var AllFaults = []Fault{StaleReads, AckBeforeFsync, LazyFsync, SkipDeps}
 
 // Faults is a set of switched-on faults.
 type Faults map[Fault]bool
@@ -60,7 +64,7 @@ func ParseFaults(s string) (Faults, error) {
 			}
 		}
 		if !ok {
-			return nil, fmt.Errorf("unknown fault %q: valid faults are stale-reads, ack-before-fsync, skip-deps", name)
+			return nil, fmt.Errorf("unknown fault %q: valid faults are stale-reads, ack-before-fsync, lazy-fsync, skip-deps", name)
 		}
 	}
 	return fs, nil

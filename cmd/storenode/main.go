@@ -70,7 +70,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		o.mode = m
 		return nil
 	})
-	fs.Func("faults", "comma list of deliberate faults: stale-reads, ack-before-fsync, skip-deps (default none)", func(s string) error {
+	fs.Func("faults", "comma list of deliberate faults: stale-reads, ack-before-fsync, lazy-fsync, skip-deps (default none)", func(s string) error {
 		f, err := store.ParseFaults(s)
 		if err != nil {
 			return err

@@ -26,6 +26,7 @@ import (
 	"github.com/docker/docker/pkg/stdcopy"
 
 	"github.com/faultline/faultline/harness"
+	"github.com/faultline/faultline/lazyfs"
 	"github.com/faultline/faultline/nemesis"
 )
 
@@ -51,6 +52,7 @@ type Cluster struct {
 
 	netName string
 	subnet  netip.Prefix
+	lazy    bool // ClusterSpec.LazyFS: data directories are host lazyfs mounts
 	nodes   []*node
 	byID    map[string]*node
 
@@ -75,6 +77,7 @@ type node struct {
 
 	mu     sync.Mutex // serialises faults on this node
 	packet nemesis.PacketFault
+	fs     *lazyfs.FS // ClusterSpec.LazyFS: the host mount bound at DataDir
 }
 
 type object struct{ kind, name string }
@@ -104,6 +107,19 @@ func (b *Backend) StartCluster(ctx context.Context, sys harness.System, spec har
 	if spec.RunID == "" {
 		return nil, errors.New("docker backend: ClusterSpec.RunID is empty: every docker object is labelled with the run id")
 	}
+	if spec.LazyFS {
+		if spec.Dir == "" {
+			return nil, errors.New("docker backend: the lazy filesystem (power fault) keeps each node's data in the run directory: ClusterSpec.Dir is empty")
+		}
+		if err := lazyfs.Available(); err != nil {
+			return nil, fmt.Errorf("docker backend: the power fault needs each node's data directory on a FUSE filesystem on this host: %w", err)
+		}
+	}
+	// Mounts left by a harness that died are unmounted; a live run's
+	// are not touched.
+	if _, err := lazyfs.Reap(""); err != nil && spec.LazyFS {
+		return nil, fmt.Errorf("docker backend: %w", err)
+	}
 	began := time.Now()
 	safe := runIDUnsafe.ReplaceAllString(spec.RunID, "-")
 	c := &Cluster{
@@ -112,6 +128,7 @@ func (b *Backend) StartCluster(ctx context.Context, sys harness.System, spec har
 		labels:  ownerLabels(spec.RunID),
 		dir:     spec.Dir,
 		sys:     sys,
+		lazy:    spec.LazyFS,
 		netName: "faultline-" + safe,
 		byID:    map[string]*node{},
 		done:    make(chan struct{}),
@@ -218,13 +235,31 @@ func (c *Cluster) createNetwork(ctx context.Context) error {
 	return fmt.Errorf("docker backend: create network %s: no free /24 subnet worked: %w", c.netName, lastErr)
 }
 
+// createNode creates a node's container, and its data directory: a named
+// volume, or under ClusterSpec.LazyFS a lazyfs mount on the host
+// (data/<id>.mnt over data/<id> in the run directory) bound into the
+// container. The mount is made before the container first starts, so a
+// plain bind sees it (a mount made later would need shared propagation,
+// which the host's private / refuses), and it stays mounted while the
+// container is killed and started again.
 func (c *Cluster) createNode(ctx context.Context, n *node) error {
-	if _, err := c.b.cli.VolumeCreate(ctx, volume.CreateOptions{Name: n.volume, Labels: c.labels}); err != nil {
-		return fmt.Errorf("docker backend: create volume %s: %w", n.volume, err)
-	}
-	if err := c.track("volume", n.volume); err != nil {
-		_ = c.b.cli.VolumeRemove(context.WithoutCancel(ctx), n.volume, true)
-		return err
+	dataMount := mount.Mount{Type: mount.TypeVolume, Source: n.volume, Target: DataDir}
+	hostDir := "" // the data directory as the host sees it, when it does
+	if c.lazy {
+		mnt, err := c.mountLazy(n)
+		if err != nil {
+			return err
+		}
+		hostDir = mnt
+		dataMount = mount.Mount{Type: mount.TypeBind, Source: mnt, Target: DataDir}
+	} else {
+		if _, err := c.b.cli.VolumeCreate(ctx, volume.CreateOptions{Name: n.volume, Labels: c.labels}); err != nil {
+			return fmt.Errorf("docker backend: create volume %s: %w", n.volume, err)
+		}
+		if err := c.track("volume", n.volume); err != nil {
+			_ = c.b.cli.VolumeRemove(context.WithoutCancel(ctx), n.volume, true)
+			return err
+		}
 	}
 	layout := harness.NodeLayout{
 		ID:           n.id,
@@ -248,7 +283,7 @@ func (c *Cluster) createNode(ctx context.Context, n *node) error {
 		&container.HostConfig{
 			NetworkMode: container.NetworkMode(c.netName),
 			CapAdd:      []string{"NET_ADMIN"},
-			Mounts:      []mount.Mount{{Type: mount.TypeVolume, Source: n.volume, Target: DataDir}},
+			Mounts:      []mount.Mount{dataMount},
 		},
 		&network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
 			c.netName: {IPAMConfig: &network.EndpointIPAMConfig{IPv4Address: n.ip.String()}},
@@ -261,15 +296,24 @@ func (c *Cluster) createNode(ctx context.Context, n *node) error {
 		_ = c.b.cli.ContainerRemove(context.WithoutCancel(ctx), n.container, container.RemoveOptions{Force: true})
 		return err
 	}
-	return c.copyNodeFiles(ctx, n, layout)
+	return c.copyNodeFiles(ctx, n, layout, hostDir)
 }
 
 // copyNodeFiles puts the files the system wants (harness.NodeFiler) into
-// the created container's data volume, before its first start.
-func (c *Cluster) copyNodeFiles(ctx context.Context, n *node, layout harness.NodeLayout) error {
+// the created container's data directory, before its first start: into
+// the host's lazy filesystem mount when there is one (fsynced, so that a
+// power loss cannot take them back; docker's copy does not fsync), else
+// into its volume.
+func (c *Cluster) copyNodeFiles(ctx context.Context, n *node, layout harness.NodeLayout, hostDir string) error {
 	files, err := harness.NodeFiles(c.sys, layout)
 	if err != nil || len(files) == 0 {
 		return err
+	}
+	if hostDir != "" {
+		if err := harness.WriteNodeFiles(hostDir, files); err != nil {
+			return fmt.Errorf("docker backend: node %s's files: %w", n.id, err)
+		}
+		return nil
 	}
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
@@ -298,6 +342,45 @@ func (c *Cluster) copyNodeFiles(ctx context.Context, n *node, layout harness.Nod
 	if err := c.b.cli.CopyToContainer(ctx, n.container, DataDir, &buf, container.CopyToContainerOptions{}); err != nil {
 		return fmt.Errorf("docker backend: copy node files into %s:%s: %w", n.container, DataDir, err)
 	}
+	return nil
+}
+
+// mountLazy mounts node n's lazy filesystem and returns its mount point.
+func (c *Cluster) mountLazy(n *node) (string, error) {
+	dir, err := filepath.Abs(filepath.Join(c.dir, "data"))
+	if err != nil {
+		return "", fmt.Errorf("docker backend: %w", err)
+	}
+	backing := filepath.Join(dir, n.id)
+	mnt := backing + ".mnt"
+	for _, d := range []string{backing, mnt} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return "", fmt.Errorf("docker backend: %w", err)
+		}
+	}
+	// AllowOther: the node runs as the container's user.
+	fs, err := lazyfs.Mount(backing, mnt, lazyfs.Options{AllowOther: true})
+	if err != nil {
+		return "", fmt.Errorf("docker backend: node %s: %w", n.id, err)
+	}
+	n.fs = fs
+	if err := c.track("mount", n.id); err != nil {
+		fs.Unmount()
+		return "", err
+	}
+	return mnt, nil
+}
+
+// unmount unmounts node id's lazy filesystem (its containers are gone).
+func (c *Cluster) unmount(id string) error {
+	n, err := c.node(id)
+	if err != nil || n.fs == nil {
+		return err
+	}
+	if err := n.fs.Unmount(); err != nil {
+		return fmt.Errorf("docker backend: node %s: %w", id, err)
+	}
+	os.Remove(n.fs.Mountpoint())
 	return nil
 }
 
@@ -447,14 +530,21 @@ func (c *Cluster) Close(ctx context.Context) error {
 		if err := c.copyLogs(ctx, nodes, created); err != nil {
 			errs = append(errs, err)
 		}
-		// Containers first (they hold the network and volumes), then the
-		// network, then volumes.
-		for _, kind := range []string{"container", "network", "volume"} {
+		// Containers first (they hold the network, the volumes and the
+		// mounts), then the mounts, the network, the volumes.
+		for _, kind := range []string{"container", "mount", "network", "volume"} {
 			for _, o := range created {
-				if o.kind == kind {
-					if err := c.b.remove(ctx, o); err != nil {
-						errs = append(errs, err)
-					}
+				if o.kind != kind {
+					continue
+				}
+				var err error
+				if kind == "mount" {
+					err = c.unmount(o.name)
+				} else {
+					err = c.b.remove(ctx, o)
+				}
+				if err != nil {
+					errs = append(errs, err)
 				}
 			}
 		}

@@ -118,6 +118,31 @@ func (c *Cluster) kill(ctx context.Context, n *node) error {
 // Restart starts a killed node again on its volume (a running node is
 // killed first), then writes the current partition and packet fault into
 // its new network namespace. It does not wait for the node to be ready.
+// LoseUnsynced drops what node id's lazy filesystem holds that the node
+// did not fsync, as a power loss would. The node must be killed.
+func (c *Cluster) LoseUnsynced(ctx context.Context, id string) error {
+	n, err := c.node(id)
+	if err != nil {
+		return err
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.fs == nil {
+		return fmt.Errorf("docker backend: node %s's data directory is not on the lazy filesystem (the cluster was started without ClusterSpec.LazyFS)", id)
+	}
+	running, _, _, err := c.state(ctx, n)
+	if err != nil {
+		return err
+	}
+	if running {
+		return fmt.Errorf("docker backend: node %s is running: a power loss kills it first", id)
+	}
+	if err := n.fs.Lose(); err != nil {
+		return fmt.Errorf("docker backend: node %s: %w", id, err)
+	}
+	return nil
+}
+
 func (c *Cluster) Restart(ctx context.Context, id string) error {
 	n, err := c.node(id)
 	if err != nil {

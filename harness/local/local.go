@@ -40,6 +40,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/harness"
+	"github.com/faultline/faultline/lazyfs"
 	"github.com/faultline/faultline/nemesis"
 )
 
@@ -92,6 +93,7 @@ type node struct {
 	done       chan struct{} // closed when the process has exited
 	paused     bool
 	logf       *os.File
+	fs         *lazyfs.FS // ClusterSpec.LazyFS: the node's data directory's filesystem
 }
 
 // Start starts spec.Nodes nodes of sys and waits until every node is
@@ -112,6 +114,16 @@ func (b *Backend) Start(ctx context.Context, sys harness.System, spec harness.Cl
 			cancel()
 		}
 	}()
+	// Mounts left by a harness that died are unmounted; a live run's
+	// are not touched.
+	if _, err := lazyfs.Reap(""); err != nil && spec.LazyFS {
+		return nil, fmt.Errorf("local backend: %w", err)
+	}
+	if spec.LazyFS {
+		if err := lazyfs.Available(); err != nil {
+			return nil, fmt.Errorf("local backend: the power fault needs each node's data directory on a FUSE filesystem: %w", err)
+		}
+	}
 	for _, d := range []string{"nodes", "data"} {
 		if err := os.MkdirAll(filepath.Join(spec.Dir, d), 0o755); err != nil {
 			return nil, fmt.Errorf("local backend: %w", err)
@@ -160,6 +172,23 @@ func (b *Backend) Start(ctx context.Context, sys harness.System, spec harness.Cl
 		if err := os.MkdirAll(n.layout.DataDir, 0o755); err != nil {
 			return nil, fmt.Errorf("local backend: %w", err)
 		}
+		if spec.LazyFS {
+			// The data stays in data/<id> (the backing directory);
+			// the node works in data/<id>.mnt, through the lazy
+			// filesystem.
+			mnt := n.layout.DataDir + ".mnt"
+			if err := os.MkdirAll(mnt, 0o755); err != nil {
+				return nil, fmt.Errorf("local backend: %w", err)
+			}
+			fs, err := lazyfs.Mount(n.layout.DataDir, mnt, lazyfs.Options{})
+			if err != nil {
+				return nil, fmt.Errorf("local backend: node %s: %w", n.id, err)
+			}
+			n.fs = fs
+			n.layout.DataDir = mnt
+		}
+		// Written through the lazy filesystem when there is one, fsynced:
+		// a power loss cannot take them back.
 		files, err := harness.NodeFiles(c.sys, n.layout)
 		if err == nil {
 			err = harness.WriteNodeFiles(n.layout.DataDir, files)
@@ -406,6 +435,27 @@ func (c *Cluster) Restart(ctx context.Context, id string) error {
 	return upErr
 }
 
+// LoseUnsynced drops what node id's lazy filesystem holds that the node
+// did not fsync, as a power loss would. The node must be down.
+func (c *Cluster) LoseUnsynced(ctx context.Context, id string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n, err := c.node(id)
+	if err != nil {
+		return err
+	}
+	if n.fs == nil {
+		return fmt.Errorf("local backend: node %s's data directory is not on the lazy filesystem (the cluster was started without ClusterSpec.LazyFS)", id)
+	}
+	if running(n) {
+		return fmt.Errorf("local backend: node %s is running: a power loss kills it first", id)
+	}
+	if err := n.fs.Lose(); err != nil {
+		return fmt.Errorf("local backend: node %s: %w", id, err)
+	}
+	return nil
+}
+
 // linksTo applies f to every link whose target is node id.
 func (c *Cluster) linksTo(id string, f func(*link)) {
 	for key, l := range c.links {
@@ -561,6 +611,17 @@ func (c *Cluster) Close(ctx context.Context) error {
 		for _, k := range keys {
 			if err := c.links[k].close(); err != nil {
 				errs = append(errs, err)
+			}
+		}
+		// Every node is dead now: nothing holds the mounts.
+		for _, n := range c.nodes {
+			if n.fs == nil {
+				continue
+			}
+			if err := n.fs.Unmount(); err != nil {
+				errs = append(errs, fmt.Errorf("local backend: node %s: %w", n.id, err))
+			} else {
+				os.Remove(n.fs.Mountpoint())
 			}
 		}
 		for _, n := range c.nodes {

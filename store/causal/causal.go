@@ -203,6 +203,7 @@ func Open(env store.Env) (*Engine, error) {
 	db, err := durable.Open(filepath.Join(env.DataDir, "causal.db"), durable.Options{
 		Buckets:        []string{bucketKV, bucketLog, bucketMeta, bucketDedup},
 		AckBeforeFsync: env.Faults.On(store.AckBeforeFsync),
+		LazyFsync:      env.Faults.On(store.LazyFsync),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("causal: %w", err)

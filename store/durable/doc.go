@@ -35,6 +35,16 @@
 // (Writing without fsync would not be enough: the page cache survives a
 // process kill.)
 //
+// The deliberate fault lazy-fsync (Options.LazyFsync) is what many real
+// systems do by default: each group is written to the journal at once,
+// but the journal is fsynced only every Options.FsyncEvery (2 s by
+// default, by the checkpoint, which fsyncs the journal before the data
+// file), and submissions are released as soon as they are written. A
+// kill -9 loses nothing (the page cache survives it, and onDurable runs
+// at the write, so replication goes on as usual); a power loss loses the
+// acknowledged writes of the last FsyncEvery, which only a filesystem
+// that drops un-fsynced data (faultline's lazyfs) can show.
+//
 // SubmitThen adds a second callback, onDurable, run (in order) when the
 // data is really on disk: with the fault off that is right after apply;
 // with it on, at the late write. Engines replicate from onDurable, so

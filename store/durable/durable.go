@@ -16,7 +16,10 @@ import (
 	"github.com/hashicorp/raft"
 	wal "github.com/hashicorp/raft-wal"
 	"github.com/hashicorp/raft-wal/metadb"
+	"github.com/hashicorp/raft-wal/segment"
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/faultline/faultline/store/internal/syncdir"
 )
 
 // ErrClosed is returned for submissions made after Close.
@@ -44,6 +47,11 @@ type Options struct {
 	// AckBeforeFsync switches on the deliberate fault: submissions are
 	// applied and released before their data is written.
 	AckBeforeFsync bool
+	// LazyFsync switches on the deliberate fault lazy-fsync: the
+	// journal is written at once but fsynced only every FsyncEvery
+	// (default 2 s), and submissions are acknowledged in between.
+	LazyFsync  bool
+	FsyncEvery time.Duration
 	// LateFlush is how long data waits in memory under AckBeforeFsync
 	// (default 500 ms).
 	LateFlush time.Duration
@@ -110,6 +118,8 @@ type DB struct {
 	checkpoint sync.Mutex // one checkpoint at a time
 
 	commits, ops, submits, commitNanos, checkpoints, checkpointNanos atomic.Uint64
+
+	lazy *lazyVFS // under LazyFsync: the journal's files, fsynced by the checkpoints
 }
 
 // opSet is the newest op per bucket and key.
@@ -181,6 +191,14 @@ func Open(path string, opt Options) (_ *DB, err error) {
 	if opt.CheckpointOps <= 0 {
 		opt.CheckpointOps = 100_000
 	}
+	if opt.LazyFsync {
+		if opt.FsyncEvery <= 0 {
+			opt.FsyncEvery = 2 * time.Second
+		}
+		// The checkpoint is the periodic fsync: it fsyncs the journal,
+		// then writes the data file (one more fsync).
+		opt.CheckpointEvery = opt.FsyncEvery
+	}
 	db := &DB{
 		opt:      opt,
 		buckets:  map[string]bool{},
@@ -210,6 +228,11 @@ func Open(path string, opt Options) (_ *DB, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("open data file %s: %w", path, err)
 	}
+	// bbolt fsyncs the file, never its directory: without this, a power
+	// loss can take the whole file's name back.
+	if err := syncdir.Parent(path); err != nil {
+		return nil, fmt.Errorf("open data file: %w", err)
+	}
 	var ckpt uint64
 	err = db.bolt.Update(func(tx *bolt.Tx) error {
 		for _, name := range append([]string{metaBucket}, opt.Buckets...) {
@@ -229,9 +252,18 @@ func Open(path string, opt Options) (_ *DB, err error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("open journal: %w", err)
 	}
+	if err := syncdir.Parent(dir); err != nil {
+		return nil, fmt.Errorf("open journal: %w", err)
+	}
 	db.meta = &metadb.BoltMetaDB{}
-	db.journal, err = wal.Open(dir, wal.WithMetaStore(db.meta), wal.WithSegmentSize(journalSegmentSize),
-		wal.WithLogger(hclog.NewNullLogger()))
+	if opt.LazyFsync {
+		db.lazy = newLazyVFS()
+		db.journal, err = wal.Open(dir, wal.WithMetaStore(lazyMeta{db.meta, db.lazy}), wal.WithSegmentSize(journalSegmentSize),
+			wal.WithLogger(hclog.NewNullLogger()), wal.WithSegmentFiler(segment.NewFiler(dir, db.lazy)))
+	} else {
+		db.journal, err = wal.Open(dir, wal.WithMetaStore(db.meta), wal.WithSegmentSize(journalSegmentSize),
+			wal.WithLogger(hclog.NewNullLogger()))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open journal %s: %w", dir, err)
 	}
@@ -555,6 +587,13 @@ func (db *DB) Checkpoint() error {
 // checkpoint, in one synced bbolt transaction.
 func (db *DB) writeCheckpoint(set *opSet, idx uint64) error {
 	start := time.Now()
+	if db.lazy != nil {
+		// lazy-fsync: the journal up to idx reaches the disk before
+		// the data file says it holds idx.
+		if err := db.lazy.syncAll(); err != nil {
+			return fmt.Errorf("durable: fsync the journal: %w", err)
+		}
+	}
 	err := db.bolt.Update(func(tx *bolt.Tx) error {
 		for name, m := range set.byBucket {
 			b := tx.Bucket([]byte(name))

@@ -131,6 +131,7 @@ func Open(env store.Env) (*Engine, error) {
 	db, err := durable.Open(filepath.Join(env.DataDir, "eventual.db"), durable.Options{
 		Buckets:        []string{bucketKV, bucketMeta, bucketDedup},
 		AckBeforeFsync: env.Faults.On(store.AckBeforeFsync),
+		LazyFsync:      env.Faults.On(store.LazyFsync),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("eventual: %w", err)

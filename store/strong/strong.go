@@ -33,6 +33,7 @@ import (
 	"github.com/hashicorp/raft-wal/metadb"
 
 	"github.com/faultline/faultline/store"
+	"github.com/faultline/faultline/store/internal/syncdir"
 )
 
 // Config tunes the Raft node. Zero fields take the defaults, chosen for
@@ -127,6 +128,9 @@ func NewWithConfig(env store.Env, cfg Config) (*Engine, error) {
 	if env.Faults.On(store.AckBeforeFsync) {
 		return nil, fmt.Errorf("fault %s is not available in strong mode: Raft fsyncs its log before an entry counts as stored, and a kill -9 does not lose data already written to the page cache, so the fault could not take real effect; use it with --mode causal or eventual", store.AckBeforeFsync)
 	}
+	if env.Faults.On(store.LazyFsync) {
+		return nil, fmt.Errorf("fault %s is not available in strong mode: Raft's log is fsynced before an entry counts as stored; use it with --mode causal or eventual", store.LazyFsync)
+	}
 	if env.Faults.On(store.SkipDeps) {
 		return nil, fmt.Errorf("fault %s applies to causal mode only, not strong mode: strong mode has the %s fault", store.SkipDeps, store.StaleReads)
 	}
@@ -163,6 +167,11 @@ func (e *Engine) start() error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("strong: create data dir: %w", err)
 	}
+	// Names are durable once their directory is fsynced: without this a
+	// power loss can take back the whole Raft directory.
+	if err := syncdir.Parent(dir); err != nil {
+		return fmt.Errorf("strong: %w", err)
+	}
 	hlog := hclog.New(&hclog.LoggerOptions{
 		Name:   "raft",
 		Level:  hclog.Info,
@@ -181,6 +190,9 @@ func (e *Engine) start() error {
 	if err := os.MkdirAll(walDir, 0o755); err != nil {
 		return fmt.Errorf("strong: create wal dir: %w", err)
 	}
+	if err := syncdir.Parent(walDir); err != nil {
+		return fmt.Errorf("strong: %w", err)
+	}
 	// The Raft log and stable store: an append-only segment file, one
 	// fsync per StoreLogs batch (bbolt needed two, for its pages and its
 	// meta page, plus the page writes); term and vote go to a small bbolt
@@ -198,6 +210,9 @@ func (e *Engine) start() error {
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, hlog)
 	if err != nil {
 		return fmt.Errorf("strong: snapshot store: %w", err)
+	}
+	if err := syncdir.Sync(dir); err != nil { // the snapshots directory's name
+		return fmt.Errorf("strong: %w", err)
 	}
 
 	peers := map[string]string{}
