@@ -46,8 +46,13 @@ type Test struct {
 	// packet fault modes the nemesis draws from (empty: all of them; see
 	// nemesis.Topologies and nemesis.PacketModes).
 	Partitions, PacketModes []string
-	Nodes                   int // default 3
-	Concurrency             int // default 10
+	// PowerKeepsNames makes the power fault lose only un-fsynced file
+	// contents, keeping every change of names (lazyfs.Options.KeepNames:
+	// Jepsen's lazyfs, and near ext4 and xfs); default: strict POSIX,
+	// where a name is durable only once its directory is fsynced.
+	PowerKeepsNames bool
+	Nodes           int // default 3
+	Concurrency     int // default 10
 	// Rate is the total ops/s of all workers; 0 = as fast as possible.
 	Rate      float64
 	TimeLimit time.Duration // default 30s
@@ -215,7 +220,7 @@ func Run(ctx context.Context, t Test) (res RunResult, err error) {
 	defer closeRec()
 
 	log.Info("starting cluster", "backend", res.Backend, "nodes", t.Nodes, "system", t.System.Name(), "dir", dir)
-	spec := ClusterSpec{RunID: runID(t.Name, start), Nodes: t.Nodes, Dir: dir}
+	spec := ClusterSpec{RunID: runID(t.Name, start), Nodes: t.Nodes, Dir: dir, LazyFSKeepNames: t.PowerKeepsNames}
 	for _, f := range t.Nemesis {
 		spec.LazyFS = spec.LazyFS || slices.Contains(nemesis.NeedsLazyFS, f)
 	}
@@ -415,6 +420,7 @@ func (t *Test) meta(res RunResult, start time.Time) map[string]any {
 		"checkers":          res.Checkers,
 		"nemesis":           nem,
 		"nemesis_interval":  t.NemesisInterval.String(),
+		"power_keeps_names": t.PowerKeepsNames,
 		"nodes":             t.Nodes,
 		"concurrency":       t.Concurrency,
 		"rate":              t.Rate,

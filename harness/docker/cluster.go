@@ -50,11 +50,12 @@ type Cluster struct {
 	sys    harness.System
 	image  string
 
-	netName string
-	subnet  netip.Prefix
-	lazy    bool // ClusterSpec.LazyFS: data directories are host lazyfs mounts
-	nodes   []*node
-	byID    map[string]*node
+	netName   string
+	subnet    netip.Prefix
+	lazy      bool // ClusterSpec.LazyFS: data directories are host lazyfs mounts
+	keepNames bool // ClusterSpec.LazyFSKeepNames
+	nodes     []*node
+	byID      map[string]*node
 
 	mu      sync.Mutex
 	grudge  nemesis.Grudge
@@ -123,16 +124,17 @@ func (b *Backend) StartCluster(ctx context.Context, sys harness.System, spec har
 	began := time.Now()
 	safe := runIDUnsafe.ReplaceAllString(spec.RunID, "-")
 	c := &Cluster{
-		b:       b,
-		runID:   spec.RunID,
-		labels:  ownerLabels(spec.RunID),
-		dir:     spec.Dir,
-		sys:     sys,
-		lazy:    spec.LazyFS,
-		netName: "faultline-" + safe,
-		byID:    map[string]*node{},
-		done:    make(chan struct{}),
-		sigc:    make(chan os.Signal, 1),
+		b:         b,
+		runID:     spec.RunID,
+		labels:    ownerLabels(spec.RunID),
+		dir:       spec.Dir,
+		sys:       sys,
+		lazy:      spec.LazyFS,
+		keepNames: spec.LazyFSKeepNames,
+		netName:   "faultline-" + safe,
+		byID:      map[string]*node{},
+		done:      make(chan struct{}),
+		sigc:      make(chan os.Signal, 1),
 	}
 	// From here on, an interrupt removes whatever exists.
 	signal.Notify(c.sigc, os.Interrupt, syscall.SIGTERM)
@@ -359,7 +361,7 @@ func (c *Cluster) mountLazy(n *node) (string, error) {
 		}
 	}
 	// AllowOther: the node runs as the container's user.
-	fs, err := lazyfs.Mount(backing, mnt, lazyfs.Options{AllowOther: true})
+	fs, err := lazyfs.Mount(backing, mnt, lazyfs.Options{AllowOther: true, KeepNames: c.keepNames})
 	if err != nil {
 		return "", fmt.Errorf("docker backend: node %s: %w", n.id, err)
 	}

@@ -180,7 +180,7 @@ func (b *Backend) Start(ctx context.Context, sys harness.System, spec harness.Cl
 			if err := os.MkdirAll(mnt, 0o755); err != nil {
 				return nil, fmt.Errorf("local backend: %w", err)
 			}
-			fs, err := lazyfs.Mount(n.layout.DataDir, mnt, lazyfs.Options{})
+			fs, err := lazyfs.Mount(n.layout.DataDir, mnt, lazyfs.Options{KeepNames: spec.LazyFSKeepNames})
 			if err != nil {
 				return nil, fmt.Errorf("local backend: node %s: %w", n.id, err)
 			}

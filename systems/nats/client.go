@@ -100,7 +100,7 @@ func (c *client) Invoke(ctx context.Context, op harness.Op) harness.Completion {
 		if op.Key != "" && op.Key != setKey {
 			return harness.Completion{Type: history.Fail, Error: fmt.Sprintf("nats: key %q: only the set workload's one set (%q) is stored", op.Key, setKey)}
 		}
-		return c.readAll(ctx)
+		return c.readRetrying(ctx)
 	default:
 		return harness.Completion{Type: history.Fail, Error: fmt.Sprintf("nats: op %q is not supported: the set workload (add, read) runs on NATS", op.F)}
 	}
@@ -151,8 +151,30 @@ func publishOutcome(err error) history.Type {
 	return history.Info
 }
 
+// readRetrying reads until a read succeeds or less than a second of the
+// op is left: a read changes nothing, so trying again inside one op is
+// safe, and a final read must not fail on a consumer that a node just
+// restarted cannot host yet ("no responders").
+func (c *client) readRetrying(ctx context.Context) harness.Completion {
+	for {
+		r := c.readAll(ctx)
+		if r.Type == history.OK {
+			return r
+		}
+		dl, ok := ctx.Deadline()
+		if !ok || time.Until(dl) < time.Second {
+			return r
+		}
+		select {
+		case <-ctx.Done():
+			return r
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
 // readAll reads the whole stream: the stream's last sequence number (from
-// its leader), then every message through an ordered consumer until that
+// its leader), then every message through an ephemeral consumer until that
 // sequence, or until the consumer has nothing more to give. A read changes
 // nothing, so any error is fail: it may be tried again.
 func (c *client) readAll(ctx context.Context) harness.Completion {
@@ -160,13 +182,11 @@ func (c *client) readAll(ctx context.Context) harness.Completion {
 		return harness.Completion{Type: history.Fail, Error: what + ": " + err.Error()}
 	}
 	st, err := c.js.Stream(ctx, Stream)
-	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		// The cluster says the stream does not exist: every message is
-		// gone (a power loss can take the stream's own metadata). That is
-		// an answer, the empty set, not an error.
-		return harness.Completion{Type: history.OK, Value: json.RawMessage("[]")}
-	}
 	if err != nil {
+		// Stream not found is fail too, never the empty set: a node
+		// that has just restarted can say so before its meta layer has
+		// caught up. If the stream is really gone, the final reads fail
+		// and the verdict is unknown, their errors saying why.
 		return fail("stream info", err)
 	}
 	state := st.CachedInfo().State
@@ -174,10 +194,25 @@ func (c *client) readAll(ctx context.Context) harness.Completion {
 	if state.Msgs == 0 {
 		return readValue(elems)
 	}
-	cons, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy})
+	// An ephemeral pull consumer, not nats.go's ordered consumer: that
+	// one recreates itself after a gap with retries that no context
+	// bounds, and an op must end by its deadline.
+	cons, err := st.CreateConsumer(ctx, jetstream.ConsumerConfig{
+		DeliverPolicy: jetstream.DeliverAllPolicy, AckPolicy: jetstream.AckNonePolicy,
+		MemoryStorage: true, Replicas: 1, InactiveThreshold: 10 * time.Second,
+	})
 	if err != nil {
-		return fail("ordered consumer", err)
+		return fail("create a consumer", err)
 	}
+	defer func() {
+		// Best effort, off the op's time: the inactive threshold
+		// removes it anyway.
+		go func() {
+			dctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			st.DeleteConsumer(dctx, cons.CachedInfo().Name)
+			cancel()
+		}()
+	}()
 	for {
 		wait := 2 * time.Second
 		if dl, ok := ctx.Deadline(); ok {
@@ -192,14 +227,26 @@ func (c *client) readAll(ctx context.Context) harness.Completion {
 		}
 		got := 0
 		done := false
-		for m := range batch.Messages() {
+		msgs := batch.Messages()
+	recv:
+		for {
+			var m jetstream.Msg
+			var ok bool
+			select {
+			case m, ok = <-msgs:
+			case <-ctx.Done():
+				return fail("fetch", ctx.Err())
+			}
+			if !ok {
+				break recv
+			}
 			got++
 			elems = append(elems, json.RawMessage(append([]byte(nil), m.Data()...)))
 			if md, err := m.Metadata(); err == nil && md.Sequence.Stream >= state.LastSeq {
 				// The pull stays open until its batch is full or its
 				// wait ends: do not wait for more than was asked for.
 				done = true
-				break
+				break recv
 			}
 		}
 		if done {

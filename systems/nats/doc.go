@@ -22,7 +22,7 @@
 //
 // The set workload: an add publishes its element (the JSON integer) to
 // Subject; a read is the whole stream, every message's data in stream
-// order, read through an ordered consumer up to the last sequence the
+// order, read through an ephemeral pull consumer up to the last sequence the
 // stream's leader reported when the read began. Final reads go to every
 // node, but in JetStream a consumer's messages come from the replica that
 // hosts it, not from the node the client is connected to; the read says
