@@ -44,8 +44,10 @@
 //	add, no ack (timeout, connection lost after      info  (may be stored)
 //	     sending, an error from the stream)
 //	read, every message up to the last sequence     ok    [elements]
-//	read, the stream does not exist                  ok    [] (everything is gone)
-//	read, any error                                  fail  (a read changes nothing)
+//	final read, "stream not found" on every attempt  ok    [] (the cluster holds
+//	     for 2 s (after heal, Ready, quiet period)         no such stream)
+//	read, any other error (retried inside the op     fail  (a read changes nothing)
+//	     while a second is left)
 //
 // A stream error in a publish ack is info, not fail: the leader may have
 // proposed the message to its replicas before answering with the error.
