@@ -30,8 +30,9 @@ func powerAllFirst(i int, st nemesis.Step) bool {
 func TestLazyFsyncCaughtByPowerLoss(t *testing.T) {
 	needFUSE(t)
 	run(t, reftest.Case{
+		Mode: "eventual",
 		Test: harness.Test{
-			Mode: "eventual", Workload: "set", Nemesis: []string{"power"},
+			Workload: "set", Nemesis: []string{"power"},
 			NemesisInterval: interval, TimeLimit: timeLimit,
 		},
 		Faults: []string{"lazy-fsync"},
@@ -43,8 +44,9 @@ func TestLazyFsyncCaughtByPowerLoss(t *testing.T) {
 // lazy-fsync, since the page cache survives a process kill.
 func TestLazyFsyncInvisibleToKill(t *testing.T) {
 	run(t, reftest.Case{
+		Mode: "eventual",
 		Test: harness.Test{
-			Mode: "eventual", Workload: "set", Nemesis: []string{"kill"},
+			Workload: "set", Nemesis: []string{"kill"},
 			NemesisInterval: interval, TimeLimit: timeLimit,
 		},
 		Faults: []string{"lazy-fsync"},
@@ -63,8 +65,9 @@ func TestNoLossUnderPowerLoss(t *testing.T) {
 	for _, mode := range []string{"strong", "causal", "eventual"} {
 		t.Run(mode, func(t *testing.T) {
 			run(t, reftest.Case{
+				Mode: mode,
 				Test: harness.Test{
-					Mode: mode, Workload: "set", Nemesis: []string{"power"},
+					Workload: "set", Nemesis: []string{"power"},
 					NemesisInterval: interval, TimeLimit: timeLimit,
 				},
 				Expect: harness.Expect{"set": checkers.Valid},

@@ -77,8 +77,9 @@ func TestSoakAllFaults(t *testing.T) {
 					packets = []string{"loss"}
 				}
 				res := run(t, reftest.Case{
+					Mode: c.mode,
 					Test: harness.Test{
-						Backend: b, Mode: c.mode, Workload: c.workload,
+						Backend: b, Workload: c.workload,
 						Nemesis: nemesis.Faults, NemesisInterval: soakInterval, TimeLimit: tl,
 						PacketModes:    packets,
 						CheckerOptions: checkers.Options{Timeout: soakCheckBound},
