@@ -217,6 +217,9 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 		case f.workload != "set":
 			return usageErr("--workload %s: --system nats runs the set workload only (publishes to one subject, whole-stream reads): use --workload set", f.workload)
 		}
+		if err := nats.CheckSync(f.nats.sync); err != nil {
+			return usageErr("--nats-sync: %w", err)
+		}
 	} else if cmd.Flags().Changed("nats-sync") || cmd.Flags().Changed("nats-version") || cmd.Flags().Changed("nats-binary") {
 		return usageErr("--nats-sync, --nats-version and --nats-binary configure NATS: use them with --system nats")
 	}

@@ -87,16 +87,24 @@ var (
 	_ harness.NodeFiler = (*System)(nil)
 )
 
+// CheckSync checks a Config.SyncInterval value.
+func CheckSync(s string) error {
+	if s == "" || s == SyncAlways {
+		return nil
+	}
+	if d, err := time.ParseDuration(s); err != nil || d <= 0 {
+		return fmt.Errorf("nats: sync interval %q: want %q or a positive duration like 10s (empty: the server's default, 2m)", s, SyncAlways)
+	}
+	return nil
+}
+
 // New returns NATS run from bin (see EnsureBinary) with cfg.
 func New(bin Binary, cfg Config) (*System, error) {
 	if bin.Path == "" {
 		return nil, errors.New("nats: no binary (use EnsureBinary)")
 	}
-	if s := cfg.SyncInterval; s != "" && s != SyncAlways {
-		d, err := time.ParseDuration(s)
-		if err != nil || d <= 0 {
-			return nil, fmt.Errorf("nats: sync interval %q: want %q or a positive duration like 10s (empty: the server's default, 2m)", s, SyncAlways)
-		}
+	if err := CheckSync(cfg.SyncInterval); err != nil {
+		return nil, err
 	}
 	if cfg.Replicas < 0 {
 		return nil, fmt.Errorf("nats: replicas must be >= 0 (0: the cluster size), not %d", cfg.Replicas)
