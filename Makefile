@@ -7,12 +7,13 @@ BIN       := bin
 RUN_ARGS  ?= --mode strong --workload kv --time-limit 30s
 TEST_FLAGS ?= -short -count=1 -timeout 25m  # -short: ./suites runs its CI subset
 
-.PHONY: all build run test vet bench fuzz suite compare nats-compare clean
+.PHONY: all build run test vet bench bench-peers fuzz suite compare nats-compare clean
 
 all: build
 
 build:
 	CGO_ENABLED=0 $(GO) build -o $(BIN)/storenode ./cmd/storenode
+	CGO_ENABLED=0 $(GO) build -o $(BIN)/faultline-netfault ./cmd/faultline-netfault
 	$(GO) build -o $(BIN)/faultline ./cmd/faultline
 
 run: build
@@ -41,6 +42,13 @@ suite: build
 
 bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./...
+
+# The reference store (strong, causal, eventual) beside etcd (linearizable
+# and serializable reads): same load generator, fresh 3-node clusters,
+# interleaved repetitions; a table of medians and ratios to etcd.
+PEERS_ARGS ?= -reps 3 -duration 10s
+bench-peers: build
+	$(GO) run ./bench/peers -storenode $(BIN)/storenode $(PEERS_ARGS)
 
 clean:
 	rm -rf $(BIN)

@@ -24,17 +24,21 @@ import (
 	"encoding/json"
 	"math/rand/v2"
 	"time"
+
+	"github.com/faultline/faultline/history"
 )
 
-// Op is an operation a generator asks a worker's process to perform. It
-// has the same fields as harness.Op (the runner converts one to the
-// other); Node is -1 to stay on the process's current node.
+// Op is an operation a generator asks a worker's process to perform: the
+// one operation type, which a harness.Client performs (harness.Op is this
+// type) and the history records as an invoke event with the same fields.
 type Op struct {
-	F     string
-	Key   string
-	Value json.RawMessage
+	F     string          // read, write, cas, add (history.FRead, ...)
+	Key   string          //
+	Value json.RawMessage // write: v, cas: [expected, new], read: null
+	// Node, when >= 0, sends the op to nodes[Node] (final reads use it);
+	// -1 leaves the process on its current node.
 	Node  int
-	Final bool
+	Final bool // a final read, after the cluster healed
 }
 
 // Context is what a generator knows when asked for a worker's next step.
@@ -86,10 +90,17 @@ type Updater interface {
 	Update(ctx Context, op Op, c Completion)
 }
 
-// Completion is how an op ended, as generators see it.
+// Completion is how an op ended: what a harness.Client returns
+// (harness.Completion is this type), what the history records as the
+// completion event, and what generators learn from.
 type Completion struct {
-	Type  string // "ok", "fail" or "info"
+	// Type is OK (it took effect), Fail (it certainly did not; error
+	// "mismatch" for a cas that found another value) or Info (unknown).
+	Type history.Type
+	// Value is what a read read (null: absent); nil for other ops.
 	Value json.RawMessage
+	// Error says why it failed or is unknown.
+	Error string
 }
 
 // update passes a completion on to g if it listens.

@@ -46,7 +46,8 @@ func PrepareT(test Test, want Expect, short bool) Test {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		if !slices.Contains(test.Checkers, n) {
+		custom := slices.ContainsFunc(test.CustomCheckers, func(c checkers.Checker) bool { return c.Name() == n })
+		if !custom && !slices.Contains(test.Checkers, n) {
 			test.Checkers = append(test.Checkers, n)
 		}
 	}

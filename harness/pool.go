@@ -139,7 +139,7 @@ func (p *pool) do(ctx context.Context, w *worker, gen generator.Generator, op ge
 	}
 	p.stats.Invoked.Add(1)
 	opCtx, cancel := context.WithTimeout(ctx, p.opTimeout)
-	c := w.client.Invoke(opCtx, Op(op))
+	c := w.client.Invoke(opCtx, op)
 	timedOut := errors.Is(opCtx.Err(), context.DeadlineExceeded) && ctx.Err() == nil
 	cancel()
 	switch c.Type {
@@ -165,7 +165,7 @@ func (p *pool) do(ctx context.Context, w *worker, gen generator.Generator, op ge
 		return fmt.Errorf("record completion: %w", err)
 	}
 	if u, ok := gen.(generator.Updater); ok {
-		u.Update(w.gctx, op, generator.Completion{Type: string(c.Type), Value: c.Value})
+		u.Update(w.gctx, op, c)
 	}
 	switch c.Type {
 	case history.OK:

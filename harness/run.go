@@ -35,10 +35,6 @@ type Test struct {
 	// node.
 	Workload string
 	Sticky   bool
-	// KeyOps and KeyUnknown bound the register workload's keys: a fresh
-	// key after that many ops, or ops of unknown outcome, on one key
-	// (workloads.Options; 0: the defaults, negative: one key per run).
-	KeyOps, KeyUnknown int
 	// Nemesis lists the faults to inject (nemesis.ParseSpec); empty: none.
 	Nemesis         []string
 	NemesisInterval time.Duration // default 10s
@@ -46,6 +42,10 @@ type Test struct {
 	// packet fault modes the nemesis draws from (empty: all of them; see
 	// nemesis.Topologies and nemesis.PacketModes).
 	Partitions, PacketModes []string
+	// KeyOps and KeyUnknown bound the register workload's keys: a fresh
+	// key after that many ops, or ops of unknown outcome, on one key
+	// (workloads.Options; 0: the defaults, negative: one key per run).
+	KeyOps, KeyUnknown int
 	// PowerKeepsNames makes the power fault lose only un-fsynced file
 	// contents, keeping every change of names (lazyfs.Options.KeepNames:
 	// Jepsen's lazyfs, and near ext4 and xfs); default: strict POSIX,
@@ -66,6 +66,15 @@ type Test struct {
 	// Checkers overrides the workload's checkers when set.
 	Checkers       []string
 	CheckerOptions checkers.Options
+	// Your own parts (harness.Workload, harness.Nemesis, checkers.Checker),
+	// each in place of the bundled one named above: CustomWorkload
+	// replaces Workload (and Sticky), CustomNemesis replaces Nemesis (and
+	// its interval, partitions and packet modes), CustomCheckers run
+	// beside the checkers named (or instead of the workload's, when
+	// Checkers is empty and CustomWorkload is set).
+	CustomWorkload Workload
+	CustomNemesis  Nemesis
+	CustomCheckers []checkers.Checker
 	// Options are recorded in test.json as they are (the store's mode and
 	// faults, the binary's path, ...).
 	Options map[string]any
@@ -104,12 +113,12 @@ type RunResult struct {
 	CheckErr error
 	// Invoked, OK, Fail and Info count client operations.
 	Invoked, OK, Fail, Info int64
-	// Interrupted is set when ctx ended before the run finished.
-	Interrupted bool
 	// Nemesis counts the fault changes, the clashes between faults
 	// resolved by choosing other nodes or waiting, and the changes that
 	// failed (also in test.json as nemesis_stats).
 	Nemesis nemesis.Stats
+	// Interrupted is set when ctx ended before the run finished.
+	Interrupted bool
 }
 
 func (t *Test) defaults() {
@@ -141,10 +150,10 @@ func (t *Test) defaults() {
 	}
 	if t.Name == "" {
 		nem := "none"
-		if len(t.Nemesis) > 0 {
-			nem = strings.Join(t.Nemesis, "+")
+		if n := t.nemesisNames(); len(n) > 0 {
+			nem = strings.Join(n, "+")
 		}
-		t.Name = fmt.Sprintf("%s-%s-%s", t.Model, t.Workload, nem)
+		t.Name = fmt.Sprintf("%s-%s-%s", t.Model, t.workloadName(), nem)
 	}
 	if t.Logger == nil {
 		t.Logger = slog.New(slog.DiscardHandler)
@@ -168,207 +177,308 @@ const (
 // When ctx ends (Ctrl-C), the run stops early: ops in flight complete as
 // info, the nodes are stopped with a fresh context, and what was recorded
 // is kept and checked.
-func Run(ctx context.Context, t Test) (res RunResult, err error) {
-	t.defaults()
-	res.Seed = t.Seed
-	log := t.Logger
-	if t.System == nil || t.Backend == nil {
-		return res, errors.New("harness: a test needs a System and a Backend")
+func Run(ctx context.Context, t Test) (RunResult, error) {
+	r := &run{t: t}
+	if err := r.prepare(); err != nil {
+		return r.res, err
 	}
-	res.Backend = t.Backend.Name()
-	wl, err := t.workload()
-	if err != nil {
-		return res, err
+	defer r.closeRecorder()
+	defer r.stopCluster(ctx) // also when the start fails half-way
+	if err := r.startCluster(ctx); err != nil {
+		return r.res, err
 	}
-	res.Checkers = wl.Checkers
-	if len(t.Checkers) > 0 {
-		res.Checkers = t.Checkers
-	}
-	if _, err := nemesis.ParseSpec(strings.Join(t.Nemesis, ",")); err != nil {
-		return res, err
-	}
-	nem, err := nemesis.New(nemesis.Config{Faults: t.Nemesis, Interval: t.NemesisInterval, Seed: t.Seed, Partitions: t.Partitions, Packets: t.PacketModes})
-	if err != nil {
-		return res, fmt.Errorf("nemesis: %w", err)
-	}
-
-	start := time.Now()
-	dir, err := makeRunDir(t.RunsDir, t.Name, start)
-	if err != nil {
-		return res, err
-	}
-	res.Dir = dir
-	meta := t.meta(res, start)
-	if err := writeJSON(filepath.Join(dir, "test.json"), meta); err != nil {
-		return res, err
-	}
-	if err := linkLatest(t.RunsDir, dir); err != nil {
-		log.Warn("could not link runs/latest", "err", err)
-	}
-	rec, err := history.NewRecorder(filepath.Join(dir, "history.jsonl"))
-	if err != nil {
-		return res, err
-	}
-	recClosed := false
-	closeRec := func() error {
-		if recClosed {
-			return nil
-		}
-		recClosed = true
-		return rec.Close()
-	}
-	defer closeRec()
-
-	log.Info("starting cluster", "backend", res.Backend, "nodes", t.Nodes, "system", t.System.Name(), "dir", dir)
-	spec := ClusterSpec{RunID: runID(t.Name, start), Nodes: t.Nodes, Dir: dir, LazyFSKeepNames: t.PowerKeepsNames}
-	for _, f := range t.Nemesis {
-		spec.LazyFS = spec.LazyFS || slices.Contains(nemesis.NeedsLazyFS, f)
-	}
-	cl, err := t.Backend.Start(ctx, t.System, spec)
-	if err != nil {
-		return res, fmt.Errorf("start the cluster: %w", err)
-	}
-	clClosed := false
-	closeCluster := func() error {
-		if clClosed {
-			return nil
-		}
-		clClosed = true
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
-		defer cancel()
-		return cl.Close(cctx)
-	}
-	defer closeCluster()
-	nodes := cl.Nodes()
-	if err := waitReady(ctx, t.System, nodes); err != nil {
-		return res, err
-	}
-	log.Info("cluster ready", "nodes", len(nodes))
-	if pr, ok := t.System.(Preparer); ok {
-		pctx, cancel := context.WithTimeout(ctx, readyTimeout)
-		err := pr.Prepare(pctx, nodes)
-		cancel()
-		if err != nil {
-			return res, fmt.Errorf("prepare %s for the workload: %w", t.System.Name(), err)
-		}
-	}
-
-	p := newPool(t.Concurrency, nodes, wl.HomeNode, rec, func(first int) (Client, error) {
-		return t.System.NewClient(nodes, first)
-	}, t.OpTimeout, t.Seed, time.Now())
-	defer p.close()
-
-	// Progress.
-	phase := &phaseBox{v: "main"}
-	stopProgress := t.startProgress(p.stats, phase, nem, time.Now())
+	r.pool = newPool(r.t.Concurrency, r.nodes, r.wl.HomeNode, r.rec, func(first int) (Client, error) {
+		return r.t.System.NewClient(r.nodes, first)
+	}, r.t.OpTimeout, r.t.Seed, time.Now())
+	defer r.pool.close()
+	stopProgress := r.t.startProgress(r.pool.stats, &r.phase, r.nem, time.Now())
 	defer stopProgress()
 
-	// Main phase: the workload for TimeLimit, the nemesis alongside.
-	mainCtx, cancelMain := context.WithCancel(ctx)
-	defer cancelMain()
-	nemCtx, stopNem := context.WithCancel(mainCtx)
-	tgt := target{c: cl, sys: t.System}
-	var nemErr error
-	var nemWG sync.WaitGroup
-	nemWG.Add(1)
-	go func() {
-		defer nemWG.Done()
-		if e := nem.Run(nemCtx, tgt, rec); e != nil && nemCtx.Err() == nil {
-			nemErr = e // already says "nemesis: ..."
-			log.Error("nemesis failed; stopping the run", "err", e)
-			cancelMain()
-		}
-	}()
-	gen := generator.TimeLimit(t.TimeLimit, generator.Rate(t.Rate, wl.Generator()))
-	poolErr := p.run(mainCtx, gen)
-	stopNem()
-	nemWG.Wait()
-	var errs []error
-	if poolErr != nil {
-		errs = append(errs, poolErr)
+	healthy := r.mainPhase(ctx)
+	if healthy {
+		r.heal(ctx)
+		r.quiet(ctx)
+		r.finalReads(ctx)
 	}
-	if nemErr != nil {
-		errs = append(errs, nemErr)
+	r.res.Interrupted = ctx.Err() != nil
+	r.pool.close()
+	st := r.pool.stats
+	r.res.Invoked, r.res.OK, r.res.Fail, r.res.Info = st.Invoked.Load(), st.OK.Load(), st.Fail.Load(), st.Info.Load()
+	if ns, ok := r.nem.(interface{ Stats() nemesis.Stats }); ok {
+		r.res.Nemesis = ns.Stats()
 	}
-
-	res.Interrupted = ctx.Err() != nil
-	if !res.Interrupted && poolErr == nil {
-		phase.set("heal")
-		log.Info("main phase done; healing", "ops", p.stats.Invoked.Load())
-		hctx, cancel := context.WithTimeout(ctx, healTimeout)
-		if e := nem.Heal(hctx, tgt, rec); e != nil {
-			errs = append(errs, fmt.Errorf("heal: %w", e))
-		}
-		cancel()
-		// The heal restarted and resumed nodes: wait until they answer
-		// again before the quiet period and the final reads.
-		if e := waitReady(ctx, t.System, nodes); e != nil && ctx.Err() == nil {
-			log.Warn("cluster not fully recovered after heal; final reads go on", "err", e)
-		}
-		phase.set("quiet")
-		select {
-		case <-ctx.Done():
-		case <-time.After(t.QuietPeriod):
-		}
-		if ctx.Err() == nil {
-			phase.set("final")
-			log.Info("final reads", "keys", len(wl.Keys()), "nodes", len(nodes))
-			finalLimit := t.OpTimeout*time.Duration(len(wl.Keys())*t.Nodes/t.Concurrency+2) + t.OpTimeout
-			if e := p.run(ctx, generator.TimeLimit(finalLimit, wl.FinalReads())); e != nil {
-				errs = append(errs, e)
-			}
-		}
-		res.Interrupted = ctx.Err() != nil
-	}
-	p.close()
-	res.Invoked, res.OK, res.Fail, res.Info = p.stats.Invoked.Load(), p.stats.OK.Load(), p.stats.Fail.Load(), p.stats.Info.Load()
-	res.Nemesis = nem.Stats()
-	if e := closeRec(); e != nil {
-		errs = append(errs, e)
-	}
-	phase.set("stopping")
-	log.Info("stopping the cluster")
-	if e := closeCluster(); e != nil {
-		errs = append(errs, fmt.Errorf("stop the cluster: %w", e))
-	}
+	r.fail(r.closeRecorder())
+	r.phase.set("stopping")
+	r.fail(r.stopCluster(ctx))
 	stopProgress()
 
 	// Check what was recorded, even after an interrupt or a failure.
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), checkTimeout)
 	defer cancel()
-	log.Info("checking", "checkers", res.Checkers)
-	hist, rerr := history.ReadFile(filepath.Join(dir, "history.jsonl"))
+	r.check(cctx)
+	r.writeMeta()
+	if r.t.Report != nil {
+		if e := r.t.Report(cctx, r.res.Dir); e != nil {
+			r.fail(fmt.Errorf("write the report: %w", e))
+		}
+	}
+	return r.res, errors.Join(r.errs...)
+}
+
+// run is one Run in progress: each step below is one phase of it.
+type run struct {
+	t     Test
+	res   RunResult
+	start time.Time
+	wl    Workload
+	nem   Nemesis
+	rec   *history.Recorder
+	cl    Cluster
+	nodes []Node
+	pool  *pool
+	phase phaseBox
+	errs  []error // failures that do not stop the run
+
+	recClosed, clStopped bool
+}
+
+func (r *run) fail(err error) {
+	if err != nil {
+		r.errs = append(r.errs, err)
+	}
+}
+
+// prepare validates the test, makes the run directory, writes test.json
+// and opens the history recorder: a bad option or an unwritable directory
+// fails here, before any node starts.
+func (r *run) prepare() error {
+	t := &r.t
+	t.defaults()
+	r.res.Seed = t.Seed
+	if t.System == nil || t.Backend == nil {
+		return errors.New("harness: a test needs a System and a Backend")
+	}
+	r.res.Backend = t.Backend.Name()
+	if t.CustomWorkload != nil {
+		r.wl = t.CustomWorkload
+	} else {
+		wl, err := t.workload()
+		if err != nil {
+			return err
+		}
+		r.wl, r.res.Checkers = wl, wl.Checkers
+	}
+	if len(t.Checkers) > 0 {
+		r.res.Checkers = t.Checkers
+	}
+	r.res.Checkers = slices.Clone(r.res.Checkers) // appended to below
+	for _, c := range t.CustomCheckers {
+		r.res.Checkers = append(r.res.Checkers, c.Name())
+	}
+	if len(r.res.Checkers) == 0 {
+		return errors.New("harness: a custom workload needs checkers: set Test.Checkers or Test.CustomCheckers")
+	}
+	if t.CustomNemesis != nil {
+		r.nem = t.CustomNemesis
+	} else {
+		if _, err := nemesis.ParseSpec(strings.Join(t.Nemesis, ",")); err != nil {
+			return err
+		}
+		nem, err := nemesis.New(nemesis.Config{Faults: t.Nemesis, Interval: t.NemesisInterval, Seed: t.Seed, Partitions: t.Partitions, Packets: t.PacketModes})
+		if err != nil {
+			return fmt.Errorf("nemesis: %w", err)
+		}
+		r.nem = nem
+	}
+	r.start = time.Now()
+	dir, err := makeRunDir(t.RunsDir, t.Name, r.start)
+	if err != nil {
+		return err
+	}
+	r.res.Dir = dir
+	if err := writeJSON(filepath.Join(dir, "test.json"), t.meta(r.res, r.start)); err != nil {
+		return err
+	}
+	if err := linkLatest(t.RunsDir, dir); err != nil {
+		t.Logger.Warn("could not link runs/latest", "err", err)
+	}
+	r.rec, err = history.NewRecorder(filepath.Join(dir, "history.jsonl"))
+	return err
+}
+
+func (r *run) closeRecorder() error {
+	if r.recClosed || r.rec == nil {
+		return nil
+	}
+	r.recClosed = true
+	return r.rec.Close()
+}
+
+// startCluster starts the nodes; the backend returns once each answers
+// Ready.
+func (r *run) startCluster(ctx context.Context) error {
+	t := &r.t
+	r.phase.set("starting")
+	t.Logger.Info("starting cluster", "backend", r.res.Backend, "nodes", t.Nodes, "system", t.System.Name(), "dir", r.res.Dir)
+	spec := ClusterSpec{RunID: runID(t.Name, r.start), Nodes: t.Nodes, Dir: r.res.Dir, LazyFSKeepNames: t.PowerKeepsNames}
+	for _, f := range t.Nemesis {
+		spec.LazyFS = spec.LazyFS || slices.Contains(nemesis.NeedsLazyFS, f)
+	}
+	cl, err := t.Backend.Start(ctx, t.System, spec)
+	if err != nil {
+		return fmt.Errorf("start the cluster: %w", err)
+	}
+	r.cl, r.nodes = cl, cl.Nodes() // ready: Start waits for it
+	t.Logger.Info("cluster ready", "nodes", len(r.nodes))
+	if pr, ok := t.System.(Preparer); ok {
+		pctx, cancel := context.WithTimeout(ctx, readyTimeout)
+		err := pr.Prepare(pctx, r.nodes)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("prepare %s for the workload: %w", t.System.Name(), err)
+		}
+	}
+	return nil
+}
+
+// stopCluster stops the nodes (once), with a fresh context so that it
+// works after an interrupt.
+func (r *run) stopCluster(ctx context.Context) error {
+	if r.clStopped || r.cl == nil { // not started, or stopped already
+		return nil
+	}
+	r.clStopped = true
+	r.t.Logger.Info("stopping the cluster")
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
+	defer cancel()
+	if err := r.cl.Close(cctx); err != nil {
+		return fmt.Errorf("stop the cluster: %w", err)
+	}
+	return nil
+}
+
+// mainPhase drives the workload for TimeLimit with the nemesis alongside.
+// It reports whether the run may go on to heal and read (not interrupted,
+// no harness failure).
+func (r *run) mainPhase(ctx context.Context) bool {
+	r.phase.set("main")
+	mainCtx, cancelMain := context.WithCancel(ctx)
+	defer cancelMain()
+	nemCtx, stopNem := context.WithCancel(mainCtx)
+	var nemErr error
+	var nemWG sync.WaitGroup
+	nemWG.Add(1)
+	go func() {
+		defer nemWG.Done()
+		if e := r.nem.Run(nemCtx, r.target(), r.rec); e != nil && nemCtx.Err() == nil {
+			nemErr = e // already says "nemesis: ..."
+			r.t.Logger.Error("nemesis failed; stopping the run", "err", e)
+			cancelMain()
+		}
+	}()
+	gen := generator.TimeLimit(r.t.TimeLimit, generator.Rate(r.t.Rate, r.wl.Generator()))
+	poolErr := r.pool.run(mainCtx, gen)
+	stopNem()
+	nemWG.Wait()
+	r.fail(poolErr)
+	r.fail(nemErr)
+	return ctx.Err() == nil && poolErr == nil
+}
+
+func (r *run) target() target { return target{c: r.cl, sys: r.t.System} }
+
+// heal ends every fault and waits until the nodes answer again (the heal
+// restarted and resumed them).
+func (r *run) heal(ctx context.Context) {
+	r.phase.set("heal")
+	r.t.Logger.Info("main phase done; healing", "ops", r.pool.stats.Invoked.Load())
+	hctx, cancel := context.WithTimeout(ctx, healTimeout)
+	if e := r.nem.Heal(hctx, r.target(), r.rec); e != nil {
+		r.fail(fmt.Errorf("heal: %w", e))
+	}
+	cancel()
+	if e := waitReady(ctx, r.t.System, r.nodes); e != nil && ctx.Err() == nil {
+		r.t.Logger.Warn("cluster not fully recovered after heal; final reads go on", "err", e)
+	}
+}
+
+// quiet gives replicas QuietPeriod to converge.
+func (r *run) quiet(ctx context.Context) {
+	r.phase.set("quiet")
+	select {
+	case <-ctx.Done():
+	case <-time.After(r.t.QuietPeriod):
+	}
+}
+
+// finalReads reads every key the workload touched on every node.
+func (r *run) finalReads(ctx context.Context) {
+	if ctx.Err() != nil {
+		return
+	}
+	t := &r.t
+	r.phase.set("final")
+	t.Logger.Info("final reads", "keys", len(r.wl.Keys()), "nodes", len(r.nodes))
+	limit := t.OpTimeout*time.Duration(len(r.wl.Keys())*t.Nodes/t.Concurrency+2) + t.OpTimeout
+	r.fail(r.pool.run(ctx, generator.TimeLimit(limit, r.wl.FinalReads())))
+}
+
+// check reads the history back (which validates the contract) and runs
+// the checkers; results.json holds their verdicts.
+func (r *run) check(ctx context.Context) {
+	r.t.Logger.Info("checking", "checkers", r.res.Checkers)
+	hist, err := history.ReadFile(filepath.Join(r.res.Dir, "history.jsonl"))
 	for _, w := range hist.Warnings {
-		log.Warn("history", "warning", w)
+		r.t.Logger.Warn("history", "warning", w)
 	}
-	switch {
-	case rerr != nil:
-		res.CheckErr = fmt.Errorf("read the history back: %w", rerr)
-		errs = append(errs, res.CheckErr)
-	default:
-		sum, cerr := checkers.CheckAll(cctx, hist.Events, res.Checkers, t.CheckerOptions)
-		if cerr != nil {
-			res.CheckErr = fmt.Errorf("check: %w", cerr)
-		} else {
-			res.Summary, res.Checked = sum, true
-			if e := writeJSON(filepath.Join(dir, "results.json"), sum); e != nil {
-				errs = append(errs, e)
-			}
+	if err != nil {
+		r.res.CheckErr = fmt.Errorf("read the history back: %w", err)
+		r.fail(r.res.CheckErr)
+		return
+	}
+	named := r.res.Checkers[:len(r.res.Checkers)-len(r.t.CustomCheckers)]
+	var sum checkers.Summary
+	if len(named) > 0 {
+		sum, err = checkers.CheckAll(ctx, hist.Events, named, r.t.CheckerOptions)
+		if err != nil {
+			r.res.CheckErr = fmt.Errorf("check: %w", err)
+			return
 		}
+	} else {
+		sum.Valid = checkers.Valid // the custom checkers below decide
 	}
-	meta = t.meta(res, start)
+	for _, c := range r.t.CustomCheckers {
+		res := c.Check(ctx, hist.Events)
+		sum.Valid = sum.Valid.Merge(res.Valid)
+		sum.Results = append(sum.Results, res)
+	}
+	r.res.Summary, r.res.Checked = sum, true
+	r.fail(writeJSON(filepath.Join(r.res.Dir, "results.json"), sum))
+}
+
+// writeMeta rewrites test.json with the end of the run.
+func (r *run) writeMeta() {
+	meta := r.t.meta(r.res, r.start)
 	meta["end"] = time.Now().UTC().Format(time.RFC3339Nano)
-	meta["interrupted"] = res.Interrupted
-	meta["nemesis_stats"] = res.Nemesis
-	if e := writeJSON(filepath.Join(dir, "test.json"), meta); e != nil {
-		errs = append(errs, e)
+	meta["interrupted"] = r.res.Interrupted
+	meta["nemesis_stats"] = r.res.Nemesis
+	r.fail(writeJSON(filepath.Join(r.res.Dir, "test.json"), meta))
+}
+
+// workloadName and nemesisNames are what test.json and the default name
+// say of the workload and the nemesis: their names, or "custom".
+func (t *Test) workloadName() string {
+	if t.CustomWorkload != nil && t.Workload == "" {
+		return "custom"
 	}
-	if t.Report != nil {
-		if e := t.Report(cctx, dir); e != nil {
-			errs = append(errs, fmt.Errorf("write the report: %w", e))
-		}
+	return t.Workload
+}
+
+func (t *Test) nemesisNames() []string {
+	if t.CustomNemesis != nil && len(t.Nemesis) == 0 {
+		return []string{"custom"}
 	}
-	return res, errors.Join(errs...)
+	return t.Nemesis
 }
 
 // workload sets up t's workload for its model, with cas when the system
@@ -407,21 +517,24 @@ func (t *Test) meta(res RunResult, start time.Time) map[string]any {
 	for k, v := range t.Options {
 		m[k] = v
 	}
-	nem := t.Nemesis
+	nem := t.nemesisNames()
 	if nem == nil {
 		nem = []string{}
+	}
+	if p, ok := t.System.(Promiser); ok {
+		m["promised"] = p.Promise().Model
 	}
 	for k, v := range map[string]any{
 		"name":              t.Name,
 		"system":            t.System.Name(),
 		"model":             t.Model,
-		"workload":          t.Workload,
+		"workload":          t.workloadName(),
 		"sticky":            t.Sticky,
 		"checkers":          res.Checkers,
 		"nemesis":           nem,
 		"nemesis_interval":  t.NemesisInterval.String(),
-		"power_keeps_names": t.PowerKeepsNames,
 		"nodes":             t.Nodes,
+		"power_keeps_names": t.PowerKeepsNames,
 		"concurrency":       t.Concurrency,
 		"rate":              t.Rate,
 		"time_limit":        t.TimeLimit.String(),
@@ -476,7 +589,7 @@ func (p *phaseBox) get() string  { p.mu.Lock(); defer p.mu.Unlock(); return p.v 
 
 // startProgress calls t.Progress about once a second until the returned
 // function is called (idempotent).
-func (t *Test) startProgress(st *Stats, phase *phaseBox, nem *nemesis.Nemesis, zero time.Time) func() {
+func (t *Test) startProgress(st *Stats, phase *phaseBox, nem Nemesis, zero time.Time) func() {
 	if t.Progress == nil {
 		return func() {}
 	}

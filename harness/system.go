@@ -2,10 +2,9 @@ package harness
 
 import (
 	"context"
-	"encoding/json"
 	"time"
 
-	"github.com/faultline/faultline/history"
+	"github.com/faultline/faultline/generator"
 )
 
 // System is a contract other modules implement (harness/refstore, a
@@ -65,23 +64,13 @@ type Client interface {
 	Close() error
 }
 
-// Op is an operation a generator asks a process to perform.
-type Op struct {
-	F     string
-	Key   string
-	Value json.RawMessage // write: v, cas: [expected, new], read: null
-	// Node, when >= 0, asks the process to send this op to nodes[Node]
-	// (final reads use it); -1 leaves the process on its current node.
-	Node  int
-	Final bool
-}
+// Op is an operation for a Client to perform: the generators' own type,
+// so what a workload emits is what a client gets (see generator.Op).
+type Op = generator.Op
 
-// Completion is how an operation ended.
-type Completion struct {
-	Type  history.Type // OK, Fail or Info
-	Value json.RawMessage
-	Error string
-}
+// Completion is how an operation ended (see generator.Completion): OK,
+// Fail or Info, with the value read and the error.
+type Completion = generator.Completion
 
 // ClockSkewer is implemented by systems whose nodes take a clock offset
 // through an API (the reference store's admin clock), so the clock nemesis

@@ -11,7 +11,9 @@ import (
 
 // target adapts a running Cluster and its System into the nemesis's
 // Target: cluster faults go to the backend, clock skew and leader lookup
-// to the system when it supports them.
+// to the system when it supports them. The nemesis defines Target itself
+// (it cannot import harness, which imports it), by node id rather than
+// Node, because its schedules are pure and know only ids.
 type target struct {
 	c   Cluster
 	sys System

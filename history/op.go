@@ -10,7 +10,9 @@ import (
 // take effect at any point after its invocation, so it stays open forever.
 const Never int64 = math.MaxInt64
 
-// Op is a client operation: an invoke paired with its completion.
+// Op is a client operation as the checkers read it: an invoke paired with
+// its completion, with both times. (generator.Op is what is asked of a
+// client; this is what the history says happened to it.)
 type Op struct {
 	Process int
 	F       string

@@ -61,7 +61,7 @@ func (r *register) Next(ctx generator.Context) generator.Step {
 }
 
 func (r *register) Update(ctx generator.Context, op generator.Op, c generator.Completion) {
-	if c.Type != string(history.OK) {
+	if c.Type != history.OK {
 		return
 	}
 	var v json.RawMessage

@@ -69,7 +69,7 @@ type rotating struct {
 func (r *rotating) Next(ctx generator.Context) generator.Step { return r.g.Next(ctx) }
 
 func (r *rotating) Update(ctx generator.Context, op generator.Op, c generator.Completion) {
-	r.k.completed(op.Key, c.Type)
+	r.k.completed(op.Key, string(c.Type))
 	if u, ok := r.g.(generator.Updater); ok {
 		u.Update(ctx, op, c)
 	}

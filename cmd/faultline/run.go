@@ -2,14 +2,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"os/signal"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -21,8 +18,9 @@ import (
 
 	"github.com/faultline/faultline/checkers"
 	"github.com/faultline/faultline/harness"
+	"github.com/faultline/faultline/harness/backends"
 	"github.com/faultline/faultline/harness/docker"
-	"github.com/faultline/faultline/harness/local"
+	"github.com/faultline/faultline/harness/nodebin"
 	"github.com/faultline/faultline/harness/refstore"
 	"github.com/faultline/faultline/nemesis"
 	"github.com/faultline/faultline/results"
@@ -31,17 +29,9 @@ import (
 	"github.com/faultline/faultline/workloads"
 )
 
-// Backends names the valid --backend values.
-var backends = []string{"docker", "local"}
-
 // dockerAvailable reports whether a Docker daemon answers (the docker
-// backend is the default then).
+// backend is the default then); tests replace it.
 var dockerAvailable = docker.Available
-
-// newDockerBackend returns the docker backend.
-var newDockerBackend = func(log *slog.Logger) (harness.Backend, error) {
-	return docker.New(docker.Options{Logger: log})
-}
 
 type runFlags struct {
 	mode, model, workload, nemesis, backend, out, storenode, faults string
@@ -169,8 +159,8 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 	if err != nil {
 		return usageErr("--faults: %w", err)
 	}
-	if f.backend != "" && !slices.Contains(backends, f.backend) {
-		return usageErr("--backend: unknown backend %q: valid backends are %s", f.backend, strings.Join(backends, ", "))
+	if f.backend != "" && !slices.Contains(backends.Names, f.backend) {
+		return usageErr("--backend: unknown backend %q: valid backends are %s", f.backend, strings.Join(backends.Names, ", "))
 	}
 	switch {
 	case f.nodes < 1:
@@ -196,10 +186,12 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 	isEtcd := f.system == "etcd"
 	if isEtcd {
 		switch {
-		case cmd.Flags().Changed("mode") && mode != store.Strong:
-			return usageErr("--mode %s: --mode configures the reference store; etcd is checked as linearizable (with --serializable its reads may be stale, which the linearizable checker finds)", mode)
+		case cmd.Flags().Changed("mode"):
+			return usageErr("--mode %s: --mode configures the reference store; etcd promises linearizable (--model chooses another model to check; with --serializable its reads may be stale, which the linearizable checker finds)", mode)
 		case len(storeFaults) > 0:
 			return usageErr("--faults: the deliberate faults are the reference store's; etcd has none")
+		case slices.Contains(faultsList, "clock"):
+			return usageErr("--nemesis %s: etcd has no API to skew a node's clock, so the clock nemesis cannot be applied to it; name the others (e.g. --nemesis %s)", f.nemesis, strings.Join(etcdFaults(faultsList), ","))
 		}
 		if err := etcdBackendOK(f.backend); err != nil {
 			return err
@@ -248,40 +240,24 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 		stop()
 	}()
 
-	backendName := f.backend
-	if backendName == "" {
-		backendName = "local"
+	if isEtcd && f.backend == "" {
 		actx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		if dockerAvailable(actx) {
-			backendName = "docker"
-		}
+		up := dockerAvailable(actx)
 		cancel()
-		if isEtcd && backendName == "local" {
+		if !up {
 			return usageErr("--system etcd: no Docker daemon answers: %w", errEtcdLocal)
 		}
-		log.Info("backend chosen", "backend", backendName, "why", map[bool]string{true: "a Docker daemon answers", false: "no Docker daemon answers"}[backendName == "docker"])
 	}
-	var backend harness.Backend
-	switch backendName {
-	case "docker":
-		if f.backend == "docker" {
-			actx, cancel := context.WithTimeout(ctx, 3*time.Second)
-			up := dockerAvailable(actx)
-			cancel()
-			if !up {
-				return &exitError{code: 3, err: errors.New("--backend docker: no Docker daemon answers (is it running, and is DOCKER_HOST right?); use --backend local to run nodes as local processes")}
-			}
-		}
-		backend, err = newDockerBackend(log)
-		if err != nil {
-			return &exitError{code: 3, err: fmt.Errorf("docker backend: %w (use --backend local to run nodes as local processes)", err)}
-		}
-	default:
-		backend = local.New(local.Options{BasePort: f.basePort})
+	backend, err := backends.New(ctx, f.backend, backends.Options{Logger: log, BasePort: f.basePort, Available: dockerAvailable,
+		Hint: "use --backend local to run nodes as local processes"})
+	if err != nil {
+		return &exitError{code: 3, err: fmt.Errorf("--backend: %w", err)}
 	}
+	backendName := backend.Name()
 
 	var sys harness.System
-	options := map[string]any{"faults": storeFaults.List(), "storenode": bin, "command": strings.Join(os.Args, " ")}
+	name := runName(string(mode), f.workload, faultsList)
+	options := map[string]any{"mode": string(mode), "faults": storeFaults.List(), "storenode": bin, "command": strings.Join(os.Args, " ")}
 	if isEtcd {
 		eb, err := etcdBinary(ctx, f.etcd, log)
 		if err != nil {
@@ -291,11 +267,9 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 		if err != nil {
 			return err
 		}
-		sys = es
-		delete(options, "storenode")
-		for k, v := range es.Options() {
-			options[k] = v
-		}
+		sys, name = es, runName(etcdModeLabel(f.serializable), f.workload, faultsList)
+		options = es.Options()
+		options["command"] = strings.Join(os.Args, " ")
 	} else if isNats {
 		nb, err := natsBinary(ctx, f.nats, log)
 		if err != nil {
@@ -305,12 +279,9 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 		if err != nil {
 			return err
 		}
-		sys = ns
-		delete(options, "storenode")
-		delete(options, "faults")
-		for k, v := range ns.Options() {
-			options[k] = v
-		}
+		sys, name = ns, runName(natsModeLabel(ns), f.workload, faultsList)
+		options = ns.Options()
+		options["command"] = strings.Join(os.Args, " ")
 	} else {
 		rs, err := refstore.New(bin, mode, storeFaults.List())
 		if err != nil {
@@ -320,7 +291,7 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 	}
 	t := harness.Test{
 		System: sys, Backend: backend,
-		Name:  runName(string(mode), f.workload, faultsList),
+		Name:  name,
 		Model: f.model, Workload: f.workload, Sticky: f.sticky,
 		KeyOps: f.keyOps, KeyUnknown: f.keyUnknown,
 		Nemesis: faultsList, NemesisInterval: f.nemesisInterval,
@@ -328,20 +299,9 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 		Nodes: f.nodes, Concurrency: f.concurrency, Rate: f.rate,
 		TimeLimit: f.timeLimit, OpTimeout: f.opTimeout, QuietPeriod: f.quiet,
 		Seed: seed, RunsDir: f.out,
-		CheckerOptions: checkers.Options{Timeout: f.checkTimeout, SearchMemory: int64(f.searchMemory)},
-		Options:        options,
-		Logger:         log,
-		Report:         results.WriteReports,
-	}
-	if isEtcd {
-		nem := "none"
-		if len(faultsList) > 0 {
-			nem = strings.Join(faultsList, "+")
-		}
-		t.Name = fmt.Sprintf("%s-%s-%s", etcdModeLabel(f.serializable), f.workload, nem)
-	}
-	if ns, ok := sys.(*nats.System); ok {
-		t.Name = runName(natsModeLabel(ns), f.workload, faultsList)
+		Options: options,
+		Logger:  log,
+		Report:  results.WriteReports,
 	}
 	t.PowerKeepsNames = keepNames
 	t.Progress = progress.print
@@ -428,30 +388,7 @@ func runName(mode, workload string, faults []string) string {
 // findStorenode finds the storenode binary: the flag, next to the
 // faultline executable, ./bin/storenode, then PATH.
 func findStorenode(flag string) (string, error) {
-	if flag != "" {
-		if st, err := os.Stat(flag); err != nil || st.IsDir() {
-			return "", fmt.Errorf("--storenode %q: no such binary (build it with `make build`)", flag)
-		}
-		return filepath.Abs(flag)
-	}
-	var tried []string
-	if exe, err := os.Executable(); err == nil {
-		p := filepath.Join(filepath.Dir(exe), "storenode")
-		tried = append(tried, p)
-		if st, err := os.Stat(p); err == nil && !st.IsDir() {
-			return p, nil
-		}
-	}
-	p := filepath.Join("bin", "storenode")
-	tried = append(tried, p)
-	if st, err := os.Stat(p); err == nil && !st.IsDir() {
-		return filepath.Abs(p)
-	}
-	tried = append(tried, "$PATH")
-	if p, err := exec.LookPath("storenode"); err == nil {
-		return filepath.Abs(p)
-	}
-	return "", fmt.Errorf("storenode binary not found (looked at %s): run `make build`, or pass --storenode", strings.Join(tried, ", "))
+	return nodebin.Find(nodebin.Spec{Name: "storenode", Path: flag, Flag: "--storenode"})
 }
 
 // progressPrinter shows progress: a line redrawn in place on a terminal,

@@ -1,143 +1,16 @@
 package main
 
-// storenode netfault: the network-fault helper, run inside a node's
-// container (docker exec) to write faults into the container's own network
-// namespace. It needs CAP_NET_ADMIN (the docker backend adds it). The
-// docker backend normally writes the same rules from the host, into
-// /proc/<pid>/ns/net; this helper is the way in when the harness does not
-// run on the docker host, and the tool for a person inspecting a node.
-//
-//	storenode netfault drop [--from ip,ip,...]   drop packets from these IPs (none: heal)
-//	storenode netfault drops                     list the IPs dropped now
-//	storenode netfault packet [--iface eth0] [--delay 100ms] [--jitter 10ms]
-//	                          [--loss 5] [--duplicate 5] [--reorder 25]
-//	                                             set the packet fault (no numbers: clear)
-//	storenode netfault probe [--timeout 1s] host:port
-//	                                             can this namespace open a TCP connection?
-//
-// Exit codes: 0 done (probe: connected), 1 the fault could not be applied
-// (probe: not connected), 2 bad usage.
+// storenode netfault: the network-fault helper (internal/netfaultcli), run
+// inside a node's container. The docker backend packs its own copy,
+// faultline-netfault, into every node image and uses that; this subcommand
+// stays for a person inspecting a storenode container by hand.
 
 import (
-	"flag"
-	"fmt"
-	"io"
-	"net/netip"
 	"os"
-	"strings"
-	"time"
 
-	"github.com/faultline/faultline/nemesis/netfault"
+	"github.com/faultline/faultline/internal/netfaultcli"
 )
 
-const netfaultUsage = `usage: storenode netfault <command> [flags]
-commands:
-  drop [--from ip,ip,...]     drop every packet from these IPv4 addresses (no --from: heal)
-  drops                       list the addresses dropped now
-  packet [--iface eth0] [--delay d] [--jitter d] [--loss %] [--duplicate %] [--reorder %]
-                              set the interface's packet fault (no numbers: clear it)
-  probe [--timeout 1s] host:port
-                              open a TCP connection from this namespace (exit 0 if it connects)
-`
-
 func runNetfault(args []string) int {
-	return netfaultMain(args, os.Stdout, os.Stderr)
-}
-
-func netfaultMain(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, netfaultUsage)
-		return 2
-	}
-	cmd, rest := args[0], args[1:]
-	fs := flag.NewFlagSet("storenode netfault "+cmd, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	usage := func(format string, a ...any) int {
-		fmt.Fprintf(stderr, "storenode netfault: "+format+"\n", a...)
-		fmt.Fprint(stderr, netfaultUsage)
-		return 2
-	}
-	switch cmd {
-	case "drop":
-		from := fs.String("from", "", "comma-separated IPv4 addresses whose packets to drop")
-		if err := fs.Parse(rest); err != nil {
-			return 2
-		}
-		if fs.NArg() > 0 {
-			return usage("drop takes no arguments, got %q (use --from ip,ip)", fs.Args())
-		}
-		var addrs []netip.Addr
-		for _, s := range strings.Split(*from, ",") {
-			if s = strings.TrimSpace(s); s == "" {
-				continue
-			}
-			a, err := netip.ParseAddr(s)
-			if err != nil || !a.Is4() {
-				return usage("--from: %q is not an IPv4 address (write e.g. 10.213.4.12)", s)
-			}
-			addrs = append(addrs, a)
-		}
-		if err := netfault.SetDrops("", addrs); err != nil {
-			fmt.Fprintln(stderr, "storenode netfault:", err)
-			return 1
-		}
-		fmt.Fprintf(stdout, "dropping packets from %d addresses\n", len(addrs))
-		return 0
-	case "drops":
-		if err := fs.Parse(rest); err != nil {
-			return 2
-		}
-		addrs, err := netfault.Drops("")
-		if err != nil {
-			fmt.Fprintln(stderr, "storenode netfault:", err)
-			return 1
-		}
-		for _, a := range addrs {
-			fmt.Fprintln(stdout, a)
-		}
-		return 0
-	case "packet":
-		var p netfault.Packet
-		iface := fs.String("iface", "eth0", "interface")
-		fs.DurationVar(&p.Delay, "delay", 0, "added delay")
-		fs.DurationVar(&p.Jitter, "jitter", 0, "delay jitter")
-		fs.Float64Var(&p.Loss, "loss", 0, "percent of packets lost")
-		fs.Float64Var(&p.Duplicate, "duplicate", 0, "percent of packets duplicated")
-		fs.Float64Var(&p.Reorder, "reorder", 0, "percent of packets reordered (needs --delay)")
-		if err := fs.Parse(rest); err != nil {
-			return 2
-		}
-		if err := p.Validate(); err != nil {
-			return usage("%v", err)
-		}
-		how, err := netfault.SetPacket("", *iface, p)
-		if err != nil {
-			fmt.Fprintln(stderr, "storenode netfault:", err)
-			return 1
-		}
-		if p.IsZero() {
-			fmt.Fprintf(stdout, "packet fault on %s cleared\n", *iface)
-		} else {
-			fmt.Fprintf(stdout, "packet fault on %s set via %s: %+v\n", *iface, how, p)
-		}
-		return 0
-	case "probe":
-		timeout := fs.Duration("timeout", time.Second, "connect timeout")
-		if err := fs.Parse(rest); err != nil {
-			return 2
-		}
-		if fs.NArg() != 1 {
-			return usage("probe takes one host:port, got %d arguments", fs.NArg())
-		}
-		if err := netfault.Probe("", fs.Arg(0), *timeout); err != nil {
-			fmt.Fprintf(stdout, "unreachable %s: %v\n", fs.Arg(0), err)
-			return 1
-		}
-		fmt.Fprintf(stdout, "connected %s\n", fs.Arg(0))
-		return 0
-	case "-h", "--help", "help":
-		fmt.Fprint(stdout, netfaultUsage)
-		return 0
-	}
-	return usage("unknown command %q", cmd)
+	return netfaultcli.Main("storenode netfault", args, os.Stdout, os.Stderr)
 }

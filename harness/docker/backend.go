@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/docker/docker/client"
@@ -35,6 +36,9 @@ type Options struct {
 	// storenode), "" (auto) uses host when it can open the namespace and
 	// exec otherwise.
 	NetFault string
+	// Helper is the static network-fault helper (cmd/faultline-netfault)
+	// packed into every node image; "" finds or builds it (FindHelper).
+	Helper string
 }
 
 // Backend starts clusters of containers. It implements harness.Backend.
@@ -42,6 +46,9 @@ type Backend struct {
 	cli  *client.Client
 	opts Options
 	log  *slog.Logger
+
+	helperOnce sync.Once
+	helperBin  []byte // nil: no helper
 }
 
 var _ harness.Backend = (*Backend)(nil)

@@ -18,7 +18,7 @@ func BenchmarkStart5(b *testing.B) {
 	requireDocker(b)
 	be := newBackend(b)
 	sys := newTestSystem(b)
-	if _, err := be.ensureImage(context.Background(), sys.Binary()); err != nil {
+	if _, _, err := be.ensureImage(context.Background(), sys.Binary()); err != nil {
 		b.Fatal(err)
 	}
 	var closeTotal time.Duration

@@ -49,6 +49,7 @@ type Cluster struct {
 	dir    string
 	sys    harness.System
 	image  string
+	helper bool // the image has the network-fault helper
 
 	netName   string
 	subnet    netip.Prefix
@@ -148,11 +149,11 @@ func (b *Backend) StartCluster(ctx context.Context, sys harness.System, spec har
 		return nil, err
 	}
 
-	ref, err := b.ensureImage(ctx, sys.Binary())
+	ref, helper, err := b.ensureImage(ctx, sys.Binary())
 	if err != nil {
 		return fail(err)
 	}
-	c.image = ref
+	c.image, c.helper = ref, helper
 	if err := c.createNetwork(ctx); err != nil {
 		return fail(err)
 	}

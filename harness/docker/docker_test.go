@@ -29,9 +29,9 @@ func TestImageIsCachedByHash(t *testing.T) {
 	sys := newTestSystem(t)
 	b := newBackend(t)
 	ctx := context.Background()
-	ref1, err := b.ensureImage(ctx, sys.Binary())
+	ref1, _, err := b.ensureImage(ctx, sys.Binary())
 	require.NoError(t, err)
-	ref2, err := b.ensureImage(ctx, sys.Binary())
+	ref2, _, err := b.ensureImage(ctx, sys.Binary())
 	require.NoError(t, err)
 	assert.Equal(t, ref1, ref2)
 	assert.Regexp(t, `^faultline/testnode:[0-9a-f]{12}$`, ref1)
@@ -62,7 +62,7 @@ func TestImageCacheIsPruned(t *testing.T) {
 		// Bytes appended to an ELF file change its hash, not its program.
 		bin := filepath.Join(t.TempDir(), name)
 		require.NoError(t, os.WriteFile(bin, append(append([]byte{}, orig...), byte(i)), 0o755))
-		ref, err := b.ensureImage(ctx, bin)
+		ref, _, err := b.ensureImage(ctx, bin)
 		require.NoError(t, err)
 		refs = append(refs, ref)
 		time.Sleep(1100 * time.Millisecond) // image creation times are in seconds
@@ -83,7 +83,7 @@ func TestImageRejectsDynamicBinary(t *testing.T) {
 	// /bin/sh is dynamically linked on every distribution this runs on.
 	sh, err := filepath.EvalSymlinks("/bin/sh")
 	require.NoError(t, err)
-	_, err = b.ensureImage(context.Background(), sh)
+	_, _, err = b.ensureImage(context.Background(), sh)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "CGO_ENABLED=0")
 }
@@ -345,4 +345,38 @@ func TestPauseAndPacketFaults(t *testing.T) {
 		require.NoError(t, c.Restart(ctx, "n2"))
 		require.NoError(t, c.waitNodeReady(qctx, c.nodes[1]))
 	})
+}
+
+// A node binary that knows nothing of faultline (testnode has no netfault
+// subcommand) still gets partitions and packet faults when the harness
+// cannot reach the namespaces from the host: the image carries the
+// network-fault helper.
+func TestNetFaultHelperForAnyBinary(t *testing.T) {
+	requireDocker(t)
+	t.Parallel()
+	b, err := New(Options{NoReap: true, NetFault: "exec", ReadyTimeout: 30 * time.Second})
+	require.NoError(t, err)
+	c := startCluster(t, b, newTestSystem(t), 3)
+	require.True(t, c.helper, "the image has the helper")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	require.NoError(t, c.Partition(ctx, nemesis.Isolate([]string{"n1", "n2", "n3"}, "n1")))
+	drops, err := c.Drops(ctx, "n1")
+	require.NoError(t, err)
+	assert.Len(t, drops, 2)
+	for pair, ok := range linkMatrix(t, c) {
+		want := pair[0] != "n1" && pair[1] != "n1"
+		assert.Equal(t, want, ok, "link %s -> %s", pair[0], pair[1])
+	}
+	require.NoError(t, c.Partition(ctx, nil))
+	for pair, ok := range linkMatrix(t, c) {
+		assert.True(t, ok, "after heal, link %s -> %s must work", pair[0], pair[1])
+	}
+	require.NoError(t, c.Packet(ctx, "n2", nemesis.PacketFault{Loss: 100}))
+	peer, err := c.PeerAddr("n3")
+	require.NoError(t, err)
+	assert.Error(t, c.Probe(ctx, "n2", peer, probeTimeout), "100%% loss on n2")
+	require.NoError(t, c.Packet(ctx, "n2", nemesis.PacketFault{}))
+	assert.NoError(t, c.Probe(ctx, "n2", peer, probeTimeout), "loss cleared")
 }

@@ -64,9 +64,13 @@ func (c *Cluster) useExec(err error) bool {
 	return c.b.opts.NetFault != "host" && errors.Is(err, errNoHostNS)
 }
 
-// netfaultExec runs `/<binary> netfault args...` in n's container.
+// netfaultExec runs the network-fault helper with args in n's container:
+// /faultline-netfault when the image has it, else `/<binary> netfault`.
 func (c *Cluster) netfaultExec(ctx context.Context, n *node, args ...string) (string, error) {
 	cmd := append([]string{"/" + binaryName(c.sys.Binary()), "netfault"}, args...)
+	if c.helper {
+		cmd = append([]string{"/" + HelperName}, args...)
+	}
 	out, code, err := c.Exec(ctx, n.id, cmd...)
 	if err != nil {
 		return out, err

@@ -42,41 +42,54 @@ func binaryName(binary string) string {
 }
 
 // ensureImage returns the reference of the node image for binary, making
-// it (FROM scratch: the binary at /<name>, an empty /data and /tmp) if it is
-// not cached yet.
-func (b *Backend) ensureImage(ctx context.Context, binary string) (string, error) {
+// it (FROM scratch: the binary at /<name>, the network-fault helper at
+// /faultline-netfault when there is one, an empty /data and /tmp) if it is
+// not cached yet. It reports whether the image has the helper.
+func (b *Backend) ensureImage(ctx context.Context, binary string) (ref string, withHelper bool, err error) {
 	bin, err := os.ReadFile(binary)
 	if err != nil {
-		return "", fmt.Errorf("docker backend: read the node binary: %w", err)
+		return "", false, fmt.Errorf("docker backend: read the node binary: %w", err)
 	}
 	if !isStaticELF(bin) {
-		return "", fmt.Errorf("docker backend: %s is not a statically linked Linux ELF binary: build it with CGO_ENABLED=0 GOOS=linux (the node image is FROM scratch, with no libc)", binary)
+		return "", false, fmt.Errorf("docker backend: %s is not a statically linked Linux ELF binary: build it with CGO_ENABLED=0 GOOS=linux (the node image is FROM scratch, with no libc)", binary)
 	}
-	sum := sha256.Sum256(bin)
-	ref := imageRef(binary, sum[:])
+	helper := b.helper()
+	h := sha256.New()
+	h.Write(bin)
+	h.Write(helper)
+	ref = imageRef(binary, h.Sum(nil))
+	withHelper = helper != nil
 	list, err := b.cli.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(filters.Arg("reference", ref))})
 	if err != nil {
-		return "", fmt.Errorf("docker backend: list images: %w", err)
+		return "", false, fmt.Errorf("docker backend: list images: %w", err)
 	}
 	if len(list) > 0 {
-		return ref, nil
+		return ref, withHelper, nil
 	}
 	name := binaryName(binary)
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	for _, d := range []string{"data/", "tmp/"} {
 		if err := tw.WriteHeader(&tar.Header{Name: d, Typeflag: tar.TypeDir, Mode: 0o1777}); err != nil {
-			return "", fmt.Errorf("docker backend: image tar: %w", err)
+			return "", false, fmt.Errorf("docker backend: image tar: %w", err)
 		}
 	}
 	if err := tw.WriteHeader(&tar.Header{Name: name, Typeflag: tar.TypeReg, Mode: 0o755, Size: int64(len(bin))}); err != nil {
-		return "", fmt.Errorf("docker backend: image tar: %w", err)
+		return "", false, fmt.Errorf("docker backend: image tar: %w", err)
 	}
 	if _, err := tw.Write(bin); err != nil {
-		return "", fmt.Errorf("docker backend: image tar: %w", err)
+		return "", false, fmt.Errorf("docker backend: image tar: %w", err)
+	}
+	if helper != nil {
+		if err := tw.WriteHeader(&tar.Header{Name: HelperName, Typeflag: tar.TypeReg, Mode: 0o755, Size: int64(len(helper))}); err != nil {
+			return "", false, fmt.Errorf("docker backend: image tar: %w", err)
+		}
+		if _, err := tw.Write(helper); err != nil {
+			return "", false, fmt.Errorf("docker backend: image tar: %w", err)
+		}
 	}
 	if err := tw.Close(); err != nil {
-		return "", fmt.Errorf("docker backend: image tar: %w", err)
+		return "", false, fmt.Errorf("docker backend: image tar: %w", err)
 	}
 	rc, err := b.cli.ImageImport(ctx, image.ImportSource{Source: &buf, SourceName: "-"}, ref, image.ImportOptions{
 		Message: "faultline node image for " + name,
@@ -87,15 +100,40 @@ func (b *Backend) ensureImage(ctx context.Context, binary string) (string, error
 		},
 	})
 	if err != nil {
-		return "", fmt.Errorf("docker backend: import the node image %s: %w", ref, err)
+		return "", false, fmt.Errorf("docker backend: import the node image %s: %w", ref, err)
 	}
 	defer rc.Close()
 	if err := jsonStreamErr(rc); err != nil {
-		return "", fmt.Errorf("docker backend: import the node image %s: %w", ref, err)
+		return "", false, fmt.Errorf("docker backend: import the node image %s: %w", ref, err)
 	}
-	b.log.Info("built node image", "image", ref, "binary", binary, "bytes", len(bin))
+	b.log.Info("built node image", "image", ref, "binary", binary, "bytes", len(bin), "netfault_helper", withHelper)
 	b.pruneImages(ctx, name, ref)
-	return ref, nil
+	return ref, withHelper, nil
+}
+
+// helper returns the network-fault helper's bytes, or nil (with a warning,
+// once) when there is none: network faults then need root on the docker
+// host or a netfault subcommand in the node binary.
+func (b *Backend) helper() []byte {
+	b.helperOnce.Do(func() {
+		p := b.opts.Helper
+		var err error
+		if p == "" {
+			p, err = FindHelper()
+		}
+		if err == nil {
+			var bin []byte
+			if bin, err = os.ReadFile(p); err == nil && !isStaticELF(bin) {
+				err = fmt.Errorf("%s is not a static Linux ELF binary (build it with CGO_ENABLED=0)", p)
+			} else if err == nil {
+				b.helperBin = bin
+			}
+		}
+		if err != nil {
+			b.log.Warn("node images without the network-fault helper: without root on the docker host, network faults need a netfault subcommand in the node binary", "err", err)
+		}
+	})
+	return b.helperBin
 }
 
 // KeepImages is how many node images per binary name the cache keeps:

@@ -46,9 +46,13 @@ func Run(t testing.TB, test harness.Test, want harness.Expect) harness.RunResult
 	if len(want) == 0 {
 		t.Fatalf("harnesstest.Run: no expectation: say which checkers must be valid or invalid, e.g. harness.Expect{\"linearizable\": checkers.Valid}")
 	}
+	known := slices.Clone(checkers.Names)
+	for _, c := range test.CustomCheckers {
+		known = append(known, c.Name())
+	}
 	for name := range want {
-		if !slices.Contains(checkers.Names, name) {
-			t.Fatalf("harnesstest.Run: Expect names unknown checker %q: the checkers are %s", name, strings.Join(checkers.Names, ", "))
+		if !slices.Contains(known, name) {
+			t.Fatalf("harnesstest.Run: Expect names unknown checker %q: the checkers are %s", name, strings.Join(known, ", "))
 		}
 	}
 	test = harness.PrepareT(test, want, testing.Short())

@@ -19,23 +19,17 @@ package reftest
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/faultline/faultline/harness"
-	"github.com/faultline/faultline/harness/docker"
+	"github.com/faultline/faultline/harness/backends"
 	"github.com/faultline/faultline/harness/harnesstest"
-	"github.com/faultline/faultline/harness/local"
+	"github.com/faultline/faultline/harness/nodebin"
 	"github.com/faultline/faultline/harness/refstore"
 	"github.com/faultline/faultline/results"
 	"github.com/faultline/faultline/store"
@@ -121,19 +115,12 @@ func Run(t testing.TB, c Case) harness.RunResult {
 // (an error if it is neither local nor docker), else docker when a daemon
 // answers within 3s, else local.
 func BackendName(ctx context.Context) (string, error) {
-	switch v := os.Getenv(BackendEnv); v {
-	case "local", "docker":
-		return v, nil
-	case "":
-	default:
+	v := os.Getenv(BackendEnv)
+	name, _, err := backends.Resolve(ctx, v, backends.Options{})
+	if err != nil {
 		return "", fmt.Errorf("%s=%q: valid values are local and docker (unset: docker when a Docker daemon answers, else local)", BackendEnv, v)
 	}
-	actx, cancel := context.WithTimeout(ctx, 3*time.Second)
-	defer cancel()
-	if docker.Available(actx) {
-		return "docker", nil
-	}
-	return "local", nil
+	return name, nil
 }
 
 // Backend returns the backend BackendName picks; it fails t when the
@@ -153,34 +140,18 @@ func Backend(t testing.TB) harness.Backend {
 
 // NewBackend returns the backend named name (local or docker).
 func NewBackend(name string, log *slog.Logger) (harness.Backend, error) {
-	switch name {
-	case "local":
-		return local.New(local.Options{}), nil
-	case "docker":
-		if log == nil {
-			log = slog.New(slog.DiscardHandler)
-		}
-		b, err := docker.New(docker.Options{Logger: log})
-		if err != nil {
-			return nil, fmt.Errorf("docker backend: %w (set %s=local to run nodes as local processes)", err, BackendEnv)
-		}
-		return b, nil
+	if name == "" {
+		return nil, errors.New("unknown backend \"\": valid backends are local and docker")
 	}
-	return nil, fmt.Errorf("unknown backend %q: valid backends are local and docker", name)
+	return backends.New(context.Background(), name, backends.Options{Logger: log,
+		Hint: "set " + BackendEnv + "=local to run nodes as local processes"})
 }
-
-var (
-	buildOnce sync.Once
-	buildPath string
-	buildErr  error
-)
 
 // Storenode returns the storenode binary: $FAULTLINE_STORENODE when set,
 // else StorenodePkg built once per test binary with `go build`
 // (CGO_ENABLED=0, static, as the docker backend needs) into
-// <user cache dir>/faultline/bin. Go's build cache makes a rebuild of
-// unchanged sources cheap, and building every time keeps the binary in
-// step with the source. It fails t when the build fails.
+// <user cache dir>/faultline/bin (see harness/nodebin). It fails t when
+// the build fails.
 func Storenode(t testing.TB) string {
 	t.Helper()
 	p, err := StorenodePath()
@@ -192,56 +163,5 @@ func Storenode(t testing.TB) string {
 
 // StorenodePath is Storenode for callers without a testing.TB.
 func StorenodePath() (string, error) {
-	if p := os.Getenv(StorenodeEnv); p != "" {
-		st, err := os.Stat(p)
-		if err != nil || st.IsDir() {
-			return "", fmt.Errorf("%s=%q: no such binary (unset it to build storenode with go build)", StorenodeEnv, p)
-		}
-		return filepath.Abs(p)
-	}
-	buildOnce.Do(func() { buildPath, buildErr = build() })
-	return buildPath, buildErr
-}
-
-func build() (string, error) {
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		cache = os.TempDir()
-	}
-	wd, _ := os.Getwd()
-	// One binary per module directory, so that two checkouts do not
-	// overwrite each other's binary.
-	sum := sha256.Sum256([]byte(wd))
-	dir := filepath.Join(cache, "faultline", "bin")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", fmt.Errorf("create %s for the storenode binary: %w", dir, err)
-	}
-	out := filepath.Join(dir, "storenode-"+hex.EncodeToString(sum[:6]))
-	tmp, err := os.CreateTemp(dir, ".storenode-*")
-	if err != nil {
-		return "", fmt.Errorf("create a file in %s for the storenode binary: %w", dir, err)
-	}
-	tmp.Close()
-	defer os.Remove(tmp.Name())
-	cmd := exec.Command(goTool(), "build", "-o", tmp.Name(), StorenodePkg)
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if msg, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build %s (in %s): %w\n%s\n(or set %s to a storenode binary)", StorenodePkg, wd, err, strings.TrimSpace(string(msg)), StorenodeEnv)
-	}
-	// Rename is atomic: a concurrent test binary, or a node still running
-	// the previous binary, is not disturbed.
-	if err := os.Rename(tmp.Name(), out); err != nil {
-		return "", fmt.Errorf("install the storenode binary at %s: %w", out, err)
-	}
-	return out, nil
-}
-
-// goTool is the go command of the toolchain that built the test, else
-// the one on PATH.
-func goTool() string {
-	p := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(p); err == nil {
-		return p
-	}
-	return "go"
+	return nodebin.Find(nodebin.Spec{Name: "storenode", Env: StorenodeEnv, Pkg: StorenodePkg, NoSearch: true})
 }

@@ -40,7 +40,7 @@ func TestStorenodeEnv(t *testing.T) {
 	_, err := StorenodePath()
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "no such binary")
-	assert.Contains(t, err.Error(), "unset it to build storenode")
+	assert.Contains(t, err.Error(), "unset it")
 }
 
 // The default: storenode built with go build into the user cache dir, a

@@ -25,11 +25,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"hash/fnv"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -37,6 +33,7 @@ import (
 
 	"github.com/faultline/faultline/harness"
 	"github.com/faultline/faultline/harness/local"
+	"github.com/faultline/faultline/harness/nodebin"
 	"github.com/faultline/faultline/history"
 )
 
@@ -360,65 +357,18 @@ func (s *suite) closeLeavesNothing(t *testing.T) {
 	}
 }
 
-var (
-	buildMu sync.Mutex
-	built   = map[string]string{}
-)
-
 // BuildStatic builds the main package pkg (an import path, or a path
 // starting with ./ relative to the test's directory) once per test binary,
 // statically linked (CGO_ENABLED=0: the docker backend packs the binary
-// into a FROM-scratch image), and returns the binary's path: under the
-// user's cache directory, one file per package and working directory,
-// replaced atomically so that a node still running the previous build is
-// not disturbed. Go's build cache makes a rebuild of unchanged sources
-// cheap, and building every time keeps the binary in step with the source.
+// into a FROM-scratch image), and returns the binary's path, in the user's
+// cache directory (see harness/nodebin.Build). It fails t when the build
+// fails.
 func BuildStatic(t testing.TB, pkg string) string {
 	t.Helper()
-	buildMu.Lock()
-	defer buildMu.Unlock()
-	if p, ok := built[pkg]; ok {
-		return p
-	}
-	cache, err := os.UserCacheDir()
+	name := strings.Trim(strings.NewReplacer("/", "_", ".", "_").Replace(pkg), "_")
+	p, err := nodebin.Build(pkg, name)
 	if err != nil {
-		cache = os.TempDir()
-	}
-	wd, _ := os.Getwd()
-	dir := filepath.Join(cache, "faultline", "systemtest")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatalf("systemtest: %v", err)
 	}
-	name := strings.NewReplacer("/", "_", ".", "_").Replace(strings.TrimPrefix(pkg, "./"))
-	out := filepath.Join(dir, fmt.Sprintf("%s-%x", name, hash(wd)))
-	tmp := out + fmt.Sprintf(".tmp%d", os.Getpid())
-	cmd := exec.Command(goTool(), "build", "-o", tmp, pkg)
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if msg, err := cmd.CombinedOutput(); err != nil {
-		os.Remove(tmp)
-		t.Fatalf("systemtest: go build %s: %v\n%s", pkg, err, msg)
-	}
-	// Rename is atomic: a node running the previous binary keeps it.
-	if err := os.Rename(tmp, out); err != nil {
-		os.Remove(tmp)
-		t.Fatalf("systemtest: %v", err)
-	}
-	built[pkg] = out
-	return out
-}
-
-func hash(s string) uint32 {
-	h := fnv.New32a()
-	h.Write([]byte(s))
-	return h.Sum32()
-}
-
-// goTool is the go command of the toolchain that built the test, else
-// the one on PATH.
-func goTool() string {
-	p := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(p); err == nil {
-		return p
-	}
-	return "go"
+	return p
 }

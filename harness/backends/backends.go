@@ -1,0 +1,92 @@
+// Package backends chooses a harness.Backend by name, in one way for every
+// caller (faultline run and compare, harness/reftest): "local", "docker",
+// or "" for docker when a Docker daemon answers, else local.
+package backends
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/faultline/faultline/harness"
+	"github.com/faultline/faultline/harness/docker"
+	"github.com/faultline/faultline/harness/local"
+)
+
+// Names are the backends.
+var Names = []string{"docker", "local"}
+
+// Options tune the chosen backend.
+type Options struct {
+	// Logger gets the choice and the docker backend's progress.
+	Logger *slog.Logger
+	// BasePort is the local backend's (local.Options.BasePort).
+	BasePort int
+	// Available reports whether a Docker daemon answers; nil:
+	// docker.Available. (A seam for tests on a machine with a daemon.)
+	Available func(context.Context) bool
+	// Hint ends the error when the docker backend cannot be used, saying
+	// how to choose local ("use --backend local").
+	Hint string
+}
+
+// Resolve returns the backend name to use: name when it is valid, else
+// (name "") docker when a daemon answers within 3 s, else local; why says
+// how it was chosen.
+func Resolve(ctx context.Context, name string, opts Options) (chosen, why string, err error) {
+	switch {
+	case name == "":
+	case slices.Contains(Names, name):
+		return name, "asked for", nil
+	default:
+		return "", "", fmt.Errorf("unknown backend %q: valid backends are local and docker", name)
+	}
+	if available(ctx, opts) {
+		return "docker", "a Docker daemon answers", nil
+	}
+	return "local", "no Docker daemon answers", nil
+}
+
+func available(ctx context.Context, opts Options) bool {
+	f := opts.Available
+	if f == nil {
+		f = docker.Available
+	}
+	actx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	return f(actx)
+}
+
+// New returns the backend Resolve chooses for name, logging the choice
+// when it was not asked for. Asked for docker when no daemon answers, it
+// fails with an error that ends with opts.Hint.
+func New(ctx context.Context, name string, opts Options) (harness.Backend, error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	chosen, why, err := Resolve(ctx, name, opts)
+	if err != nil {
+		return nil, err
+	}
+	if name == "" {
+		log.Info("backend chosen", "backend", chosen, "why", why)
+	}
+	hint := ""
+	if opts.Hint != "" {
+		hint = "; " + opts.Hint
+	}
+	if chosen == "local" {
+		return local.New(local.Options{BasePort: opts.BasePort}), nil
+	}
+	if name == "docker" && !available(ctx, opts) {
+		return nil, fmt.Errorf("docker backend: no Docker daemon answers (is it running, and is DOCKER_HOST right?)%s", hint)
+	}
+	b, err := docker.New(docker.Options{Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("%w%s", err, hint)
+	}
+	return b, nil
+}
