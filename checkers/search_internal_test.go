@@ -9,9 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/anishathalye/porcupine"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/faultline/faultline/checkers/checkertest"
 	"github.com/faultline/faultline/history"
 )
 
@@ -294,4 +296,45 @@ func TestSearchMemoryEstimate(t *testing.T) {
 	t.Logf("memo: %.1f bytes allocated per entry (including the tables left behind while growing)", perEntry)
 	assert.LessOrEqual(t, perEntry, float64(memoBytesPerEntry))
 	runtime.KeepAlive(memo)
+}
+
+// On histories too long for brute force — simulated single-key runs with
+// many info writes, info cas and mismatches, half of them with one read
+// changed to another written value — the search agrees with Porcupine (the
+// same register model, without pruning or canonical placement).
+func TestSearchAgreesWithPorcupine(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 9))
+	var valid, invalid int
+	for i := range 1500 {
+		events := checkertest.Register(checkertest.RegisterConfig{
+			Seed: uint64(i), Ops: 20 + rng.IntN(40), Processes: 3 + rng.IntN(5), Keys: 1,
+			ReadRate: 0.4, CASRate: 0.4, InfoRate: 0.1, LostRate: 0.02,
+		})
+		ops, err := registerOps(events)
+		require.NoError(t, err)
+		if rng.IntN(2) == 0 {
+			var reads []int
+			for j, r := range ops {
+				if r.kind == regRead {
+					reads = append(reads, j)
+				}
+			}
+			if len(reads) > 0 {
+				j := reads[rng.IntN(len(reads))]
+				ops[j].value = strconv.Itoa(rng.IntN(len(ops)))
+			}
+		}
+		want := porcupine.CheckOperations(registerModel("x"), porcupineOps(ops))
+		kept, _ := prune(ops)
+		got := searchKey(context.Background(), kept, searchLimits{})
+		require.Equal(t, want, got.verdict == searchOK, "history %d:\n%s", i, describeOps(ops))
+		if want {
+			valid++
+		} else {
+			invalid++
+		}
+	}
+	t.Logf("%d valid, %d invalid", valid, invalid)
+	require.Greater(t, valid, 300)
+	require.Greater(t, invalid, 300)
 }

@@ -6,12 +6,16 @@ import (
 	"github.com/faultline/faultline/nemesis"
 )
 
-// CONTRACT (see system.go).
+// Backend and Cluster are contracts other packages implement (harness/local,
+// harness/docker): change them only by adding optional interfaces.
 
 // Backend starts clusters: "local" (child processes on loopback) or
 // "docker" (one container per node on a private network).
 type Backend interface {
 	Name() string
+	// Start starts spec.Nodes nodes of sys and returns once every one
+	// answers sys.Ready (a node that exits or never answers fails it, with
+	// the end of its log).
 	Start(ctx context.Context, sys System, spec ClusterSpec) (Cluster, error)
 }
 

@@ -27,7 +27,7 @@ type pool struct {
 	opTimeout time.Duration
 	seed      int64
 	zero      time.Time // generator time zero
-	stats     *Stats
+	stats     *stats
 }
 
 // recorder is what the pool needs of history.Recorder.
@@ -43,13 +43,13 @@ type worker struct {
 	gctx    generator.Context
 }
 
-// Stats are live counts of completions, for progress lines.
-type Stats struct {
+// stats are live counts of completions, for progress lines.
+type stats struct {
 	OK, Fail, Info, Invoked atomic.Int64
 }
 
 func newPool(n int, nodes []Node, home func(worker int) int, rec recorder, newClient func(int) (Client, error), opTimeout time.Duration, seed int64, zero time.Time) *pool {
-	p := &pool{rec: rec, nodes: nodes, newClient: newClient, opTimeout: opTimeout, seed: seed, zero: zero, stats: &Stats{}}
+	p := &pool{rec: rec, nodes: nodes, newClient: newClient, opTimeout: opTimeout, seed: seed, zero: zero, stats: &stats{}}
 	for w := 0; w < n; w++ {
 		node := 0
 		if home != nil && len(nodes) > 0 {

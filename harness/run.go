@@ -589,7 +589,7 @@ func (p *phaseBox) get() string  { p.mu.Lock(); defer p.mu.Unlock(); return p.v 
 
 // startProgress calls t.Progress about once a second until the returned
 // function is called (idempotent).
-func (t *Test) startProgress(st *Stats, phase *phaseBox, nem Nemesis, zero time.Time) func() {
+func (t *Test) startProgress(st *stats, phase *phaseBox, nem Nemesis, zero time.Time) func() {
 	if t.Progress == nil {
 		return func() {}
 	}

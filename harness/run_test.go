@@ -95,6 +95,7 @@ func TestRunStrongKV(t *testing.T) {
 	assert.Equal(t, []any{"linearizable"}, meta["checkers"])
 	assert.Equal(t, "kv", meta["workload"])
 	assert.Equal(t, "linearizable", meta["model"], "the model strong mode promises")
+	assert.Equal(t, "linearizable", meta["promised"])
 	assert.NoFileExists(t, filepath.Join(res.Dir, "report.html"), "no report unless Test.Report asks")
 	assert.NotEmpty(t, meta["go_version"])
 	assert.NotEmpty(t, meta["start"])

@@ -146,7 +146,7 @@ func TestBrowserReport(t *testing.T) {
 	assert.Empty(t, res.Console, "report.html logs nothing to the console")
 	dom := res.DOM
 	assert.Regexp(t, `<span id="verdict" class="badge big invalid">invalid</span>`, dom)
-	assert.Regexp(t, `<td>linearizable</td><td><span class="badge invalid">invalid</span></td>`, dom)
+	assert.Regexp(t, `<td>linearizable <span class="note" title="[^"]+">\(promised\)</span></td><td><span class="badge invalid">invalid</span></td>`, dom)
 	assert.Regexp(t, `<td>eventual</td><td><span class="badge valid">valid</span></td>`, dom)
 	// Both plots are SVG elements in the live DOM, with points and shading.
 	latency := between(t, dom, `id="latency-plot"`, `id="throughput-plot"`)

@@ -48,6 +48,10 @@ type CompareCell struct {
 	Mode     string `json:"mode"`
 	Nemesis  string `json:"nemesis"`
 	Workload string `json:"workload"`
+	// Promised is the model the system promises in this configuration
+	// (the strong mode: linearizable): a verdict in another model's
+	// column tells what the configuration gives up, not a bug.
+	Promised string `json:"promised,omitempty"`
 	// Dir is the run directory; Report the link to its report.html,
 	// relative to compare.html.
 	Dir     string `json:"dir,omitempty"`
@@ -262,7 +266,7 @@ func (c Comparison) tableRows() [][]string {
 }
 
 // CompareLegend explains the table's columns.
-const CompareLegend = `valid: the history satisfies the model. invalid: it violates it; the anomalies found, by name and count, follow. unknown: the checker could not decide (see the cell's report). Every model is checked on every cell's history, whatever the mode promises. ok/s: acknowledged operations per second in the main phase. p50/p99: latency of acknowledged operations. Anomalies: nonlinearizable (keys with no linearization), WriteCORead/WriteCOInitRead (a read returned a value causally overwritten before it: a session guarantee is broken), CyclicCO/CyclicCF (the causal or conflict order has a cycle), ThinAirRead (a value nobody wrote), divergence (final reads disagree).`
+const CompareLegend = `valid: the history satisfies the model. invalid: it violates it; the anomalies found, by name and count, follow. unknown: the checker could not decide (see the cell's report). Every model is checked on every cell's history, whatever the mode promises; the promised model's verdict is outlined and marked "promised": an invalid there is a bug, elsewhere it is what the mode gives up. ok/s: acknowledged operations per second in the main phase. p50/p99: latency of acknowledged operations. Anomalies: nonlinearizable (keys with no linearization), WriteCORead/WriteCOInitRead (a read returned a value causally overwritten before it: a session guarantee is broken), CyclicCO/CyclicCF (the causal or conflict order has a cycle), ThinAirRead (a value nobody wrote), divergence (final reads disagree).`
 
 // WriteTable writes the comparison as a table: format "text" (aligned
 // columns) or "markdown" (a GitHub table), followed by the legend and
@@ -367,6 +371,7 @@ func WriteCompare(dir string, c Comparison) error {
 
 type compareVerdictView struct {
 	Text, Class, Anomalies, Reason string
+	Promised                       bool
 }
 
 type compareRowView struct {
@@ -415,6 +420,7 @@ func WriteCompareHTML(w io.Writer, c Comparison) error {
 			r.Verdicts = append(r.Verdicts, compareVerdictView{
 				Text: mv.Valid.String(), Class: mv.Valid.String(),
 				Anomalies: anomalyList(mv.Anomalies), Reason: mv.Reason,
+				Promised: cell.Promised != "" && mv.Model == cell.Promised,
 			})
 		}
 		for len(r.Verdicts) < len(c.Models) {
@@ -443,6 +449,7 @@ td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 td.mode{font-weight:600;font-size:15px;background:#f6f8fa}
 td.v{min-width:8em}
 td.valid{background:#dafbe1}td.invalid{background:#ffebe9}td.unknown{background:#fff8c5}td.none{background:#eaeef2}
+td.promised{outline:2px solid #0969da;outline-offset:-2px}
 .badge{display:inline-block;padding:1px 8px;border-radius:10px;font-weight:600;color:#fff}
 .badge.valid{background:#1a7f37}.badge.invalid{background:#cf222e}.badge.unknown{background:#bf8700}.badge.none{background:#6e7781}
 .an{display:block;font-size:12px;color:#57606a;margin-top:2px}
@@ -459,7 +466,7 @@ code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:
 <table id="matrix">
 <thead><tr><th>mode</th><th>nemesis</th><th>workload</th>{{range .Models}}<th>{{.}}</th>{{end}}<th>ok/s</th><th>p50</th><th>p99</th><th>ops ok / fail / info</th><th>run</th></tr></thead>
 <tbody>
-{{range .Rows}}<tr>{{if .FirstOfMode}}<td class="mode" rowspan="{{.ModeSpan}}">{{.Mode}}</td>{{end}}<td>{{.Nemesis}}</td><td>{{.Workload}}</td>{{range .Verdicts}}<td class="v {{.Class}}"><span class="badge {{.Class}}">{{.Text}}</span>{{if .Anomalies}}<span class="an">{{.Anomalies}}</span>{{end}}{{if .Reason}}<span class="an">{{.Reason}}</span>{{end}}</td>{{end}}<td class="num">{{.Rate}}</td><td class="num">{{.P50}}</td><td class="num">{{.P99}}</td><td class="num">{{.OK}} / {{.Fail}} / {{.Info}}</td><td>{{if .Report}}<a href="{{.Report}}">report</a>{{end}}{{if .Backend}} <span class="an">{{.Backend}}, seed {{.Seed}}</span>{{end}}{{if .Err}}<span class="err">{{.Err}}</span>{{end}}</td></tr>
+{{range .Rows}}<tr>{{if .FirstOfMode}}<td class="mode" rowspan="{{.ModeSpan}}">{{.Mode}}</td>{{end}}<td>{{.Nemesis}}</td><td>{{.Workload}}</td>{{range .Verdicts}}<td class="v {{.Class}}{{if .Promised}} promised{{end}}"{{if .Promised}} title="the model this configuration promises"{{end}}><span class="badge {{.Class}}">{{.Text}}</span>{{if .Promised}}<span class="an">promised</span>{{end}}{{if .Anomalies}}<span class="an">{{.Anomalies}}</span>{{end}}{{if .Reason}}<span class="an">{{.Reason}}</span>{{end}}</td>{{end}}<td class="num">{{.Rate}}</td><td class="num">{{.P50}}</td><td class="num">{{.P99}}</td><td class="num">{{.OK}} / {{.Fail}} / {{.Info}}</td><td>{{if .Report}}<a href="{{.Report}}">report</a>{{end}}{{if .Backend}} <span class="an">{{.Backend}}, seed {{.Seed}}</span>{{end}}{{if .Err}}<span class="err">{{.Err}}</span>{{end}}</td></tr>
 {{end}}</tbody>
 </table>
 <h2 style="font-size:16px">Legend</h2>

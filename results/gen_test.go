@@ -272,7 +272,7 @@ func writeRun(tb testing.TB, dir string, events []history.Event, test map[string
 // testOptions is a test.json like the harness writes.
 func testOptions(name string, seed int64) map[string]any {
 	return map[string]any{
-		"name": name, "mode": "strong", "workload": "kv", "nemesis": []string{"partition", "kill"},
+		"name": name, "mode": "strong", "model": "linearizable", "promised": "linearizable", "workload": "kv", "nemesis": []string{"partition", "kill"},
 		"nodes": 5, "concurrency": 10, "rate": 0, "time_limit": "10s", "seed": seed,
 		"backend": "local", "checkers": []string{"linearizable"},
 		"start_time":        time.Date(2026, 11, 23, 14, 0, 0, 0, time.UTC).Format(time.RFC3339),

@@ -110,7 +110,11 @@ type anomalyView struct {
 }
 
 type checkerView struct {
-	Name         string
+	Name string
+	// Promised marks the model the system promised in its configuration
+	// (test.json "promised"): invalid there is a bug; elsewhere it is what
+	// the configuration gives up.
+	Promised     bool
 	Verdict      verdictView
 	Reason       string
 	Anomalies    []anomalyView
@@ -208,8 +212,11 @@ func buildReport(run *Run, linNote string, now time.Time) (reportView, error) {
 	}
 	if run.Summary != nil {
 		v.Verdict = verdictOf(run.Summary.Valid)
+		promised := run.TestValue("promised")
 		for _, r := range run.Summary.Results {
-			v.Checkers = append(v.Checkers, checkerViewOf(r, t))
+			cv := checkerViewOf(r, t)
+			cv.Promised = promised != "" && r.Checker == promised
+			v.Checkers = append(v.Checkers, cv)
 		}
 	}
 	colors := faultColors(faults)

@@ -327,7 +327,8 @@ func compareRun(ctx context.Context, f compareFlags, cells []compareCellSpec, bi
 		t.Seed = seed
 		log.Info("compare: running", "cell", fmt.Sprintf("%d/%d", i+1, len(cells)), "mode", c.mode, "nemesis", c.nemesis, "workload", c.workload, "seed", seed)
 		res, err := harness.Run(ctx, t)
-		cell := results.CompareCell{Mode: c.mode, Nemesis: c.nemesis, Workload: c.workload, Backend: res.Backend, Seed: seed}
+		cell := results.CompareCell{Mode: c.mode, Nemesis: c.nemesis, Workload: c.workload, Backend: res.Backend, Seed: seed,
+			Promised: promisedBy(sys)}
 		if err != nil {
 			cell.Err = err.Error()
 			errs = append(errs, fmt.Errorf("%s × %s × %s: %w", c.mode, c.nemesis, c.workload, err))
@@ -346,6 +347,24 @@ func compareRun(ctx context.Context, f compareFlags, cells []compareCellSpec, bi
 		cmp.Cells = append(cmp.Cells, cell)
 	}
 	return cmp, errors.Join(errs...)
+}
+
+// promisedBy is the model sys promises ("" when it does not say).
+func promisedBy(sys harness.System) string {
+	if p, ok := sys.(harness.Promiser); ok {
+		return p.Promise().Model
+	}
+	return ""
+}
+
+// promisedIn is the promised model a run's test.json records, else (runs
+// recorded before test.json said) the one the store's mode promises.
+func promisedIn(meta map[string]any) string {
+	if p, ok := meta["promised"].(string); ok {
+		return p
+	}
+	mode, _ := meta["mode"].(string)
+	return workloads.Models[mode]
 }
 
 // fillCell measures the cell's history and writes its report.html.
@@ -426,7 +445,8 @@ func compareFrom(ctx context.Context, root string, timeout time.Duration, log *s
 			}
 		}
 		seed, _ := fd.meta["seed"].(float64)
-		cell := results.CompareCell{Mode: modeLabel(fd.meta), Workload: str("workload"), Nemesis: nemesisCell(nems), Backend: str("backend"), Seed: int64(seed)}
+		cell := results.CompareCell{Mode: modeLabel(fd.meta), Workload: str("workload"), Nemesis: nemesisCell(nems), Backend: str("backend"), Seed: int64(seed),
+			Promised: promisedIn(fd.meta)}
 		fillCell(ctx, &cell, root, fd.dir, log)
 		sum, err := summaryWithModels(ctx, fd.dir, timeout)
 		if err != nil {

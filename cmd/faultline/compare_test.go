@@ -80,12 +80,14 @@ func TestCompareEndToEnd(t *testing.T) {
 		assert.FileExists(t, filepath.Join(dir, c.Report), "the cell links its report.html")
 	}
 	assert.Equal(t, "strong", cmp.Cells[0].Mode)
+	assert.Equal(t, "linearizable", cmp.Cells[0].Promised, "the model strong mode promises")
 	for _, v := range cmp.Cells[0].Verdicts {
 		assert.Equal(t, checkers.Valid, v.Valid, "strong mode keeps %s", v.Model)
 	}
 
 	page, err := os.ReadFile(filepath.Join(dir, results.CompareHTMLFile))
 	require.NoError(t, err)
+	assert.Equal(t, 2, strings.Count(string(page), `title="the model this configuration promises"`), "one promised verdict per cell")
 	links := regexp.MustCompile(`href="([^"]+)"`).FindAllStringSubmatch(string(page), -1)
 	require.Len(t, links, 2)
 	for _, l := range links {
@@ -100,6 +102,7 @@ func TestCompareEndToEnd(t *testing.T) {
 	for i := range cmp.Cells {
 		assert.Equal(t, cmp.Cells[i].Verdicts, again.Cells[i].Verdicts, "--from gives the verdicts of the runs")
 		assert.Equal(t, cmp.Cells[i].Nemesis, again.Cells[i].Nemesis)
+		assert.Equal(t, cmp.Cells[i].Promised, again.Cells[i].Promised, "--from reads the promised model from test.json")
 	}
 
 	empty := t.TempDir()

@@ -299,9 +299,10 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 		Nodes: f.nodes, Concurrency: f.concurrency, Rate: f.rate,
 		TimeLimit: f.timeLimit, OpTimeout: f.opTimeout, QuietPeriod: f.quiet,
 		Seed: seed, RunsDir: f.out,
-		Options: options,
-		Logger:  log,
-		Report:  results.WriteReports,
+		CheckerOptions: checkers.Options{Timeout: f.checkTimeout, SearchMemory: int64(f.searchMemory)},
+		Options:        options,
+		Logger:         log,
+		Report:         results.WriteReports,
 	}
 	t.PowerKeepsNames = keepNames
 	t.Progress = progress.print

@@ -70,6 +70,7 @@ func TestRunBadInput(t *testing.T) {
 		want string
 	}{
 		{"mode", []string{"--mode", "linear"}, "strong, causal, eventual"},
+		{"model", []string{"--model", "strong"}, `--model: unknown model "strong": valid models are linearizable, causal, causal+, eventual`},
 		{"workload", []string{"--workload", "queue"}, "register, kv, set"},
 		{"nemesis", []string{"--nemesis", "meteor"}, "partition, kill, pause, clock, packet"},
 		{"backend", []string{"--backend", "k8s"}, "docker, local"},
@@ -133,6 +134,13 @@ func TestRunLocalEndToEnd(t *testing.T) {
 	h, err := history.ReadFile(filepath.Join(out, "latest", "history.jsonl"))
 	require.NoError(t, err)
 	assert.NotEmpty(t, h.Events)
+	assert.FileExists(t, filepath.Join(out, "latest", "report.html"), "the CLI asks for the report")
+	var meta map[string]any
+	b, err := os.ReadFile(filepath.Join(out, "latest", "test.json"))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(b, &meta))
+	assert.Equal(t, "strong", meta["mode"], "test.json keeps the mode")
+	assert.Equal(t, "linearizable", meta["model"], "and says the model checked: the one strong promises")
 }
 
 // TestRunInterruptStopsNodes runs the real faultline binary and sends it

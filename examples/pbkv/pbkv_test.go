@@ -1,14 +1,16 @@
 package pbkv_test
 
 import (
+	"context"
+	"os"
 	"testing"
 	"time"
 
 	"github.com/faultline/faultline/checkers"
 	"github.com/faultline/faultline/examples/pbkv"
 	"github.com/faultline/faultline/harness"
+	"github.com/faultline/faultline/harness/backends"
 	"github.com/faultline/faultline/harness/harnesstest"
-	"github.com/faultline/faultline/harness/local"
 	"github.com/faultline/faultline/harness/systemtest"
 )
 
@@ -16,17 +18,32 @@ func system(t *testing.T, staleReads bool) *pbkv.System {
 	return &pbkv.System{Bin: systemtest.BuildStatic(t, "./node"), StaleReads: staleReads}
 }
 
-// pbkv does what faultline needs of a system under test.
-func TestConformance(t *testing.T) {
-	systemtest.Run(t, systemtest.Config{System: system(t, false)})
+// backend is the local backend (node processes: fast, runs anywhere), or
+// the one FAULTLINE_BACKEND names (docker).
+func backend(t *testing.T) harness.Backend {
+	name := os.Getenv("FAULTLINE_BACKEND")
+	if name == "" {
+		name = "local"
+	}
+	b, err := backends.New(context.Background(), name, backends.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
-// The test a system author writes: clients on every node, the primary
-// killed and paused, a check of the model pbkv promises (linearizable).
-func test(sys harness.System) harness.Test {
+// pbkv does what faultline needs of a system under test.
+func TestConformance(t *testing.T) {
+	systemtest.Run(t, systemtest.Config{System: system(t, false), Backend: backend(t)})
+}
+
+// The test a system author writes: clients on every node, nodes (the
+// primary too) partitioned, killed and paused, a check of the model pbkv
+// promises (linearizable).
+func test(t *testing.T, sys harness.System) harness.Test {
 	return harness.Test{
-		System: sys, Backend: local.New(local.Options{}),
-		Workload: "register", Nemesis: []string{"kill", "pause"}, NemesisInterval: 2 * time.Second,
+		System: sys, Backend: backend(t),
+		Workload: "register", Nemesis: []string{"partition", "kill", "pause"}, NemesisInterval: 2 * time.Second,
 		Concurrency: 6, TimeLimit: 8 * time.Second, QuietPeriod: time.Second, OpTimeout: 2 * time.Second,
 	}
 }
@@ -34,13 +51,13 @@ func test(sys harness.System) harness.Test {
 // Without the bug, pbkv is linearizable: all reads and writes go through
 // the primary.
 func TestLinearizable(t *testing.T) {
-	harnesstest.Run(t, test(system(t, false)), harness.Expect{"linearizable": checkers.Valid})
+	harnesstest.Run(t, test(t, system(t, false)), harness.Expect{"linearizable": checkers.Valid})
 }
 
 // With --stale-reads, backups answer reads from their lagging copy: the
 // linearizable checker must find a read that saw an overwritten value.
 func TestStaleReadsCaught(t *testing.T) {
-	res := harnesstest.Run(t, test(system(t, true)), harness.Expect{"linearizable": checkers.Invalid})
+	res := harnesstest.Run(t, test(t, system(t, true)), harness.Expect{"linearizable": checkers.Invalid})
 	for _, r := range res.Summary.Results {
 		if r.Checker == "linearizable" {
 			if len(r.Anomalies) == 0 || r.Anomalies[0].Name != "nonlinearizable" {
