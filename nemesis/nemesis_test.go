@@ -460,7 +460,7 @@ func TestPartlyAppliedFaultIsUndoneWhereItTookEffect(t *testing.T) {
 	rec, path := newRecorder(t)
 	st := Step{Start: true, Fault: "kill", Mode: "majority", Nodes: []string{"n1", "n2"}}
 	require.Error(t, n.start(context.Background(), f, rec, st))
-	assert.Equal(t, "kill=n1,n2", n.Active())
+	assert.Equal(t, "kill=n1", n.Active(), "the progress line shows what took effect")
 	require.NoError(t, n.Heal(context.Background(), f, rec))
 	f.requireHealed(t)
 	events := readEvents(t, rec, path)
@@ -673,4 +673,31 @@ func TestPowerKillsAllThenLoses(t *testing.T) {
 			}
 		}
 	}
+}
+
+// A clock Heal cannot reset (its node crashed by itself) stays a fail
+// event, not a heal error; any other undo that keeps failing is one.
+func TestHealLeavesAnUnreachableClockAsAFailEvent(t *testing.T) {
+	f := newFake(3)
+	n, err := New(Config{Faults: Faults})
+	require.NoError(t, err)
+	rec, path := newRecorder(t)
+	ctx := context.Background()
+	require.NoError(t, n.start(ctx, f, rec, Step{Start: true, Fault: "clock", Mode: "bump", Nodes: []string{"n1"}, Offset: time.Second}))
+	require.NoError(t, n.start(ctx, f, rec, Step{Start: true, Fault: "pause", Mode: "one", Nodes: []string{"n2"}}))
+	f.failN["clock n1"] = healAttempts
+	f.failN["resume n2"] = healAttempts
+	err = n.Heal(ctx, f, rec)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "stop pause")
+	assert.NotContains(t, err.Error(), "stop clock")
+	events := readEvents(t, rec, path)
+	var clockFails int
+	for _, e := range events {
+		if e.F == "stop-clock" {
+			assert.Equal(t, history.Fail, e.Type)
+			clockFails++
+		}
+	}
+	assert.Equal(t, healAttempts, clockFails, "each attempt is recorded")
 }

@@ -106,3 +106,44 @@ func TestNemesisOnRealContainersHeals(t *testing.T) {
 		assert.True(t, ok, "after heal, link %s -> %s must work", pair[0], pair[1])
 	}
 }
+
+// A fault the cluster refuses at run time — here a pause of containers
+// stopped behind the nemesis's back, docker's "is not running" — is a fail
+// event with docker's reason, and the nemesis goes on (the run is not a
+// harness failure).
+func TestNemesisRecordsARefusedFaultAndGoesOn(t *testing.T) {
+	requireDocker(t)
+	t.Parallel()
+	sys, err := refstore.New(testbin.Storenode(t), store.Strong, nil)
+	require.NoError(t, err)
+	c := startCluster(t, newBackend(t), sys, 3)
+	tg := target{Cluster: c, sys: sys}
+	ctx := context.Background()
+	for _, nd := range c.Nodes() {
+		require.NoError(t, c.Kill(ctx, nd.ID))
+	}
+
+	n, err := nemesis.New(nemesis.Config{Faults: []string{"pause"}, Interval: 200 * time.Millisecond, Seed: 3})
+	require.NoError(t, err)
+	path := filepath.Join(t.TempDir(), "history.jsonl")
+	rec, err := history.NewRecorder(path)
+	require.NoError(t, err)
+	defer rec.Close()
+	rctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	require.NoError(t, n.Run(rctx, tg, rec), "a refused fault does not end the run")
+	require.NoError(t, n.Heal(ctx, tg, rec), "nothing took effect, nothing to undo")
+	require.NoError(t, rec.Close())
+
+	res, err := history.ReadFile(path)
+	require.NoError(t, err)
+	require.NotEmpty(t, res.Events)
+	for _, e := range res.Events {
+		assert.Equal(t, "start-pause", e.F)
+		assert.Equal(t, history.Fail, e.Type)
+		assert.Contains(t, e.Error, "is not running")
+	}
+	assert.Equal(t, len(res.Events), n.Stats().Failed)
+	assert.Greater(t, len(res.Events), 3, "the nemesis kept trying")
+	assert.Empty(t, history.Faults(res.Events), "a fault that took effect nowhere has no interval")
+}
