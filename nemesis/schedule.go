@@ -54,6 +54,7 @@ type Schedule struct {
 	nodes      []string
 	active     map[string]Step
 	stats      Stats
+	powerCut   bool // a power step was drawn: the first one took the whole cluster
 }
 
 // PacketModes lists the packet faults the packet nemesis draws from:
@@ -173,6 +174,9 @@ func (s *Schedule) Next() Step {
 		}
 	}
 	s.active[f] = st
+	if f == "power" {
+		s.powerCut = true
+	}
 	return st
 }
 
@@ -260,9 +264,13 @@ func (s *Schedule) plan(f string) (Step, []string) {
 		st.Nodes, spare = order[:k], order[k:]
 	case "power":
 		// The whole cluster at once is the worst case (nothing is left
-		// to copy lost writes back from): drawn half the time.
+		// to copy lost writes back from): the first power cut of a run
+		// takes it, later ones draw it half the time.
 		modes := []string{"one", "minority", "all", "all"}
 		st.Mode = modes[s.rng.Intn(len(modes))]
+		if !s.powerCut {
+			st.Mode = "all"
+		}
 		k := count(st.Mode, len(s.nodes))
 		st.Nodes, spare = order[:k], order[k:]
 	case "clock":

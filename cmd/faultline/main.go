@@ -40,6 +40,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newCheckCmd())
 	root.AddCommand(newReportCmd(), newServeCmd())
 	root.AddCommand(newCompareCmd())
+	root.AddCommand(newLazyFSCmd())
 	return root
 }
 
