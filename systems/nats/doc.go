@@ -51,4 +51,17 @@
 //
 // A stream error in a publish ack is info, not fail: the leader may have
 // proposed the message to its replicas before answering with the error.
+//
+// # Conformance (harness/systemtest)
+//
+// The conformance suite drives register ops (write, read, cas of a key),
+// which this package does not map onto JetStream: only the set workload
+// runs here. What the suite checks that applies to a set is tested in this
+// package instead: readiness, the outcome mapping (unit_test.go), kill and
+// restart of every node on its data losing nothing (TestSetUnderKill), and
+// nothing left behind after Close (the runs' clusters, checked by hand:
+// no process, container, network, volume or mount remains). A register
+// mapping through JetStream's key-value store would make the suite apply;
+// its direct gets are served by any replica and can be stale, so its reads
+// would need the leader (non-direct) to be checked as linearizable.
 package nats
