@@ -333,9 +333,12 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 				line += " (" + r.Reason + ")"
 			}
 			if len(r.Anomalies) > 0 {
-				line += fmt.Sprintf(" — %d anomalies, first: %s", len(r.Anomalies), r.Anomalies[0].Name)
+				line += " — " + anomalyCounts(r) + ", first: " + r.Anomalies[0].Name
 			}
 			fmt.Fprintln(stdout, line)
+			if len(r.Anomalies) > 0 && r.Anomalies[0].Explanation != "" {
+				fmt.Fprintf(stdout, "  %s\n", r.Anomalies[0].Explanation)
+			}
 		}
 		fmt.Fprintf(stdout, "verdict: %s\n", res.Summary.Valid)
 		code = res.Summary.Valid.ExitCode()
@@ -356,6 +359,29 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 		return &exitError{code: code}
 	}
 	return nil
+}
+
+// anomalyCounts says how many anomalies of each kind a result found: the
+// checker's own count when it keeps one (the list of anomalies is capped),
+// else the number listed; like "lost×2281".
+func anomalyCounts(r checkers.Result) string {
+	listed := map[string]int{}
+	var names []string
+	for _, a := range r.Anomalies {
+		if listed[a.Name] == 0 {
+			names = append(names, a.Name)
+		}
+		listed[a.Name]++
+	}
+	parts := make([]string, len(names))
+	for i, n := range names {
+		c := listed[n]
+		if k, ok := r.Counts[n]; ok && k > c {
+			c = k
+		}
+		parts[i] = fmt.Sprintf("%s×%d", n, c)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // powerNames resolves --power-names: whether the power fault keeps names.
