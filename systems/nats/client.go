@@ -191,6 +191,11 @@ func (c *client) readRetrying(ctx context.Context, final bool) harness.Completio
 	}
 }
 
+// attemptTimeout bounds each request of a read attempt that the cluster
+// may leave unanswered (no stream leader yet), so that the read tries
+// again within its op.
+const attemptTimeout = time.Second
+
 // notFoundFor is how long a final read must be told "stream not found",
 // on every attempt, before it reads that as the empty set.
 const notFoundFor = 2 * time.Second
@@ -203,7 +208,11 @@ func (c *client) readAll(ctx context.Context) (harness.Completion, bool) {
 	fail := func(what string, err error) harness.Completion {
 		return harness.Completion{Type: history.Fail, Error: what + ": " + err.Error()}
 	}
-	st, err := c.js.Stream(ctx, Stream)
+	// Bounded apart from the op: with no stream leader the request goes
+	// unanswered, and one attempt must not take the whole op.
+	ictx, cancel := context.WithTimeout(ctx, attemptTimeout)
+	st, err := c.js.Stream(ictx, Stream)
+	cancel()
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		return fail("stream info", err), true
 	}
@@ -222,7 +231,9 @@ func (c *client) readAll(ctx context.Context) (harness.Completion, bool) {
 	// An ephemeral pull consumer, not nats.go's ordered consumer: that
 	// one recreates itself after a gap with retries that no context
 	// bounds, and an op must end by its deadline.
-	cons, err := st.CreateConsumer(ctx, jetstream.ConsumerConfig{
+	cctx, cancel := context.WithTimeout(ctx, attemptTimeout)
+	defer cancel()
+	cons, err := st.CreateConsumer(cctx, jetstream.ConsumerConfig{
 		DeliverPolicy: jetstream.DeliverAllPolicy, AckPolicy: jetstream.AckNonePolicy,
 		MemoryStorage: true, Replicas: 1, InactiveThreshold: 10 * time.Second,
 	})

@@ -215,6 +215,13 @@ func (s *System) ready(ctx context.Context, n harness.Node) error {
 	if _, err := js.AccountInfo(actx); err != nil {
 		return fmt.Errorf("JetStream account info: %w", err)
 	}
+	// Once the stream exists, a node is ready when the stream answers
+	// through it (it has a leader): after a restart the final reads must
+	// not meet a stream still electing one. Not found is an answer too
+	// (before Prepare, or a stream a power loss took).
+	if _, err := js.Stream(actx, Stream); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return fmt.Errorf("stream %s info: %w", Stream, err)
+	}
 	return nil
 }
 
