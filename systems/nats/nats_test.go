@@ -52,6 +52,7 @@ func TestSetUnderKill(t *testing.T) {
 	}
 	sys := newSystem(t, Config{})
 	harnesstest.Run(t, harness.Test{
+		Name:   "nats-sync-default-set-kill",
 		System: sys, Backend: local.New(local.Options{}), Workload: "set",
 		Nemesis: []string{"kill"}, NemesisInterval: 5 * time.Second,
 		TimeLimit: 20 * time.Second, Options: sys.Options(),
@@ -81,6 +82,7 @@ func TestPowerLoss(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			sys := newSystem(t, Config{SyncInterval: tc.sync})
 			test := harness.Test{
+				Name:   "nats-sync-" + sys.SyncLabel() + "-set-power",
 				System: sys, Backend: local.New(local.Options{}), Workload: "set",
 				Nemesis: []string{"power"}, NemesisInterval: 4 * time.Second,
 				PowerKeepsNames: true,
