@@ -7,7 +7,7 @@ BIN       := bin
 RUN_ARGS  ?= --mode strong --workload kv --time-limit 30s
 TEST_FLAGS ?= -short -count=1 -timeout 25m  # -short: ./suites runs its CI subset
 
-.PHONY: all build run test vet bench bench-peers fuzz suite compare nats-compare clean
+.PHONY: all build run test vet bench bench-check bench-peers fuzz suite compare nats-compare clean
 
 all: build
 
@@ -31,6 +31,8 @@ test: vet build
 FUZZTIME ?= 30s
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $(FUZZTIME) ./history/
+	$(GO) test -run '^$$' -fuzz '^FuzzLineParser$$' -fuzztime $(FUZZTIME) ./history/
+	$(GO) test -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $(FUZZTIME) ./history/edn/
 	$(GO) test -run '^$$' -fuzz '^FuzzCheck$$' -fuzztime $(FUZZTIME) ./checkers/
 	$(GO) test -run '^$$' -fuzz '^FuzzWireJSON$$' -fuzztime $(FUZZTIME) ./store/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeBatch$$' -fuzztime $(FUZZTIME) ./store/causal/
@@ -42,6 +44,15 @@ suite: build
 
 bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./...
+
+# faultline check --model linearizable against a minimal raw-Porcupine
+# program on the same 75,000-event kv history: wall, CPU, peak RSS, verdict.
+CHECKBENCH_ARGS ?= -runs 5
+bench-check:
+	$(GO) build -o $(BIN)/faultline ./cmd/faultline
+	$(GO) build -o $(BIN)/porcupinecheck ./cmd/checkbench/porcupinecheck
+	$(GO) build -o $(BIN)/checkbench ./cmd/checkbench
+	$(BIN)/checkbench -faultline $(BIN)/faultline -porcupine $(BIN)/porcupinecheck $(CHECKBENCH_ARGS)
 
 # The reference store (strong, causal, eventual) beside etcd (linearizable
 # and serializable reads): same load generator, fresh 3-node clusters,

@@ -459,6 +459,32 @@ func TestSet(t *testing.T) {
 			}
 		})
 	}
+	t.Run("every lost element is listed in extra, beyond the anomalies", func(t *testing.T) {
+		h := b()
+		var all []int
+		for i := 1; i <= 15; i++ {
+			h.Add(0, "s", i)
+			all = append(all, i)
+		}
+		h.SetRead(3, "s", true, all[:2]...)
+		c, _ := checkers.New("set", checkers.Options{})
+		res := c.Check(context.Background(), h.Events())
+		require.Equal(t, I, res.Valid)
+		assert.Equal(t, 13, res.Counts["lost"])
+		assert.Less(t, len(res.Anomalies), 13, "the anomalies are cut")
+		var extra struct {
+			Lost []struct {
+				Key     string          `json:"key"`
+				Element json.RawMessage `json:"element"`
+				Add     int64           `json:"add"`
+			} `json:"lost"`
+		}
+		require.NoError(t, json.Unmarshal(res.Extra, &extra))
+		require.Len(t, extra.Lost, 13)
+		assert.Equal(t, "s", extra.Lost[0].Key)
+		assert.Equal(t, "3", string(extra.Lost[0].Element))
+		assert.GreaterOrEqual(t, extra.Lost[0].Add, int64(0), "the add's invoke is named")
+	})
 	t.Run("set read that is not an array", func(t *testing.T) {
 		c, _ := checkers.New("set", checkers.Options{})
 		res := c.Check(context.Background(), b().Invoke(0, "read", "s", nil).OK(0, "oops").Events())

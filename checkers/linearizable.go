@@ -122,20 +122,54 @@ type keyOps struct {
 	ops []regOp
 }
 
+// groupByKey groups ops by key, keys sorted, each key's operations in
+// their order in ops. It reorders ops in place and returns subslices of
+// it: a second copy of a long history's operations (they are large) would
+// nearly double what the check holds at its peak.
 func groupByKey(ops []regOp) []keyOps {
 	idx := map[string]int{}
 	var out []keyOps
+	var count []int
 	for _, op := range ops {
 		i, ok := idx[op.op.Key]
 		if !ok {
 			i = len(out)
 			idx[op.op.Key] = i
 			out = append(out, keyOps{key: op.op.Key})
+			count = append(count, 0)
 		}
-		out[i].ops = append(out[i].ops, op)
+		count[i]++
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].key < out[j].key })
-	return out
+	order := make([]int, len(out))
+	for i := range order {
+		order[i] = i
+	}
+	sort.Slice(order, func(a, b int) bool { return out[order[a]].key < out[order[b]].key })
+	// start[i] is where key i's operations begin once sorted.
+	start := make([]int, len(out))
+	sorted := make([]keyOps, len(out))
+	at := 0
+	for n, i := range order {
+		start[i] = at
+		sorted[n] = keyOps{key: out[i].key, ops: ops[at : at+count[i] : at+count[i]]}
+		at += count[i]
+	}
+	// dest[j] is where ops[j] goes: a stable counting sort, applied in
+	// place by following the permutation's cycles.
+	dest := make([]int32, len(ops))
+	for j, op := range ops {
+		i := idx[op.op.Key]
+		dest[j] = int32(start[i])
+		start[i]++
+	}
+	for j := range ops {
+		for int(dest[j]) != j {
+			d := dest[j]
+			ops[j], ops[d] = ops[d], ops[j]
+			dest[j], dest[d] = dest[d], dest[j]
+		}
+	}
+	return sorted
 }
 
 func porcupineOps(ops []regOp) []porcupine.Operation {
@@ -232,6 +266,7 @@ const DefaultSearchMemory = 512 << 20
 
 // checkKeys prunes and searches every key, GOMAXPROCS keys at a time, each
 // within its share of the memory bound; the returned bytes are that share.
+// It prunes keys' operations in place: keys is not to be used after.
 func (c linearizable) checkKeys(ctx context.Context, keys []keyOps) ([]keyCheck, int64) {
 	deadline, hasDeadline := c.deadline(ctx)
 	workers := min(runtime.GOMAXPROCS(0), max(len(keys), 1))
@@ -264,7 +299,7 @@ func (c linearizable) checkKeys(ctx context.Context, keys []keyOps) ([]keyCheck,
 				}
 			}()
 			for i := range work {
-				kept, pruned := prune(keys[i].ops)
+				kept, pruned := pruneInPlace(keys[i].ops)
 				checks[i] = keyCheck{key: keys[i].key, ops: kept, pruned: pruned,
 					search: searchKey(ctx, kept, lim)}
 			}

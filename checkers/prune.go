@@ -1,5 +1,7 @@
 package checkers
 
+import "slices"
+
 // prune removes from one key's register operations those that cannot
 // change its linearizability verdict, before the exponential search sees
 // them, and returns what is left (in the same order) and how many it
@@ -32,7 +34,13 @@ package checkers
 // Every rule is checked against the brute-force reference checker on
 // random histories with info writes, info cas and mismatches
 // (TestPruneAgreesWithReference).
-func prune(ops []regOp) ([]regOp, int) {
+func prune(ops []regOp) ([]regOp, int) { return pruneInPlace(slices.Clone(ops)) }
+
+// pruneInPlace is prune keeping what is left at the front of ops itself,
+// whose other elements it overwrites: checkKeys prunes every key's
+// operations, and a copy of each would hold a long history's operations
+// twice.
+func pruneInPlace(ops []regOp) ([]regOp, int) {
 	alive := make([]bool, len(ops))
 	for i := range alive {
 		alive[i] = true
@@ -96,11 +104,13 @@ func prune(ops []regOp) ([]regOp, int) {
 			break
 		}
 	}
-	out := make([]regOp, 0, len(ops))
+	n := 0
 	for i, r := range ops {
 		if alive[i] {
-			out = append(out, r)
+			ops[n] = r
+			n++
 		}
 	}
-	return out, len(ops) - len(out)
+	clear(ops[n:]) // let go of the values of the operations removed
+	return ops[:n:n], len(ops) - n
 }

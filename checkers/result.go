@@ -121,6 +121,31 @@ type Result struct {
 	Extra json.RawMessage `json:"extra,omitempty"`
 }
 
+// Total is how many anomalies the checker found, of which Anomalies
+// lists at most a few: per anomaly name, the checker's count of it
+// (keys-nonlinearizable for nonlinearizable), never fewer than listed.
+func (r Result) Total() int { return countedTotal(r.Anomalies, r.Counts) }
+
+// TotalInfo is Total for the observations in Info.
+func (r Result) TotalInfo() int { return countedTotal(r.Info, r.Counts) }
+
+func countedTotal(list []Anomaly, counts map[string]int) int {
+	seen := map[string]bool{}
+	total := 0
+	for _, a := range list {
+		if seen[a.Name] {
+			continue
+		}
+		seen[a.Name] = true
+		name := a.Name
+		if name == "nonlinearizable" {
+			name = "keys-nonlinearizable"
+		}
+		total += counts[name]
+	}
+	return max(total, len(list))
+}
+
 // Checker checks a history against one model. Checkers are pure: no IO.
 type Checker interface {
 	Name() string

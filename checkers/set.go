@@ -198,6 +198,7 @@ func (c setChecker) Check(ctx context.Context, events []history.Event) Result {
 		}
 	}
 	examples := map[string][]string{}
+	var lost []lostElem
 	var unknownWhy []string
 	for _, k := range names {
 		s := sets[k]
@@ -234,6 +235,16 @@ func (c setChecker) Check(ctx context.Context, events []history.Event) Result {
 				}
 			case inFinalAfter < finalsAfter:
 				res.Counts["lost"]++
+				if len(lost) < maxLostListed {
+					l := lostElem{Key: k, Element: json.RawMessage(el.elem), Add: -1}
+					if !json.Valid(l.Element) {
+						l.Element, _ = json.Marshal(el.elem)
+					}
+					if el.ok {
+						l.Add = el.add.InvokeIndex
+					}
+					lost = append(lost, l)
+				}
 				if len(res.Anomalies) < maxReported {
 					res.Anomalies = append(res.Anomalies, lostAnomaly(k, el, s, after))
 				}
@@ -262,6 +273,9 @@ func (c setChecker) Check(ctx context.Context, events []history.Event) Result {
 	if missing := unansweredFinals(events); missing != "" {
 		unknownWhy = append(unknownWhy, missing)
 	}
+	if len(lost) > 0 {
+		res.Extra, _ = json.Marshal(map[string]any{"lost": lost})
+	}
 	switch {
 	case len(res.Anomalies) > 0:
 		res.Valid = Invalid
@@ -276,6 +290,20 @@ func (c setChecker) Check(ctx context.Context, events []history.Event) Result {
 	}
 	return res
 }
+
+// lostElem is one lost element in Result.Extra ("lost": [...]): the
+// anomalies list only maxReported of them, and a report needs every one
+// to say which elements went and when.
+type lostElem struct {
+	Key     string          `json:"key"`
+	Element json.RawMessage `json:"element"`
+	// Add is the event index of the add's invoke, -1 when the element was
+	// only known present because a read saw it.
+	Add int64 `json:"add"`
+}
+
+// maxLostListed bounds the lost elements listed in Extra.
+const maxLostListed = 10000
 
 // lowerBound is the first index of xs (ascending) holding a value >= x.
 func lowerBound(xs []int32, x int32) int {

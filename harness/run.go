@@ -115,7 +115,8 @@ type RunResult struct {
 	Invoked, OK, Fail, Info int64
 	// Nemesis counts the fault changes, the clashes between faults
 	// resolved by choosing other nodes or waiting, and the changes that
-	// failed (also in test.json as nemesis_stats).
+	// failed (also in test.json as nemesis_stats; zero for a custom
+	// nemesis without a Stats method).
 	Nemesis nemesis.Stats
 	// Interrupted is set when ctx ended before the run finished.
 	Interrupted bool

@@ -204,3 +204,17 @@ func FuzzRead(f *testing.F) {
 		history.Faults(res.Events)
 	})
 }
+
+// Lines longer than the reader's buffer (a nemesis value, a set read)
+// read whole, on either path of the line parser.
+func TestReadLongLines(t *testing.T) {
+	big := strings.Repeat("x", 300_000)
+	for _, value := range []string{`"` + big + `"`, `"` + big + `\u0026"`} {
+		input := inv0 + "\n" + `{"index":1,"time":1,"process":-1,"type":"info","f":"start-kill","value":` + value + "}\n" + strings.Replace(ok0, `"index":1`, `"index":2`, 1)
+		res, err := history.Read(strings.NewReader(input))
+		require.NoError(t, err)
+		require.Len(t, res.Events, 3)
+		assert.Len(t, res.Events[1].Value, len(value))
+		assert.Equal(t, int64(2), res.Events[2].Index)
+	}
+}

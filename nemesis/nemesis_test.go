@@ -625,6 +625,33 @@ func TestClockStrobeKeepsGoingAfterFailures(t *testing.T) {
 	f.requireHealed(t)
 }
 
+// A clock Heal cannot reset (its node crashed by itself) stays a fail
+// event, not a heal error; any other undo that keeps failing is one.
+func TestHealLeavesAnUnreachableClockAsAFailEvent(t *testing.T) {
+	f := newFake(3)
+	n, err := New(Config{Faults: Faults})
+	require.NoError(t, err)
+	rec, path := newRecorder(t)
+	ctx := context.Background()
+	require.NoError(t, n.start(ctx, f, rec, Step{Start: true, Fault: "clock", Mode: "bump", Nodes: []string{"n1"}, Offset: time.Second}))
+	require.NoError(t, n.start(ctx, f, rec, Step{Start: true, Fault: "pause", Mode: "one", Nodes: []string{"n2"}}))
+	f.failN["clock n1"] = healAttempts
+	f.failN["resume n2"] = healAttempts
+	err = n.Heal(ctx, f, rec)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "stop pause")
+	assert.NotContains(t, err.Error(), "stop clock")
+	events := readEvents(t, rec, path)
+	var clockFails int
+	for _, e := range events {
+		if e.F == "stop-clock" {
+			assert.Equal(t, history.Fail, e.Type)
+			clockFails++
+		}
+	}
+	assert.Equal(t, healAttempts, clockFails, "each attempt is recorded")
+}
+
 // A power loss kills every node it draws before any loses its
 // un-fsynced writes (one power cut), and its stop restarts them; the
 // first cut of a run takes the whole cluster.
@@ -679,31 +706,4 @@ func TestPowerKillsAllThenLoses(t *testing.T) {
 			}
 		}
 	}
-}
-
-// A clock Heal cannot reset (its node crashed by itself) stays a fail
-// event, not a heal error; any other undo that keeps failing is one.
-func TestHealLeavesAnUnreachableClockAsAFailEvent(t *testing.T) {
-	f := newFake(3)
-	n, err := New(Config{Faults: Faults})
-	require.NoError(t, err)
-	rec, path := newRecorder(t)
-	ctx := context.Background()
-	require.NoError(t, n.start(ctx, f, rec, Step{Start: true, Fault: "clock", Mode: "bump", Nodes: []string{"n1"}, Offset: time.Second}))
-	require.NoError(t, n.start(ctx, f, rec, Step{Start: true, Fault: "pause", Mode: "one", Nodes: []string{"n2"}}))
-	f.failN["clock n1"] = healAttempts
-	f.failN["resume n2"] = healAttempts
-	err = n.Heal(ctx, f, rec)
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "stop pause")
-	assert.NotContains(t, err.Error(), "stop clock")
-	events := readEvents(t, rec, path)
-	var clockFails int
-	for _, e := range events {
-		if e.F == "stop-clock" {
-			assert.Equal(t, history.Fail, e.Type)
-			clockFails++
-		}
-	}
-	assert.Equal(t, healAttempts, clockFails, "each attempt is recorded")
 }

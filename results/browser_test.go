@@ -152,10 +152,10 @@ func TestBrowserReport(t *testing.T) {
 	latency := between(t, dom, `id="latency-plot"`, `id="throughput-plot"`)
 	assert.Contains(t, latency, "<svg")
 	assert.Greater(t, strings.Count(latency, "<path"), 1000, "the latency scatter has its points")
-	assert.Contains(t, latency, ">partition</text>")
+	assert.Regexp(t, `>partition #1[^<]*</text>`, latency, "faults are labelled by number and effect")
 	throughput := between(t, dom, `id="throughput-plot"`, `<section id="faults">`)
 	assert.Contains(t, throughput, "<svg")
-	assert.Contains(t, throughput, ">kill</text>")
+	assert.Regexp(t, `>kill #1[^<]*</text>`, throughput)
 	// The anomaly and its witness op.
 	anomalies := between(t, dom, `<section id="anomalies">`, `<section id="plots">`)
 	assert.Contains(t, anomalies, "<strong>nonlinearizable</strong>")
@@ -163,10 +163,61 @@ func TestBrowserReport(t *testing.T) {
 	assert.Contains(t, anomalies, fmt.Sprintf(`<td class="num">%d</td>`, stale))
 	assert.Contains(t, dom, `class="op ok witness"`)
 
+	// The anomaly in time and its minimal witness, as rendered.
+	assert.Regexp(t, `<p class="when"><strong>A1</strong> · Its witness op ran from [0-9.]+s to [0-9.]+s, `, anomalies)
+	assert.Contains(t, anomalies, `<ol class="witness-story">`)
+	assert.Contains(t, latency, ">A1</text>", "the anomaly is marked on the plot")
+	assert.Contains(t, dom, `<div class="mark" style="top:`, "and on the timeline")
+
 	// Porcupine's view: its script runs and draws, without console errors.
 	lin := openPage(t, fileURL(filepath.Join(dir, LinearizationFile)), filepath.Join(art, "linearizability.png"), 1400, 1000, 5*time.Second)
 	assert.Empty(t, lin.Console, "linearizability.html logs nothing to the console")
 	assert.Contains(t, lin.DOM, "<svg", "Porcupine drew its view")
+	assert.Contains(t, lin.DOM, `<a href="report.html">back to the report</a>`)
+	assert.Contains(t, lin.DOM, "<title>register-partition — linearizability — faultline</title>")
+	assert.Regexp(t, `<text[^>]*>p\d+ · [abc](, [abc])*</text>`, lin.DOM, "rows are labelled by process and keys")
+
+	// The timeline windows around the anomaly and a fault.
+	for _, w := range []string{"anomaly-1.html", "fault-1.html"} {
+		res := openPage(t, fileURL(filepath.Join(dir, WindowsDir, w)), filepath.Join(art, "window-"+w+".png"), 1400, 1200, 0)
+		assert.Empty(t, res.Console, "%s logs nothing to the console", w)
+		assert.Contains(t, res.DOM, `<a href="../report.html#`, "a window links back to the report")
+		assert.Contains(t, res.DOM, `class="op `)
+		assert.NotContains(t, res.DOM, "<script")
+	}
+}
+
+func TestBrowserSetReport(t *testing.T) {
+	chromiumPath(t)
+	art := artifactDir(t)
+	dir := t.TempDir()
+	setRun(t, dir)
+	require.NoError(t, WriteReports(context.Background(), dir))
+	res := openPage(t, fileURL(filepath.Join(dir, ReportFile)), filepath.Join(art, "report.png"), 1400, 1600, 0)
+	assert.Empty(t, res.Console)
+	anomalies := between(t, res.DOM, `<section id="anomalies">`, `<section id="plots">`)
+	assert.Contains(t, anomalies, `(13 of 13)`)
+	assert.Contains(t, anomalies, `(showing 10 of 14)`)
+	assert.Contains(t, anomalies, "[3 missing]")
+	lin := openPage(t, fileURL(filepath.Join(dir, LinearizationFile)), "", 0, 0, 0)
+	assert.Empty(t, lin.Console)
+	assert.Contains(t, lin.DOM, "This is a set workload")
+	assert.NotContains(t, lin.DOM, "<script", "no register view for a set")
+}
+
+func TestBrowserCompare(t *testing.T) {
+	chromiumPath(t)
+	art := artifactDir(t)
+	dir := t.TempDir()
+	c := sampleComparison()
+	SortCells(c.Cells)
+	c.Cells[0].Nemesis = `<img src=x onerror=alert(1)>`
+	require.NoError(t, WriteCompare(dir, c))
+	res := openPage(t, fileURL(filepath.Join(dir, CompareHTMLFile)), filepath.Join(art, "compare.png"), 1400, 800, 0)
+	assert.Empty(t, res.Console, "compare.html logs nothing to the console")
+	assert.NotRegexp(t, `<img[^>]*onerror`, res.DOM)
+	assert.Equal(t, len(c.Cells), strings.Count(res.DOM, `<span class="promise">promised</span>`), "one promised model per row")
+	assert.Contains(t, res.DOM, `#checker-linearizable"`, "cells link to their anomalies")
 }
 
 func TestBrowserHostileStringsStayInert(t *testing.T) {
@@ -176,9 +227,9 @@ func TestBrowserHostileStringsStayInert(t *testing.T) {
 	hostileRun(t, dir)
 	require.NoError(t, WriteReports(context.Background(), dir))
 
-	for _, page := range []string{ReportFile, LinearizationFile} {
-		t.Run(page, func(t *testing.T) {
-			shot, budget := filepath.Join(art, page+".png"), time.Duration(0)
+	for _, page := range []string{ReportFile, LinearizationFile, WindowsDir + "/fault-2.html", WindowsDir + "/anomaly-1.html"} {
+		t.Run(strings.ReplaceAll(page, "/", "_"), func(t *testing.T) {
+			shot, budget := filepath.Join(art, strings.ReplaceAll(page, "/", "_")+".png"), time.Duration(0)
 			if page == LinearizationFile {
 				shot, budget = "", 5*time.Second // Porcupine draws from script
 			}
@@ -189,7 +240,7 @@ func TestBrowserHostileStringsStayInert(t *testing.T) {
 			if page == ReportFile {
 				assert.NotContains(t, res.DOM, "<script", "report.html has no script at all")
 				assert.Contains(t, res.DOM, "&lt;script&gt;alert(1)&lt;/script&gt;", "the key is shown as text")
-				assert.Contains(t, res.DOM, "&lt;script&gt;alert(3)&lt;/script&gt;</text>", "the fault is an SVG label, as text")
+				assert.Contains(t, res.DOM, "&lt;script&gt;alert(3)&lt;/script&gt; #1", "the fault is an SVG label, as text")
 				assert.Contains(t, res.DOM, `"&gt;&lt;img src=x onerror=alert(2)&gt;`, "values and node names are shown as text")
 			}
 		})
@@ -204,6 +255,8 @@ func TestBrowserServeIndex(t *testing.T) {
 	res := openPage(t, ts.URL+"/", filepath.Join(art, "index.png"), 1400, 700, 0)
 	assert.Empty(t, res.Console, "the index logs nothing to the console")
 	assert.Equal(t, 3, strings.Count(res.DOM, `<tr class="run">`))
+	assert.Contains(t, res.DOM, "<strong>stale-reads</strong>")
+	assert.Contains(t, res.DOM, `compare.html">compare-`)
 	for _, v := range []string{`class="badge invalid">invalid`, `class="badge valid">valid`, `class="badge none">not checked`} {
 		assert.Contains(t, res.DOM, v)
 	}

@@ -371,7 +371,25 @@ func WriteCompare(dir string, c Comparison) error {
 
 type compareVerdictView struct {
 	Text, Class, Anomalies, Reason string
-	Promised                       bool
+	// Href links the cell's anomalies in the run's report; Promised
+	// marks the model the row's configuration promises.
+	Href     string
+	Promised bool
+}
+
+// PromisedModel is the consistency model a mode of the reference store
+// promises ("" for a mode it does not know): the column of the compare
+// page that must stay valid.
+func PromisedModel(mode string) string {
+	switch mode {
+	case "strong":
+		return "linearizable"
+	case "causal":
+		return "causal+"
+	case "eventual":
+		return "eventual"
+	}
+	return ""
 }
 
 type compareRowView struct {
@@ -416,12 +434,20 @@ func WriteCompareHTML(w io.Writer, c Comparison) error {
 			Rate: fmtRate(cell.OpsPerSec), P50: fmtLatency(cell.P50), P99: fmtLatency(cell.P99),
 			Backend: cell.Backend, Seed: cell.Seed, Err: cell.Err,
 		}
+		promised := cell.Promised
+		if promised == "" {
+			promised = PromisedModel(cell.Mode)
+		}
 		for _, mv := range cell.Verdicts {
-			r.Verdicts = append(r.Verdicts, compareVerdictView{
+			cv := compareVerdictView{
 				Text: mv.Valid.String(), Class: mv.Valid.String(),
 				Anomalies: anomalyList(mv.Anomalies), Reason: mv.Reason,
-				Promised: cell.Promised != "" && mv.Model == cell.Promised,
-			})
+				Promised: promised != "" && mv.Model == promised,
+			}
+			if cell.Report != "" {
+				cv.Href = cell.Report + "#checker-" + mv.Model
+			}
+			r.Verdicts = append(r.Verdicts, cv)
 		}
 		for len(r.Verdicts) < len(c.Models) {
 			r.Verdicts = append(r.Verdicts, compareVerdictView{Text: "-", Class: "none"})
@@ -449,24 +475,26 @@ td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 td.mode{font-weight:600;font-size:15px;background:#f6f8fa}
 td.v{min-width:8em}
 td.valid{background:#dafbe1}td.invalid{background:#ffebe9}td.unknown{background:#fff8c5}td.none{background:#eaeef2}
-td.promised{outline:2px solid #0969da;outline-offset:-2px}
 .badge{display:inline-block;padding:1px 8px;border-radius:10px;font-weight:600;color:#fff}
 .badge.valid{background:#1a7f37}.badge.invalid{background:#cf222e}.badge.unknown{background:#bf8700}.badge.none{background:#6e7781}
 .an{display:block;font-size:12px;color:#57606a;margin-top:2px}
 .err{color:#cf222e;font-size:12px}
 code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12px;word-break:break-all}
 .note{color:#57606a;font-size:12px;max-width:1000px}
+td.promised{outline:3px solid #0969da;outline-offset:-3px}
+.promise{display:inline-block;font-size:11px;color:#0969da;font-weight:600;margin-left:6px}
+td.v a{color:inherit;text-decoration:none}td.v a:hover .badge{text-decoration:underline}
 </style>
 </head>
 <body>
 <main>
 <h1>Consistency modes compared</h1>
-<p class="note">Each row is one run of the reference store in a mode, under a nemesis, with a workload. Every model's checker is run on every row's history, whatever the mode promises: the columns say what each mode actually kept.{{if .Generated}} Generated {{.Generated}}.{{end}}</p>
+<p class="note">Each row is one run of the reference store in a mode, under a nemesis, with a workload. Every model's checker is run on every row's history, whatever the mode promises: the columns say what each mode actually kept. The model each mode promises is outlined and marked <span class="promise">promised</span>: that cell must be valid. Each verdict links to its anomalies in the run's report.{{if .Generated}} Generated {{.Generated}}.{{end}}</p>
 {{if .Command}}<p class="note">Command: <code>{{.Command}}</code></p>{{end}}
 <table id="matrix">
 <thead><tr><th>mode</th><th>nemesis</th><th>workload</th>{{range .Models}}<th>{{.}}</th>{{end}}<th>ok/s</th><th>p50</th><th>p99</th><th>ops ok / fail / info</th><th>run</th></tr></thead>
 <tbody>
-{{range .Rows}}<tr>{{if .FirstOfMode}}<td class="mode" rowspan="{{.ModeSpan}}">{{.Mode}}</td>{{end}}<td>{{.Nemesis}}</td><td>{{.Workload}}</td>{{range .Verdicts}}<td class="v {{.Class}}{{if .Promised}} promised{{end}}"{{if .Promised}} title="the model this configuration promises"{{end}}><span class="badge {{.Class}}">{{.Text}}</span>{{if .Promised}}<span class="an">promised</span>{{end}}{{if .Anomalies}}<span class="an">{{.Anomalies}}</span>{{end}}{{if .Reason}}<span class="an">{{.Reason}}</span>{{end}}</td>{{end}}<td class="num">{{.Rate}}</td><td class="num">{{.P50}}</td><td class="num">{{.P99}}</td><td class="num">{{.OK}} / {{.Fail}} / {{.Info}}</td><td>{{if .Report}}<a href="{{.Report}}">report</a>{{end}}{{if .Backend}} <span class="an">{{.Backend}}, seed {{.Seed}}</span>{{end}}{{if .Err}}<span class="err">{{.Err}}</span>{{end}}</td></tr>
+{{range .Rows}}<tr>{{if .FirstOfMode}}<td class="mode" rowspan="{{.ModeSpan}}">{{.Mode}}</td>{{end}}<td>{{.Nemesis}}</td><td>{{.Workload}}</td>{{range .Verdicts}}<td class="v {{.Class}}{{if .Promised}} promised{{end}}"{{if .Promised}} title="the model this configuration promises"{{end}}>{{if .Href}}<a href="{{.Href}}">{{end}}<span class="badge {{.Class}}">{{.Text}}</span>{{if .Promised}}<span class="promise">promised</span>{{end}}{{if .Anomalies}}<span class="an">{{.Anomalies}}</span>{{end}}{{if .Href}}</a>{{end}}{{if .Reason}}<span class="an">{{.Reason}}</span>{{end}}</td>{{end}}<td class="num">{{.Rate}}</td><td class="num">{{.P50}}</td><td class="num">{{.P99}}</td><td class="num">{{.OK}} / {{.Fail}} / {{.Info}}</td><td>{{if .Report}}<a href="{{.Report}}">report</a>{{end}}{{if .Backend}} <span class="an">{{.Backend}}, seed {{.Seed}}</span>{{end}}{{if .Err}}<span class="err">{{.Err}}</span>{{end}}</td></tr>
 {{end}}</tbody>
 </table>
 <h2 style="font-size:16px">Legend</h2>

@@ -3,7 +3,9 @@ package results
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"html"
 	"html/template"
 	"io"
 	"strings"
@@ -19,7 +21,7 @@ const (
 	// the linearizable checker failed are always drawn, other keys are
 	// added, whole, while they fit. A failed key longer than its share is
 	// drawn up to a cut that fails on its own (see failedPrefix).
-	MaxLinearizabilityOps = 4000
+	MaxLinearizabilityOps = 1500
 	// linTimeout bounds the check behind the drawing.
 	linTimeout = 30 * time.Second
 )
@@ -86,6 +88,13 @@ func failedKeys(s *checkers.Summary) []string {
 		}
 		for _, a := range r.Anomalies {
 			out = append(out, a.Keys...)
+		}
+		// The anomalies stop at a few keys; Extra lists every failed one.
+		var extra struct {
+			Failed []string `json:"failed-keys"`
+		}
+		if len(r.Extra) > 0 && json.Unmarshal(r.Extra, &extra) == nil {
+			out = append(out, extra.Failed...)
 		}
 	}
 	return out
@@ -219,6 +228,13 @@ func failedPrefix(ctx context.Context, events []history.Event, ops []history.Op,
 // nothing to draw, or drawing fails, it writes a short page saying why
 // (the report links it either way).
 func writeLinearizability(ctx context.Context, run *Run, ops []history.Op, w io.Writer) string {
+	for _, op := range ops {
+		if op.F == history.FAdd {
+			why := "This is a set workload: its reads return whole sets, which the per-key register view cannot draw, and the set checker's findings are in the report."
+			writeLinMessage(w, run.TestValue("name"), why)
+			return why
+		}
+	}
 	sel := selectLinKeys(ops, failedKeys(run.Summary), MaxLinearizabilityOps)
 	byKey := map[string][]history.Op{}
 	var order []string
@@ -269,7 +285,7 @@ func writeLinearizability(ctx context.Context, run *Run, ops []history.Op, w io.
 		if sel.TotalKeys > 0 {
 			why = fmt.Sprintf("Every key has more than %d register operations and none failed the linearizable check, so no key was drawn (Porcupine's view of that many operations would not open). The check itself, in results.json, covers every key.", MaxLinearizabilityOps)
 		}
-		writeLinMessage(w, why)
+		writeLinMessage(w, run.TestValue("name"), why)
 		return why
 	}
 	want := map[string]bool{}
@@ -280,10 +296,10 @@ func writeLinearizability(ctx context.Context, run *Run, ops []history.Op, w io.
 	var buf bytes.Buffer
 	if err := visualize(ctx, events, &buf, len(sel.Keys)); err != nil {
 		why := fmt.Sprintf("Porcupine's view could not be drawn: %v", err)
-		writeLinMessage(w, why)
+		writeLinMessage(w, run.TestValue("name"), why)
 		return why
 	}
-	if _, err := w.Write(buf.Bytes()); err != nil {
+	if _, err := w.Write(titled(buf.Bytes(), run.TestValue("name"))); err != nil {
 		return fmt.Sprintf("linearizability.html could not be written: %v", err)
 	}
 	note := fmt.Sprintf("Porcupine's view of the per-key register check, with the faults as annotations: %d of %d keys (%d of %d register operations)",
@@ -299,6 +315,73 @@ func writeLinearizability(ctx context.Context, run *Run, ops []history.Op, w io.
 	}
 	return note + "."
 }
+
+// titled names the run in Porcupine's page, whose title is always
+// "Porcupine", and adds a link back to the report. Both are escaped
+// here: the page is Porcupine's, not a template.
+func titled(page []byte, run string) []byte {
+	if run == "" {
+		run = "faultline run"
+	}
+	name := html.EscapeString(run)
+	page = bytes.Replace(page, []byte("<title>Porcupine</title>"), []byte("<title>"+name+" — linearizability — faultline</title>"), 1)
+	back := `<div style="position:fixed;right:10px;top:10px;z-index:10;background:#fff;border:1px solid #ccc;border-radius:4px;padding:4px 8px;font:13px system-ui,sans-serif">` +
+		name + ` · <a href="report.html">back to the report</a></div>`
+	if i := bytes.Index(page, []byte("<body>")); i >= 0 {
+		i += len("<body>")
+		page = append(page[:i:i], append([]byte(back), page[i:]...)...)
+	}
+	return labelRows(page)
+}
+
+// Porcupine labels its rows 0, 1, 2, ... (dense client ids the checkers
+// assign), which are not the run's processes. labelRows makes each row
+// say which process it is and which keys it touched ("p7 · k3-0, k3-1"),
+// read from the ops' own metadata ("process 7") and descriptions
+// ("write(k3-0, 5)"): two expressions of Porcupine's script are swapped
+// for a call to rowLabel, defined before render runs. Labels are set as
+// text (textContent), so a recorded key stays text. If Porcupine's
+// script changes shape, the page keeps its numbers.
+func labelRows(page []byte) []byte {
+	swaps := [][2]string{
+		{"const tag = i < realClients ? i.toString() : sortedTags[i - realClients]", "const tag = i < realClients ? rowLabel(data, i) : sortedTags[i - realClients]"},
+		{"text.textContent = i < realClients ? i : sortedTags[i - realClients]", "text.textContent = i < realClients ? rowLabel(data, i) : sortedTags[i - realClients]"},
+	}
+	for _, sw := range swaps {
+		if bytes.Count(page, []byte(sw[0])) != 1 {
+			return page
+		}
+	}
+	call := []byte("render(data)")
+	i := bytes.LastIndex(page, call)
+	if i < 0 {
+		return page
+	}
+	for _, sw := range swaps {
+		page = bytes.Replace(page, []byte(sw[0]), []byte(sw[1]), 1)
+	}
+	i = bytes.LastIndex(page, call)
+	return append(page[:i:i], append([]byte(rowLabelJS), page[i:]...)...)
+}
+
+const rowLabelJS = `function rowLabel(data, i) {
+        if (!data._rows) {
+          data._rows = {}
+          for (const p of data.Partitions) {
+            for (const e of p.History) {
+              const r = data._rows[e.ClientId] || (data._rows[e.ClientId] = {proc: '', keys: []})
+              const m = /process (-?\d+)/.exec(e.Metadata || '')
+              if (m && !r.proc) r.proc = 'p' + m[1]
+              const k = /^[a-z]+\((.*?)(, |\))/.exec(e.Description || '')
+              if (k && !r.keys.includes(k[1]) && r.keys.length < 4) r.keys.push(k[1])
+            }
+          }
+        }
+        const r = data._rows[i]
+        if (!r) return String(i)
+        return (r.proc || String(i)) + (r.keys.length ? ' · ' + r.keys.join(', ') : '')
+      }
+      `
 
 // minPrefixOps is the least a key's drawn prefix holds.
 const minPrefixOps = 200
@@ -331,12 +414,15 @@ func visualize(ctx context.Context, events []history.Event, w io.Writer, keys in
 }
 
 var linMessageTmpl = template.Must(template.New("lin").Parse(`<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>linearizability</title>
+<html lang="en"><head><meta charset="utf-8"><title>{{.Run}} — linearizability — faultline</title>
 <style>body{font:15px/1.45 system-ui,sans-serif;margin:2em;max-width:50em;color:#222}</style></head>
-<body><h1>Linearizability view</h1><p>{{.}}</p><p><a href="report.html">Back to the report</a></p></body></html>
+<body><h1>Linearizability view of {{.Run}}</h1><p>{{.Why}}</p><p><a href="report.html">Back to the report</a></p></body></html>
 `))
 
-func writeLinMessage(w io.Writer, why string) {
+func writeLinMessage(w io.Writer, run, why string) {
+	if run == "" {
+		run = "faultline run"
+	}
 	// A failure to write here surfaces when the file is closed.
-	_ = linMessageTmpl.Execute(w, strings.TrimSpace(why))
+	_ = linMessageTmpl.Execute(w, struct{ Run, Why string }{run, strings.TrimSpace(why)})
 }

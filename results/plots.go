@@ -70,24 +70,58 @@ func faultColors(faults []history.Fault) map[string]color.NRGBA {
 	return out
 }
 
+// Outcomes as the plots split them: a cas that failed with "mismatch"
+// observed the key's value and is no error, so it is drawn apart.
+const (
+	outOK       = "ok"
+	outMismatch = "mismatch"
+	outError    = "error"
+	outInfo     = "info"
+)
+
+func outcomeOf(op history.Op) string {
+	switch op.Type {
+	case history.OK:
+		return outOK
+	case history.Fail:
+		if op.Error == history.ErrorMismatch {
+			return outMismatch
+		}
+		return outError
+	}
+	return outInfo
+}
+
 // latPoint is one completed operation in the latency plot.
 type latPoint struct {
 	T   float64 // invoke time, seconds since the start
 	Lat float64 // latency, milliseconds
 	Typ history.Type
+	// F is the op's function, Outcome one of outOK... ("" reads Typ).
+	F, Outcome string
+}
+
+// bad reports whether a point is an error or an unknown outcome, which
+// sampling keeps first.
+func (p latPoint) bad() bool {
+	if p.Outcome != "" {
+		return p.Outcome == outError || p.Outcome == outInfo
+	}
+	return p.Typ != history.OK
 }
 
 // samplePoints returns at most limit of pts, in time order. When it must
-// drop points, it keeps what a person looks for: every fail and info (or an
-// even sample of them if they alone exceed half the budget), the slowest
-// oks, and an even sample of the other oks. It is deterministic.
+// drop points, it keeps what a person looks for: every error and info (or
+// an even sample of them if they alone exceed half the budget), the
+// slowest of the others, and an even sample of the rest. It is
+// deterministic.
 func samplePoints(pts []latPoint, limit int) []latPoint {
 	if len(pts) <= limit || limit <= 0 {
 		return pts
 	}
 	var bad, ok []int
 	for i, p := range pts {
-		if p.Typ == history.OK {
+		if !p.bad() {
 			ok = append(ok, i)
 		} else {
 			bad = append(bad, i)
@@ -135,11 +169,48 @@ func stride(idx []int, n int) []int {
 	return out
 }
 
-// latencyPlot draws the latency scatter (log scale) with the faults shaded.
-func latencyPlot(pts []latPoint, faults []history.Fault, end float64) (template.HTML, error) {
+// Colours of the op types; others are grey.
+var fColors = map[string]color.RGBA{
+	history.FRead:  {R: 0x1f, G: 0x77, B: 0xb4, A: 0xff},
+	history.FWrite: {R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff},
+	history.FCAS:   {R: 0x94, G: 0x67, B: 0xbd, A: 0xff},
+	history.FAdd:   {R: 0x17, G: 0xbe, B: 0xcf, A: 0xff},
+}
+
+var colorOther = color.RGBA{R: 0x7f, G: 0x7f, B: 0x7f, A: 0xff}
+
+func fColor(f string) color.RGBA {
+	if c, ok := fColors[f]; ok {
+		return c
+	}
+	return colorOther
+}
+
+// plotFs is the order op types are drawn and listed in.
+func plotFs(fs map[string]bool) []string {
+	var out []string
+	for _, f := range []string{history.FRead, history.FWrite, history.FCAS, history.FAdd} {
+		if fs[f] {
+			out = append(out, f)
+		}
+	}
+	var rest []string
+	for f := range fs {
+		if _, ok := fColors[f]; !ok {
+			rest = append(rest, f)
+		}
+	}
+	sort.Strings(rest)
+	return append(out, rest...)
+}
+
+// latencyPlot draws the latency scatter (log scale): one colour per op
+// type, oks as squares, cas mismatches as rings, errors as red crosses,
+// infos as orange triangles; faults shaded and labelled, anomalies marked.
+func latencyPlot(pts []latPoint, faults []faultInfo, marks []timeMark, end float64) (template.HTML, error) {
 	p := plot.New()
 	p.Title.Text = "Latency by invoke time"
-	p.X.Label.Text = "time since start (s)"
+	p.X.Label.Text = "time since the first operation (s)"
 	p.Y.Label.Text = "latency (ms, log scale)"
 	p.Y.Scale = plot.LogScale{}
 	p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
@@ -152,19 +223,40 @@ func latencyPlot(pts []latPoint, faults []history.Fault, end float64) (template.
 	if len(pts) == 0 {
 		ymin, ymax = 1, 10
 	}
-	ymin, ymax = ymin/1.5, ymax*2
+	ymin, ymax = ymin/1.5, ymax*3
 	p.X.Min, p.X.Max = 0, math.Max(end, 1e-3)
 	p.Y.Min, p.Y.Max = ymin, ymax
 	if err := addFaults(p, faults, ymin, ymax); err != nil {
 		return "", err
 	}
-	for _, typ := range []history.Type{history.OK, history.Fail, history.Info} {
-		var xys plotter.XYs
-		for _, q := range pts {
-			if q.Typ == typ {
-				xys = append(xys, plotter.XY{X: q.T, Y: q.Lat})
-			}
+	fs := map[string]bool{}
+	for _, q := range pts {
+		fs[q.F] = true
+	}
+	type series struct {
+		f, out string
+	}
+	groups := map[series]plotter.XYs{}
+	for _, q := range pts {
+		out := q.Outcome
+		if out == "" {
+			out = string(q.Typ)
 		}
+		k := series{q.F, out}
+		if out == outError || out == outInfo {
+			k.f = "" // errors and infos are drawn alike, whatever the op
+		}
+		groups[k] = append(groups[k], plotter.XY{X: q.T, Y: q.Lat})
+	}
+	order := []series{}
+	for _, out := range []string{outOK, outMismatch} {
+		for _, f := range plotFs(fs) {
+			order = append(order, series{f, out})
+		}
+	}
+	order = append(order, series{"", outError}, series{"", outInfo})
+	for _, k := range order {
+		xys := groups[k]
 		if len(xys) == 0 {
 			continue
 		}
@@ -172,16 +264,35 @@ func latencyPlot(pts []latPoint, faults []history.Fault, end float64) (template.
 		if err != nil {
 			return "", fmt.Errorf("latency plot: %w", err)
 		}
-		s.GlyphStyle = draw.GlyphStyle{Color: typeColor(typ), Radius: vg.Points(1.3), Shape: draw.BoxGlyph{}}
+		switch k.out {
+		case outOK:
+			s.GlyphStyle = draw.GlyphStyle{Color: fColor(k.f), Radius: vg.Points(1.2), Shape: draw.BoxGlyph{}}
+		case outMismatch:
+			s.GlyphStyle = draw.GlyphStyle{Color: fColor(k.f), Radius: vg.Points(1.6), Shape: draw.RingGlyph{}}
+		case outError:
+			s.GlyphStyle = draw.GlyphStyle{Color: colorFail, Radius: vg.Points(2), Shape: draw.CrossGlyph{}}
+		default:
+			s.GlyphStyle = draw.GlyphStyle{Color: colorInfo, Radius: vg.Points(2), Shape: draw.TriangleGlyph{}}
+		}
 		p.Add(s)
+	}
+	if err := addMarks(p, marks, ymin, ymax); err != nil {
+		return "", err
 	}
 	return renderSVG(p)
 }
 
-// ratePoint is one bucket of the throughput plot.
+// donePoint is one completion, for the throughput plot.
+type donePoint struct {
+	T          float64 // completion time, seconds
+	F, Outcome string
+}
+
+// rateSeries is one line of the throughput plot: completions of op type
+// F with an ok outcome, or (F "") of every op with Outcome.
 type rateSeries struct {
-	Typ   history.Type
-	Rates []float64 // completions per second, one per bucket
+	F, Outcome string
+	Rates      []float64 // completions per second, one per bucket
 }
 
 // bucketWidth picks a round bucket width (seconds) giving about 150
@@ -197,34 +308,51 @@ func bucketWidth(end float64) float64 {
 	return steps[len(steps)-1] * math.Ceil(want/steps[len(steps)-1])
 }
 
-// throughput counts completions per second by outcome, in buckets of
-// width w seconds. times are completion times in seconds.
-func throughput(times []float64, typs []history.Type, end, w float64) []rateSeries {
+// throughput counts completions per second in buckets of width w
+// seconds: oks by op type, then mismatches, errors and infos of all ops.
+func throughput(pts []donePoint, end, w float64) []rateSeries {
 	n := int(math.Floor(end/w)) + 1
-	series := []rateSeries{{Typ: history.OK}, {Typ: history.Fail}, {Typ: history.Info}}
+	fs := map[string]bool{}
+	for _, p := range pts {
+		if p.Outcome == outOK {
+			fs[p.F] = true
+		}
+	}
+	var series []rateSeries
+	idx := map[[2]string]int{}
+	for _, f := range plotFs(fs) {
+		idx[[2]string{f, outOK}] = len(series)
+		series = append(series, rateSeries{F: f, Outcome: outOK})
+	}
+	for _, out := range []string{outMismatch, outError, outInfo} {
+		idx[[2]string{"", out}] = len(series)
+		series = append(series, rateSeries{Outcome: out})
+	}
 	for i := range series {
 		series[i].Rates = make([]float64, n)
 	}
-	for i, t := range times {
-		b := int(math.Floor(t / w))
+	for _, p := range pts {
+		b := int(math.Floor(p.T / w))
 		if b < 0 || b >= n {
 			continue
 		}
-		for s := range series {
-			if series[s].Typ == typs[i] {
-				series[s].Rates[b] += 1 / w
-			}
+		k := [2]string{p.F, p.Outcome}
+		if p.Outcome != outOK {
+			k[0] = ""
+		}
+		if s, ok := idx[k]; ok {
+			series[s].Rates[b] += 1 / w
 		}
 	}
 	return series
 }
 
-// throughputPlot draws completions per second over time by outcome, with
-// the faults shaded.
-func throughputPlot(series []rateSeries, w float64, faults []history.Fault, end float64) (template.HTML, error) {
+// throughputPlot draws completions per second over time, with the faults
+// shaded and the anomalies marked.
+func throughputPlot(series []rateSeries, w float64, faults []faultInfo, marks []timeMark, end float64) (template.HTML, error) {
 	p := plot.New()
 	p.Title.Text = fmt.Sprintf("Throughput (completions per second, %gs buckets)", w)
-	p.X.Label.Text = "time since start (s)"
+	p.X.Label.Text = "time since the first operation (s)"
 	p.Y.Label.Text = "ops/s"
 	p.Add(plotter.NewGrid())
 	ymax := 1.0
@@ -233,7 +361,7 @@ func throughputPlot(series []rateSeries, w float64, faults []history.Fault, end 
 			ymax = math.Max(ymax, r)
 		}
 	}
-	ymax *= 1.15
+	ymax *= 1.25
 	p.X.Min, p.X.Max = 0, math.Max(end, 1e-3)
 	p.Y.Min, p.Y.Max = 0, ymax
 	if err := addFaults(p, faults, 0, ymax); err != nil {
@@ -253,18 +381,69 @@ func throughputPlot(series []rateSeries, w float64, faults []history.Fault, end 
 		if err != nil {
 			return "", fmt.Errorf("throughput plot: %w", err)
 		}
-		l.Color = typeColor(s.Typ)
 		l.Width = vg.Points(1.2)
+		switch s.Outcome {
+		case outOK:
+			l.Color = fColor(s.F)
+		case outMismatch:
+			l.Color = colorOther
+			l.Dashes = []vg.Length{vg.Points(3), vg.Points(2)}
+		case outError:
+			l.Color = colorFail
+		default:
+			l.Color = colorInfo
+		}
 		p.Add(l)
+	}
+	if err := addMarks(p, marks, 0, ymax); err != nil {
+		return "", err
 	}
 	return renderSVG(p)
 }
 
+// addMarks draws each anomaly's moment as a dashed black line with its
+// label at the foot.
+func addMarks(p *plot.Plot, marks []timeMark, ymin, ymax float64) error {
+	if len(marks) == 0 {
+		return nil
+	}
+	var labels plotter.XYLabels
+	for _, m := range marks {
+		x := secs(m.At)
+		l, err := plotter.NewLine(plotter.XYs{{X: x, Y: ymin}, {X: x, Y: ymax}})
+		if err != nil {
+			return fmt.Errorf("mark anomaly %s: %w", m.Label, err)
+		}
+		l.Color = color.Black
+		l.Width = vg.Points(0.8)
+		l.Dashes = []vg.Length{vg.Points(2), vg.Points(2)}
+		p.Add(l)
+		labels.XYs = append(labels.XYs, plotter.XY{X: x, Y: ymin})
+		labels.Labels = append(labels.Labels, m.Label)
+	}
+	l, err := plotter.NewLabels(labels)
+	if err != nil {
+		return fmt.Errorf("label anomalies: %w", err)
+	}
+	for i := range l.TextStyle {
+		l.TextStyle[i].Font.Size = vg.Points(8)
+		l.TextStyle[i].Color = color.Black
+	}
+	l.Offset = vg.Point{X: vg.Points(2), Y: vg.Points(2)}
+	p.Add(l)
+	return nil
+}
+
 // addFaults shades each fault interval from ymin to ymax in its fault's
-// colour and labels the intervals with the fault's name. (The legend is
-// the page's, in HTML, so it never hides points.)
-func addFaults(p *plot.Plot, faults []history.Fault, ymin, ymax float64) error {
-	colors := faultColors(faults)
+// colour and labels the intervals with what they did ("partition #2: n3
+// cut off"). (The legend is the page's, in HTML, so it never hides
+// points.)
+func addFaults(p *plot.Plot, faults []faultInfo, ymin, ymax float64) error {
+	plain := make([]history.Fault, len(faults))
+	for i, f := range faults {
+		plain[i] = f.Fault
+	}
+	colors := faultColors(plain)
 	labelled := map[string]bool{}
 	var labels plotter.XYLabels
 	for _, f := range faults {
@@ -282,22 +461,30 @@ func addFaults(p *plot.Plot, faults []history.Fault, ymin, ymax float64) error {
 		if len(faults) <= maxFaultLabels || !labelled[f.Name] {
 			labelled[f.Name] = true
 			labels.XYs = append(labels.XYs, plotter.XY{X: x0, Y: ymax})
-			labels.Labels = append(labels.Labels, f.Name)
+			labels.Labels = append(labels.Labels, f.Short)
 		}
 	}
-	if len(labels.Labels) == 0 {
-		return nil
+	// Nearby faults' labels are staggered down the plot, three rows.
+	for row := 0; row < 3; row++ {
+		var part plotter.XYLabels
+		for i := row; i < len(labels.Labels); i += 3 {
+			part.XYs = append(part.XYs, labels.XYs[i])
+			part.Labels = append(part.Labels, labels.Labels[i])
+		}
+		if len(part.Labels) == 0 {
+			continue
+		}
+		l, err := plotter.NewLabels(part)
+		if err != nil {
+			return fmt.Errorf("label faults: %w", err)
+		}
+		for i := range l.TextStyle {
+			l.TextStyle[i].YAlign = draw.YTop
+			l.TextStyle[i].Font.Size = vg.Points(7)
+		}
+		l.Offset = vg.Point{X: vg.Points(2), Y: vg.Points(-2 - 9*float64(row))}
+		p.Add(l)
 	}
-	l, err := plotter.NewLabels(labels)
-	if err != nil {
-		return fmt.Errorf("label faults: %w", err)
-	}
-	for i := range l.TextStyle {
-		l.TextStyle[i].YAlign = draw.YTop
-		l.TextStyle[i].Font.Size = vg.Points(8)
-	}
-	l.Offset = vg.Point{X: vg.Points(2), Y: vg.Points(-2)}
-	p.Add(l)
 	return nil
 }
 

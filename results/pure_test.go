@@ -82,13 +82,22 @@ func TestBucketWidth(t *testing.T) {
 }
 
 func TestThroughput(t *testing.T) {
-	times := []float64{0.1, 0.2, 0.6, 1.5, 1.7, 9.9}
-	typs := []history.Type{history.OK, history.OK, history.Fail, history.Info, history.OK, history.OK}
-	s := throughput(times, typs, 2, 0.5)
-	require.Len(t, s, 3)
-	assert.Equal(t, []float64{4, 0, 0, 2, 0}, s[0].Rates, "oks per second; 9.9 is past the end")
-	assert.Equal(t, []float64{0, 2, 0, 0, 0}, s[1].Rates)
-	assert.Equal(t, []float64{0, 0, 0, 2, 0}, s[2].Rates)
+	pts := []donePoint{
+		{T: 0.1, F: "read", Outcome: outOK}, {T: 0.2, F: "write", Outcome: outOK},
+		{T: 0.6, F: "cas", Outcome: outMismatch}, {T: 0.7, F: "cas", Outcome: outError},
+		{T: 1.5, F: "read", Outcome: outInfo}, {T: 1.7, F: "read", Outcome: outOK}, {T: 9.9, F: "read", Outcome: outOK},
+	}
+	s := throughput(pts, 2, 0.5)
+	var names []string
+	for _, r := range s {
+		names = append(names, r.F+"/"+r.Outcome)
+	}
+	assert.Equal(t, []string{"read/ok", "write/ok", "/mismatch", "/error", "/info"}, names, "oks by op type, then the other outcomes of all ops")
+	assert.Equal(t, []float64{2, 0, 0, 2, 0}, s[0].Rates, "read oks per second; 9.9 is past the end")
+	assert.Equal(t, []float64{2, 0, 0, 0, 0}, s[1].Rates)
+	assert.Equal(t, []float64{0, 2, 0, 0, 0}, s[2].Rates, "a mismatch is not an error")
+	assert.Equal(t, []float64{0, 2, 0, 0, 0}, s[3].Rates)
+	assert.Equal(t, []float64{0, 0, 0, 2, 0}, s[4].Rates)
 }
 
 func TestSelectLinKeys(t *testing.T) {

@@ -18,7 +18,7 @@ import (
 //go:embed report.tmpl
 var reportSource string
 
-var reportTmpl = template.Must(template.New("report").Parse(reportSource))
+var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{"minInt": func(a, b int) int { return min(a, b) }}).Parse(reportSource))
 
 // WriteReports reads the run directory runDir (history.jsonl, test.json,
 // results.json, nodes/*.log) and writes report.html and
@@ -62,9 +62,12 @@ func writeReports(ctx context.Context, run *Run, dir string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	view, err := buildReport(run, linNote, time.Now())
+	view, err := buildReport(ctx, run, linNote, time.Now())
 	if err != nil {
 		return fmt.Errorf("build report for %s: %w", dir, err)
+	}
+	if err := writeWindows(dir, view.windows); err != nil {
+		return err
 	}
 	if err := writeAtomic(filepath.Join(dir, ReportFile), func(w io.Writer) error {
 		return reportTmpl.Execute(w, view)

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/faultline/faultline/checkers"
+	"github.com/faultline/faultline/checkers/checkertest"
 	"github.com/faultline/faultline/history"
 )
 
@@ -76,7 +77,7 @@ func TestWriteReportsInvalidRun(t *testing.T) {
 	assert.Equal(t, 2, strings.Count(page, "<svg"), "a latency and a throughput plot")
 	assert.NotContains(t, page, "<?xml")
 	latency := between(t, page, `id="latency-plot"`, `id="throughput-plot"`)
-	for _, name := range []string{">partition<", ">kill<"} {
+	for _, name := range []string{">partition #1", ">kill #1"} {
 		assert.Contains(t, latency, name, "fault labels in the latency plot")
 	}
 	// Counts, faults table, timeline, links.
@@ -93,6 +94,76 @@ func TestWriteReportsInvalidRun(t *testing.T) {
 	lin := readPage(t, filepath.Join(dir, LinearizationFile))
 	assert.Contains(t, lin, "<html")
 	assert.Contains(t, lin, "partition", "fault intervals are annotations in the linearizability view")
+	assert.Contains(t, lin, "<title>register-partition — linearizability — faultline</title>", "Porcupine's page names the run")
+	assert.Contains(t, lin, `<a href="report.html">back to the report</a>`)
+
+	// The anomaly in time: in words, marked on both plots and the
+	// timeline, with a window of its own.
+	anomalies := between(t, page, `<section id="anomalies">`, `<section id="plots">`)
+	assert.Regexp(t, `<p class="when"><strong>A1</strong> · Its witness op ran from \d+\.\d{3}s to \d+\.\d{3}s, (during (partition|kill) #1, [^<]+ after it started[^<]*|while no fault was active: [^<]+)\.`, anomalies)
+	assert.Contains(t, anomalies, `<a class="win" href="timeline/anomaly-1.html">timeline window</a>`)
+	assert.Contains(t, latency, ">A1</text>", "the anomaly is marked on the latency plot")
+	assert.Contains(t, between(t, page, `id="throughput-plot"`, `<section id="faults">`), ">A1</text>")
+	assert.Contains(t, page, `<div class="mark" style="top:`, "and on the timeline")
+	win := readPage(t, filepath.Join(dir, WindowsDir, "anomaly-1.html"))
+	assert.Contains(t, win, `href="../report.html#a1"`, "the window links back to its anomaly")
+	assert.Contains(t, win, `witness"`, "the witness is in its window")
+	assert.NotContains(t, win, "<script")
+	// A window per fault, linked from the faults table, whose rows say
+	// what each fault did.
+	for _, f := range []string{"fault-1.html", "fault-2.html"} {
+		assert.FileExists(t, filepath.Join(dir, WindowsDir, f))
+		assert.Contains(t, page, `href="timeline/`+f+`"`)
+	}
+	// The minimal witness, found by shrinking the key with the checker.
+	assert.Contains(t, anomalies, `<ol class="witness-story">`)
+	assert.Contains(t, anomalies, "before it began")
+	// Verdicts and anomalies come before the configuration.
+	assert.Less(t, strings.Index(page, `<section id="anomalies">`), strings.Index(page, `<section id="test">`))
+}
+
+// setRun writes a set run checked by the real set checker: 15 elements
+// added before a kill, of which the final reads on three nodes hold 2.
+func setRun(t *testing.T, dir string) {
+	t.Helper()
+	b := checkertest.New()
+	for i := 1; i <= 15; i++ {
+		b.Add(i%4, "set", i)
+	}
+	b.Nemesis("start-kill", map[string]any{"nodes": []string{"n2"}}).Nemesis("stop-kill", map[string]any{"nodes": []string{"n2"}})
+	for p, node := range []string{"n1", "n2", "n3"} {
+		b.SetRead(10+p, "set", true, 1, 2, 16).Node(10+p, node)
+	}
+	events := b.Events()
+	sum, err := checkers.CheckAll(context.Background(), events, []string{"set"}, checkers.Options{})
+	require.NoError(t, err)
+	require.Equal(t, checkers.Invalid, sum.Valid)
+	test := testOptions("eventual-set-kill", 3)
+	test["workload"] = "set"
+	writeRun(t, dir, events, test, &sum)
+}
+
+func TestWriteReportsSetRun(t *testing.T) {
+	dir := t.TempDir()
+	setRun(t, dir)
+	require.NoError(t, WriteReports(context.Background(), dir))
+	page := readPage(t, filepath.Join(dir, ReportFile))
+	anomalies := between(t, page, `<section id="anomalies">`, `<section id="plots">`)
+	// Honest counts: every lost element listed, the anomalies cut at
+	// what the checker lists, and said so.
+	assert.Contains(t, anomalies, `<h4 id="lost">Lost elements <span class="showing">(13 of 13)</span>`)
+	assert.Contains(t, anomalies, `(showing 10 of 14)`, "13 lost and 1 unexpected, 10 listed")
+	assert.Equal(t, 13, strings.Count(anomalies, `<tr id="lost-`))
+	// Each with its neighbourhood in the reads that missed it and its
+	// moment against the kill.
+	assert.Contains(t, anomalies, "1, 2, [3 missing], 16 — 3 elements")
+	assert.Contains(t, anomalies, "all 3: n1 (event")
+	assert.Contains(t, anomalies, "before kill #1 started — n2 killed")
+	assert.NotContains(t, anomalies, "[1,2,16]", "reads are shown around the missing element, not from their first bytes")
+	// No register view of a set.
+	lin := readPage(t, filepath.Join(dir, LinearizationFile))
+	assert.Contains(t, lin, "This is a set workload")
+	assert.Less(t, len(lin), 2000)
 }
 
 // between returns page's text between the first from and the next to.
@@ -200,7 +271,12 @@ var hostile = []string{`<script>alert(1)</script>`, `"><img src=x onerror=alert(
 func hostileRun(t *testing.T, dir string) {
 	t.Helper()
 	events := genHistory(genOpts{Seed: 11, Procs: 4, Keys: hostile, Duration: 3 * time.Second, Value: hostile[1],
-		Faults: []genFault{{Name: `<script>alert(3)</script>`, Start: time.Second, Stop: 2 * time.Second, Value: history.MustValue(hostile[1])}}})
+		Faults: []genFault{
+			{Name: `<script>alert(3)</script>`, Start: time.Second, Stop: 2 * time.Second, Value: history.MustValue(hostile[1])},
+			{Name: "partition", Start: 1500 * time.Millisecond, Stop: 2500 * time.Millisecond, Value: history.MustValue(map[string]any{
+				"topology": hostile[0], "grudge": map[string][]string{hostile[1]: {hostile[0]}, hostile[0]: {hostile[1]}}})},
+			{Name: "kill", Start: 2600 * time.Millisecond, Stop: 2800 * time.Millisecond, Value: history.MustValue(map[string]any{"nodes": hostile})},
+		}})
 	for i := range events {
 		if events[i].Process >= 0 {
 			events[i].Node = hostile[1]
@@ -238,6 +314,19 @@ func TestReportEscapesRecordedStrings(t *testing.T) {
 
 	lin := readPage(t, filepath.Join(dir, LinearizationFile))
 	assert.NotContains(t, lin, "<img src=x", "the linearizability view escapes recorded strings")
+	assert.NotContains(t, lin, "<title><script", "the run's name in Porcupine's title is escaped")
+
+	// Faults in words, the anomaly's moment and the timeline windows
+	// carry recorded strings too.
+	assert.Contains(t, page, "&lt;img src=x onerror=alert(2)&gt; cut off from &lt;script&gt;alert(1)&lt;/script&gt;")
+	windows, err := filepath.Glob(filepath.Join(dir, WindowsDir, "*.html"))
+	require.NoError(t, err)
+	require.NotEmpty(t, windows)
+	for _, w := range windows {
+		win := readPage(t, w)
+		assert.NotContains(t, win, "<script", w)
+		assert.NotContains(t, win, "<img", w)
+	}
 }
 
 func TestFailedPrefix(t *testing.T) {
@@ -298,7 +387,7 @@ func TestWriteReportsEdgeHistories(t *testing.T) {
 		want    []string
 	}{
 		{"empty", "", []string{"The history is empty", "The history has no client operations", "The nemesis recorded no faults"}},
-		{"nemesis only", nem(0, 0, "start-partition") + nem(1, 1e9, "stop-partition"), []string{">partition</text>", "The history has no client operations"}},
+		{"nemesis only", nem(0, 0, "start-partition") + nem(1, 1e9, "stop-partition"), []string{">partition #1</text>", "The history has no client operations"}},
 		{"never completed, zero latency, long value",
 			`{"index":0,"time":5,"process":0,"type":"invoke","f":"write","key":"k","value":"` + long + `"}` + "\n" +
 				`{"index":1,"time":5,"process":1,"type":"invoke","f":"read","key":"k","value":null}` + "\n" +
@@ -338,7 +427,7 @@ func TestLinearizabilityViewOfOneLongValidKey(t *testing.T) {
 		want    string
 	}{
 		{"checked valid: a prefix is drawn", valid, `key &#34;r&#34;, which passed the check, is drawn up to event`},
-		{"not checked: nothing is drawn", nil, "Every key has more than 4000 register operations"},
+		{"not checked: nothing is drawn", nil, fmt.Sprintf("Every key has more than %d register operations", MaxLinearizabilityOps)},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

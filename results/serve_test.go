@@ -35,6 +35,9 @@ func runsFixture(t *testing.T) string {
 		opts := testOptions(name, 1)
 		delete(opts, "start_time")
 		opts["start"] = start.Format(time.RFC3339Nano)
+		if name == "strong-kv-partition" {
+			opts["faults"] = []string{"stale-reads"}
+		}
 		var sum *checkers.Summary
 		if v != nil {
 			sum = &checkers.Summary{Valid: *v, Results: []checkers.Result{{Checker: "linearizable", Valid: *v}}}
@@ -49,6 +52,8 @@ func runsFixture(t *testing.T) string {
 	mk("strong-kv-partition", "20261123T120000.000Z", t0.Add(2*time.Hour), &invalid)
 	mk("eventual-kv-kill", "20261123T110000.000Z", t0.Add(time.Hour), nil)
 	require.NoError(t, os.Symlink("strong-kv-partition/20261123T120000.000Z", filepath.Join(runs, "latest")))
+	require.NoError(t, os.MkdirAll(filepath.Join(runs, "compare-20261123T130000Z"), 0o755))
+	require.NoError(t, WriteCompare(filepath.Join(runs, "compare-20261123T130000Z"), sampleComparison()))
 	require.NoError(t, os.Symlink("..", filepath.Join(runs, "up")))
 	require.NoError(t, os.Symlink(filepath.Join(base, "secret.txt"), filepath.Join(runs, "abs")))
 	require.NoError(t, os.Symlink("../secret.txt", filepath.Join(runs, "strong-kv-none", "rel")))
@@ -93,6 +98,9 @@ func TestServeIndex(t *testing.T) {
 	assert.Contains(t, body, `<span class="badge none">not checked</span>`)
 	assert.Contains(t, body, `href="/runs/strong-kv-partition/20261123T120000.000Z/report.html"`)
 	assert.Contains(t, body, "<td>strong</td><td>kv</td><td>partition, kill</td>")
+	assert.Contains(t, body, "<td><strong>stale-reads</strong></td>", "deliberate store faults are shown")
+	assert.Contains(t, body, "<td>none</td>", "and their absence")
+	assert.Contains(t, body, `<a href="/runs/compare-20261123T130000Z/compare.html">compare-20261123T130000Z</a>`, "the mode comparisons are linked")
 
 	cases := []struct {
 		filter string
@@ -216,4 +224,100 @@ func TestNewServerBadDir(t *testing.T) {
 	require.NoError(t, os.WriteFile(f, nil, 0o644))
 	_, err = NewServer(f, nil)
 	require.ErrorContains(t, err, "not a directory")
+}
+
+// What a careless or hostile neighbour could ask of serve: dotfiles, a
+// hard link to a file outside the runs directory (a hard link cannot be
+// told from the original, so any file with two links is refused),
+// directory listings; and every answer forbids framing.
+func TestServeRefusesDotfilesHardLinksListings(t *testing.T) {
+	runs := runsFixture(t)
+	run := filepath.Join(runs, "strong-kv-none", "20261123T100000.000Z")
+	require.NoError(t, os.WriteFile(filepath.Join(run, ".env"), []byte(secret), 0o644))
+	require.NoError(t, os.MkdirAll(filepath.Join(runs, ".git"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(runs, ".git", "config"), []byte(secret), 0o644))
+	require.NoError(t, os.Link(filepath.Join(filepath.Dir(runs), "secret.txt"), filepath.Join(run, "linked.txt")))
+	ts := startServer(t, runs)
+	addr := strings.TrimPrefix(ts.URL, "http://")
+	for _, tc := range []struct {
+		path string
+		want int
+	}{
+		{"/runs/strong-kv-none/20261123T100000.000Z/.env", http.StatusNotFound},
+		{"/runs/.git/config", http.StatusNotFound},
+		{"/runs/strong-kv-none/20261123T100000.000Z/%2eenv", http.StatusNotFound},
+		{"/runs/strong-kv-none/20261123T100000.000Z/linked.txt", http.StatusForbidden},
+		{"/runs/", http.StatusForbidden},
+		{"/runs/strong-kv-none/20261123T100000.000Z/", http.StatusForbidden},
+		{"/runs/strong-kv-none/20261123T100000.000Z/nodes/", http.StatusForbidden},
+		{"/runs/strong-kv-none/20261123T100000.000Z", http.StatusForbidden}, // a directory without the slash
+		{"/runs/latest", http.StatusForbidden},
+	} {
+		t.Run(tc.path, func(t *testing.T) {
+			code, _, body := rawGet(t, addr, tc.path)
+			assert.Equal(t, tc.want, code, "%s", body)
+			assert.NotContains(t, body, secret)
+			assert.NotContains(t, body, "history.jsonl", "no listing")
+		})
+	}
+	// The index links the files a person wants instead of a listing.
+	_, hdr, body := get(t, ts.URL+"/")
+	assert.Contains(t, body, `href="/runs/strong-kv-none/20261123T100000.000Z/nodes/n1.log"`)
+	assert.Contains(t, body, `href="/runs/strong-kv-none/20261123T100000.000Z/history.jsonl"`)
+	for _, h := range []http.Header{hdr, mustGetHeader(t, ts.URL+"/runs/latest/report.html")} {
+		assert.Equal(t, "DENY", h.Get("X-Frame-Options"))
+		assert.Contains(t, h.Get("Content-Security-Policy"), "frame-ancestors 'none'")
+	}
+}
+
+func mustGetHeader(t *testing.T, url string) http.Header {
+	code, hdr, _ := get(t, url)
+	require.Equal(t, http.StatusOK, code)
+	return hdr
+}
+
+// DNS rebinding: a page on an attacker's domain that resolves to
+// 127.0.0.1 sends its own name as Host; only loopback names and
+// addresses, and hosts given to AllowHost, are answered.
+func TestServeChecksHost(t *testing.T) {
+	runs := runsFixture(t)
+	srv, err := NewServer(runs, nil)
+	require.NoError(t, err)
+	defer srv.Close()
+	srv.AllowHost("runs.example.internal:8080")
+	ts := httptest.NewServer(srv.Handler())
+	defer ts.Close()
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(ts.URL, "http://"))
+	for _, tc := range []struct {
+		host string
+		want int
+	}{
+		{"127.0.0.1:" + port, http.StatusOK},
+		{"localhost:" + port, http.StatusOK},
+		{"LOCALHOST", http.StatusOK},
+		{"[::1]:" + port, http.StatusOK},
+		{"127.1.2.3:" + port, http.StatusOK},
+		{"runs.example.internal:8080", http.StatusOK},
+		{"attacker.example:" + port, http.StatusMisdirectedRequest},
+		{"127.0.0.1.nip.io:" + port, http.StatusMisdirectedRequest},
+		{"10.0.0.1:" + port, http.StatusMisdirectedRequest},
+	} {
+		t.Run(tc.host, func(t *testing.T) {
+			req, err := http.NewRequest(http.MethodGet, ts.URL+"/runs/latest/report.html", nil)
+			require.NoError(t, err)
+			req.Host = tc.host
+			resp, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			assert.Equal(t, tc.want, resp.StatusCode)
+			if tc.want != http.StatusOK {
+				assert.NotContains(t, string(body), "badge", "no report for a foreign Host")
+			}
+		})
+	}
+	// Bound to every interface: IP literals name it, other names do not.
+	srv.AllowHost("0.0.0.0:8080")
+	assert.True(t, srv.hostAllowed("10.0.0.1:8080"))
+	assert.False(t, srv.hostAllowed("attacker.example:8080"))
 }

@@ -56,12 +56,42 @@ type timelineView struct {
 	Ops           []tlOp
 	Bands         []tlBand
 	Ticks         []tlTick
+	Marks         []tlMark
 }
 
 // buildTimeline lays out at most max consecutive operations (in invoke
 // order). For a longer history it picks the window around the first op an
 // anomaly names, else around the first fault, else the start.
 func buildTimeline(t *opTable, faults []history.Fault, witness map[int64]bool, limit int) timelineView {
+	center, why := 0, "from the start of the run"
+	if w := firstWitness(witness); w >= 0 {
+		why = "around the first operation an anomaly names"
+		if i, ok := t.byInvoke[w]; ok {
+			center = i
+		}
+	} else if len(faults) > 0 {
+		why = "around the first fault"
+		center = t.firstCallAtOrAfter(faults[0].Start)
+	}
+	return buildTimelineAt(t, faults, witness, limit, center, why, nil)
+}
+
+// firstCallAtOrAfter is the position of the first op invoked at or after
+// ns (len(ops) if none).
+func (t *opTable) firstCallAtOrAfter(ns int64) int {
+	return sort.Search(len(t.ops), func(i int) bool { return t.ops[i].Call >= ns })
+}
+
+// tlMark is a labelled line across the timeline: an anomaly's moment.
+type tlMark struct {
+	Top   int
+	Label string
+}
+
+// buildTimelineAt lays out at most limit consecutive operations (in
+// invoke order) around position center (a third of the window before
+// it), saying why in the note; marks are labelled lines at history times.
+func buildTimelineAt(t *opTable, faults []history.Fault, witness map[int64]bool, limit, center int, why string, marks []timeMark) timelineView {
 	var v timelineView
 	n := len(t.ops)
 	if n == 0 {
@@ -70,26 +100,11 @@ func buildTimeline(t *opTable, faults []history.Fault, witness map[int64]bool, l
 	}
 	lo, hi := 0, n
 	if n > limit {
-		center := 0
-		if w := firstWitness(witness); w >= 0 {
-			if i, ok := t.byInvoke[w]; ok {
-				center = i
-			}
-		} else if len(faults) > 0 {
-			center = sort.Search(n, func(i int) bool { return t.ops[i].Call >= faults[0].Start })
-		}
-		lo = max(0, center-limit/3)
+		lo = max(0, min(center, n-1)-limit/3)
 		hi = lo + limit
 		if hi > n {
 			hi = n
 			lo = n - limit
-		}
-		why := "from the start of the run"
-		switch {
-		case firstWitness(witness) >= 0:
-			why = "around the first operation an anomaly names"
-		case len(faults) > 0:
-			why = "around the first fault"
 		}
 		v.Note = fmt.Sprintf("Showing operations %d to %d of %d (in invoke order), %s.", lo+1, hi, n, why)
 	}
@@ -140,14 +155,20 @@ func buildTimeline(t *opTable, faults []history.Fault, witness map[int64]bool, l
 	v.Width = tlAxis + len(procs)*(tlColWidth+tlColGap)
 
 	colors := faultColors(faults)
-	for _, f := range faults {
+	for _, f := range describeFaults(faults, t.nodes()...) {
 		if f.Stop < t0 || f.Start > t1 {
 			continue
 		}
 		a, b := max(f.Start, t0), min(f.Stop, t1)
 		c := colors[f.Name]
-		v.Bands = append(v.Bands, tlBand{Top: y(a), Height: max(y(b)-y(a), 2), Name: f.Name,
+		v.Bands = append(v.Bands, tlBand{Top: y(a), Height: max(y(b)-y(a), 2), Name: f.Short,
 			Color: cssColor(c, 1)})
+	}
+	// Marks closer than a label's height read as one.
+	for _, m := range clusterMarks(marks, int64(14/scale)) {
+		if m.At >= t0 && m.At <= t1 {
+			v.Marks = append(v.Marks, tlMark{Top: y(m.At), Label: m.Label})
+		}
 	}
 
 	for k, op := range ops {
@@ -159,7 +180,7 @@ func buildTimeline(t *opTable, faults []history.Fault, witness map[int64]bool, l
 		h := max(y(end)-y(op.Call), tlMinBox)
 		o := tlOp{
 			Left: tlAxis + cols[op.Process]*(tlColWidth+tlColGap), Top: y(op.Call), Height: h,
-			Class: string(op.Type), Witness: witness[op.InvokeIndex],
+			Class: timelineClass(op), Witness: witness[op.InvokeIndex],
 			Title: opTitle(t.view(op.InvokeIndex)),
 		}
 		if h >= tlLabelBox {
@@ -173,6 +194,15 @@ func buildTimeline(t *opTable, faults []history.Fault, witness map[int64]bool, l
 		v.Ticks = append(v.Ticks, tlTick{Top: y(int64(math.Round(s * 1e9))), Label: fmt.Sprintf("%.*fs", decimals(step), s)})
 	}
 	return v
+}
+
+// timelineClass is an op box's CSS class: its outcome, with a cas
+// mismatch (an observation, not an error) apart from other failures.
+func timelineClass(op history.Op) string {
+	if outcomeOf(op) == outMismatch {
+		return outMismatch
+	}
+	return string(op.Type)
 }
 
 // opLabel is the short text inside an op's box: f key input -> output.

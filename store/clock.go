@@ -1,9 +1,25 @@
 package store
 
 import (
+	"fmt"
 	"sync/atomic"
 	"time"
 )
+
+// MaxClockOffset bounds the skew PUT /admin/clock accepts, either way: a
+// day is far beyond any skew the clock nemesis applies (minutes) and
+// what NTP-less machines drift, while an offset of centuries would push
+// every eventual node's hybrid clock there for good (a hybrid clock
+// never goes back).
+const MaxClockOffset = 24 * time.Hour
+
+// CheckClockOffset says what is wrong with a requested skew, or nil.
+func CheckClockOffset(d time.Duration) error {
+	if d > MaxClockOffset || d < -MaxClockOffset {
+		return fmt.Errorf("clock offset %v is out of range: at most %v either way (%d ns)", d, MaxClockOffset, int64(MaxClockOffset))
+	}
+	return nil
+}
 
 // Clock is a node's skewable wall clock. Every wall-clock reading of the
 // node (HLC timestamps, LWW, anything but Raft's monotonic timers) goes

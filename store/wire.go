@@ -68,12 +68,24 @@ func (r Request) Validate(op string) error {
 	if len(r.RequestID) > MaxRequestIDBytes {
 		return fmt.Errorf(`"request_id" is %d bytes: at most %d allowed`, len(r.RequestID), MaxRequestIDBytes)
 	}
+	// Keys and values are text: a JSON string cannot carry other bytes
+	// (encoding/json would turn each into U+FFFD, making two keys one and
+	// changing values), so they are refused, never altered.
+	if !utf8.ValidString(r.Key) {
+		return fmt.Errorf(`"key" is not valid UTF-8: keys and values are UTF-8 text`)
+	}
+	if !utf8.ValidString(r.RequestID) {
+		return fmt.Errorf(`"request_id" is not valid UTF-8`)
+	}
 	checkValue := func(name string, v *string) error {
 		if v == nil {
 			return fmt.Errorf(`missing %q: %s needs a string of at most %d bytes`, name, op, MaxValueBytes)
 		}
 		if len(*v) > MaxValueBytes {
 			return fmt.Errorf(`%q is %d bytes: at most %d allowed`, name, len(*v), MaxValueBytes)
+		}
+		if !utf8.ValidString(*v) {
+			return fmt.Errorf(`%q is not valid UTF-8: keys and values are UTF-8 text`, name)
 		}
 		return nil
 	}
@@ -183,15 +195,20 @@ func Merge(a, b Token) Token {
 
 // Status is the body of GET /admin/status.
 type Status struct {
-	ID            string   `json:"id"`
-	Mode          Mode     `json:"mode"`
-	Role          string   `json:"role,omitempty"`
-	Leader        string   `json:"leader,omitempty"`
-	Term          uint64   `json:"term,omitempty"`
-	Applied       uint64   `json:"applied,omitempty"`
-	Vector        Token    `json:"vector,omitempty"`
-	ClockOffsetNS int64    `json:"clock_offset_ns"`
-	Faults        []string `json:"faults"`
+	ID            string      `json:"id"`
+	Mode          Mode        `json:"mode"`
+	Role          string      `json:"role,omitempty"`
+	Leader        string      `json:"leader,omitempty"`
+	Term          uint64      `json:"term,omitempty"`
+	Applied       uint64      `json:"applied,omitempty"`
+	Vector        Token       `json:"vector,omitempty"`
+	Raft          *RaftTiming `json:"raft,omitempty"` // strong mode's Raft timing
+	ClockOffsetNS int64       `json:"clock_offset_ns"`
+	Faults        []string    `json:"faults"`
+	// PeerAuth: the peer address requires the cluster's secret;
+	// PeerRefused counts the connections refused for lack of it.
+	PeerAuth    bool   `json:"peer_auth"`
+	PeerRefused uint64 `json:"peer_refused"`
 }
 
 // ClockOffset is the body of GET and PUT /admin/clock.
@@ -281,8 +298,13 @@ func DecodeRequest(data []byte, r *Request) error {
 
 // DecodeStrict decodes the JSON value in data into v with unknown fields
 // refused and nothing but white space after the value. An empty body
-// gives an error wrapping io.EOF.
+// gives an error wrapping io.EOF. Text that is not UTF-8 — raw bytes, or
+// a \u escape of a lone UTF-16 surrogate — is refused (ErrNotUTF8)
+// rather than replaced with U+FFFD as encoding/json would.
 func DecodeStrict(data []byte, v any) error {
+	if err := checkText(data); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -306,6 +328,55 @@ func DecodeResponse(data []byte, r *Response) error {
 		return nil
 	}
 	return json.Unmarshal(data, r)
+}
+
+// ErrNotUTF8 is returned for a JSON body holding text that is not UTF-8.
+var ErrNotUTF8 = errors.New("the body holds text that is not UTF-8 (raw bytes, or a \\u escape of a lone surrogate): keys and values are UTF-8 text; encode binary data, for example as base64")
+
+// checkText checks that data is UTF-8 and that its \u escapes spell no
+// lone surrogate (the two ways a JSON string can ask for a non-UTF-8
+// string). A backslash can only appear in a string in valid JSON, so
+// the escapes need no tracking of where strings start.
+func checkText(data []byte) error {
+	if !utf8.Valid(data) {
+		return ErrNotUTF8
+	}
+	hex4 := func(i int) (rune, bool) {
+		if i+6 > len(data) || data[i] != '\\' || data[i+1] != 'u' {
+			return 0, false
+		}
+		v, err := strconv.ParseUint(string(data[i+2:i+6]), 16, 16)
+		return rune(v), err == nil
+	}
+	for i := bytes.IndexByte(data, '\\'); i >= 0 && i < len(data); {
+		if i+1 >= len(data) {
+			return nil // a syntax error the decoder reports
+		}
+		if data[i+1] != 'u' {
+			i += 2
+		} else {
+			r, ok := hex4(i)
+			switch {
+			case !ok:
+				return nil // a syntax error the decoder reports
+			case r >= 0xD800 && r < 0xDC00:
+				if lo, ok := hex4(i + 6); !ok || lo < 0xDC00 || lo >= 0xE000 {
+					return ErrNotUTF8
+				}
+				i += 12
+			case r >= 0xDC00 && r < 0xE000:
+				return ErrNotUTF8
+			default:
+				i += 6
+			}
+		}
+		j := bytes.IndexByte(data[i:], '\\')
+		if j < 0 {
+			break
+		}
+		i += j
+	}
+	return nil
 }
 
 func (r *Request) decodeFast(data []byte) bool {

@@ -30,8 +30,7 @@ func powerAllFirst(i int, st nemesis.Step) bool {
 func TestLazyFsyncCaughtByPowerLoss(t *testing.T) {
 	needFUSE(t)
 	run(t, reftest.Case{
-		Mode: "eventual",
-		Test: harness.Test{
+		Mode: "eventual", Test: harness.Test{
 			Workload: "set", Nemesis: []string{"power"},
 			NemesisInterval: interval, TimeLimit: timeLimit,
 		},
@@ -44,8 +43,7 @@ func TestLazyFsyncCaughtByPowerLoss(t *testing.T) {
 // lazy-fsync, since the page cache survives a process kill.
 func TestLazyFsyncInvisibleToKill(t *testing.T) {
 	run(t, reftest.Case{
-		Mode: "eventual",
-		Test: harness.Test{
+		Mode: "eventual", Test: harness.Test{
 			Workload: "set", Nemesis: []string{"kill"},
 			NemesisInterval: interval, TimeLimit: timeLimit,
 		},
@@ -65,8 +63,7 @@ func TestNoLossUnderPowerLoss(t *testing.T) {
 	for _, mode := range []string{"strong", "causal", "eventual"} {
 		t.Run(mode, func(t *testing.T) {
 			run(t, reftest.Case{
-				Mode: mode,
-				Test: harness.Test{
+				Mode: mode, Test: harness.Test{
 					Workload: "set", Nemesis: []string{"power"},
 					NemesisInterval: interval, TimeLimit: timeLimit,
 				},

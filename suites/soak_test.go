@@ -83,8 +83,7 @@ func TestSoakAllFaults(t *testing.T) {
 					packets = []string{"loss"}
 				}
 				res := run(t, reftest.Case{
-					Mode: c.mode,
-					Test: harness.Test{
+					Mode: c.mode, Test: harness.Test{
 						Backend: b, Workload: c.workload,
 						Nemesis: nemesis.Faults, NemesisInterval: soakInterval, TimeLimit: tl,
 						PacketModes: packets, Rate: soakRate,
@@ -197,7 +196,8 @@ func requireNoDockerLeft(t *testing.T, dir string) {
 	require.NoError(t, json.Unmarshal(raw, &meta))
 	at, err := time.Parse(time.RFC3339Nano, meta.Start)
 	require.NoError(t, err)
-	id := meta.Name + "-" + at.UTC().Format(harness.TimestampFormat)
+	// The run id the harness labels everything with: name and start.
+	id := meta.Name + "-" + at.UTC().Format("20060102T150405.000Z")
 	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
 	require.NoError(t, err)
 	defer cli.Close()

@@ -38,8 +38,8 @@ func (k *rotatingKey) next(generator.Context) string {
 
 // completed counts an op of unknown outcome on the current key; ops on a
 // key already left do not count.
-func (k *rotatingKey) completed(key string, typ string) {
-	if typ != string(history.Info) {
+func (k *rotatingKey) completed(key string, typ history.Type) {
+	if typ != history.Info {
 		return
 	}
 	k.mu.Lock()
@@ -69,7 +69,7 @@ type rotating struct {
 func (r *rotating) Next(ctx generator.Context) generator.Step { return r.g.Next(ctx) }
 
 func (r *rotating) Update(ctx generator.Context, op generator.Op, c generator.Completion) {
-	r.k.completed(op.Key, string(c.Type))
+	r.k.completed(op.Key, c.Type)
 	if u, ok := r.g.(generator.Updater); ok {
 		u.Update(ctx, op, c)
 	}

@@ -208,7 +208,7 @@ func TestSetReadsAreWholeSetReads(t *testing.T) {
 
 // driveWith is drive with the completion of each op chosen by complete
 // (ok with a null value otherwise).
-func driveWith(t *testing.T, w *Workload, workers, n int, complete func(i int, op generator.Op) string) []generator.Op {
+func driveWith(t *testing.T, w *Workload, workers, n int, complete func(i int, op generator.Op) history.Type) []generator.Op {
 	t.Helper()
 	g := w.Generator()
 	var out []generator.Op
@@ -231,24 +231,24 @@ func driveWith(t *testing.T, w *Workload, workers, n int, complete func(i int, o
 // unknown outcomes, whichever comes first; the final reads cover every
 // key used.
 func TestRegisterRotatesKeys(t *testing.T) {
-	okAll := func(int, generator.Op) string { return "ok" }
+	okAll := func(int, generator.Op) history.Type { return history.OK }
 	for _, tc := range []struct {
 		name               string
 		keyOps, keyUnknown int
-		complete           func(i int, op generator.Op) string
+		complete           func(i int, op generator.Op) history.Type
 		n                  int
 		want               map[string]int // key -> ops
 	}{
 		{"by ops", 10, 4, okAll, 25, map[string]int{"r-0": 10, "r-1": 10, "r-2": 5}},
-		{"by unknown outcomes", 100, 2, func(i int, _ generator.Op) string {
+		{"by unknown outcomes", 100, 2, func(i int, _ generator.Op) history.Type {
 			if i%3 == 2 {
-				return "info"
+				return history.Info
 			}
-			return "ok"
+			return history.OK
 		}, 12, map[string]int{"r-0": 6, "r-1": 6}},
-		{"fail is not unknown", 100, 1, func(int, generator.Op) string { return "fail" }, 30, map[string]int{"r-0": 30}},
+		{"fail is not unknown", 100, 1, func(int, generator.Op) history.Type { return history.Fail }, 30, map[string]int{"r-0": 30}},
 		{"default bounds", 0, 0, okAll, 2*DefaultKeyOps + 50, map[string]int{"r-0": DefaultKeyOps, "r-1": DefaultKeyOps, "r-2": 50}},
-		{"never", -1, -1, func(int, generator.Op) string { return "info" }, 300, map[string]int{"r-0": 300}},
+		{"never", -1, -1, func(int, generator.Op) history.Type { return history.Info }, 300, map[string]int{"r-0": 300}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w, err := New("register", Options{Model: "linearizable", CAS: true, Workers: 3, Nodes: 3, KeyOps: tc.keyOps, KeyUnknown: tc.keyUnknown})
@@ -274,8 +274,8 @@ func TestRegisterUnknownOnAnOldKeyDoesNotCount(t *testing.T) {
 	assert.Equal(t, "r-0", k.next(ctx))
 	assert.Equal(t, "r-0", k.next(ctx))
 	assert.Equal(t, "r-1", k.next(ctx))
-	k.completed("r-0", "info")
+	k.completed("r-0", history.Info)
 	assert.Equal(t, "r-1", k.next(ctx))
-	k.completed("r-1", "info")
+	k.completed("r-1", history.Info)
 	assert.Equal(t, "r-2", k.next(ctx))
 }

@@ -88,11 +88,14 @@ func TestCompareEndToEnd(t *testing.T) {
 	page, err := os.ReadFile(filepath.Join(dir, results.CompareHTMLFile))
 	require.NoError(t, err)
 	assert.Equal(t, 2, strings.Count(string(page), `title="the model this configuration promises"`), "one promised verdict per cell")
-	links := regexp.MustCompile(`href="([^"]+)"`).FindAllStringSubmatch(string(page), -1)
-	require.Len(t, links, 2)
+	// Every cell links its report: the page and each verdict's anchor in it.
+	links := regexp.MustCompile(`href="([^"#]+)(#[^"]*)?"`).FindAllStringSubmatch(string(page), -1)
+	reports := map[string]bool{}
 	for _, l := range links {
 		assert.FileExists(t, filepath.Join(dir, l[1]))
+		reports[l[1]] = true
 	}
+	assert.Len(t, reports, 2, "one report per cell")
 
 	code, stdout, stderr = runCLI(t, "compare", "--from", dir, "--json")
 	require.Equal(t, 0, code, "stderr: %s", stderr)

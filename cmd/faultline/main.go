@@ -1,7 +1,7 @@
 // Command faultline runs Jepsen-style tests against a replicated store and
 // checks the histories they record.
 //
-// Subcommands: run, check, report, serve, compare. Exit codes follow the
+// Subcommands: run, check, report, serve, compare, export. Exit codes follow the
 // verdict: 0 valid, 1 invalid, 2 unknown, 3 the harness, the cluster or the
 // input failed (usage errors exit 3 too, with the usage).
 package main
@@ -40,6 +40,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newCheckCmd())
 	root.AddCommand(newReportCmd(), newServeCmd())
 	root.AddCommand(newCompareCmd())
+	root.AddCommand(newExportCmd())
 	root.AddCommand(newLazyFSCmd())
 	return root
 }

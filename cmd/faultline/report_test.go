@@ -46,7 +46,7 @@ func TestReportCommand(t *testing.T) {
 		page, err := os.ReadFile(filepath.Join(dir, "report.html"))
 		require.NoError(t, err)
 		assert.Contains(t, string(page), "not checked", "no results.json: no verdict")
-		assert.Contains(t, string(page), ">partition<")
+		assert.Contains(t, string(page), "partition #1", "the fault, numbered")
 		assert.FileExists(t, filepath.Join(dir, "linearizability.html"))
 	})
 	t.Run("bare history file", func(t *testing.T) {

@@ -288,6 +288,9 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 			return &exitError{code: 3, err: err}
 		}
 		sys = rs
+		for k, v := range rs.Options() {
+			options[k] = v
+		}
 	}
 	t := harness.Test{
 		System: sys, Backend: backend,

@@ -49,6 +49,10 @@ nothing outside the runs directory.`,
 			} else {
 				log.Warn("serving on every interface: anyone who can reach this host can read the runs", "addr", ln.Addr().String())
 			}
+			// Requests must name the server as it was bound (or by a
+			// loopback name): DNS rebinding is refused.
+			srv.AllowHost(addr)
+			srv.AllowHost(ln.Addr().String())
 			hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()

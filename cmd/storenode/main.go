@@ -5,18 +5,24 @@
 //	storenode --id n1 --listen 127.0.0.1:7001 --peer-listen 127.0.0.1:7101 \
 //	  --peers n2=127.0.0.1:7102,n3=127.0.0.1:7103 --data /tmp/n1 --mode strong
 //
+// With --peer-secret-file (or $STORENODE_PEER_SECRET, or --peer-secret)
+// every node-to-node connection must prove it knows the cluster's secret;
+// without one the peer address must be loopback unless --insecure-peers.
+//
 // Exit codes: 0 after a graceful stop (SIGTERM/SIGINT), 1 when the node
 // fails, 2 for a bad flag. "storenode netfault ..." runs the network-fault
 // helper instead (see netfault.go).
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -43,7 +49,13 @@ type options struct {
 	peers                        map[string]string
 	mode                         store.Mode
 	faults                       store.Faults
+	peerSecret                   []byte
+	insecurePeers                bool
 }
+
+// PeerSecretEnv names the environment variable that may hold the peer
+// secret (instead of --peer-secret-file or --peer-secret).
+const PeerSecretEnv = "STORENODE_PEER_SECRET"
 
 // parseFlags parses args; the error names the flag and the valid values.
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -78,8 +90,40 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		o.faults = f
 		return nil
 	})
+	var secretFile, secret string
+	fs.StringVar(&secretFile, "peer-secret-file", "", "file holding the cluster's peer secret (at least 16 bytes; surrounding white space ignored): every node-to-node connection must prove it knows it")
+	fs.StringVar(&secret, "peer-secret", "", "the cluster's peer secret itself (visible to local users in the process list: prefer --peer-secret-file or $"+PeerSecretEnv+")")
+	fs.BoolVar(&o.insecurePeers, "insecure-peers", false, "allow a peer address that is not loopback without a peer secret (anyone who reaches it can then stop or corrupt the cluster)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
+	}
+	given := 0
+	for _, v := range []string{secretFile, secret, os.Getenv(PeerSecretEnv)} {
+		if v != "" {
+			given++
+		}
+	}
+	if given > 1 {
+		return o, fmt.Errorf("the peer secret is given more than once (--peer-secret-file, --peer-secret, $%s): give one", PeerSecretEnv)
+	}
+	switch {
+	case secretFile != "":
+		b, err := os.ReadFile(secretFile)
+		if err != nil {
+			return o, fmt.Errorf("flag --peer-secret-file: %w", err)
+		}
+		o.peerSecret = bytes.TrimSpace(b)
+	case secret != "":
+		o.peerSecret = []byte(secret)
+	case os.Getenv(PeerSecretEnv) != "":
+		o.peerSecret = []byte(os.Getenv(PeerSecretEnv))
+	}
+	if o.peerSecret != nil {
+		if err := node.CheckPeerSecret(o.peerSecret); err != nil {
+			return o, fmt.Errorf("peer secret: %w", err)
+		}
+	} else if !o.insecurePeers && !loopback(o.peerListen) {
+		return o, fmt.Errorf("flag --peer-listen %s is not a loopback address, and no peer secret is given: anyone who can reach it could stop or corrupt the cluster; give every node the same --peer-secret-file (or $%s), or --insecure-peers to accept that", o.peerListen, PeerSecretEnv)
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q: storenode takes only flags (see -h)", fs.Arg(0))
@@ -91,6 +135,19 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, errors.New("flag --data is required: a directory for the node's data")
 	}
 	return o, nil
+}
+
+// loopback reports whether addr (host:port) binds loopback only.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // parsePeers parses "id=host:port,...".
@@ -142,6 +199,7 @@ func run(args []string, stderr io.Writer) int {
 		ID: o.id, Mode: o.mode,
 		ClientListen: o.listen, PeerListen: o.peerListen,
 		Peers: o.peers, DataDir: o.data, Faults: o.faults, Logger: log,
+		PeerSecret: o.peerSecret,
 	})
 	if err != nil {
 		log.Error("node failed to start", "error", err)

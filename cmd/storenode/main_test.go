@@ -39,6 +39,10 @@ func TestFlagErrors(t *testing.T) {
 		{"missing data", []string{"--id", "n1"}, []string{"--data", "required"}},
 		{"unknown flag", append(ok, "--color", "blue"), []string{"color"}},
 		{"stray argument", append(ok, "extra"), []string{"extra"}},
+		{"open peer address without a secret", append(ok, "--peer-listen", "0.0.0.0:7101"), []string{"--peer-listen", "--peer-secret-file", "--insecure-peers"}},
+		{"short secret", append(ok, "--peer-secret", "abc"), []string{"3 bytes", "at least 16"}},
+		{"missing secret file", append(ok, "--peer-secret-file", "/nonexistent/secret"), []string{"--peer-secret-file", "no such file"}},
+		{"two secrets", append(ok, "--peer-secret", "0123456789abcdef", "--peer-secret-file", "/x"), []string{"more than once"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stderr bytes.Buffer
@@ -57,6 +61,19 @@ func TestFlagErrors(t *testing.T) {
 		assert.Equal(t, map[string]string{"n1": "a:1", "n2": "b:2", "n3": "c:3"}, o.peers)
 		assert.Equal(t, "127.0.0.1:7001", o.listen)
 		assert.Equal(t, "127.0.0.1:7101", o.peerListen)
+		assert.Nil(t, o.peerSecret, "no secret on loopback: allowed")
+	})
+	t.Run("secret from a file", func(t *testing.T) {
+		f := filepath.Join(t.TempDir(), "secret")
+		require.NoError(t, os.WriteFile(f, []byte("  0123456789abcdef0123\n"), 0o600))
+		o, err := parseFlags([]string{"--id", "n1", "--data", "/d", "--peer-listen", "0.0.0.0:7101", "--peer-secret-file", f}, &bytes.Buffer{})
+		require.NoError(t, err)
+		assert.Equal(t, "0123456789abcdef0123", string(o.peerSecret))
+	})
+	t.Run("insecure peers by choice", func(t *testing.T) {
+		o, err := parseFlags([]string{"--id", "n1", "--data", "/d", "--peer-listen", "10.0.0.1:7101", "--insecure-peers"}, &bytes.Buffer{})
+		require.NoError(t, err)
+		assert.Nil(t, o.peerSecret)
 	})
 }
 

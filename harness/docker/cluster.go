@@ -62,6 +62,10 @@ type Cluster struct {
 	grudge  nemesis.Grudge
 	created []object // what to remove on Close, in creation order
 	closed  bool
+	// inflight counts creations sent to the daemon and not yet tracked:
+	// Close waits for them, so that an interrupt during start cannot
+	// miss an object the daemon was still creating.
+	inflight sync.WaitGroup
 
 	closeOnce sync.Once
 	closeErr  error
@@ -208,7 +212,31 @@ func (c *Cluster) track(kind, name string) error {
 	return nil
 }
 
+// begin registers a creation about to be sent to the daemon (call
+// c.inflight.Done after tracking it); it fails once the cluster is
+// closed. The creation itself runs without ctx's cancellation (bounded
+// by createTimeout): a request cancelled on the client side may still
+// complete in the daemon, where nothing would remove it.
+func (c *Cluster) begin(ctx context.Context) (context.Context, context.CancelFunc, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, nil, errors.New("docker backend: the cluster was closed (interrupted) while starting")
+	}
+	c.inflight.Add(1)
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), createTimeout)
+	return cctx, func() { cancel(); c.inflight.Done() }, nil
+}
+
+// createTimeout bounds one creation request to the daemon.
+const createTimeout = time.Minute
+
 func (c *Cluster) createNetwork(ctx context.Context) error {
+	ctx, done, err := c.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
 	candidates, err := c.b.freeSubnets(ctx)
 	if err != nil {
 		return err
@@ -231,7 +259,11 @@ func (c *Cluster) createNetwork(ctx context.Context) error {
 		})
 		if err == nil {
 			c.subnet = p
-			return c.track("network", c.netName)
+			if err := c.track("network", c.netName); err != nil {
+				_ = c.b.remove(ctx, object{"network", c.netName})
+				return err
+			}
+			return nil
 		}
 		lastErr = err // most likely another run took the subnet meanwhile
 	}
@@ -246,6 +278,11 @@ func (c *Cluster) createNetwork(ctx context.Context) error {
 // which the host's private / refuses), and it stays mounted while the
 // container is killed and started again.
 func (c *Cluster) createNode(ctx context.Context, n *node) error {
+	ctx, done, err := c.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
 	dataMount := mount.Mount{Type: mount.TypeVolume, Source: n.volume, Target: DataDir}
 	hostDir := "" // the data directory as the host sees it, when it does
 	if c.lazy {
@@ -276,7 +313,7 @@ func (c *Cluster) createNode(ctx context.Context, n *node) error {
 			layout.Peers[p.id] = netip.AddrPortFrom(p.ip, PeerPort).String()
 		}
 	}
-	_, err := c.b.cli.ContainerCreate(ctx,
+	_, err = c.b.cli.ContainerCreate(ctx,
 		&container.Config{
 			Image:    c.image,
 			Cmd:      c.sys.Args(layout),
@@ -523,6 +560,16 @@ func (c *Cluster) Close(ctx context.Context) error {
 		defer cancel()
 		c.mu.Lock()
 		c.closed = true
+		c.mu.Unlock()
+		// Creations already sent finish (and are tracked or removed by
+		// their callers) before anything is listed for removal.
+		waited := make(chan struct{})
+		go func() { c.inflight.Wait(); close(waited) }()
+		select {
+		case <-waited:
+		case <-ctx.Done():
+		}
+		c.mu.Lock()
 		created := slices.Clone(c.created)
 		nodes := slices.Clone(c.nodes)
 		c.mu.Unlock()

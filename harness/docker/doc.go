@@ -6,9 +6,11 @@
 // each container's own network namespace.
 //
 // Everything it creates (containers, network, volumes, the image) carries
-// the labels faultline.run=<id> and faultline.owner-pid=<pid>; a cluster
-// removes its objects on Close and on SIGINT/SIGTERM, and New reaps the
-// leftovers of harnesses that died (owner pid gone). The cached node image
+// the label faultline.run=<id> and its owner's identity (pid, start
+// time, pid namespace, boot id); a cluster removes its objects on Close
+// and on SIGINT/SIGTERM, and New reaps the leftovers of harnesses that
+// provably died (reap.go: never a run whose owner may be alive, in
+// another pid namespace or on another machine sharing the daemon). The cached node image
 // (label faultline.image) stays: it is a cache.
 //
 // The harness reaches the nodes' client ports directly at their static IPs

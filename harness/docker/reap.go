@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math/rand"
 	"net"
 	"net/netip"
@@ -21,26 +22,59 @@ import (
 	"github.com/vishvananda/netlink"
 )
 
-// LabelOwnerHost names the host the owning harness runs on: only that
-// host's harnesses reap its runs.
-const LabelOwnerHost = "faultline.owner-host"
+// More owner labels. A pid means something only in its pid namespace
+// and on its kernel, so the owner is named by all of: its pid as it sees
+// it (LabelOwnerPID), its start time (LabelOwnerStart), its pid
+// namespace (LabelOwnerPIDNS, the inode of /proc/self/ns/pid) and the
+// kernel's boot id (LabelOwnerBoot). LabelOwnerHost is for people.
+const (
+	LabelOwnerHost  = "faultline.owner-host"
+	LabelOwnerPIDNS = "faultline.owner-pidns"
+	LabelOwnerBoot  = "faultline.owner-boot"
+)
+
+// initPIDNS is the link text of the kernel's initial pid namespace
+// (PROC_PID_INIT_INO, fixed by Linux): a /proc whose pid 1 is in it shows
+// every process on the machine.
+const initPIDNS = "pid:[4026531836]"
 
 // ownerLabels are the labels of everything a run creates.
 func ownerLabels(runID string) map[string]string {
 	host, _ := os.Hostname()
+	ns, _ := os.Readlink("/proc/self/ns/pid")
 	return map[string]string{
 		LabelRun:        runID,
 		LabelOwnerPID:   strconv.Itoa(os.Getpid()),
-		LabelOwnerStart: procStart(os.Getpid()),
+		LabelOwnerStart: selfStart(),
+		LabelOwnerPIDNS: ns,
+		LabelOwnerBoot:  bootID(),
 		LabelOwnerHost:  host,
 	}
 }
 
-// procStart is the start time of process pid (field 22 of
-// /proc/<pid>/stat, in clock ticks since boot), "" when unknown. With the
-// pid, it names a process even after its pid is reused.
-func procStart(pid int) string {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+// bootID names the running kernel ("" when unknown): the same in every
+// container and namespace of one machine, new after each boot.
+func bootID() string {
+	b, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// selfStart is this process's start time, read through /proc/self, which
+// is right whichever pid namespace /proc was mounted for ("" when this
+// process is not visible in it).
+func selfStart() string { return procStat("self") }
+
+// procStart is the start time of process pid as /proc shows it.
+func procStart(pid int) string { return procStat(strconv.Itoa(pid)) }
+
+// procStat is field 22 of /proc/<name>/stat, the start time in clock
+// ticks since boot, "" when unknown. With the pid, it names a process
+// even after its pid is reused.
+func procStat(name string) string {
+	b, err := os.ReadFile("/proc/" + name + "/stat")
 	if err != nil {
 		return ""
 	}
@@ -56,36 +90,149 @@ func procStart(pid int) string {
 	return f[19]
 }
 
-// ownerAlive reports whether the harness that labelled an object still
-// runs (objects of another host are always treated as alive).
+// ownerAlive reports whether the harness that labelled an object may
+// still run. It answers false only when the owner is provably gone:
+//
+//   - labels without the full identity (an older harness), another
+//     kernel's boot id (another machine sharing the daemon, or a run from
+//     before a reboot), or a pid namespace this process cannot see into:
+//     alive, because nothing here can prove otherwise;
+//   - the owner's pid namespace is this process's: kill(pid, 0) and the
+//     start time decide, as they always could;
+//   - another pid namespace, with a /proc that shows it (a /proc of the
+//     initial namespace shows all): dead when no process of that
+//     namespace has the owner's pid and start time.
+//
+// Such runs are never reaped automatically; remove them by hand by their
+// faultline.run label once their harness is known to be gone.
 func ownerAlive(labels map[string]string) bool {
-	host, _ := os.Hostname()
-	if h := labels[LabelOwnerHost]; h != "" && h != host {
+	pid, err := strconv.Atoi(labels[LabelOwnerPID])
+	ns, boot, start := labels[LabelOwnerPIDNS], labels[LabelOwnerBoot], labels[LabelOwnerStart]
+	if err != nil || pid <= 0 || ns == "" || boot == "" {
 		return true
 	}
-	pid, err := strconv.Atoi(labels[LabelOwnerPID])
-	if err != nil || pid <= 0 {
-		return false // no owner: nobody will remove it
+	if boot != bootID() {
+		return true
 	}
-	if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
-		return false
+	self, err := os.Readlink("/proc/self/ns/pid")
+	if err != nil {
+		return true
 	}
-	if want := labels[LabelOwnerStart]; want != "" {
-		if got := procStart(pid); got != "" && got != want {
-			return false // the pid was reused by another process
+	if ns == self {
+		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+			return false
+		}
+		if procShowsSelf() && start != "" {
+			if got := procStart(pid); got != "" && got != start {
+				return false // the pid was reused by another process
+			}
+		}
+		return true
+	}
+	return findOwner(ns, pid, start)
+}
+
+// procShowsSelf reports whether /proc was mounted for this process's own
+// pid namespace (its pids are this process's pids).
+func procShowsSelf() bool {
+	me, err := os.Readlink("/proc/self")
+	return err == nil && me == strconv.Itoa(os.Getpid())
+}
+
+// findOwner scans /proc for the process of pid namespace ns whose pid
+// there is pid: alive if its start time is start (or start is ""). When
+// there is none, the owner is dead only if this /proc shows every process
+// of ns — it was mounted for the initial namespace or for ns itself (a
+// process with a single pid in NSpid is in /proc's namespace) — and no
+// process that might be the owner was hidden (a namespace link this
+// process may not read, as pid 1's may be).
+func findOwner(ns string, pid int, start string) bool {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return true
+	}
+	want := strconv.Itoa(pid)
+	procNS := ""
+	var hidden []int // depths of unreadable processes with the owner's pid
+	for _, e := range ents {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		status, err := os.ReadFile("/proc/" + e.Name() + "/status")
+		if err != nil {
+			continue // exited meanwhile
+		}
+		inner, depth := nsPID(status)
+		got, err := os.Readlink("/proc/" + e.Name() + "/ns/pid")
+		if err != nil {
+			if inner == want && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ESRCH) {
+				hidden = append(hidden, depth)
+			}
+			continue
+		}
+		if depth == 1 {
+			procNS = got
+		}
+		if got == ns && inner == want {
+			// The one process with that pid in that namespace.
+			return start == "" || procStat(e.Name()) == start
 		}
 	}
-	return true
+	if procNS != initPIDNS && procNS != ns {
+		return true // ns may have processes this /proc does not show
+	}
+	for _, d := range hidden {
+		if d != 1 || procNS == ns {
+			return true // it may be the owner
+		}
+	}
+	return false
+}
+
+// nsPID reads the NSpid line of a /proc/<pid>/status: the process's pid
+// in its own pid namespace (the last one) and how many namespaces, from
+// /proc's down to its own, it has a pid in.
+func nsPID(status []byte) (string, int) {
+	for line := range strings.SplitSeq(string(status), "\n") {
+		if rest, ok := strings.CutPrefix(line, "NSpid:"); ok {
+			f := strings.Fields(rest)
+			if len(f) > 0 {
+				return f[len(f)-1], len(f)
+			}
+		}
+	}
+	return "", 0
 }
 
 // Reap removes the containers, networks and volumes of runs whose owning
-// harness is gone (killed before it could clean up). Runs of live
-// harnesses, on this host or another, are left alone.
-func (b *Backend) Reap(ctx context.Context) error {
-	f := filters.NewArgs(filters.Arg("label", LabelRun))
-	dead := map[string]bool{}
+// harness is provably gone (killed before it could clean up); see
+// ownerAlive. Runs of harnesses that may be alive are left alone.
+func (b *Backend) Reap(ctx context.Context) error { return b.reap(ctx, "") }
+
+// reap reaps the run only, or every run when only is "".
+func (b *Backend) reap(ctx context.Context, only string) error {
+	label := LabelRun
+	if only != "" {
+		label += "=" + only
+	}
+	f := filters.NewArgs(filters.Arg("label", label))
+	// A run is reaped only if no object of it names a live owner.
+	dead, alive := map[string]bool{}, map[string]bool{}
+	judged := map[string]bool{} // by owner identity: a /proc scan each is enough
 	consider := func(labels map[string]string) {
-		if id := labels[LabelRun]; id != "" && !ownerAlive(labels) {
+		id := labels[LabelRun]
+		if id == "" || alive[id] {
+			return
+		}
+		key := labels[LabelOwnerPID] + "|" + labels[LabelOwnerStart] + "|" + labels[LabelOwnerPIDNS] + "|" + labels[LabelOwnerBoot]
+		live, ok := judged[key]
+		if !ok {
+			live = ownerAlive(labels)
+			judged[key] = live
+		}
+		if live {
+			alive[id], dead[id] = true, false
+		} else {
 			dead[id] = true
 		}
 	}
@@ -111,7 +258,10 @@ func (b *Backend) Reap(ctx context.Context) error {
 		consider(v.Labels)
 	}
 	var errs []error
-	for id := range dead {
+	for id, d := range dead {
+		if !d {
+			continue
+		}
 		b.log.Info("reaping the leftovers of a dead harness", "run", id)
 		errs = append(errs, b.removeRun(ctx, id))
 	}

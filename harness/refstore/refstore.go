@@ -26,6 +26,8 @@ package refstore
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -52,6 +54,9 @@ type System struct {
 	bin    string
 	mode   store.Mode
 	faults []string
+	// secret is the cluster's peer secret, new for each System (a run):
+	// only its nodes can talk to each other's peer addresses.
+	secret string
 
 	clients atomic.Int64
 	setsMu  sync.Mutex
@@ -75,14 +80,25 @@ func New(bin string, mode store.Mode, faults []string) (*System, error) {
 	if _, err := store.ParseFaults(strings.Join(faults, ",")); err != nil {
 		return nil, err
 	}
+	var secret [16]byte
+	rand.Read(secret[:])
 	return &System{
-		bin: bin, mode: mode, faults: faults,
+		bin: bin, mode: mode, faults: faults, secret: hex.EncodeToString(secret[:]),
 		sets:  map[string][]string{},
 		admin: &http.Client{Timeout: 2 * time.Second},
 	}, nil
 }
 
 func (s *System) Name() string { return "faultline-store" }
+
+// Options are what a run of this system records in test.json beside the
+// harness's own options: strong mode's Raft timing.
+func (s *System) Options() map[string]any {
+	if s.mode != store.Strong {
+		return map[string]any{}
+	}
+	return map[string]any{"raft_timing": store.DefaultRaftTiming()}
+}
 
 // Promise is what the mode keeps: strong is linearizable and has cas;
 // causal is causal+ and eventual eventual, neither with cas (the causal
@@ -113,6 +129,10 @@ func (s *System) Args(n harness.NodeLayout) []string {
 		"--peers", strings.Join(peers, ","),
 		"--data", n.DataDir,
 		"--mode", string(s.mode),
+		// On the command line because the backends take a command line
+		// only: local users can read it in the process list (README,
+		// Security).
+		"--peer-secret", s.secret,
 	}
 	if len(s.faults) > 0 {
 		args = append(args, "--faults", strings.Join(s.faults, ","))

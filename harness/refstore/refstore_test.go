@@ -29,8 +29,16 @@ func TestArgs(t *testing.T) {
 	require.NoError(t, err)
 	args := sys.Args(harness.NodeLayout{ID: "n1", ClientListen: "127.0.0.1:1", PeerListen: "127.0.0.1:2",
 		Peers: map[string]string{"n3": "127.0.0.1:5", "n2": "127.0.0.1:4"}, DataDir: "/d/n1"})
+	require.Len(t, args, 16)
+	secret := args[13]
 	assert.Equal(t, []string{"--id", "n1", "--listen", "127.0.0.1:1", "--peer-listen", "127.0.0.1:2",
-		"--peers", "n2=127.0.0.1:4,n3=127.0.0.1:5", "--data", "/d/n1", "--mode", "causal", "--faults", "skip-deps"}, args)
+		"--peers", "n2=127.0.0.1:4,n3=127.0.0.1:5", "--data", "/d/n1", "--mode", "causal", "--peer-secret", secret, "--faults", "skip-deps"}, args)
+	assert.Len(t, secret, 32, "a 128-bit secret in hex")
+	assert.Equal(t, args, sys.Args(harness.NodeLayout{ID: "n1", ClientListen: "127.0.0.1:1", PeerListen: "127.0.0.1:2",
+		Peers: map[string]string{"n3": "127.0.0.1:5", "n2": "127.0.0.1:4"}, DataDir: "/d/n1"}), "every node of a run gets the same secret")
+	other, err := refstore.New("/bin/storenode", store.Causal, nil)
+	require.NoError(t, err)
+	assert.NotContains(t, other.Args(harness.NodeLayout{ID: "n1"}), secret, "another run gets another secret")
 }
 
 func TestNewRejectsBadInput(t *testing.T) {
@@ -189,4 +197,14 @@ func TestOutcomeMappingFromWire(t *testing.T) {
 	got = do(t, c, op("write", "unknown", history.IntValue(1)))
 	assert.Equal(t, history.Info, got.Type)
 	assert.Contains(t, got.Error, "lost leadership")
+}
+
+// A strong run records the Raft timing its nodes run with in test.json.
+func TestOptionsRecordRaftTiming(t *testing.T) {
+	sys, err := refstore.New("/bin/storenode", store.Strong, nil)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]any{"raft_timing": store.DefaultRaftTiming()}, sys.Options())
+	sys, err = refstore.New("/bin/storenode", store.Causal, nil)
+	require.NoError(t, err)
+	assert.Empty(t, sys.Options(), "no Raft in causal mode")
 }

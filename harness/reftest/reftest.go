@@ -100,6 +100,9 @@ func Run(t testing.TB, c Case) harness.RunResult {
 		if opts["faults"] == nil {
 			opts["faults"] = []string{}
 		}
+		for k, v := range sys.Options() {
+			opts[k] = v
+		}
 		for k, v := range test.Options {
 			opts[k] = v
 		}

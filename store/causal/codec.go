@@ -30,6 +30,15 @@ func appendRec(b []byte, r *rec) []byte {
 	return b
 }
 
+// encodedBytes bounds the size of the record's binary encoding.
+func (r *rec) encodedBytes() int {
+	n := len(r.Key) + len(r.Value) + len(r.Origin) + 4*binary.MaxVarintLen64
+	for o := range r.Deps {
+		n += len(o) + 2*binary.MaxVarintLen64
+	}
+	return n
+}
+
 // readRec reads one record written by appendRec.
 func readRec(rd *binenc.Reader) *rec {
 	if f := rd.Byte(); f != recFormat && rd.Err() == nil {

@@ -48,9 +48,9 @@ func (e *Engine) PeerHandler() http.Handler {
 }
 
 func (e *Engine) handleReplicate(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, 256<<20))
+	body, err := io.ReadAll(r.Body) // bounded by the node (peerhttp.Limit)
 	if err != nil {
-		http.Error(w, fmt.Sprintf("causal replicate: reading the body: %v", err), http.StatusBadRequest)
+		peerhttp.BodyError(w, "causal replicate: reading the body", err)
 		return
 	}
 	req, err := decodeBatch(body)
@@ -220,6 +220,14 @@ func (e *Engine) logRange(from uint64, n int) ([]*rec, bool) {
 		return nil, true
 	}
 	end := min(len(e.outlog), i+n)
+	size := 0
+	for j := i; j < end; j++ {
+		size += e.outlog[j].encodedBytes()
+		if j > i && size > peerhttp.MaxBatchBytes {
+			end = j
+			break
+		}
+	}
 	return append([]*rec(nil), e.outlog[i:end]...), true
 }
 

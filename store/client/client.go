@@ -27,6 +27,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/faultline/faultline/store"
 )
@@ -192,6 +193,13 @@ func (c *Client) do(ctx context.Context, path string, req store.Request) (store.
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.cfg.Timeout)
 		defer cancel()
+	}
+	// JSON strings are text: bytes that are not UTF-8 would reach the
+	// node as U+FFFD, so such a request is not sent at all.
+	for _, v := range []*string{&req.Key, req.Value, req.Expected, req.New} {
+		if v != nil && !utf8.ValidString(*v) {
+			return store.Response{}, &NotAppliedError{Reason: fmt.Sprintf("not sent: %q is not valid UTF-8; keys and values are UTF-8 text", *v)}
+		}
 	}
 	// Not pooled: the transport may still read the body (or rewind it to
 	// retry on another connection) after Do returns.

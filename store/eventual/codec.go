@@ -24,6 +24,11 @@ func appendRec(b []byte, r *rec) []byte {
 	return binary.AppendUvarint(b, r.Seq)
 }
 
+// encodedBytes bounds the size of the record's binary encoding.
+func (r *rec) encodedBytes() int {
+	return len(r.Key) + len(r.Value) + len(r.TS.Node) + len(r.Origin) + 8*binary.MaxVarintLen64
+}
+
 // readRec reads one record written by appendRec.
 func readRec(rd *binenc.Reader) *rec {
 	if f := rd.Byte(); f != recFormat && rd.Err() == nil {

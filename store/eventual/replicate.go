@@ -47,9 +47,9 @@ func validRecords(recs []*rec) error {
 }
 
 func (e *Engine) handleReplicate(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, 256<<20))
+	body, err := io.ReadAll(r.Body) // bounded by the node (peerhttp.Limit)
 	if err != nil {
-		http.Error(w, fmt.Sprintf("eventual replicate: reading the body: %v", err), http.StatusBadRequest)
+		peerhttp.BodyError(w, "eventual replicate: reading the body", err)
 		return
 	}
 	req, err := decodeBatch(body)
@@ -87,6 +87,7 @@ func (e *Engine) handleDigest(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	resp := replicateRequest{From: e.id}
+	size := 0
 	if differs {
 		// Start at a random bucket, so that capped answers still cover
 		// every bucket over a few rounds.
@@ -98,11 +99,12 @@ func (e *Engine) handleDigest(w http.ResponseWriter, r *http.Request) {
 				continue
 			}
 			for _, k := range e.keys[bk] {
-				if len(resp.Records) >= maxRepair {
+				if len(resp.Records) >= maxRepair || size > peerhttp.MaxBatchBytes {
 					break buckets
 				}
 				if ent := e.kv[k]; ent.vis != nil && !ent.vis.notOnDisk {
 					resp.Records = append(resp.Records, ent.vis)
+					size += 6 * ent.vis.encodedBytes() // JSON: escapes may take six bytes a byte
 				}
 			}
 		}
@@ -130,6 +132,14 @@ func (e *Engine) push(peer, base string) {
 			e.mu.Lock()
 			ob := e.outbox[peer]
 			n := min(len(ob), maxBatch)
+			size := 0
+			for j := range n {
+				size += ob[j].encodedBytes()
+				if j > 0 && size > peerhttp.MaxBatchBytes {
+					n = j
+					break
+				}
+			}
 			batch := ob[:n:n]
 			e.outbox[peer] = ob[n:]
 			e.mu.Unlock()

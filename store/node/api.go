@@ -6,11 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"path"
 	"strings"
 	"sync"
 
 	"github.com/faultline/faultline/store"
+	"github.com/faultline/faultline/store/internal/peerhttp"
 )
 
 // clientHandler serves the client API (/v1/) and the admin API (/admin/).
@@ -38,9 +41,27 @@ func (n *Node) clientHandler() http.Handler {
 		case store.PathCAS:
 			cas(w, r)
 		default:
+			if !canonical(w, r) {
+				return
+			}
 			mux.ServeHTTP(w, r)
 		}
 	}))
+}
+
+// canonical answers a path that is not clean ("/v1//write", "/v1/./read",
+// "/v1/write/") with a JSON 404 naming the clean one, where ServeMux would
+// redirect with an empty body; it returns false when it did.
+func canonical(w http.ResponseWriter, r *http.Request) bool {
+	p := r.URL.Path
+	if p == "" || p[0] != '/' {
+		p = "/" + p
+	}
+	if c := path.Clean(p); c != r.URL.Path {
+		fail(w, http.StatusNotFound, fmt.Sprintf("no such path %q: paths are written clean, such as %q", r.URL.Path, c))
+		return false
+	}
+	return true
 }
 
 // peerHandler serves the peer address's HTTP side: /peer/ goes to the
@@ -48,12 +69,16 @@ func (n *Node) clientHandler() http.Handler {
 func (n *Node) peerHandler() http.Handler {
 	mux := http.NewServeMux()
 	if h := n.engine.PeerHandler(); h != nil {
-		mux.Handle("/peer/", h)
+		mux.Handle("/peer/", peerhttp.Limit(h))
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusNotFound, fmt.Sprintf("no such peer path %q", r.URL.Path))
 	})
-	return recoverer(n, mux)
+	return recoverer(n, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if canonical(w, r) {
+			mux.ServeHTTP(w, r)
+		}
+	}))
 }
 
 // recoverer turns a handler panic into a 500 "unknown" answer: the
@@ -146,6 +171,11 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			fail(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body over %d bytes", store.MaxBodyBytes))
+			return false
+		}
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			fail(w, http.StatusRequestTimeout, "the request body did not arrive in time: "+err.Error())
 			return false
 		}
 		if errors.Is(err, io.EOF) {
@@ -248,6 +278,10 @@ func (n *Node) handleClock(w http.ResponseWriter, r *http.Request) {
 		}
 		if c.OffsetNS == nil {
 			fail(w, http.StatusBadRequest, `missing "offset_ns": want {"offset_ns": <nanoseconds, may be negative; 0 resets>}`)
+			return
+		}
+		if err := store.CheckClockOffset(c.Offset()); err != nil {
+			fail(w, http.StatusBadRequest, err.Error())
 			return
 		}
 		n.clock.SetOffset(c.Offset())

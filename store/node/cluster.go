@@ -29,6 +29,8 @@ type ClusterConfig struct {
 	PeerAddr func(from, to, addr string) string
 	// NewEngine overrides the mode's engine constructor.
 	NewEngine func(store.Env) (store.Engine, error)
+	// PeerSecret is every node's Config.PeerSecret.
+	PeerSecret []byte
 }
 
 // Cluster is an in-process cluster. Each node keeps its addresses across
@@ -116,6 +118,7 @@ func (c *Cluster) nodeConfig(id string, cl, pl net.Listener) Config {
 		Peers: peers, DataDir: filepath.Join(c.cfg.Dir, id),
 		Faults: c.cfg.Faults, Logger: c.cfg.Logger,
 		Strong: c.cfg.Strong, NewEngine: c.cfg.NewEngine,
+		PeerSecret: c.cfg.PeerSecret,
 	}
 }
 

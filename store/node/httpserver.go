@@ -33,7 +33,8 @@ import (
 //     bodies, buffered whole and sent with a Content-Length.
 //
 // Like the net/http Server it replaces: ReadHeaderTimeout bounds reading
-// a request's headers, IdleTimeout the wait for the next request on a
+// a request's headers, ReadBodyTimeout reading its body (from the end of
+// its headers), IdleTimeout the wait for the next request on a
 // kept-alive connection, headers are limited to MaxHeaderBytes (431 over
 // it), a malformed request gets a 400 and the connection is closed,
 // "Expect: 100-continue" is answered, HTTP/1.0 connections and
@@ -44,6 +45,7 @@ import (
 type httpServer struct {
 	Handler           http.Handler
 	ReadHeaderTimeout time.Duration
+	ReadBodyTimeout   time.Duration
 	IdleTimeout       time.Duration
 	MaxHeaderBytes    int
 	Log               *slog.Logger
@@ -217,12 +219,17 @@ func (s *httpServer) serveConn(c net.Conn) {
 			closeWriteAndWait(c)
 			return
 		}
-		if s.ReadHeaderTimeout > 0 || s.IdleTimeout > 0 {
-			c.SetReadDeadline(time.Time{})
-		}
 		req.RemoteAddr = remote
 		keep := !req.Close && req.ProtoAtLeast(1, 1)
 		hasBody := req.Body != nil && req.Body != http.NoBody
+		switch {
+		case hasBody && s.ReadBodyTimeout > 0:
+			// The whole body within ReadBodyTimeout, however slowly it
+			// trickles: a read past it fails, the handler answers 408.
+			c.SetReadDeadline(time.Now().Add(s.ReadBodyTimeout))
+		case s.ReadHeaderTimeout > 0 || s.IdleTimeout > 0:
+			c.SetReadDeadline(time.Time{})
+		}
 		if ex := req.Header.Get("Expect"); ex != "" {
 			if !strings.EqualFold(ex, "100-continue") || !req.ProtoAtLeast(1, 1) {
 				bw.WriteString("HTTP/1.1 417 Expectation Failed\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")

@@ -25,6 +25,7 @@ import (
 	"github.com/faultline/faultline/store"
 	"github.com/faultline/faultline/store/causal"
 	"github.com/faultline/faultline/store/eventual"
+	"github.com/faultline/faultline/store/internal/peerauth"
 	"github.com/faultline/faultline/store/strong"
 )
 
@@ -53,6 +54,16 @@ type Config struct {
 	// RequestTimeout bounds the work of one client request (default 10s);
 	// a client that disconnects does not cut it short (see httpServer).
 	RequestTimeout time.Duration
+	// ReadBodyTimeout bounds the arrival of a request body, from the end
+	// of its headers, on both addresses (default 10s): a body trickled
+	// slower is cut off with 408, so it cannot hold a connection forever.
+	ReadBodyTimeout time.Duration
+	// PeerSecret, when set, is the cluster's shared secret: every
+	// connection to or from the peer address must prove it knows it
+	// (store/internal/peerauth), and connections that do not are refused
+	// and counted in Status. Empty: the peer address trusts anyone who
+	// can reach it (fine on loopback only).
+	PeerSecret []byte
 	// Strong tunes strong mode's Raft node.
 	Strong strong.Config
 	// NewEngine, when set, builds the engine instead of the mode's
@@ -69,6 +80,7 @@ type Node struct {
 	peerCl  *http.Client
 	mux     cmux.CMux
 	peerLn  net.Listener
+	auth    *peerauth.Listener // nil without a PeerSecret
 	client  *httpServer
 	peer    *httpServer
 	clientL net.Listener
@@ -95,6 +107,9 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	}
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = 10 * time.Second
+	}
+	if cfg.ReadBodyTimeout <= 0 {
+		cfg.ReadBodyTimeout = 10 * time.Second
 	}
 	if cfg.Faults == nil {
 		cfg.Faults = store.Faults{}
@@ -125,7 +140,15 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		}
 	}
 	n.peerLn = newTrackingListener(n.peerLn)
-	n.mux = cmux.New(n.peerLn)
+	muxL := n.peerLn
+	if len(cfg.PeerSecret) > 0 {
+		if err := peerauth.CheckSecret(cfg.PeerSecret); err != nil {
+			return nil, fmt.Errorf("node %s: %w", cfg.ID, err)
+		}
+		n.auth = peerauth.NewListener(n.peerLn, cfg.PeerSecret, n.log)
+		muxL = n.auth
+	}
+	n.mux = cmux.New(muxL)
 	n.mux.SetReadTimeout(5 * time.Second)
 	httpL := n.mux.Match(cmux.HTTP1Fast())
 	streamL := n.mux.Match(cmux.Any())
@@ -138,12 +161,18 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 			peers[id] = addr
 		}
 	}
-	n.peerCl = newPeerClient()
+	dialer := &net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}
+	dial := dialer.DialContext
+	if len(cfg.PeerSecret) > 0 {
+		dial = peerauth.Dialer(dialer, cfg.PeerSecret)
+	}
+	n.peerCl = newPeerClient(dial)
 	env := store.Env{
 		NodeID:         cfg.ID,
 		DataDir:        cfg.DataDir,
 		Peers:          peers,
 		PeerClient:     n.peerCl,
+		PeerDial:       dial,
 		Clock:          n.clock,
 		Faults:         cfg.Faults,
 		StreamListener: streamL,
@@ -177,8 +206,8 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 
 	// Peer handlers bound their own waits (forward timeouts, durable
 	// commits), so the peer side needs no request cancellation either.
-	n.peer = &httpServer{Handler: n.peerHandler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: http.DefaultMaxHeaderBytes, Log: n.log}
-	n.client = &httpServer{Handler: n.clientHandler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: http.DefaultMaxHeaderBytes, Log: n.log}
+	n.peer = &httpServer{Handler: n.peerHandler(), ReadHeaderTimeout: 10 * time.Second, ReadBodyTimeout: cfg.ReadBodyTimeout, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: http.DefaultMaxHeaderBytes, Log: n.log}
+	n.client = &httpServer{Handler: n.clientHandler(), ReadHeaderTimeout: 10 * time.Second, ReadBodyTimeout: cfg.ReadBodyTimeout, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: http.DefaultMaxHeaderBytes, Log: n.log}
 	n.wg.Add(2)
 	go func() { defer n.wg.Done(); n.peer.Serve(httpL) }()
 	go func() { defer n.wg.Done(); n.client.Serve(n.clientL) }()
@@ -186,9 +215,12 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	return n, nil
 }
 
-func newPeerClient() *http.Client {
+// CheckPeerSecret says what is wrong with a peer secret (too short), or nil.
+func CheckPeerSecret(secret []byte) error { return peerauth.CheckSecret(secret) }
+
+func newPeerClient(dial func(ctx context.Context, network, addr string) (net.Conn, error)) *http.Client {
 	return &http.Client{Transport: &http.Transport{
-		DialContext:         (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		DialContext:         dial,
 		MaxIdleConns:        512,
 		MaxIdleConnsPerHost: 128,
 		IdleConnTimeout:     90 * time.Second,
@@ -212,10 +244,13 @@ func (n *Node) Clock() *store.Clock { return n.clock }
 
 // Status is what GET /admin/status reports.
 func (n *Node) Status() store.Status {
-	s := store.Status{ID: n.cfg.ID, Mode: n.cfg.Mode, ClockOffsetNS: int64(n.clock.Offset()), Faults: n.cfg.Faults.List()}
+	s := store.Status{ID: n.cfg.ID, Mode: n.cfg.Mode, ClockOffsetNS: int64(n.clock.Offset()), Faults: n.cfg.Faults.List(), PeerAuth: n.auth != nil}
+	if n.auth != nil {
+		s.PeerRefused = n.auth.Refused()
+	}
 	if n.engine != nil {
 		es := n.engine.Status()
-		s.Role, s.Leader, s.Term, s.Applied, s.Vector = es.Role, es.Leader, es.Term, es.Applied, es.Vector
+		s.Role, s.Leader, s.Term, s.Applied, s.Vector, s.Raft = es.Role, es.Leader, es.Term, es.Applied, es.Vector, es.Raft
 	}
 	return s
 }

@@ -319,6 +319,15 @@ func TestBadInput(t *testing.T) {
 		{"wrong method", "GET", store.PathRead, ``, 405, "POST"},
 		{"wrong method admin", "POST", store.PathStatus, `{}`, 405, "GET"},
 		{"clock without offset", "PUT", store.PathClock, `{}`, 400, "offset_ns"},
+		{"clock 200 years ahead", "PUT", store.PathClock, `{"offset_ns":6311390400000000000}`, 400, "out of range"},
+		{"clock 200 years behind", "PUT", store.PathClock, `{"offset_ns":-6311390400000000000}`, 400, "out of range"},
+		{"key not UTF-8", "POST", store.PathWrite, "{\"key\":\"a\xff\",\"value\":\"1\",\"request_id\":\"r\"}", 400, "UTF-8"},
+		{"value not UTF-8", "POST", store.PathWrite, "{\"key\":\"a\",\"value\":\"\xc3\x28\",\"request_id\":\"r\"}", 400, "UTF-8"},
+		{"value a lone surrogate", "POST", store.PathWrite, `{"key":"a","value":"\ud800","request_id":"r"}`, 400, "UTF-8"},
+		{"key a lone low surrogate", "POST", store.PathWrite, `{"key":"a\udc00","value":"1","request_id":"r"}`, 400, "UTF-8"},
+		{"cas new a broken pair", "POST", store.PathCAS, `{"key":"a","expected":"1","new":"\ud83d\u0041","request_id":"r"}`, 400, "UTF-8"},
+		{"double slash", "POST", "/v1//write", `{"key":"a","value":"1","request_id":"r"}`, 404, `"/v1/write"`},
+		{"dot segment", "POST", "/v1/./read", `{"key":"a"}`, 404, `"/v1/read"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req, err := http.NewRequest(tc.method, base+tc.path, strings.NewReader(tc.body))
@@ -338,6 +347,7 @@ func TestBadInput(t *testing.T) {
 			assert.Contains(t, body.Error, tc.mention)
 		})
 	}
+	assert.Zero(t, c.Node("n1").Clock().Offset(), "a refused clock offset must not apply")
 	// Nothing of the refused writes landed.
 	got, found, err := newClient(t, c.ClientAddrs()...).Read(ctx5(t), "a")
 	require.NoError(t, err)

@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/faultline/faultline/store"
+	"github.com/faultline/faultline/store/internal/peerhttp"
 )
 
 // ForwardPrefix is where a node takes requests forwarded by other nodes
@@ -152,6 +153,10 @@ func (e *Engine) forwardHandler() http.Handler {
 		dec := json.NewDecoder(io.LimitReader(r.Body, store.MaxBodyBytes))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&req); err != nil {
+			if tooLarge(err) {
+				peerhttp.BodyError(w, "forward", err)
+				return
+			}
 			writeJSON(w, http.StatusBadRequest, store.Response{Outcome: store.OutcomeFail, Error: "malformed JSON: " + err.Error()})
 			return
 		}
@@ -182,6 +187,14 @@ func (e *Engine) forwardHandler() http.Handler {
 		resp = out
 		writeJSON(w, status, resp)
 	})
+}
+
+// tooLarge reports whether a body read failed on the node's size limit
+// or read deadline (peerhttp.BodyError answers those).
+func tooLarge(err error) bool {
+	var mb *http.MaxBytesError
+	var ne net.Error
+	return errors.As(err, &mb) || errors.As(err, &ne) && ne.Timeout()
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

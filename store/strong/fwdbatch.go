@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/store"
+	"github.com/faultline/faultline/store/internal/peerhttp"
 )
 
 // ForwardBatchPath takes, on the leader, a JSON array of forwarded writes
@@ -23,8 +24,9 @@ import (
 // per batch. Each item is classified exactly as on /peer/forward/.
 const ForwardBatchPath = "/peer/strong/forward-batch"
 
-// maxForwardBatch bounds the items of one batch request; the body stays
-// under the leader's limit (each item is at most store.MaxBodyBytes).
+// maxForwardBatch bounds the items of one batch request; take also
+// bounds its bytes, so the body stays under the leader's limit
+// (peerhttp.MaxBodyBytes).
 const maxForwardBatch = 64
 
 // forwardSenders is how many batch requests a node has in flight at once:
@@ -101,15 +103,34 @@ func (b *forwardBatcher) forward(ctx context.Context, item batchItem) error {
 	}
 }
 
-// take removes up to maxForwardBatch waiters still queued and marks them sent.
+// maxJSONBytes bounds the item's JSON encoding: every string byte may
+// take six (a \u00XX escape), plus the names and punctuation.
+func (it *batchItem) maxJSONBytes() int {
+	n := len(it.Op) + len(it.Req.Key) + len(it.Req.RequestID)
+	for _, v := range []*string{it.Req.Value, it.Req.Expected, it.Req.New} {
+		if v != nil {
+			n += len(*v)
+		}
+	}
+	return 6*n + 96
+}
+
+// take removes up to maxForwardBatch waiters (and at most
+// peerhttp.MaxBatchBytes of them, but always one) still queued and marks them sent.
 func (b *forwardBatcher) take() []*fwdWaiter {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	var batch []*fwdWaiter
-	i := 0
+	i, size := 0, 0
 	for ; i < len(b.queue) && len(batch) < maxForwardBatch; i++ {
-		if w := b.queue[i]; w.state.CompareAndSwap(fwdQueued, fwdSent) {
+		w := b.queue[i]
+		n := w.item.maxJSONBytes()
+		if len(batch) > 0 && size+n > peerhttp.MaxBatchBytes {
+			break // the rest go in the next batch
+		}
+		if w.state.CompareAndSwap(fwdQueued, fwdSent) {
 			batch = append(batch, w)
+			size += n
 		}
 	}
 	b.queue = append(b.queue[:0:0], b.queue[i:]...)
@@ -255,9 +276,13 @@ func (e *Engine) forwardBatchHandler(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var items []batchItem
-	dec := json.NewDecoder(io.LimitReader(r.Body, (maxForwardBatch+1)*store.MaxBodyBytes))
+	dec := json.NewDecoder(r.Body) // bounded by the node (peerhttp.Limit)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&items); err != nil {
+		if tooLarge(err) {
+			peerhttp.BodyError(w, "forward batch", err)
+			return
+		}
 		writeJSON(w, http.StatusBadRequest, store.Response{Outcome: store.OutcomeFail, Error: "malformed JSON: want an array of {\"op\":\"write\"|\"cas\",\"req\":{...}}: " + err.Error()})
 		return
 	}

@@ -40,12 +40,15 @@ import (
 // loopback and container networks.
 type Config struct {
 	// HeartbeatTimeout: a follower without contact for this long starts
-	// an election (the leader heartbeats ten times as often). Default 500ms.
+	// an election (the leader heartbeats ten times as often). Default
+	// store.DefaultRaftHeartbeatTimeout (1s).
 	HeartbeatTimeout time.Duration
-	// ElectionTimeout: a candidate's timeout. Default 500ms.
+	// ElectionTimeout: a candidate's timeout. Default
+	// store.DefaultRaftElectionTimeout (1s).
 	ElectionTimeout time.Duration
 	// LeaderLeaseTimeout: a leader without quorum contact for this long
-	// steps down. It never serves reads on its own. Default 250ms.
+	// steps down. It never serves reads on its own. Default
+	// store.DefaultRaftLeaderLeaseTimeout (1s).
 	LeaderLeaseTimeout time.Duration
 	// CommitTimeout: how long the leader waits before telling followers
 	// of a commit without a new entry (followers serving reads wait for
@@ -69,9 +72,9 @@ func (c Config) withDefaults() Config {
 			*d = v
 		}
 	}
-	def(&c.HeartbeatTimeout, 500*time.Millisecond)
-	def(&c.ElectionTimeout, 500*time.Millisecond)
-	def(&c.LeaderLeaseTimeout, 250*time.Millisecond)
+	def(&c.HeartbeatTimeout, store.DefaultRaftHeartbeatTimeout)
+	def(&c.ElectionTimeout, store.DefaultRaftElectionTimeout)
+	def(&c.LeaderLeaseTimeout, store.DefaultRaftLeaderLeaseTimeout)
 	def(&c.CommitTimeout, 10*time.Millisecond)
 	def(&c.EnqueueTimeout, time.Second)
 	def(&c.ForwardTimeout, 10*time.Second)
@@ -89,17 +92,18 @@ func (c Config) withDefaults() Config {
 
 // Engine is a strong-mode node's engine. It implements store.Engine.
 type Engine struct {
-	env   store.Env
-	cfg   Config
-	log   *slog.Logger
-	fsm   *fsm
-	raft  *raft.Raft
-	trans *raft.NetworkTransport
-	wal   *wal.WAL
-	meta  *metadb.BoltMetaDB
-	lock  *os.File // flock on <data>/raft/LOCK while the engine runs
-	peer  http.Handler
-	peers map[string]string // the other nodes' peer addresses
+	env    store.Env
+	cfg    Config
+	log    *slog.Logger
+	fsm    *fsm
+	raft   *raft.Raft
+	trans  *raft.NetworkTransport
+	wal    *wal.WAL
+	meta   *metadb.BoltMetaDB
+	lock   *os.File // flock on <data>/raft/LOCK while the engine runs
+	peer   http.Handler
+	peers  map[string]string // the other nodes' peer addresses
+	timing store.RaftTiming
 
 	ready   atomic.Pointer[readiness] // this leader's latest barrier
 	readyMu sync.Mutex                // one barrier at a time
@@ -148,7 +152,8 @@ func NewWithConfig(env store.Env, cfg Config) (*Engine, error) {
 	if logger == nil {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
-	e := &Engine{env: env, cfg: cfg, log: logger, fsm: newFSM()}
+	e := &Engine{env: env, cfg: cfg, log: logger, fsm: newFSM(),
+		timing: store.NewRaftTiming(cfg.HeartbeatTimeout, cfg.ElectionTimeout, cfg.LeaderLeaseTimeout)}
 	if e.env.PeerClient == nil {
 		e.env.PeerClient = &http.Client{}
 	}
@@ -224,7 +229,7 @@ func (e *Engine) start() error {
 	e.peers = peers
 	e.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		ServerAddressProvider: peerResolver{self: e.env.NodeID, local: e.env.StreamListener.Addr().String(), peers: peers},
-		Stream:                streamLayer{Listener: e.env.StreamListener},
+		Stream:                streamLayer{Listener: e.env.StreamListener, dial: e.env.PeerDial},
 		MaxPool:               8,
 		Timeout:               2 * time.Second,
 		Logger:                hlog,
@@ -314,6 +319,7 @@ func (e *Engine) Status() store.EngineStatus {
 		Leader:  string(leader),
 		Term:    e.raft.CurrentTerm(),
 		Applied: e.fsm.applied.Load(),
+		Raft:    &e.timing,
 	}
 }
 

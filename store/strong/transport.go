@@ -1,6 +1,7 @@
 package strong
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"time"
@@ -10,14 +11,23 @@ import (
 
 // streamLayer runs Raft's transport on the raw connections the node's
 // peer listener hands over (cmux sends every non-HTTP connection there).
+// Connections both ways are authenticated by the node when the cluster
+// has a secret: the listener hands over only connections that passed the
+// handshake, and dial runs it.
 type streamLayer struct {
 	net.Listener
+	dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // Dial implements raft.StreamLayer. address is already resolved through
 // the peer table (see peerResolver).
 func (s streamLayer) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	return net.DialTimeout("tcp", string(address), timeout)
+	if s.dial == nil {
+		return net.DialTimeout("tcp", string(address), timeout)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	return s.dial(ctx, "tcp", string(address))
 }
 
 // peerResolver resolves a Raft server id (a node id) to the peer address

@@ -8,14 +8,73 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"time"
 )
 
 // CallTimeout bounds one call to a peer.
 const CallTimeout = 10 * time.Second
+
+// Peer message sizes. A sender packs at most MaxBatchBytes of items
+// (replicated records, forwarded requests) into one message, and always
+// at least one item, which is at most a client request's size
+// (store.MaxBodyBytes); so no legal peer request body comes near
+// MaxBodyBytes. A node refuses a larger body with 413: before reading
+// any of it when its length is declared, else as soon as it passes the
+// limit. Eight such bodies at once cost a node tens of MB, not GB.
+const (
+	MaxBatchBytes = 1 << 20
+	MaxBodyBytes  = 2 << 20
+	// MaxAnswerBytes bounds the answer of a peer that a node reads.
+	MaxAnswerBytes = 64 << 20
+)
+
+// Limit refuses, with 413 and a JSON body, a request whose declared
+// length is over MaxBodyBytes, and cuts every other body at
+// MaxBodyBytes (the handler's read then fails with an error that
+// BodyError maps to 413).
+func Limit(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > MaxBodyBytes {
+			WriteError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("peer request body of %d bytes: at most %d", r.ContentLength, MaxBodyBytes))
+			return
+		}
+		if r.Body != nil && r.Body != http.NoBody {
+			r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// BodyError answers a request whose body could not be read or decoded
+// (err) with the right status: 413 over the limit, 408 when the body did
+// not arrive in time, else 400; what names the endpoint.
+func BodyError(w http.ResponseWriter, what string, err error) {
+	var tooBig *http.MaxBytesError
+	var ne net.Error
+	switch {
+	case errors.As(err, &tooBig):
+		WriteError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("%s: body over %d bytes", what, tooBig.Limit))
+	case errors.As(err, &ne) && ne.Timeout():
+		WriteError(w, http.StatusRequestTimeout, fmt.Sprintf("%s: the body did not arrive in time: %v", what, err))
+	default:
+		WriteError(w, http.StatusBadRequest, fmt.Sprintf("%s: %v", what, err))
+	}
+}
+
+// WriteError answers a refused peer request in the client API's shape.
+func WriteError(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(struct {
+		Outcome string `json:"outcome"`
+		Error   string `json:"error"`
+	}{"fail", msg})
+}
 
 // Binary is a request body already encoded by the caller; Call sends it
 // as application/octet-stream.
@@ -52,7 +111,7 @@ func Call(ctx context.Context, client *http.Client, method, url string, body, ou
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 		return fmt.Errorf("%s %s: %s: %s", method, url, resp.Status, bytes.TrimSpace(msg))
 	}
-	return json.NewDecoder(resp.Body).Decode(out)
+	return json.NewDecoder(io.LimitReader(resp.Body, MaxAnswerBytes)).Decode(out)
 }
 
 // WriteJSON answers v as JSON.

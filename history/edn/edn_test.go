@@ -1,0 +1,240 @@
+package edn_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/faultline/faultline/checkers"
+	"github.com/faultline/faultline/checkers/checkertest"
+	"github.com/faultline/faultline/history"
+	"github.com/faultline/faultline/history/edn"
+)
+
+var expectRE = regexp.MustCompile(`(?m)^; expect: (valid|invalid)$`)
+
+// Each testdata history says the verdict Knossos gives it, and why, in
+// its first comment lines; the linearizable checker must give the same.
+func TestTestdataVerdicts(t *testing.T) {
+	paths, err := filepath.Glob("testdata/*.edn")
+	require.NoError(t, err)
+	require.NotEmpty(t, paths)
+	for _, path := range paths {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			b, err := os.ReadFile(path)
+			require.NoError(t, err)
+			m := expectRE.FindSubmatch(b)
+			require.NotNil(t, m, "no '; expect: valid|invalid' line")
+			rr, err := edn.ReadFile(path)
+			require.NoError(t, err)
+			res := linearizable(t, rr.Events)
+			assert.Equal(t, string(m[1]), res.Valid.String(), "%s %+v", res.Reason, res.Anomalies)
+		})
+	}
+}
+
+func linearizable(t *testing.T, events []history.Event) checkers.Result {
+	t.Helper()
+	c, err := checkers.New("linearizable", checkers.Options{})
+	require.NoError(t, err)
+	return c.Check(context.Background(), events)
+}
+
+// What the reader makes of each kind of operation (the mapping Read
+// documents).
+func TestReadMapping(t *testing.T) {
+	rr, err := edn.ReadFile("testdata/nemesis.edn")
+	require.NoError(t, err)
+	require.Len(t, rr.Events, 10)
+	assert.Equal(t, int64(160), rr.Events[2].Time, ":time is kept when it increases")
+	assert.Equal(t, history.NemesisProcess, rr.Events[1].Process)
+	assert.Equal(t, "start-partition", rr.Events[1].F)
+	assert.Equal(t, `[":isolated",{"n1":["n2","n3"]}]`, history.Canonical(rr.Events[2].Value))
+	assert.Equal(t, "start-nemesis", rr.Events[8].F)
+	assert.Equal(t, "stop-nemesis", rr.Events[9].F)
+	assert.Equal(t, edn.SingleKey, rr.Events[0].Key)
+	faults := history.Faults(rr.Events)
+	require.NotEmpty(t, faults)
+	assert.Equal(t, "partition", faults[0].Name)
+
+	rr, err = edn.ReadFile("testdata/nil-read.edn")
+	require.NoError(t, err)
+	assert.Equal(t, history.Info, rr.Events[3].Type, "a nil read is info")
+	assert.Equal(t, edn.NilReadError, rr.Events[3].Error)
+	assert.Equal(t, int64(3), rr.Events[3].Time, "no :time: the position stands for it")
+
+	rr, err = edn.ReadFile("testdata/failed-cas.edn")
+	require.NoError(t, err)
+	assert.Equal(t, history.Fail, rr.Events[5].Type)
+	assert.Equal(t, ":mismatch", rr.Events[5].Error, "never the contract's \"mismatch\"")
+
+	rr, err = edn.ReadFile("testdata/independent.edn")
+	require.NoError(t, err)
+	assert.Equal(t, "1", rr.Events[0].Key)
+	assert.Equal(t, "5", string(rr.Events[0].Value))
+	assert.Equal(t, "2", rr.Events[6].Key)
+	assert.Equal(t, "[5,6]", string(rr.Events[6].Value))
+
+	// A plain history of cas alone is not taken for independent tuples.
+	rr, err = edn.Read(strings.NewReader(`{:process 0 :type :invoke :f :cas :value [1 2]} {:process 0 :type :fail :f :cas :value [1 2]}`))
+	require.NoError(t, err)
+	assert.Equal(t, edn.SingleKey, rr.Events[0].Key)
+	assert.Equal(t, "[1,2]", string(rr.Events[0].Value))
+}
+
+func TestReadValues(t *testing.T) {
+	for _, tc := range []struct{ edn, json string }{
+		{`nil`, `null`},
+		{`-42`, `-42`},
+		{`42N`, `42`},
+		{`1.5`, `1.5`},
+		{`1.0`, `1.0`},
+		{`2e3`, `2e3`},
+		{`1.5M`, `1.5`},
+		{`"a\"b\n\u00e9"`, `"a\"b\né"`},
+		{`:kw`, `":kw"`},
+		{`:ns/kw`, `":ns/kw"`},
+		{`true`, `true`},
+		{`\a`, `"a"`},
+		{`\newline`, `"\n"`},
+		{`[1, 2 (3) #_ 4]`, `[1,2,[3]]`},
+		{`#{3 1 2}`, `[1,2,3]`},
+		{`{:b 1 "a" 2}`, `{":b":1,"a":2}`},
+		{`#inst "2026-01-01T00:00:00Z"`, `"2026-01-01T00:00:00Z"`},
+		{"[1 ; a comment\n 2]", `[1,2]`},
+	} {
+		t.Run(tc.edn, func(t *testing.T) {
+			in := `{:process 0, :type :invoke, :f :write, :value ` + tc.edn + `}`
+			rr, err := edn.Read(strings.NewReader(in))
+			require.NoError(t, err)
+			assert.Equal(t, history.Canonical([]byte(tc.json)), history.Canonical(rr.Events[0].Value))
+		})
+	}
+}
+
+// Bad input is an error naming the line and column and what was expected.
+func TestReadErrors(t *testing.T) {
+	inv := `{:process 0, :type :invoke, :f :read, :value nil}`
+	for _, tc := range []struct {
+		name, in string
+		line     int
+		want     string
+	}{
+		{"unclosed map", "\n  {:process 0, :type :invoke", 2, "column 3: map opened here is not closed: expected '}'"},
+		{"unclosed string", `{:f "read`, 1, `column 5: string opened here is not closed`},
+		{"stray closer", inv + "\n]", 2, `column 1: unexpected ']'`},
+		{"odd map", `{:process 0 :type}`, 1, "column 1: map has a key without a value"},
+		{"not a map", `[1 2]`, 1, "column 2: expected an operation map"},
+		{"bad type", `{:process 0, :type :done, :f :read}`, 1, ":type is :done: expected :invoke, :ok, :fail or :info"},
+		{"no process", `{:type :invoke, :f :read}`, 1, "has no :process"},
+		{"string process", `{:process "p", :type :invoke, :f :read}`, 1, `:process is "p": expected an integer >= 0 or :nemesis`},
+		{"negative process", `{:process -1, :type :invoke, :f :read}`, 1, `:process is -1`},
+		{"ratio", `{:process 0, :type :invoke, :f :write, :value 1/2}`, 1, `column 47: "1/2" is not a number`},
+		{"bad escape", `{:f "a\qb"}`, 1, `unknown escape \q`},
+		{"after the vector", "[" + inv + "]\n" + inv, 2, "expected the end of the input after the vector"},
+		{"completion without invoke", inv + "\n{:process 1, :type :ok, :f :read, :value 1}", 2, "completes no open invoke"},
+		{"two invokes", inv + "\n  " + inv, 2, "column 3: process 0 invokes read while its invoke"},
+		{"cas from nil", `{:process 0, :type :invoke, :f :cas, :value [nil 1]}` + "\n" + `{:process 0, :type :ok, :f :cas, :value [nil 1]}`, 1, "a cas from nil that did not fail"},
+		{"cas from nil never completed", `{:process 0, :type :invoke, :f :cas, :value [nil 1]}`, 1, "a cas from nil"},
+		{"bad time", `{:process 0, :type :invoke, :f :read, :time "x"}`, 1, `:time is "x"`},
+		{"tag without value", `#foo`, 1, "tag #foo has no value"},
+		{"deep", strings.Repeat("[", 2000), 1, "nested deeper than"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := edn.Read(strings.NewReader(tc.in))
+			require.Error(t, err)
+			var le *history.LineError
+			require.True(t, errors.As(err, &le), "%T %v", err, err)
+			assert.Equal(t, tc.line, le.Line, "%v", err)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+	// A failed cas from nil tells nothing and is read.
+	_, err := edn.Read(strings.NewReader(`{:process 0, :type :invoke, :f :cas, :value [nil 1]} {:process 0, :type :fail, :f :cas, :value [nil 1]}`))
+	require.NoError(t, err)
+}
+
+// A history written by Write reads back with the same operations and the
+// same verdict.
+func TestWriteReadsBack(t *testing.T) {
+	events := checkertest.Register(checkertest.RegisterConfig{Seed: 3, Ops: 400, Processes: 5, Keys: 4, ReadRate: 0.4, CASRate: 0.2, InfoRate: 0.05, Nodes: 2})
+	events = append(events, history.Event{Index: int64(len(events)), Time: events[len(events)-1].Time + 1,
+		Process: history.NemesisProcess, Type: history.Info, F: "start-partition", Value: []byte(`{"n1":["n2"],"note":"a \"b\""}`)})
+	var buf bytes.Buffer
+	require.NoError(t, edn.Write(&buf, events))
+	assert.Contains(t, buf.String(), `:type :invoke, :process 0, :f :`)
+	rr, err := edn.Read(&buf)
+	require.NoError(t, err)
+	require.Len(t, rr.Events, len(events))
+	for i, e := range rr.Events {
+		w := events[i]
+		assert.Equal(t, w.Process, e.Process)
+		assert.Equal(t, w.F, e.F)
+		assert.Equal(t, w.Key, e.Key)
+		assert.Equal(t, w.Time, e.Time)
+		if e.Error == edn.NilReadError {
+			continue // Knossos's meaning of a nil read
+		}
+		assert.Equal(t, w.Type, e.Type)
+		assert.Equal(t, history.Canonical(w.Value), history.Canonical(e.Value), "event %d", i)
+	}
+	assert.Equal(t, checkers.Valid, linearizable(t, rr.Events).Valid)
+}
+
+// Any input reads, or fails with an error naming its line; what reads
+// is a valid history.
+func FuzzRead(f *testing.F) {
+	paths, _ := filepath.Glob("testdata/*.edn")
+	for _, p := range paths {
+		b, _ := os.ReadFile(p)
+		f.Add(b)
+	}
+	f.Add([]byte(`#{1 #_ 2} \u00e9 "\u0041" 1.5M 7N`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		rr, err := edn.Read(bytes.NewReader(data))
+		if err != nil {
+			var le *history.LineError
+			if !errors.As(err, &le) || le.Line < 1 {
+				t.Fatalf("error without a line: %v", err)
+			}
+			return
+		}
+		v := history.NewValidator()
+		for _, e := range rr.Events {
+			if err := v.Check(e); err != nil {
+				t.Fatalf("invalid event %+v: %v", e, err)
+			}
+		}
+		var buf bytes.Buffer
+		if err := edn.Write(&buf, rr.Events); err != nil {
+			t.Fatalf("write: %v", err)
+		}
+	})
+}
+
+// A last operation map cut short is a torn write, skipped with a warning;
+// a torn vector, or a history with nothing whole, is an error.
+func TestReadTornLastOperation(t *testing.T) {
+	whole := "{:process 0, :type :invoke, :f :write, :value 1}\n{:process 0, :type :ok, :f :write, :value 1}\n"
+	for _, torn := range []string{`{:process 1, :type :invoke, :f :re`, `{:process 1, :f "rea`, `#jepsen.history.Op{:process 1`} {
+		rr, err := edn.Read(strings.NewReader(whole + torn))
+		require.NoError(t, err, torn)
+		assert.Len(t, rr.Events, 2)
+		require.Len(t, rr.Warnings, 1)
+		assert.Contains(t, rr.Warnings[0], "line 3: skipped a torn last operation")
+	}
+	_, err := edn.Read(strings.NewReader("[" + whole))
+	assert.ErrorContains(t, err, "vector opened here is not closed")
+	_, err = edn.Read(strings.NewReader(`{:process 1, :type :invoke`))
+	assert.ErrorContains(t, err, "map opened here is not closed")
+	_, err = edn.Read(strings.NewReader(whole + "{:process 1}\n{:process 2"))
+	assert.ErrorContains(t, err, "line 3: column 1: the operation has no :type", "only the last map may be torn")
+}
