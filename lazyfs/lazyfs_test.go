@@ -117,6 +117,27 @@ func TestRules(t *testing.T) {
 		do   func(t *testing.T, m string)
 		want map[string]string
 	}{
+		{"a directory's durable removal takes its un-fsynced unlinks with it", func(t *testing.T, m string) {
+			// A store retiring a directory: rename it aside, empty it,
+			// remove it, fsync the parent (the renamed directory itself
+			// is never fsynced).
+			if err := os.Mkdir(m+"/d", 0o755); err != nil {
+				t.Fatal(err)
+			}
+			write(t, m+"/d/f", "abc", 0, true)
+			fsyncDir(t, m+"/d")
+			fsyncDir(t, m)
+			if err := os.Rename(m+"/d", m+"/d.old"); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Remove(m + "/d.old/f"); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Remove(m + "/d.old"); err != nil {
+				t.Fatal(err)
+			}
+			fsyncDir(t, m)
+		}, map[string]string{"d/f": absent, "d.old/f": absent}},
 		{"fsynced bytes survive, later ones vanish", func(t *testing.T, m string) {
 			write(t, m+"/f", "abc", 0, true)
 			fsyncDir(t, m)
