@@ -97,3 +97,13 @@ func TestPowerLoss(t *testing.T) {
 		})
 	}
 }
+
+// TestEnsureBinaryCaches builds (or finds) the nats-server the other tests
+// run; .ci/run calls it first so that a cold build's minutes show on a
+// line of their own rather than inside another test's timeout.
+func TestEnsureBinaryCaches(t *testing.T) {
+	b := testBinary(t)
+	st, err := os.Stat(b.Path)
+	require.NoError(t, err, "the cached binary exists")
+	require.NotZero(t, st.Mode()&0o111, "and is executable")
+}
