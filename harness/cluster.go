@@ -31,6 +31,10 @@ type ClusterSpec struct {
 	// not fsync: the cluster then implements UnsyncedLoser. Set when the
 	// nemesis has a fault of nemesis.NeedsLazyFS.
 	LazyFS bool
+	// LazyFSKeepNames makes the lazy filesystem keep every change of
+	// names at once and lose only un-fsynced file contents
+	// (lazyfs.Options.KeepNames).
+	LazyFSKeepNames bool
 }
 
 // UnsyncedLoser is implemented by clusters started with

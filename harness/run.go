@@ -35,10 +35,6 @@ type Test struct {
 	// node.
 	Workload string
 	Sticky   bool
-	// KeyOps and KeyUnknown bound the register workload's keys: a fresh
-	// key after that many ops, or ops of unknown outcome, on one key
-	// (workloads.Options; 0: the defaults, negative: one key per run).
-	KeyOps, KeyUnknown int
 	// Nemesis lists the faults to inject (nemesis.ParseSpec); empty: none.
 	Nemesis         []string
 	NemesisInterval time.Duration // default 10s
@@ -46,8 +42,17 @@ type Test struct {
 	// packet fault modes the nemesis draws from (empty: all of them; see
 	// nemesis.Topologies and nemesis.PacketModes).
 	Partitions, PacketModes []string
-	Nodes                   int // default 3
-	Concurrency             int // default 10
+	// KeyOps and KeyUnknown bound the register workload's keys: a fresh
+	// key after that many ops, or ops of unknown outcome, on one key
+	// (workloads.Options; 0: the defaults, negative: one key per run).
+	KeyOps, KeyUnknown int
+	// PowerKeepsNames makes the power fault lose only un-fsynced file
+	// contents, keeping every change of names (lazyfs.Options.KeepNames:
+	// Jepsen's lazyfs, and near ext4 and xfs); default: strict POSIX,
+	// where a name is durable only once its directory is fsynced.
+	PowerKeepsNames bool
+	Nodes           int // default 3
+	Concurrency     int // default 10
 	// Rate is the total ops/s of all workers; 0 = as fast as possible.
 	Rate      float64
 	TimeLimit time.Duration // default 30s
@@ -108,13 +113,13 @@ type RunResult struct {
 	CheckErr error
 	// Invoked, OK, Fail and Info count client operations.
 	Invoked, OK, Fail, Info int64
-	// Interrupted is set when ctx ended before the run finished.
-	Interrupted bool
 	// Nemesis counts the fault changes, the clashes between faults
 	// resolved by choosing other nodes or waiting, and the changes that
 	// failed (also in test.json as nemesis_stats; zero for a custom
 	// nemesis without a Stats method).
 	Nemesis nemesis.Stats
+	// Interrupted is set when ctx ended before the run finished.
+	Interrupted bool
 }
 
 func (t *Test) defaults() {
@@ -316,7 +321,7 @@ func (r *run) startCluster(ctx context.Context) error {
 	t := &r.t
 	r.phase.set("starting")
 	t.Logger.Info("starting cluster", "backend", r.res.Backend, "nodes", t.Nodes, "system", t.System.Name(), "dir", r.res.Dir)
-	spec := ClusterSpec{RunID: runID(t.Name, r.start), Nodes: t.Nodes, Dir: r.res.Dir}
+	spec := ClusterSpec{RunID: runID(t.Name, r.start), Nodes: t.Nodes, Dir: r.res.Dir, LazyFSKeepNames: t.PowerKeepsNames}
 	for _, f := range t.Nemesis {
 		spec.LazyFS = spec.LazyFS || slices.Contains(nemesis.NeedsLazyFS, f)
 	}
@@ -326,6 +331,14 @@ func (r *run) startCluster(ctx context.Context) error {
 	}
 	r.cl, r.nodes = cl, cl.Nodes() // ready: Start waits for it
 	t.Logger.Info("cluster ready", "nodes", len(r.nodes))
+	if pr, ok := t.System.(Preparer); ok {
+		pctx, cancel := context.WithTimeout(ctx, readyTimeout)
+		err := pr.Prepare(pctx, r.nodes)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("prepare %s for the workload: %w", t.System.Name(), err)
+		}
+	}
 	return nil
 }
 
@@ -522,6 +535,7 @@ func (t *Test) meta(res RunResult, start time.Time) map[string]any {
 		"nemesis":           nem,
 		"nemesis_interval":  t.NemesisInterval.String(),
 		"nodes":             t.Nodes,
+		"power_keeps_names": t.PowerKeepsNames,
 		"concurrency":       t.Concurrency,
 		"rate":              t.Rate,
 		"time_limit":        t.TimeLimit.String(),

@@ -8,14 +8,14 @@ import (
 	"time"
 )
 
-// timestampFormat names a run directory: UTC, milliseconds, e.g.
+// TimestampFormat names a run directory: UTC, milliseconds, e.g.
 // 20261123T151000.000Z.
-const timestampFormat = "20060102T150405.000Z"
+const TimestampFormat = "20060102T150405.000Z"
 
 // makeRunDir creates runs/<name>/<timestamp>/ (and nodes/), failing with a
 // clear error when the runs directory is not writable.
 func makeRunDir(runsDir, name string, at time.Time) (string, error) {
-	dir := filepath.Join(runsDir, name, at.UTC().Format(timestampFormat))
+	dir := filepath.Join(runsDir, name, at.UTC().Format(TimestampFormat))
 	if err := os.MkdirAll(filepath.Join(dir, "nodes"), 0o755); err != nil {
 		return "", fmt.Errorf("create the run directory %s (is --out %q writable?): %w", dir, runsDir, err)
 	}

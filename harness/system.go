@@ -101,6 +101,25 @@ type Promise struct {
 	CAS bool
 }
 
+// Preparer is implemented by systems that need something made before the
+// workload starts (NATS: the stream the clients publish to). Run calls
+// Prepare once, after every node is ready and before any client op; an
+// error fails the run (exit 3) before anything is recorded, so it must
+// say what could not be made and why. Prepare must be idempotent: it may
+// find what it makes already there.
+type Preparer interface {
+	Prepare(ctx context.Context, nodes []Node) error
+}
+
+// NodeFiler is implemented by systems whose nodes need files their
+// command line cannot carry (NATS takes some JetStream settings only from
+// a configuration file). The backend writes them, fsynced, into the
+// node's data directory before the node first starts; the keys are paths
+// relative to NodeLayout.DataDir.
+type NodeFiler interface {
+	NodeFiles(n NodeLayout) map[string][]byte
+}
+
 // LeaderFinder is implemented by systems with a leader (strong mode), for
 // nemeses such as isolate-leader.
 type LeaderFinder interface {

@@ -34,6 +34,12 @@
 //     asks for security.capability before every write, a third of the
 //     requests of an append-and-fsync workload.
 //
+// Options.KeepNames makes every change of names durable at once, so that
+// Lose drops only un-fsynced contents: the model of Jepsen's lazyfs, and
+// close to ext4 and xfs for a program that fsyncs its files but not their
+// directories (there a file's fsync commits the journal that holds its
+// name). nats-server is such a program (harness.Test.PowerKeepsNames).
+//
 // Lose drops everything not durable. LoseTorn keeps, per file, a random
 // prefix of the un-fsynced writes in the order they were made (the last
 // kept write possibly cut short), as a disk that wrote some of its queue

@@ -32,11 +32,12 @@ type FS struct {
 	// mu orders every change and its undo record against Lose and the
 	// fsyncs, so that a record always describes the backing file as it
 	// was just before its change.
-	mu       sync.Mutex
-	files    map[uint64]*fileLog // by inode number
-	names    []*nameRec          // oldest first
-	trashSeq int
-	dead     bool // unmounted: nothing more is recorded or undone
+	mu        sync.Mutex
+	files     map[uint64]*fileLog // by inode number
+	names     []*nameRec          // oldest first
+	trashSeq  int
+	dead      bool // unmounted: nothing more is recorded or undone
+	keepNames bool // Options.KeepNames
 }
 
 // Stats says what the filesystem holds that is not durable.
@@ -55,6 +56,13 @@ type Options struct {
 	// AllowOther lets users other than the mounting one (processes in
 	// containers with another uid) use the mount.
 	AllowOther bool
+	// KeepNames makes every change of names durable at once, so that Lose
+	// drops only file contents and sizes: Jepsen's lazyfs's model, and
+	// close to what ext4 and xfs do for a program that fsyncs its files
+	// but never their directories (a file's fsync commits the journal
+	// that holds its name). The default, strict POSIX, loses such a
+	// program's new files whole.
+	KeepNames bool
 }
 
 // Mount mounts a lazy filesystem at mountpoint, passing through to
@@ -88,7 +96,7 @@ func Mount(backing, mountpoint string, opt Options) (*FS, error) {
 	if err := fuseDevice(); err != nil {
 		return nil, err
 	}
-	f := &FS{backing: b, trash: b + ".lazyfs-trash", mnt: m, files: map[uint64]*fileLog{}}
+	f := &FS{backing: b, trash: b + ".lazyfs-trash", mnt: m, files: map[uint64]*fileLog{}, keepNames: opt.KeepNames}
 	if err := os.RemoveAll(f.trash); err != nil {
 		return nil, fmt.Errorf("lazyfs: clear the trash directory: %w", err)
 	}
@@ -128,6 +136,7 @@ func Mount(backing, mountpoint string, opt Options) (*FS, error) {
 		return nil, fmt.Errorf("lazyfs: mount %s on %s: %w (FUSE needs /dev/fuse and root or fusermount3)", b, m, err)
 	}
 	f.server = srv
+	closeOnExec()
 	return f, nil
 }
 
@@ -310,4 +319,24 @@ func detach(mnt string) error {
 func (f *FS) trashName() string {
 	f.trashSeq++
 	return filepath.Join(f.trash, strconv.Itoa(f.trashSeq))
+}
+
+// closeOnExec marks every open file descriptor of this process
+// close-on-exec. go-fuse opens /dev/fuse without O_CLOEXEC, so every node
+// process the harness starts afterwards would inherit the FUSE connection:
+// once the harness died, nothing would ever abort it, and a node thread
+// blocked on the mount would hang for good. Go opens its own files with
+// O_CLOEXEC, and os/exec passes a child only the files it is given, so
+// marking all of them changes nothing else. (A fork between the mount and
+// this call could still inherit the device: a window of microseconds.)
+func closeOnExec() {
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if fd, err := strconv.Atoi(e.Name()); err == nil && fd > 2 {
+			syscall.CloseOnExec(fd)
+		}
+	}
 }

@@ -117,6 +117,27 @@ func TestRules(t *testing.T) {
 		do   func(t *testing.T, m string)
 		want map[string]string
 	}{
+		{"a directory's durable removal takes its un-fsynced unlinks with it", func(t *testing.T, m string) {
+			// A store retiring a directory: rename it aside, empty it,
+			// remove it, fsync the parent (the renamed directory itself
+			// is never fsynced).
+			if err := os.Mkdir(m+"/d", 0o755); err != nil {
+				t.Fatal(err)
+			}
+			write(t, m+"/d/f", "abc", 0, true)
+			fsyncDir(t, m+"/d")
+			fsyncDir(t, m)
+			if err := os.Rename(m+"/d", m+"/d.old"); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Remove(m + "/d.old/f"); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Remove(m + "/d.old"); err != nil {
+				t.Fatal(err)
+			}
+			fsyncDir(t, m)
+		}, map[string]string{"d/f": absent, "d.old/f": absent}},
 		{"fsynced bytes survive, later ones vanish", func(t *testing.T, m string) {
 			write(t, m+"/f", "abc", 0, true)
 			fsyncDir(t, m)
@@ -364,4 +385,18 @@ func TestHelperMount(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(time.Minute)
+}
+
+// A process started after a mount does not inherit the FUSE device: if it
+// did, a node would keep the connection open after the harness died, and
+// its threads blocked on the mount would hang for good.
+func TestChildrenDoNotInheritTheDevice(t *testing.T) {
+	mount(t)
+	out, err := exec.Command("sh", "-c", "ls -l /proc/$$/fd").CombinedOutput()
+	if err != nil {
+		t.Fatalf("list a child's fds: %v: %s", err, out)
+	}
+	if strings.Contains(string(out), "/dev/fuse") {
+		t.Fatalf("a child process inherited /dev/fuse:\n%s", out)
+	}
 }

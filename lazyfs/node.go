@@ -51,6 +51,13 @@ func (n *node) abs() string { return filepath.Join(n.fs.backing, n.rel()) }
 // addName records a change of names under n (and other, for renames).
 // The caller holds fs.mu.
 func (n *node) addName(r *nameRec, other *node) {
+	if n.fs.keepNames {
+		// Durable at once: nothing to undo, nothing to keep.
+		if r.trash != "" {
+			os.Remove(r.trash)
+		}
+		return
+	}
 	r.dirs = map[uint64]bool{n.ino(): true}
 	if other != nil {
 		r.dirs[other.ino()] = true

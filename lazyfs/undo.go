@@ -172,6 +172,13 @@ func (r *nameRec) undo(backing string) error {
 		err = os.RemoveAll(p)
 	case opUnlink:
 		err = os.Rename(r.trash, p)
+		if errors.Is(err, os.ErrNotExist) && !exists(filepath.Dir(p)) {
+			// The directory it was unlinked from is gone, and durably
+			// (its removal, made after this unlink, survived while
+			// this did not): a directory can only go once empty, so
+			// the name went with it. The file stays in the trash.
+			err = nil
+		}
 	case opRmdir:
 		err = os.Mkdir(p, os.FileMode(r.mode&0o7777))
 	case opRename:
@@ -208,4 +215,9 @@ func (r *nameRec) String() string {
 		return "exchange " + r.path + " <-> " + r.path2
 	}
 	return "?"
+}
+
+func exists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
 }

@@ -222,7 +222,7 @@ func driveWith(t *testing.T, w *Workload, workers, n int, complete func(i int, o
 		s := g.Next(ctx)
 		require.Equal(t, generator.Emit, s.Kind)
 		out = append(out, s.Op)
-		g.(generator.Updater).Update(ctx, s.Op, generator.Completion{Type: complete(i, s.Op), Value: history.Null})
+		g.(generator.Updater).Update(ctx, s.Op, generator.Completion{Type: history.Type(complete(i, s.Op)), Value: history.Null})
 	}
 	return out
 }

@@ -11,7 +11,7 @@ import (
 )
 
 // Systems names the valid --system values.
-var systemNames = []string{"store", "etcd"}
+var systemNames = []string{"store", "etcd", "nats"}
 
 // etcdFlags choose the etcd binary and configuration (--system etcd).
 type etcdFlags struct {
@@ -74,5 +74,5 @@ func checkSystem(name string) error {
 			return nil
 		}
 	}
-	return usageErr("--system: unknown system %q: valid systems are store (the reference store) and etcd", name)
+	return usageErr("--system: unknown system %q: valid systems are store (the reference store), etcd and nats", name)
 }

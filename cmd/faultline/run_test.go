@@ -79,6 +79,13 @@ func TestRunBadInput(t *testing.T) {
 		{"key-ops", []string{"--key-ops", "0"}, "--key-ops must be at least 1 (or -1"},
 		{"key-unknown", []string{"--key-unknown", "-3"}, "--key-unknown must be at least 1 (or -1"},
 		{"storenode", []string{"--storenode", "/nonexistent/storenode"}, "make build"},
+		{"nats workload", []string{"--system", "nats", "--workload", "kv"}, "runs the set workload only"},
+		{"nats mode", []string{"--system", "nats", "--workload", "set", "--mode", "causal"}, "NATS is configured with --nats-sync"},
+		{"nats faults", []string{"--system", "nats", "--workload", "set", "--faults", "stale-reads"}, "NATS has none"},
+		{"nats-sync without nats", []string{"--nats-sync", "always"}, "use them with --system nats"},
+		{"nats-sync bad", []string{"--system", "nats", "--workload", "set", "--nats-sync", "sometimes"}, `--nats-sync: nats: sync interval "sometimes": want "always"`},
+		{"power-names", []string{"--power-names", "lenient"}, "want strict"},
+		{"system", []string{"--system", "kafka"}, "store (the reference store), etcd and nats"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,6 +1,7 @@
 package docker
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"errors"
@@ -50,11 +51,12 @@ type Cluster struct {
 	image  string
 	helper bool // the image has the network-fault helper
 
-	netName string
-	subnet  netip.Prefix
-	lazy    bool // ClusterSpec.LazyFS: data directories are host lazyfs mounts
-	nodes   []*node
-	byID    map[string]*node
+	netName   string
+	subnet    netip.Prefix
+	lazy      bool // ClusterSpec.LazyFS: data directories are host lazyfs mounts
+	keepNames bool // ClusterSpec.LazyFSKeepNames
+	nodes     []*node
+	byID      map[string]*node
 
 	mu      sync.Mutex
 	grudge  nemesis.Grudge
@@ -127,16 +129,17 @@ func (b *Backend) StartCluster(ctx context.Context, sys harness.System, spec har
 	began := time.Now()
 	safe := runIDUnsafe.ReplaceAllString(spec.RunID, "-")
 	c := &Cluster{
-		b:       b,
-		runID:   spec.RunID,
-		labels:  ownerLabels(spec.RunID),
-		dir:     spec.Dir,
-		sys:     sys,
-		lazy:    spec.LazyFS,
-		netName: "faultline-" + safe,
-		byID:    map[string]*node{},
-		done:    make(chan struct{}),
-		sigc:    make(chan os.Signal, 1),
+		b:         b,
+		runID:     spec.RunID,
+		labels:    ownerLabels(spec.RunID),
+		dir:       spec.Dir,
+		sys:       sys,
+		lazy:      spec.LazyFS,
+		keepNames: spec.LazyFSKeepNames,
+		netName:   "faultline-" + safe,
+		byID:      map[string]*node{},
+		done:      make(chan struct{}),
+		sigc:      make(chan os.Signal, 1),
 	}
 	// From here on, an interrupt removes whatever exists.
 	signal.Notify(c.sigc, os.Interrupt, syscall.SIGTERM)
@@ -281,11 +284,13 @@ func (c *Cluster) createNode(ctx context.Context, n *node) error {
 	}
 	defer done()
 	dataMount := mount.Mount{Type: mount.TypeVolume, Source: n.volume, Target: DataDir}
+	hostDir := "" // the data directory as the host sees it, when it does
 	if c.lazy {
 		mnt, err := c.mountLazy(n)
 		if err != nil {
 			return err
 		}
+		hostDir = mnt
 		dataMount = mount.Mount{Type: mount.TypeBind, Source: mnt, Target: DataDir}
 	} else {
 		if _, err := c.b.cli.VolumeCreate(ctx, volume.CreateOptions{Name: n.volume, Labels: c.labels}); err != nil {
@@ -331,6 +336,52 @@ func (c *Cluster) createNode(ctx context.Context, n *node) error {
 		_ = c.b.cli.ContainerRemove(context.WithoutCancel(ctx), n.container, container.RemoveOptions{Force: true})
 		return err
 	}
+	return c.copyNodeFiles(ctx, n, layout, hostDir)
+}
+
+// copyNodeFiles puts the files the system wants (harness.NodeFiler) into
+// the created container's data directory, before its first start: into
+// the host's lazy filesystem mount when there is one (fsynced, so that a
+// power loss cannot take them back; docker's copy does not fsync), else
+// into its volume.
+func (c *Cluster) copyNodeFiles(ctx context.Context, n *node, layout harness.NodeLayout, hostDir string) error {
+	files, err := harness.NodeFiles(c.sys, layout)
+	if err != nil || len(files) == 0 {
+		return err
+	}
+	if hostDir != "" {
+		if err := harness.WriteNodeFiles(hostDir, files); err != nil {
+			return fmt.Errorf("docker backend: node %s's files: %w", n.id, err)
+		}
+		return nil
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	dirs := map[string]bool{}
+	for _, f := range files {
+		var parents []string // shallowest first: a tar names a directory before its entries
+		for d := filepath.Dir(f.Path); d != "." && !dirs[d]; d = filepath.Dir(d) {
+			dirs[d] = true
+			parents = append([]string{d}, parents...)
+		}
+		for _, d := range parents {
+			if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: d + "/", Mode: 0o755}); err != nil {
+				return err
+			}
+		}
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: f.Path, Mode: 0o644, Size: int64(len(f.Data))}); err != nil {
+			return err
+		}
+		if _, err := tw.Write(f.Data); err != nil {
+			return err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	if err := c.b.cli.CopyToContainer(ctx, n.container, DataDir, &buf, container.CopyToContainerOptions{}); err != nil {
+		return fmt.Errorf("docker backend: copy node files into %s:%s: %w", n.container, DataDir, err)
+	}
 	return nil
 }
 
@@ -348,7 +399,7 @@ func (c *Cluster) mountLazy(n *node) (string, error) {
 		}
 	}
 	// AllowOther: the node runs as the container's user.
-	fs, err := lazyfs.Mount(backing, mnt, lazyfs.Options{AllowOther: true})
+	fs, err := lazyfs.Mount(backing, mnt, lazyfs.Options{AllowOther: true, KeepNames: c.keepNames})
 	if err != nil {
 		return "", fmt.Errorf("docker backend: node %s: %w", n.id, err)
 	}

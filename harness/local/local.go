@@ -214,12 +214,21 @@ func (b *Backend) Start(ctx context.Context, sys harness.System, spec harness.Cl
 			if err := os.MkdirAll(mnt, 0o755); err != nil {
 				return nil, fmt.Errorf("local backend: %w", err)
 			}
-			fs, err := lazyfs.Mount(n.layout.DataDir, mnt, lazyfs.Options{})
+			fs, err := lazyfs.Mount(n.layout.DataDir, mnt, lazyfs.Options{KeepNames: spec.LazyFSKeepNames})
 			if err != nil {
 				return nil, fmt.Errorf("local backend: node %s: %w", n.id, err)
 			}
 			n.fs = fs
 			n.layout.DataDir = mnt
+		}
+		// Written through the lazy filesystem when there is one, fsynced:
+		// a power loss cannot take them back.
+		files, err := harness.NodeFiles(c.sys, n.layout)
+		if err == nil {
+			err = harness.WriteNodeFiles(n.layout.DataDir, files)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("local backend: node %s's files: %w", n.id, err)
 		}
 	}
 	for _, n := range c.nodes {
