@@ -37,9 +37,13 @@ type NodeLayout struct {
 	ID           string
 	ClientListen string // address the client/admin API binds
 	PeerListen   string // address the node-to-node API binds
+	// PeerAdvertise is the address the other nodes dial to reach this
+	// node's peer API; empty means PeerListen. It differs from PeerListen
+	// on the local backend when the system asks for SharedPeerAddresses.
+	PeerAdvertise string
 	// Peers maps every other node's id to the address this node dials for
 	// it (the local backend routes each link through its own proxy, so
-	// partitions can cut it).
+	// partitions can cut it; see SharedPeerAddresses).
 	Peers   map[string]string
 	DataDir string
 }
@@ -120,4 +124,18 @@ type NodeFiler interface {
 // nemeses such as isolate-leader.
 type LeaderFinder interface {
 	Leader(ctx context.Context, nodes []Node) (id string, err error)
+}
+
+// SharedPeerAddresses is implemented by systems whose nodes must all name
+// a peer by the same address: etcd hashes the peer URLs in
+// --initial-cluster into its member and cluster ids, so per-link addresses
+// (each node seeing a peer somewhere else) keep the cluster from forming.
+// When SharedPeerAddresses returns true, the local backend gives each node
+// one inbound proxy address, the same in every node's NodeLayout.Peers
+// (and in the node's own PeerAdvertise), and tells the links apart by
+// which node's process opened each connection; partitions and packet
+// faults still act per directed link. Backends where every node already
+// has one address (docker) ignore it.
+type SharedPeerAddresses interface {
+	SharedPeerAddresses() bool
 }

@@ -49,9 +49,10 @@ func etcdBinary(t *testing.T) etcd.Binary {
 	return etcdBin
 }
 
-// etcdBackend is docker: etcd cannot form a cluster through the local
-// backend's per-link proxies (systems/etcd README). Without a daemon the
-// etcd cases skip, except under CI=true, where docker must be tested.
+// etcdBackend is docker, where these cases' seeds and catch rates were
+// measured (suites/README.md); systems/etcd tests the local backend.
+// Without a daemon the etcd cases skip, except under CI=true, where docker
+// must be tested.
 func etcdBackend(t *testing.T) harness.Backend {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
@@ -61,7 +62,7 @@ func etcdBackend(t *testing.T) harness.Backend {
 		if os.Getenv("CI") == "true" {
 			t.Fatal("no Docker daemon answers, and CI=true: the etcd suites need docker")
 		}
-		t.Skip("no Docker daemon answers: etcd runs on the docker backend only")
+		t.Skip("no Docker daemon answers: the etcd suites run on the docker backend")
 	}
 	b, err := docker.New(docker.Options{})
 	require.NoError(t, err)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"time"
 
@@ -45,17 +44,6 @@ func newEtcdSystem(b etcd.Binary, f etcdFlags, serializable bool) (*etcd.System,
 		return nil, usageErr("%w", err)
 	}
 	return s, nil
-}
-
-// errEtcdLocal says why etcd needs the docker backend.
-var errEtcdLocal = errors.New("etcd runs on the docker backend only: etcd hashes each member's peer URL into the member and cluster ids, so every node must dial a member at the same address, while the local backend gives each node its own proxy address per peer link (so that partitions can cut links); the cluster would never form (\"cluster ID mismatch\"). Start a Docker daemon, or test the reference store (--system store) on the local backend")
-
-// etcdBackendOK refuses the local backend for etcd.
-func etcdBackendOK(backend string) error {
-	if backend == "local" {
-		return usageErr("--system etcd --backend local: %w", errEtcdLocal)
-	}
-	return nil
 }
 
 // etcdModeLabel is how a compare page names an etcd configuration.

@@ -16,12 +16,10 @@ func TestEtcdFlagErrors(t *testing.T) {
 		want string
 	}{
 		{"unknown system", []string{"run", "--system", "zookeeper"}, `unknown system "zookeeper"`},
-		{"local backend", []string{"run", "--system", "etcd", "--backend", "local"}, "cluster ID mismatch"},
 		{"store mode", []string{"run", "--system", "etcd", "--mode", "causal"}, "--mode configures the reference store"},
 		{"store faults", []string{"run", "--system", "etcd", "--faults", "stale-reads"}, "etcd has none"},
 		{"clock", []string{"run", "--system", "etcd", "--nemesis", "all"}, "--nemesis partition,kill,pause,packet"},
 		{"serializable store", []string{"run", "--serializable"}, "--system etcd"},
-		{"compare local", []string{"compare", "--systems", "store,etcd", "--backend", "local"}, "cluster ID mismatch"},
 		{"compare unknown", []string{"compare", "--systems", "store,zk"}, `unknown system "zk"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -66,7 +65,7 @@ stream, whole-stream reads); its nats-server is built statically from the Go
 module proxy on first use and cached (--nats-version, --nats-binary);
 --nats-sync always sets JetStream's sync_interval (default: the server's, 2m).
 
---system etcd tests a real etcd cluster instead (docker backend), checked as
+--system etcd tests a real etcd cluster instead (either backend), checked as
 linearizable; its binary is built statically from the Go module proxy on
 first use and cached by version (--etcd-version, or --etcd-binary for a
 prebuilt one); --serializable makes its reads serializable.
@@ -104,7 +103,7 @@ SIGTERM; what was recorded is still checked and its verdict printed).`,
 	fl.IntVar(&f.keyOps, "key-ops", workloads.DefaultKeyOps, "register workload: ops on one key before every worker moves to a fresh key (-1: one key for the whole run)")
 	fl.IntVar(&f.keyUnknown, "key-unknown", workloads.DefaultKeyUnknown, "register workload: ops of unknown outcome (info) on one key before the workload moves to a fresh key (-1: no bound)")
 	fl.BoolVar(&f.sticky, "sticky", false, "keep each client process on one node (default: processes switch nodes)")
-	fl.StringVar(&f.system, "system", "store", "system under test: store (the reference store) or etcd (docker backend; built from the Go module proxy on first use)")
+	fl.StringVar(&f.system, "system", "store", "system under test: store (the reference store) or etcd (built from the Go module proxy on first use)")
 	fl.BoolVar(&f.serializable, "serializable", false, "etcd: serializable reads (a node answers from its own state, possibly stale) instead of linearizable")
 	addEtcdFlags(fl, &f.etcd)
 	addNatsFlags(fl, &f.nats)
@@ -193,9 +192,6 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 		case slices.Contains(faultsList, "clock"):
 			return usageErr("--nemesis %s: etcd has no API to skew a node's clock, so the clock nemesis cannot be applied to it; name the others (e.g. --nemesis %s)", f.nemesis, strings.Join(etcdFaults(faultsList), ","))
 		}
-		if err := etcdBackendOK(f.backend); err != nil {
-			return err
-		}
 	} else if f.serializable {
 		return usageErr("--serializable is etcd's read option (--system etcd); the reference store's reads follow --mode")
 	}
@@ -240,14 +236,6 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 		stop()
 	}()
 
-	if isEtcd && f.backend == "" {
-		actx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		up := dockerAvailable(actx)
-		cancel()
-		if !up {
-			return usageErr("--system etcd: no Docker daemon answers: %w", errEtcdLocal)
-		}
-	}
 	backend, err := backends.New(ctx, f.backend, backends.Options{Logger: log, BasePort: f.basePort, Available: dockerAvailable,
 		Hint: "use --backend local to run nodes as local processes"})
 	if err != nil {

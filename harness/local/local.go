@@ -9,7 +9,10 @@
 // Resume are SIGSTOP and SIGCONT. Every peer link i→j goes through its
 // own TCP proxy on loopback (node i's peer address for j is the proxy),
 // so Partition can blackhole each direction of each link (one-way cuts
-// work) and Packet can delay traffic.
+// work) and Packet can delay traffic. A system that needs every node to
+// name a peer by one address (harness.SharedPeerAddresses: etcd) gets one
+// inbound proxy per node instead, which tells the links apart by the
+// process that dialed (source.go); the faults act per link as before.
 //
 // What the proxies cannot do: they sit above TCP, so a dropped packet
 // shows only as the delay of its retransmission (loss is emulated as
@@ -36,6 +39,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -75,6 +79,15 @@ type Cluster struct {
 	dir   string
 	nodes []*node
 	links map[[2]string]*link // [from, to]
+	// fronts holds each node's one inbound peer proxy when the system
+	// asks for shared peer addresses (see source.go); nil otherwise.
+	fronts map[string]*front
+
+	pgMu  sync.Mutex
+	pgids map[string]int // node id → process group of its current process
+	// closing is set once Close begins: connections of dying nodes are
+	// refused then without a warning.
+	closing atomic.Bool
 
 	mu   sync.Mutex // serializes faults
 	once sync.Once
@@ -105,7 +118,10 @@ func (b *Backend) Start(ctx context.Context, sys harness.System, spec harness.Cl
 	if _, err := os.Stat(sys.Binary()); err != nil {
 		return nil, fmt.Errorf("local backend: the %s binary %q is missing (run `make build`): %w", sys.Name(), sys.Binary(), err)
 	}
-	c := &Cluster{sys: sys, dir: spec.Dir, links: map[[2]string]*link{}}
+	c := &Cluster{sys: sys, dir: spec.Dir, links: map[[2]string]*link{}, pgids: map[string]int{}}
+	if sp, ok := sys.(harness.SharedPeerAddresses); ok && sp.SharedPeerAddresses() {
+		c.fronts = map[string]*front{}
+	}
 	ok := false
 	defer func() {
 		if !ok {
@@ -147,28 +163,46 @@ func (b *Backend) Start(ctx context.Context, sys harness.System, spec harness.Cl
 		c.nodes = append(c.nodes, &node{id: id, clientAddr: cp, peerAddr: pp,
 			logPath: filepath.Join(spec.Dir, "nodes", id+".log")})
 	}
-	// One proxy per directed link.
+	// One proxy per directed link: with its own address, or behind the
+	// target's front when addresses are shared.
 	for i, from := range c.nodes {
 		for j, to := range c.nodes {
 			if i == j {
 				continue
 			}
-			l, err := newLink(from.id, to.id, to.peerAddr, uint64(i*len(c.nodes)+j))
+			seed := uint64(i*len(c.nodes) + j)
+			if c.fronts != nil {
+				c.links[[2]string{from.id, to.id}] = newPassiveLink(from.id, to.id, to.peerAddr, seed)
+				continue
+			}
+			l, err := newLink(from.id, to.id, to.peerAddr, seed)
 			if err != nil {
 				return nil, fmt.Errorf("local backend: proxy %s→%s: %w", from.id, to.id, err)
 			}
 			c.links[[2]string{from.id, to.id}] = l
 		}
 	}
+	if c.fronts != nil {
+		for _, n := range c.nodes {
+			f, err := newFront(n.id, c.routeTo(n.id))
+			if err != nil {
+				return nil, fmt.Errorf("local backend: node %s's peer proxy: %w", n.id, err)
+			}
+			c.fronts[n.id] = f
+		}
+	}
 	for _, n := range c.nodes {
 		peers := map[string]string{}
 		for _, o := range c.nodes {
 			if o != n {
-				peers[o.id] = c.links[[2]string{n.id, o.id}].addr()
+				peers[o.id] = c.peerAddrFor(n.id, o.id)
 			}
 		}
 		n.layout = harness.NodeLayout{ID: n.id, ClientListen: n.clientAddr, PeerListen: n.peerAddr,
 			Peers: peers, DataDir: filepath.Join(spec.Dir, "data", n.id)}
+		if c.fronts != nil {
+			n.layout.PeerAdvertise = c.fronts[n.id].address
+		}
 		if err := os.MkdirAll(n.layout.DataDir, 0o755); err != nil {
 			return nil, fmt.Errorf("local backend: %w", err)
 		}
@@ -288,7 +322,42 @@ func (c *Cluster) start(n *node) error {
 		close(done)
 	}()
 	n.cmd, n.done, n.paused = cmd, done, false
+	c.pgMu.Lock()
+	c.pgids[n.id] = cmd.Process.Pid // Setpgid: the node leads its group
+	c.pgMu.Unlock()
 	return nil
+}
+
+// peerAddrFor is the address node from dials to reach node to.
+func (c *Cluster) peerAddrFor(from, to string) string {
+	if c.fronts != nil {
+		return c.fronts[to].address
+	}
+	return c.links[[2]string{from, to}].addr()
+}
+
+// routeTo returns what node to's front does with a connection: find the
+// node that dialed it and proxy it on that node's link to "to". A
+// connection no other node made is refused (RST) and logged: proxying it
+// on no link would let it cross every partition.
+func (c *Cluster) routeTo(to string) func(net.Conn) {
+	return func(a net.Conn) {
+		c.pgMu.Lock()
+		pgids := make(map[string]int, len(c.pgids))
+		for id, pg := range c.pgids {
+			pgids[id] = pg
+		}
+		c.pgMu.Unlock()
+		from, err := identify(a, pgids)
+		if err == nil && from == to {
+			err = fmt.Errorf("node %s dialed its own peer proxy", to)
+		}
+		if err != nil {
+			refuse(to, a, err, !c.closing.Load())
+			return
+		}
+		c.links[[2]string{from, to}].adopt(a)
+	}
 }
 
 // waitReady waits for sys.Ready, failing fast (with the log's tail) if the
@@ -375,6 +444,9 @@ func (c *Cluster) kill(ctx context.Context, n *node) error {
 	select {
 	case <-n.done:
 		n.paused = false
+		if f := c.fronts[n.id]; f != nil {
+			f.down()
+		}
 		c.linksTo(n.id, (*link).down)
 		return nil
 	case <-ctx.Done():
@@ -427,6 +499,9 @@ func (c *Cluster) Restart(ctx context.Context, id string) error {
 		}
 	}
 	var upErr error
+	if f := c.fronts[n.id]; f != nil {
+		upErr = f.up()
+	}
 	c.linksTo(n.id, func(l *link) {
 		if e := l.up(); e != nil && upErr == nil {
 			upErr = e
@@ -575,6 +650,7 @@ func (c *Cluster) ResetLink(from, to string) error {
 // Data directories and logs stay in the run directory.
 func (c *Cluster) Close(ctx context.Context) error {
 	c.once.Do(func() {
+		c.closing.Store(true)
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		var errs []error
@@ -602,6 +678,11 @@ func (c *Cluster) Close(ctx context.Context) error {
 					errs = append(errs, fmt.Errorf("local backend: node %s (pid %d) did not die", n.id, n.cmd.Process.Pid))
 				}
 			}
+		}
+		// The fronts first: once they are closed no connection reaches a
+		// link.
+		for _, f := range c.fronts {
+			f.close()
 		}
 		keys := make([][2]string, 0, len(c.links))
 		for k := range c.links {

@@ -22,7 +22,13 @@ import (
 	"github.com/faultline/faultline/store"
 )
 
-func TestMain(m *testing.M) { os.Exit(testbin.Main(m)) }
+func TestMain(m *testing.M) {
+	// The test binary doubles as the pinger node of shared_test.go.
+	if len(os.Args) > 1 && os.Args[1] == pingerArg {
+		os.Exit(pingerNode(os.Args[2:]))
+	}
+	os.Exit(testbin.Main(m))
+}
 
 // startCluster starts n real storenode processes in strong mode.
 func startCluster(t *testing.T, n int, opts Options) (*Cluster, *refstore.System) {

@@ -57,11 +57,33 @@ func newLink(from, to, target string, seed uint64) (*link, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &link{from: from, to: to, address: ln.Addr().String(), ln: ln, target: target, conns: map[*proxyConn]struct{}{}, rng: rand.New(rand.NewPCG(seed, 7))}
-	l.cond = sync.NewCond(&l.mu)
+	l := newPassiveLink(from, to, target, seed)
+	l.address, l.ln = ln.Addr().String(), ln
 	l.wg.Add(1)
 	go l.accept(ln)
 	return l, nil
+}
+
+// newPassiveLink returns a link with no address of its own: its
+// connections arrive through adopt, from the target's front (shared peer
+// addresses).
+func newPassiveLink(from, to, target string, seed uint64) *link {
+	l := &link{from: from, to: to, target: target, conns: map[*proxyConn]struct{}{}, rng: rand.New(rand.NewPCG(seed, 7))}
+	l.cond = sync.NewCond(&l.mu)
+	return l
+}
+
+// adopt proxies a connection the dialing node made to the target's front.
+func (l *link) adopt(a net.Conn) {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		a.Close()
+		return
+	}
+	l.wg.Add(1)
+	l.mu.Unlock()
+	go l.serve(a)
 }
 
 func (l *link) addr() string { return l.address }
@@ -85,7 +107,7 @@ func (l *link) down() {
 func (l *link) up() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.ln != nil || l.closed {
+	if l.ln != nil || l.closed || l.address == "" {
 		return nil
 	}
 	var ln net.Listener

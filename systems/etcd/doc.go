@@ -21,9 +21,9 @@
 // etcd hashes every member's peer URLs into the member and cluster IDs and
 // dials a member at the URLs in the replicated membership, so all nodes
 // must name each member by the same peer address. The docker backend's
-// layout does (one address per node); the local backend's does not (each
-// node dials each peer through its own link proxy), and a cluster started
-// from it would never form. See the package README.
+// layout does (one address per node); on the local backend System asks for
+// it through harness.SharedPeerAddresses and advertises
+// NodeLayout.PeerAdvertise. See the package README.
 //
 // # Operations
 //

@@ -101,7 +101,11 @@ func (s *System) Options() map[string]any {
 
 // Args is etcd's command line for one node.
 func (s *System) Args(n harness.NodeLayout) []string {
-	urls := map[string]string{n.ID: "http://" + n.PeerListen}
+	advertise := n.PeerAdvertise
+	if advertise == "" {
+		advertise = n.PeerListen
+	}
+	urls := map[string]string{n.ID: "http://" + advertise}
 	for id, addr := range n.Peers {
 		urls[id] = "http://" + addr
 	}
@@ -120,7 +124,7 @@ func (s *System) Args(n harness.NodeLayout) []string {
 		"--listen-client-urls", "http://" + n.ClientListen,
 		"--advertise-client-urls", "http://" + n.ClientListen,
 		"--listen-peer-urls", "http://" + n.PeerListen,
-		"--initial-advertise-peer-urls", "http://" + n.PeerListen,
+		"--initial-advertise-peer-urls", "http://" + advertise,
 		"--initial-cluster", strings.Join(cluster, ","),
 		"--initial-cluster-state", "new",
 		"--initial-cluster-token", "faultline",
@@ -133,6 +137,13 @@ func (s *System) Args(n harness.NodeLayout) []string {
 	}
 	return args
 }
+
+// SharedPeerAddresses asks the local backend to show every node a peer
+// at one address: etcd hashes the peer URLs of --initial-cluster into the
+// member and cluster ids, so they must read the same on every node.
+func (s *System) SharedPeerAddresses() bool { return true }
+
+var _ harness.SharedPeerAddresses = (*System)(nil)
 
 // Ready polls the node's /health until it says true: etcd answers true
 // only when the member has a leader and no alarm, and it serves a read.

@@ -19,7 +19,9 @@ import (
 	"github.com/faultline/faultline/harness"
 	"github.com/faultline/faultline/harness/docker"
 	"github.com/faultline/faultline/harness/harnesstest"
+	"github.com/faultline/faultline/harness/local"
 	"github.com/faultline/faultline/history"
+	"github.com/faultline/faultline/nemesis"
 )
 
 func TestArgs(t *testing.T) {
@@ -34,6 +36,15 @@ func TestArgs(t *testing.T) {
 	assert.Contains(t, args, "--initial-advertise-peer-urls http://10.0.0.2:7001")
 	assert.Contains(t, args, "--initial-cluster n1=http://10.0.0.1:7001,n2=http://10.0.0.2:7001,n3=http://10.0.0.3:7001")
 	assert.NotContains(t, args, "--election-timeout", "etcd's defaults unless set")
+
+	// The local backend's shared peer addresses: the node listens on one
+	// address and is dialed (and named in the cluster) at its proxy's.
+	args = strings.Join(s.Args(harness.NodeLayout{
+		ID: "n2", ClientListen: "127.0.0.1:7000", PeerListen: "127.0.0.1:7001", PeerAdvertise: "127.0.0.1:9002", DataDir: "/data",
+		Peers: map[string]string{"n1": "127.0.0.1:9001", "n3": "127.0.0.1:9003"},
+	}), " ")
+	assert.Contains(t, args, "--listen-peer-urls http://127.0.0.1:7001 --initial-advertise-peer-urls http://127.0.0.1:9002")
+	assert.Contains(t, args, "--initial-cluster n1=http://127.0.0.1:9001,n2=http://127.0.0.1:9002,n3=http://127.0.0.1:9003")
 
 	s, err = New(Binary{Path: "/etcd"}, Config{HeartbeatInterval: 50 * time.Millisecond, ElectionTimeout: 500 * time.Millisecond})
 	require.NoError(t, err)
@@ -108,11 +119,26 @@ func dockerBackend(t *testing.T) *docker.Backend {
 	return b
 }
 
-// TestClientOnRealCluster drives a real 3-node etcd cluster in Docker:
-// each function's outcomes, the node pinning, a cas on an absent key, a
-// killed node's refused write (fail) and the leader lookup.
+// backends are the backends etcd runs on; each returns its backend or
+// skips the test when it cannot run here.
+var backends = []struct {
+	name string
+	get  func(t *testing.T) harness.Backend
+}{
+	{"docker", func(t *testing.T) harness.Backend { return dockerBackend(t) }},
+	{"local", func(t *testing.T) harness.Backend { return local.New(local.Options{}) }},
+}
+
+// TestClientOnRealCluster drives a real 3-node etcd cluster on each
+// backend: each function's outcomes, the node pinning, a cas on an absent
+// key, a killed node's refused write (fail) and the leader lookup.
 func TestClientOnRealCluster(t *testing.T) {
-	b := dockerBackend(t)
+	for _, be := range backends {
+		t.Run(be.name, func(t *testing.T) { clientOnRealCluster(t, be.get(t)) })
+	}
+}
+
+func clientOnRealCluster(t *testing.T, b harness.Backend) {
 	sys, err := New(testBinary(t), Config{})
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -170,14 +196,87 @@ func TestClientOnRealCluster(t *testing.T) {
 }
 
 // TestLinearizableUnderPartition runs a short real test through the
-// harness on the docker backend.
+// harness on each backend.
 func TestLinearizableUnderPartition(t *testing.T) {
-	b := dockerBackend(t)
-	sys, err := New(testBinary(t), Config{})
-	require.NoError(t, err)
-	harnesstest.Run(t, harness.Test{
-		System: sys, Backend: b, Workload: "kv",
-		Nemesis: []string{"partition", "kill", "pause"}, NemesisInterval: 5 * time.Second,
-		TimeLimit: 20 * time.Second, Options: sys.Options(),
-	}, harness.Expect{"linearizable": checkers.Valid})
+	for _, be := range backends {
+		t.Run(be.name, func(t *testing.T) {
+			b := be.get(t)
+			sys, err := New(testBinary(t), Config{})
+			require.NoError(t, err)
+			harnesstest.Run(t, harness.Test{
+				System: sys, Backend: b, Workload: "kv",
+				Nemesis: []string{"partition", "kill", "pause"}, NemesisInterval: 5 * time.Second,
+				TimeLimit: 20 * time.Second, Options: sys.Options(),
+			}, harness.Expect{"linearizable": checkers.Valid})
+		})
+	}
+}
+
+// TestPartitionIsolatesLeader shows that a partition reaches etcd's own
+// peer traffic on each backend: the majority elects another leader and
+// commits, the isolated old leader cannot, and after the heal it serves
+// the majority's value.
+func TestPartitionIsolatesLeader(t *testing.T) {
+	for _, be := range backends {
+		t.Run(be.name, func(t *testing.T) {
+			b := be.get(t)
+			sys, err := New(testBinary(t), Config{})
+			require.NoError(t, err)
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			c, err := b.Start(ctx, sys, harness.ClusterSpec{RunID: fmt.Sprintf("etcdtest-%d", time.Now().UnixNano()), Nodes: 3, Dir: t.TempDir()})
+			require.NoError(t, err)
+			defer func() {
+				cctx, ccancel := context.WithTimeout(context.Background(), time.Minute)
+				defer ccancel()
+				assert.NoError(t, c.Close(cctx))
+			}()
+			nodes := c.Nodes()
+			clients := make([]harness.Client, len(nodes))
+			for i := range nodes {
+				clients[i], err = sys.NewClient(nodes, i)
+				require.NoError(t, err)
+				defer clients[i].Close()
+			}
+			op := func(i int, f, v string) harness.Completion {
+				octx, ocancel := context.WithTimeout(ctx, 2*time.Second)
+				defer ocancel()
+				var raw json.RawMessage
+				if v != "" {
+					raw = json.RawMessage(v)
+				}
+				return clients[i].Invoke(octx, harness.Op{F: f, Key: "x", Value: raw, Node: -1})
+			}
+			require.Equal(t, history.OK, op(0, history.FWrite, "1").Type)
+			leader, err := sys.Leader(ctx, nodes)
+			require.NoError(t, err)
+			li, g := -1, nemesis.Grudge{}
+			for i, n := range nodes {
+				if n.ID == leader {
+					li = i
+					continue
+				}
+				g[leader] = append(g[leader], n.ID)
+				g[n.ID] = []string{leader}
+			}
+			require.NoError(t, c.Partition(ctx, g))
+			oi := (li + 1) % len(nodes)
+			var got harness.Completion
+			require.Eventually(t, func() bool {
+				got = op(oi, history.FWrite, "3")
+				return got.Type == history.OK
+			}, 30*time.Second, 100*time.Millisecond, "the majority never committed (last: %+v)", got)
+			newLeader, err := sys.Leader(ctx, []harness.Node{nodes[oi]})
+			require.NoError(t, err)
+			assert.NotEqual(t, leader, newLeader, "the majority elected another leader")
+			got = op(li, history.FWrite, "2")
+			assert.NotEqual(t, history.OK, got.Type, "the isolated old leader must not commit: %+v", got)
+
+			require.NoError(t, c.Partition(ctx, nil))
+			require.Eventually(t, func() bool {
+				got = op(li, history.FRead, "")
+				return got.Type == history.OK && string(got.Value) == "3"
+			}, 30*time.Second, 100*time.Millisecond, "after the heal the old leader serves the majority's value (last: %+v)", got)
+		})
+	}
 }

@@ -6,13 +6,16 @@ import (
 	"github.com/faultline/faultline/harness/systemtest"
 )
 
-// etcd passes the conformance suite every System must, on the docker
-// backend (the local backend cannot host it: README.md).
+// etcd passes the conformance suite every System must, on each backend.
 func TestConformance(t *testing.T) {
-	b := dockerBackend(t)
-	sys, err := New(testBinary(t), Config{})
-	if err != nil {
-		t.Fatal(err)
+	for _, be := range backends {
+		t.Run(be.name, func(t *testing.T) {
+			b := be.get(t)
+			sys, err := New(testBinary(t), Config{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			systemtest.Run(t, systemtest.Config{System: sys, Backend: b})
+		})
 	}
-	systemtest.Run(t, systemtest.Config{System: sys, Backend: b})
 }
