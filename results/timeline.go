@@ -63,17 +63,23 @@ type timelineView struct {
 // order). For a longer history it picks the window around the first op an
 // anomaly names, else around the first fault, else the start.
 func buildTimeline(t *opTable, faults []history.Fault, witness map[int64]bool, limit int) timelineView {
-	center, why := 0, "from the start of the run"
-	if w := firstWitness(witness); w >= 0 {
-		why = "around the first operation an anomaly names"
-		if i, ok := t.byInvoke[w]; ok {
-			center = i
-		}
-	} else if len(faults) > 0 {
-		why = "around the first fault"
-		center = t.firstCallAtOrAfter(faults[0].Start)
-	}
+	center, why := timelineCenter(t, faults, witness)
 	return buildTimelineAt(t, faults, witness, limit, center, why, nil)
+}
+
+// timelineCenter is the op a run's own timeline is centred on, and why:
+// the first op an anomaly names, else the first fault, else the start.
+func timelineCenter(t *opTable, faults []history.Fault, witness map[int64]bool) (int, string) {
+	if w := firstWitness(witness); w >= 0 {
+		if i, ok := t.byInvoke[w]; ok {
+			return i, "around the first operation an anomaly names"
+		}
+		return 0, "around the first operation an anomaly names"
+	}
+	if len(faults) > 0 {
+		return t.firstCallAtOrAfter(faults[0].Start), "around the first fault"
+	}
+	return 0, "from the start of the run"
 }
 
 // firstCallAtOrAfter is the position of the first op invoked at or after

@@ -439,16 +439,7 @@ type timeMark struct {
 // rebuildWithMarks is the report's own timeline (see buildTimeline) with
 // the anomalies' marks.
 func rebuildWithMarks(t *opTable, faults []history.Fault, witness map[int64]bool, marks []timeMark) timelineView {
-	center, why := 0, "from the start of the run"
-	if w := firstWitness(witness); w >= 0 {
-		why = "around the first operation an anomaly names"
-		if i, ok := t.byInvoke[w]; ok {
-			center = i
-		}
-	} else if len(faults) > 0 {
-		why = "around the first fault"
-		center = t.firstCallAtOrAfter(faults[0].Start)
-	}
+	center, why := timelineCenter(t, faults, witness)
 	return buildTimelineAt(t, faults, witness, maxTimelineOps, center, why, marks)
 }
 

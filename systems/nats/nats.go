@@ -197,17 +197,29 @@ func (s *System) Ready(ctx context.Context, n harness.Node) error {
 	}
 }
 
-func (s *System) ready(ctx context.Context, n harness.Node) error {
+// connectOnce opens a short-lived connection to node n alone (no
+// reconnects, no discovered servers) for the harness's own requests,
+// named name.
+func (s *System) connectOnce(n harness.Node, name string) (*nats.Conn, jetstream.JetStream, error) {
 	nc, err := nats.Connect("nats://"+n.ClientAddr, nats.NoReconnect(), nats.IgnoreDiscoveredServers(),
-		nats.Timeout(s.cfg.DialTimeout), nats.Name("faultline-ready"))
+		nats.Timeout(s.cfg.DialTimeout), nats.Name(name))
 	if err != nil {
-		return fmt.Errorf("connect: %w", err)
+		return nil, nil, fmt.Errorf("connect: %w", err)
 	}
-	defer nc.Close()
 	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	return nc, js, nil
+}
+
+func (s *System) ready(ctx context.Context, n harness.Node) error {
+	nc, js, err := s.connectOnce(n, "faultline-ready")
 	if err != nil {
 		return err
 	}
+	defer nc.Close()
 	// One attempt is bounded: a node without a meta leader may leave the
 	// request unanswered rather than refuse it.
 	actx, cancel := context.WithTimeout(ctx, 2*time.Second)
@@ -282,16 +294,11 @@ type badStreamError struct{ msg string }
 func (e *badStreamError) Error() string { return e.msg }
 
 func (s *System) createStream(ctx context.Context, n harness.Node, want jetstream.StreamConfig) error {
-	nc, err := nats.Connect("nats://"+n.ClientAddr, nats.NoReconnect(), nats.IgnoreDiscoveredServers(),
-		nats.Timeout(s.cfg.DialTimeout), nats.Name("faultline-prepare"))
-	if err != nil {
-		return fmt.Errorf("connect: %w", err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
+	nc, js, err := s.connectOnce(n, "faultline-prepare")
 	if err != nil {
 		return err
 	}
+	defer nc.Close()
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	_, err = js.CreateStream(cctx, want)
