@@ -79,23 +79,23 @@ func pruneInPlace(ops []regOp) ([]regOp, int) {
 			}
 			live = append(live, i)
 		}
-		// Rule 2.
+		// Rule 2. A mismatch expecting v itself cannot need the write of v
+		// (it fails from v); one expecting e needs it only from state e,
+		// which rule 1 leaves only where some operation writes e. So the
+		// question per info operation is whether a live mismatch
+		// expecting another value returned at or after its invoke: the
+		// latest-returning mismatch answers it, or, when that one expects
+		// v, the latest-returning one expecting something else.
+		latest, other := lastReturns(ops, live)
 		for i, r := range ops {
 			if !alive[i] || r.status != statusInfo || !isMutation(r) || observed[r.value] {
 				continue
 			}
-			needed := false
-			for _, m := range live {
-				// A mismatch expecting v itself cannot need the write
-				// of v (it fails from v); one expecting e needs it only
-				// from state e, which some other operation must write.
-				mm := ops[m]
-				if mm.expected != r.value && mm.op.Return >= r.op.Call {
-					needed = true
-					break
-				}
+			m := latest
+			if m.ok && m.expected == r.value {
+				m = other
 			}
-			if !needed {
+			if needed := m.ok && m.ret >= r.op.Call; !needed {
 				alive[i] = false
 				changed = true
 			}
@@ -113,4 +113,31 @@ func pruneInPlace(ops []regOp) ([]regOp, int) {
 	}
 	clear(ops[n:]) // let go of the values of the operations removed
 	return ops[:n:n], len(ops) - n
+}
+
+// lastMismatch is the latest return among some mismatches, and what the
+// one returning then expects.
+type lastMismatch struct {
+	ok       bool
+	ret      int64
+	expected string
+}
+
+// lastReturns finds, among the mismatches ms, the latest-returning one
+// (latest) and the latest-returning one expecting another value than
+// latest does (other).
+func lastReturns(ops []regOp, ms []int) (latest, other lastMismatch) {
+	for _, i := range ms {
+		r := ops[i]
+		if !latest.ok || r.op.Return > latest.ret {
+			latest = lastMismatch{ok: true, ret: r.op.Return, expected: r.expected}
+		}
+	}
+	for _, i := range ms {
+		r := ops[i]
+		if r.expected != latest.expected && (!other.ok || r.op.Return > other.ret) {
+			other = lastMismatch{ok: true, ret: r.op.Return, expected: r.expected}
+		}
+	}
+	return latest, other
 }
