@@ -32,8 +32,10 @@ import (
 // (it never happened, which an info operation may do); if X is a cas that
 // applies from p, it applied from M's value too, so M wrote p again and
 // changed nothing: drop it; (c) drop an info mutation placed last. Each
-// step removes an operation or moves an info mutation later, so this ends,
-// and what is left is a legal linearization that follows the rule. So if
+// step keeps the state every other operation sees, and removes an
+// operation or moves an info mutation later (fewer operations, then a
+// larger sum of the info mutations' positions), so this ends, and what is
+// left is a legal linearization that follows the rule. So if
 // any linearization exists, one the rule allows exists. Without the rule
 // the search tries every subset of the pending info writes before each
 // read: 20 info writes are 2^20 subsets; with it, only the writes that the
@@ -158,7 +160,9 @@ const (
 )
 
 // searchKey decides whether ops (one key's register operations, in invoke
-// order) are linearizable, within lim.
+// order) are linearizable, within lim. ops are as registerOps makes them:
+// every info operation is a write or a cas (an info read is dropped: it
+// tells nothing) and never returns; the search relies on both.
 func searchKey(ctx context.Context, ops []regOp, lim searchLimits) keySearch {
 	start := time.Now()
 	res := run(ctx, ops, lim)
