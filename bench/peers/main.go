@@ -36,6 +36,7 @@ import (
 	"github.com/faultline/faultline/harness"
 	"github.com/faultline/faultline/harness/refstore"
 	"github.com/faultline/faultline/history"
+	"github.com/faultline/faultline/internal/proccpu"
 	"github.com/faultline/faultline/store"
 	"github.com/faultline/faultline/systems/etcd"
 )
@@ -344,24 +345,9 @@ func freePorts(n int) ([]int, error) {
 func (c *cluster) cpu() time.Duration {
 	var total time.Duration
 	for _, cmd := range c.cmds {
-		total += procCPU(cmd.Process.Pid)
+		total += proccpu.Of(cmd.Process.Pid)
 	}
 	return total
-}
-
-func procCPU(pid int) time.Duration {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	s := string(raw)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(f) < 13 {
-		return 0
-	}
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(ut+st) * time.Second / 100 // USER_HZ
 }
 
 // stop terminates the nodes (SIGTERM, SIGKILL after 5 s), waits for them

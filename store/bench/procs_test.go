@@ -9,12 +9,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/faultline/faultline/internal/proccpu"
 	"github.com/faultline/faultline/internal/testbin"
 	"github.com/faultline/faultline/store"
 )
@@ -153,7 +153,7 @@ func firstKey(m map[string]int) string {
 func (c *procCluster) cpuTime() time.Duration {
 	var total time.Duration
 	for _, cmd := range c.cmds {
-		total += procCPU(cmd.Process.Pid)
+		total += proccpu.Of(cmd.Process.Pid)
 	}
 	return total
 }
@@ -179,24 +179,6 @@ func (c *procCluster) commits() uint64 {
 		resp.Body.Close()
 	}
 	return total
-}
-
-// procCPU reads a process's utime+stime from /proc/<pid>/stat.
-func procCPU(pid int) time.Duration {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// The command name (field 2) may hold spaces; count from its ')'.
-	s := string(raw)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(fields) < 13 {
-		return 0
-	}
-	utime, _ := strconv.ParseInt(fields[11], 10, 64)
-	stime, _ := strconv.ParseInt(fields[12], 10, 64)
-	const ticksPerSecond = 100 // USER_HZ on Linux
-	return time.Duration(utime+stime) * time.Second / ticksPerSecond
 }
 
 // stop terminates the nodes (SIGTERM, then SIGKILL after 5 s) and waits.
