@@ -3,6 +3,7 @@ package harnesstest_test
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -173,14 +174,8 @@ func TestRunRetriesAClusterThatDidNotStart(t *testing.T) {
 	bin := testbin.Storenode(t)
 	sys, err := refstore.New(bin, store.Causal, nil)
 	require.NoError(t, err)
-	hold, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	port := hold.Addr().(*net.TCPAddr).Port
-	if port > 65000 {
-		hold.Close()
-		t.Skip("ephemeral port too high to be a base port for 3 nodes")
-	}
-	// Node n1's client port is the held one.
+	port, hold := freeBlock(t, 6)
+	// Node n1's client port is the held one; the other five were free.
 	b := &releasingBackend{Backend: local.New(local.Options{BasePort: port}), hold: hold}
 	runs := t.TempDir()
 	res := harnesstest.Run(t, harness.Test{System: sys, Backend: b, Workload: "kv",
@@ -191,4 +186,41 @@ func TestRunRetriesAClusterThatDidNotStart(t *testing.T) {
 	entries, err := os.ReadDir(filepath.Join(runs, "causal+-kv-none"))
 	require.NoError(t, err)
 	assert.Len(t, entries, 2, "the failed attempt's directory stays in an explicit runs dir")
+}
+
+// freeBlock finds n consecutive loopback ports that are free now, below
+// the kernel's ephemeral range (so no outgoing connection or ":0"
+// listener of a test running alongside can take one before the cluster
+// binds it), and keeps the first one held.
+func freeBlock(t *testing.T, n int) (int, net.Listener) {
+	t.Helper()
+	lo := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		var l, h int
+		if _, err := fmt.Sscan(string(b), &l, &h); err == nil && l > 11000 {
+			lo = l
+		}
+	}
+	for try := 0; try < 100; try++ {
+		base := 10000 + rand.IntN(lo-10000-n)
+		var held []net.Listener
+		for i := 0; i < n; i++ {
+			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", base+i))
+			if err != nil {
+				break
+			}
+			held = append(held, l)
+		}
+		if len(held) == n {
+			for _, l := range held[1:] {
+				l.Close()
+			}
+			return base, held[0]
+		}
+		for _, l := range held {
+			l.Close()
+		}
+	}
+	t.Fatalf("no block of %d free ports below %d", n, lo)
+	return 0, nil
 }
