@@ -324,15 +324,31 @@ func TestRunRecordsFaultsAndHealUndoesThem(t *testing.T) {
 	n, err := New(Config{Faults: Faults, Interval: 2 * time.Millisecond, Seed: 7})
 	require.NoError(t, err)
 	rec, path := newRecorder(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
+	// The run lasts until every fault has been seen active (at a 2 ms
+	// interval that takes well under a second), bounded for a loaded
+	// machine.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var sawActive atomic.Bool
 	watched := make(chan struct{})
 	go func() {
 		defer close(watched)
+		seen := map[string]bool{}
 		for ctx.Err() == nil {
-			if n.Active() != "" {
+			if a := n.Active(); a != "" {
 				sawActive.Store(true)
+				for _, d := range strings.Fields(a) {
+					name, _, _ := strings.Cut(d, "=")
+					seen[name] = true
+				}
+			}
+			all := true
+			for _, f := range Faults {
+				all = all && seen[f]
+			}
+			if all {
+				time.Sleep(20 * time.Millisecond)
+				cancel()
 			}
 			time.Sleep(time.Millisecond)
 		}
@@ -382,7 +398,7 @@ func TestRunRecordsFaultsAndHealUndoesThem(t *testing.T) {
 		assert.False(t, on, "%s still open after heal", name)
 	}
 	for _, fault := range Faults {
-		assert.True(t, names[fault], "%s never ran in 400ms at a 2ms interval", fault)
+		assert.True(t, names[fault], "%s never ran in 30s at a 2ms interval", fault)
 	}
 	// Every fault interval is closed by heal.
 	for _, fi := range history.Faults(events) {
