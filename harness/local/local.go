@@ -565,6 +565,11 @@ func (c *Cluster) setPaused(id string, pause bool) error {
 		return err
 	}
 	n.paused = pause
+	if pause {
+		if err := waitStopped(n.cmd.Process.Pid, 10*time.Second); err != nil {
+			return fmt.Errorf("local backend: pause node %s: %w", id, err)
+		}
+	}
 	return nil
 }
 

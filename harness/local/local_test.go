@@ -156,9 +156,28 @@ func TestPauseResume(t *testing.T) {
 	nodes := c.Nodes()
 	eventuallyOK(t, sys, nodes, 0, write("p", 1))
 	ctx := context.Background()
-	require.NoError(t, c.Pause(ctx, "n1"))
+	// Busy goroutines load both cores, as a CI machine is: SIGSTOP is
+	// queued at once but takes hold only when a thread of the node gets a
+	// core, and Pause must not return before that.
+	stop := make(chan struct{})
+	for range 4 {
+		go func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+			}
+		}()
+	}
+	err := c.Pause(ctx, "n1")
 	pid := c.Pids()["n1"]
-	assert.Eventually(t, func() bool { return procState(t, pid) == "T" }, 2*time.Second, 10*time.Millisecond, "the process is stopped")
+	for _, task := range tasks(t, pid) {
+		assert.Contains(t, []string{"T", "t"}, procState(t, filepath.Join("/proc", strconv.Itoa(pid), "task", task)), "thread %s stopped when Pause returns", task)
+	}
+	close(stop)
+	require.NoError(t, err)
 	got := invoke(t, sys, nodes, 0, read("p"), 500*time.Millisecond)
 	assert.Equal(t, history.Info, got.Type, "a paused node does not answer: outcome unknown")
 	require.NoError(t, c.Resume(ctx, "n1"))
@@ -166,9 +185,23 @@ func TestPauseResume(t *testing.T) {
 	assert.Equal(t, "1", string(got.Value))
 }
 
-func procState(t *testing.T, pid int) string {
+func tasks(t *testing.T, pid int) []string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	es, err := os.ReadDir(filepath.Join("/proc", strconv.Itoa(pid), "task"))
+	require.NoError(t, err)
+	var ids []string
+	for _, e := range es {
+		ids = append(ids, e.Name())
+	}
+	require.NotEmpty(t, ids)
+	return ids
+}
+
+// procState is the state letter of the process or thread at dir (a
+// /proc/<pid> or /proc/<pid>/task/<tid> directory).
+func procState(t *testing.T, dir string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "stat"))
 	require.NoError(t, err)
 	// pid (comm) state ...
 	s := string(b)
