@@ -258,3 +258,21 @@ func TestProgressPrinter(t *testing.T) {
 	assert.Equal(t, 1, strings.Count(buf.String(), "msg=progress"), buf.String())
 	assert.NotContains(t, buf.String(), "\r")
 }
+
+func TestPowerNamesDefaultPerSystem(t *testing.T) {
+	tests := []struct {
+		flag    string
+		isStore bool
+		keep    bool
+	}{
+		{"", true, false}, // the store fsyncs its directories: strict tests that
+		{"", false, true}, // others: Jepsen lazyfs's model
+		{"strict", false, false},
+		{"kept", true, true},
+	}
+	for _, tc := range tests {
+		got, err := powerNames(tc.flag, tc.isStore)
+		require.NoError(t, err)
+		assert.Equal(t, tc.keep, got, "--power-names %q, store %v", tc.flag, tc.isStore)
+	}
+}
