@@ -25,9 +25,9 @@ import (
 // neither valid nor invalid (a bug that is not caught is not caught).
 type Expect map[string]checkers.Validity
 
-// ShortFactor is how much -short scales a test down: TimeLimit and
-// NemesisInterval are divided by it (not below 5s and 1s), QuietPeriod is
-// capped at 2s.
+// ShortFactor is how much -short scales a test down: TimeLimit and the
+// bundled nemesis's interval are divided by it (not below 5s and 1s),
+// QuietPeriod is capped at 2s.
 const ShortFactor = 3
 
 // PrepareT returns test as harnesstest.Run runs it: seed 0 becomes 1,

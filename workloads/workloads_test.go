@@ -78,6 +78,21 @@ func TestOneLineBuiltIns(t *testing.T) {
 	assert.PanicsWithValue(t, "workloads: the kv workload is not set up for a run: call ForRun first (harness.Run does)", func() { KV().Generator() })
 }
 
+// One value describes many runs: each ForRun starts afresh, and the same
+// seed draws the same ops.
+func TestForRunStartsAfresh(t *testing.T) {
+	spec := KV()
+	env := harness.Env{Model: "linearizable", CAS: true, Workers: 4, Nodes: 3}
+	a, err := spec.ForRun(env)
+	require.NoError(t, err)
+	opsA := drive(t, a.(*Workload), 4, 50, 3)
+	b, err := spec.ForRun(env)
+	require.NoError(t, err)
+	assert.Empty(t, b.Keys(), "the second run touched no key yet")
+	assert.Equal(t, opsA, drive(t, b.(*Workload), 4, 50, 3))
+	assert.Equal(t, a.Keys(), b.Keys())
+}
+
 func TestCheckersFollowTheModel(t *testing.T) {
 	tests := []struct{ workload, model, checker string }{
 		{"register", "linearizable", "linearizable"},

@@ -117,8 +117,8 @@ func parseCompareCells(f compareFlags) ([]compareCellSpec, error) {
 		return nil, usageErr("--workloads: name at least one of register, kv")
 	}
 	for _, w := range wls {
-		if !slices.Contains(workloads.Names, w) {
-			return nil, usageErr("--workloads: unknown workload %q: valid workloads are %s", w, strings.Join(workloads.Names, ", "))
+		if _, err := workloads.New(w, workloads.Options{}); err != nil {
+			return nil, usageErr("--workloads: %w", err)
 		}
 		if w == "set" {
 			return nil, usageErr("--workloads: the set workload has no register history for the consistency models to check: use register or kv")
