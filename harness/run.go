@@ -20,7 +20,7 @@ import (
 // Test describes one run. Zero values take the defaults noted.
 type Test struct {
 	// Name names the test: the run goes to RunsDir/<Name>/<timestamp>/.
-	// Default: <model>-<workload>-<nemesis faults or none>.
+	// Default: <model>-<workload name>-<nemesis name or none>.
 	Name    string
 	System  System
 	Backend Backend
