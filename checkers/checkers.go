@@ -27,15 +27,18 @@ func New(name string, opts Options) (Checker, error) {
 	return nil, fmt.Errorf("unknown checker %q: the checkers are %s", name, strings.Join(Names, ", "))
 }
 
-// CheckAll runs the named checkers on events and combines their verdicts
-// (invalid outranks unknown, unknown outranks valid). An unknown name is an
-// error, before anything is checked. No names at all is an error too: a
-// history checked against nothing is not valid. A checker that panics is a
-// *CrashError, never a verdict.
+// CheckAll runs the named checkers on events (NewAll, then Check). An
+// unknown name is an error, before anything is checked.
 func CheckAll(ctx context.Context, events []history.Event, names []string, opts Options) (Summary, error) {
-	if len(names) == 0 {
-		return Summary{}, fmt.Errorf("no checker named: name one or more of %s", strings.Join(Names, ", "))
+	cs, err := NewAll(names, opts)
+	if err != nil {
+		return Summary{}, err
 	}
+	return Check(ctx, events, cs)
+}
+
+// NewAll returns the checkers named (New), each once, in order.
+func NewAll(names []string, opts Options) ([]Checker, error) {
 	var cs []Checker
 	seen := map[string]bool{}
 	for _, n := range names {
@@ -45,12 +48,28 @@ func CheckAll(ctx context.Context, events []history.Event, names []string, opts 
 		seen[n] = true
 		c, err := New(n, opts)
 		if err != nil {
-			return Summary{}, err
+			return nil, err
 		}
 		cs = append(cs, c)
 	}
+	return cs, nil
+}
+
+// Check runs cs on events and combines their verdicts (invalid outranks
+// unknown, unknown outranks valid); a checker named twice runs once. No
+// checker at all is an error: a history checked against nothing is not
+// valid. A checker that panics is a *CrashError, never a verdict.
+func Check(ctx context.Context, events []history.Event, cs []Checker) (Summary, error) {
+	if len(cs) == 0 {
+		return Summary{}, fmt.Errorf("no checker named: name one or more of %s", strings.Join(Names, ", "))
+	}
 	sum := Summary{Valid: Valid}
+	seen := map[string]bool{}
 	for _, c := range cs {
+		if seen[c.Name()] {
+			continue
+		}
+		seen[c.Name()] = true
 		r, err := checkSafely(ctx, c, events)
 		if err != nil {
 			return Summary{}, err

@@ -11,8 +11,10 @@
 //   - Client: performs an Op and returns a Completion: ok, fail (certainly
 //     not applied) or info (may have been applied).
 //
-// Then fill a Test (System, Backend, Workload, Nemesis, TimeLimit, ...)
-// and call Run, or harnesstest.Run from `go test` with an Expect.
+// Then fill a Test with values (System, Backend, a Workload such as
+// workloads.KV(), a Nemesis such as nemesis.New(nemesis.Config{...}),
+// TimeLimit, ...) and call Run, or harnesstest.Run from `go test` with an
+// Expect.
 // Backends are harness/local and harness/docker; harness/systemtest is the
 // conformance suite a System should pass first.
 //

@@ -25,30 +25,34 @@ import (
 // neither valid nor invalid (a bug that is not caught is not caught).
 type Expect map[string]checkers.Validity
 
-// ShortFactor is how much -short scales a test down: TimeLimit and
-// NemesisInterval are divided by it (not below 5s and 1s), QuietPeriod is
-// capped at 2s.
+// ShortFactor is how much -short scales a test down: TimeLimit and the
+// bundled nemesis's interval are divided by it (not below 5s and 1s),
+// QuietPeriod is capped at 2s.
 const ShortFactor = 3
 
 // PrepareT returns test as harnesstest.Run runs it: seed 0 becomes 1,
-// every checker in want is added to the workload's checkers, and short
-// scales it down.
+// a checker for every name in want is added to the workload's checkers
+// (checkers.New; a name it does not know is left for the caller to
+// report), and short scales it down.
 func PrepareT(test Test, want Expect, short bool) Test {
 	if test.Seed == 0 {
 		test.Seed = 1
 	}
-	if len(test.Checkers) == 0 {
+	if test.Checkers == nil {
 		test.Checkers = workloadCheckers(test)
 	}
+	test.Checkers = slices.Clone(test.Checkers) // appended to below
 	names := make([]string, 0, len(want))
 	for n := range want {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		custom := slices.ContainsFunc(test.CustomCheckers, func(c checkers.Checker) bool { return c.Name() == n })
-		if !custom && !slices.Contains(test.Checkers, n) {
-			test.Checkers = append(test.Checkers, n)
+		if slices.Contains(checkerNames(test.Checkers), n) {
+			continue
+		}
+		if c, err := checkers.New(n, checkers.Options{}); err == nil {
+			test.Checkers = append(test.Checkers, c)
 		}
 	}
 	if short {
@@ -65,27 +69,31 @@ func Shorten(test Test) Test {
 	if test.TimeLimit > d.TimeLimit {
 		test.TimeLimit = d.TimeLimit
 	}
-	test.NemesisInterval = max(d.NemesisInterval/ShortFactor, time.Second)
-	if test.NemesisInterval > d.NemesisInterval {
-		test.NemesisInterval = d.NemesisInterval
+	if cfg, ok := bundledNemesis(test.Nemesis); ok {
+		interval := cfg.Interval
+		if interval <= 0 {
+			interval = nemesis.DefaultInterval
+		}
+		cfg.Interval = min(max(interval/ShortFactor, time.Second), interval)
+		test.Nemesis = nemesis.New(cfg)
 	}
 	test.QuietPeriod = min(d.QuietPeriod, 2*time.Second)
 	return test
 }
 
-// workloadCheckers is the checkers the workload runs under test's model
-// (nil when the workload or model is bad: Run then says what is wrong).
-func workloadCheckers(test Test) []string {
+// workloadCheckers is the checkers of test's workload as it would run
+// (nil when it cannot be set up: Run then says what is wrong).
+func workloadCheckers(test Test) []checkers.Checker {
 	d := test
 	d.defaults()
-	if d.System == nil {
+	if d.System == nil || d.Workload == nil {
 		return nil
 	}
-	wl, err := d.workload()
+	wl, err := workloadForRun(d.Workload, d.env())
 	if err != nil {
 		return nil
 	}
-	return slices.Clone(wl.Checkers)
+	return wl.Checkers()
 }
 
 // PickSeed returns the first seed from `from` on whose nemesis schedule
@@ -96,25 +104,32 @@ func workloadCheckers(test Test) []string {
 // run with that seed draws exactly those steps. It tries 10,000 seeds.
 func PickSeed(test Test, from int64, ok func(i int, st nemesis.Step) bool) (int64, error) {
 	test.defaults()
+	cfg, _ := bundledNemesis(test.Nemesis) // another nemesis has no schedule to check
+	fixed := cfg.Seed != 0
 	nodes := make([]string, test.Nodes)
 	for i := range nodes {
 		nodes[i] = fmt.Sprintf("n%d", i+1)
 	}
 	for seed := from; seed < from+10000; seed++ {
-		s := nemesis.NewSchedule(nemesis.Config{Faults: test.Nemesis, Interval: test.NemesisInterval, Seed: seed,
-			Partitions: test.Partitions, Packets: test.PacketModes}, nodes)
+		if !fixed {
+			cfg.Seed = seed
+		}
+		s := nemesis.NewSchedule(cfg, nodes)
 		good := true
 		var at time.Duration
 		for i := 0; good; i++ {
 			st := s.Next()
 			at += st.Wait
-			if at >= test.TimeLimit || len(test.Nemesis) == 0 {
+			if at >= test.TimeLimit || len(cfg.Faults) == 0 {
 				break
 			}
 			good = ok(i, st)
 		}
 		if good {
 			return seed, nil
+		}
+		if fixed {
+			return 0, fmt.Errorf("the nemesis's own seed %d gives a schedule the condition does not accept, whatever the test's seed", cfg.Seed)
 		}
 	}
 	return 0, fmt.Errorf("no seed in [%d, %d) gives a schedule the condition accepts", from, from+10000)

@@ -18,7 +18,6 @@ import (
 
 	"github.com/faultline/faultline/generator"
 	"github.com/faultline/faultline/history"
-	"github.com/faultline/faultline/workloads"
 )
 
 // fakeClient is an in-process client: the runner's scheduling and
@@ -295,21 +294,35 @@ func (slowNoop) Invoke(ctx context.Context, op Op) Completion {
 	return Completion{Type: history.OK}
 }
 
-// TestSameSeedSameOpsPerProcess runs the kv workload twice through the
+// randomOps draws every op from the worker's generator.Context.Rand (as
+// the bundled workloads do): a key, a read or a write, and now and then
+// another node.
+type randomOps struct{}
+
+func (randomOps) Next(ctx generator.Context) generator.Step {
+	op := generator.Op{F: history.FRead, Key: fmt.Sprint("k", ctx.Rand.IntN(4)), Value: history.Null, Node: -1}
+	if ctx.Rand.IntN(2) == 0 {
+		op.F, op.Value = history.FWrite, json.RawMessage(fmt.Sprint(ctx.Rand.IntN(1000)))
+	}
+	if ctx.Rand.IntN(10) == 0 {
+		op.Node = ctx.Rand.IntN(3)
+	}
+	return generator.Emitting(op)
+}
+
+// TestSameSeedSameOpsPerProcess runs random ops twice through the
 // runner with the same seed and a client whose completions depend only on
 // the op: every process must see the same sequence of ops.
 func TestSameSeedSameOpsPerProcess(t *testing.T) {
 	run := func(seed int64) map[int][]string {
-		wl, err := workloads.New("kv", workloads.Options{Model: "linearizable", CAS: true, Workers: 6, Nodes: 3})
-		require.NoError(t, err)
 		path := filepath.Join(t.TempDir(), "history.jsonl")
 		rec, err := history.NewRecorder(path)
 		require.NoError(t, err)
 		var overlaps, closed atomic.Int64
-		p := newPool(6, []Node{{ID: "n1"}, {ID: "n2"}, {ID: "n3"}}, wl.HomeNode, rec, func(first int) (Client, error) {
+		p := newPool(6, []Node{{ID: "n1"}, {ID: "n2"}, {ID: "n3"}}, func(w int) int { return w % 3 }, rec, func(first int) (Client, error) {
 			return &fakeClient{infoEvery: 11, overlaps: &overlaps, closed: &closed, node: first}, nil
 		}, time.Second, seed, time.Now())
-		require.NoError(t, p.run(context.Background(), &perWorkerLimit{n: 150, g: wl.Generator(), done: map[int]int{}}))
+		require.NoError(t, p.run(context.Background(), &perWorkerLimit{n: 150, g: randomOps{}, done: map[int]int{}}))
 		p.close()
 		require.NoError(t, rec.Close())
 		h, err := history.ReadFile(path)

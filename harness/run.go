@@ -8,8 +8,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
-	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -17,13 +15,12 @@ import (
 	"github.com/faultline/faultline/generator"
 	"github.com/faultline/faultline/history"
 	"github.com/faultline/faultline/nemesis"
-	"github.com/faultline/faultline/workloads"
 )
 
 // Test describes one run. Zero values take the defaults noted.
 type Test struct {
 	// Name names the test: the run goes to RunsDir/<Name>/<timestamp>/.
-	// Default: <model>-<workload>-<nemesis or none>.
+	// Default: <model>-<workload name>-<nemesis name or none>.
 	Name    string
 	System  System
 	Backend Backend
@@ -31,21 +28,13 @@ type Test struct {
 	// (linearizable, causal, causal+, eventual). Default: the model the
 	// System promises (Promiser); a system that promises nothing needs it.
 	Model string
-	// Workload is one of workloads.Names; Sticky keeps each process on one
-	// node.
-	Workload string
-	Sticky   bool
-	// Nemesis lists the faults to inject (nemesis.ParseSpec); empty: none.
-	Nemesis         []string
-	NemesisInterval time.Duration // default 10s
-	// Partitions and PacketModes restrict the partition topologies and
-	// packet fault modes the nemesis draws from (empty: all of them; see
-	// nemesis.Topologies and nemesis.PacketModes).
-	Partitions, PacketModes []string
-	// KeyOps and KeyUnknown bound the register workload's keys: a fresh
-	// key after that many ops, or ops of unknown outcome, on one key
-	// (workloads.Options; 0: the defaults, negative: one key per run).
-	KeyOps, KeyUnknown int
+	// Workload is what the clients do, e.g. workloads.KV().
+	Workload Workload
+	// Nemesis injects the faults, e.g. nemesis.New(nemesis.Config{Faults:
+	// []string{"partition"}}); nil: none.
+	Nemesis Nemesis
+	// Checkers judge the history; nil: the workload's.
+	Checkers []checkers.Checker
 	// PowerKeepsNames makes the power fault lose only un-fsynced file
 	// contents, keeping every change of names (lazyfs.Options.KeepNames:
 	// Jepsen's lazyfs, and near ext4 and xfs); default: strict POSIX,
@@ -63,18 +52,6 @@ type Test struct {
 	// Seed seeds the generators and the nemesis.
 	Seed    int64
 	RunsDir string // default "runs"
-	// Checkers overrides the workload's checkers when set.
-	Checkers       []string
-	CheckerOptions checkers.Options
-	// Your own parts (harness.Workload, harness.Nemesis, checkers.Checker),
-	// each in place of the bundled one named above: CustomWorkload
-	// replaces Workload (and Sticky), CustomNemesis replaces Nemesis (and
-	// its interval, partitions and packet modes), CustomCheckers run
-	// beside the checkers named (or instead of the workload's, when
-	// Checkers is empty and CustomWorkload is set).
-	CustomWorkload Workload
-	CustomNemesis  Nemesis
-	CustomCheckers []checkers.Checker
 	// Options are recorded in test.json as they are (the store's mode and
 	// faults, the binary's path, ...).
 	Options map[string]any
@@ -115,8 +92,8 @@ type RunResult struct {
 	Invoked, OK, Fail, Info int64
 	// Nemesis counts the fault changes, the clashes between faults
 	// resolved by choosing other nodes or waiting, and the changes that
-	// failed (also in test.json as nemesis_stats; zero for a custom
-	// nemesis without a Stats method).
+	// failed (also in test.json as nemesis_stats; zero for a nemesis
+	// without a method Stats() nemesis.Stats).
 	Nemesis nemesis.Stats
 	// Interrupted is set when ctx ended before the run finished.
 	Interrupted bool
@@ -127,9 +104,6 @@ func (t *Test) defaults() {
 		if p, ok := t.System.(Promiser); ok {
 			t.Model = p.Promise().Model
 		}
-	}
-	if t.NemesisInterval <= 0 {
-		t.NemesisInterval = 10 * time.Second
 	}
 	if t.Nodes <= 0 {
 		t.Nodes = 3
@@ -149,12 +123,8 @@ func (t *Test) defaults() {
 	if t.RunsDir == "" {
 		t.RunsDir = "runs"
 	}
-	if t.Name == "" {
-		nem := "none"
-		if n := t.nemesisNames(); len(n) > 0 {
-			nem = strings.Join(n, "+")
-		}
-		t.Name = fmt.Sprintf("%s-%s-%s", t.Model, t.workloadName(), nem)
+	if t.Name == "" && t.Workload != nil {
+		t.Name = fmt.Sprintf("%s-%s-%s", t.Model, t.Workload.Name(), nemesisName(t.Nemesis))
 	}
 	if t.Logger == nil {
 		t.Logger = slog.New(slog.DiscardHandler)
@@ -228,17 +198,18 @@ func Run(ctx context.Context, t Test) (RunResult, error) {
 
 // run is one Run in progress: each step below is one phase of it.
 type run struct {
-	t     Test
-	res   RunResult
-	start time.Time
-	wl    Workload
-	nem   Nemesis
-	rec   *history.Recorder
-	cl    Cluster
-	nodes []Node
-	pool  *pool
-	phase phaseBox
-	errs  []error // failures that do not stop the run
+	t        Test
+	res      RunResult
+	start    time.Time
+	wl       Workload
+	nem      Nemesis
+	checkers []checkers.Checker
+	rec      *history.Recorder
+	cl       Cluster
+	nodes    []Node
+	pool     *pool
+	phase    phaseBox
+	errs     []error // failures that do not stop the run
 
 	recClosed, clStopped bool
 }
@@ -260,36 +231,24 @@ func (r *run) prepare() error {
 		return errors.New("harness: a test needs a System and a Backend")
 	}
 	r.res.Backend = t.Backend.Name()
-	if t.CustomWorkload != nil {
-		r.wl = t.CustomWorkload
-	} else {
-		wl, err := t.workload()
-		if err != nil {
-			return err
-		}
-		r.wl, r.res.Checkers = wl, wl.Checkers
+	if t.Workload == nil {
+		return errors.New("harness: a test needs a Workload, e.g. workloads.KV()")
 	}
-	if len(t.Checkers) > 0 {
-		r.res.Checkers = t.Checkers
+	env := t.env()
+	wl, err := workloadForRun(t.Workload, env)
+	if err != nil {
+		return err
 	}
-	r.res.Checkers = slices.Clone(r.res.Checkers) // appended to below
-	for _, c := range t.CustomCheckers {
-		r.res.Checkers = append(r.res.Checkers, c.Name())
+	r.wl, r.checkers = wl, t.Checkers
+	if r.checkers == nil {
+		r.checkers = wl.Checkers()
 	}
-	if len(r.res.Checkers) == 0 {
-		return errors.New("harness: a custom workload needs checkers: set Test.Checkers or Test.CustomCheckers")
+	if len(r.checkers) == 0 {
+		return fmt.Errorf("harness: no checker judges workload %s: set Test.Checkers (checkers.New) or have the workload's Checkers return some", wl.Name())
 	}
-	if t.CustomNemesis != nil {
-		r.nem = t.CustomNemesis
-	} else {
-		if _, err := nemesis.ParseSpec(strings.Join(t.Nemesis, ",")); err != nil {
-			return err
-		}
-		nem, err := nemesis.New(nemesis.Config{Faults: t.Nemesis, Interval: t.NemesisInterval, Seed: t.Seed, Partitions: t.Partitions, Packets: t.PacketModes})
-		if err != nil {
-			return fmt.Errorf("nemesis: %w", err)
-		}
-		r.nem = nem
+	r.res.Checkers = checkerNames(r.checkers)
+	if r.nem, err = nemesisForRun(t.Nemesis, env); err != nil {
+		return fmt.Errorf("nemesis: %w", err)
 	}
 	r.start = time.Now()
 	dir, err := makeRunDir(t.RunsDir, t.Name, r.start)
@@ -297,7 +256,7 @@ func (r *run) prepare() error {
 		return err
 	}
 	r.res.Dir = dir
-	if err := writeJSON(filepath.Join(dir, "test.json"), t.meta(r.res, r.start)); err != nil {
+	if err := writeJSON(filepath.Join(dir, "test.json"), r.meta()); err != nil {
 		return err
 	}
 	if err := linkLatest(t.RunsDir, dir); err != nil {
@@ -321,10 +280,7 @@ func (r *run) startCluster(ctx context.Context) error {
 	t := &r.t
 	r.phase.set("starting")
 	t.Logger.Info("starting cluster", "backend", r.res.Backend, "nodes", t.Nodes, "system", t.System.Name(), "dir", r.res.Dir)
-	spec := ClusterSpec{RunID: runID(t.Name, r.start), Nodes: t.Nodes, Dir: r.res.Dir, LazyFSKeepNames: t.PowerKeepsNames}
-	for _, f := range t.Nemesis {
-		spec.LazyFS = spec.LazyFS || slices.Contains(nemesis.NeedsLazyFS, f)
-	}
+	spec := ClusterSpec{RunID: runID(t.Name, r.start), Nodes: t.Nodes, Dir: r.res.Dir, LazyFS: needsLazyFS(t.Nemesis), LazyFSKeepNames: t.PowerKeepsNames}
 	cl, err := t.Backend.Start(ctx, t.System, spec)
 	if err != nil {
 		return fmt.Errorf("start the cluster: %w", err)
@@ -437,21 +393,10 @@ func (r *run) check(ctx context.Context) {
 		r.fail(r.res.CheckErr)
 		return
 	}
-	named := r.res.Checkers[:len(r.res.Checkers)-len(r.t.CustomCheckers)]
-	var sum checkers.Summary
-	if len(named) > 0 {
-		sum, err = checkers.CheckAll(ctx, hist.Events, named, r.t.CheckerOptions)
-		if err != nil {
-			r.res.CheckErr = fmt.Errorf("check: %w", err)
-			return
-		}
-	} else {
-		sum.Valid = checkers.Valid // the custom checkers below decide
-	}
-	for _, c := range r.t.CustomCheckers {
-		res := c.Check(ctx, hist.Events)
-		sum.Valid = sum.Valid.Merge(res.Valid)
-		sum.Results = append(sum.Results, res)
+	sum, err := checkers.Check(ctx, hist.Events, r.checkers)
+	if err != nil {
+		r.res.CheckErr = fmt.Errorf("check: %w", err)
+		return
 	}
 	r.res.Summary, r.res.Checked = sum, true
 	r.fail(writeJSON(filepath.Join(r.res.Dir, "results.json"), sum))
@@ -459,42 +404,21 @@ func (r *run) check(ctx context.Context) {
 
 // writeMeta rewrites test.json with the end of the run.
 func (r *run) writeMeta() {
-	meta := r.t.meta(r.res, r.start)
+	meta := r.meta()
 	meta["end"] = time.Now().UTC().Format(time.RFC3339Nano)
 	meta["interrupted"] = r.res.Interrupted
 	meta["nemesis_stats"] = r.res.Nemesis
 	r.fail(writeJSON(filepath.Join(r.res.Dir, "test.json"), meta))
 }
 
-// workloadName and nemesisNames are what test.json and the default name
-// say of the workload and the nemesis: their names, or "custom".
-func (t *Test) workloadName() string {
-	if t.CustomWorkload != nil && t.Workload == "" {
-		return "custom"
-	}
-	return t.Workload
-}
-
-func (t *Test) nemesisNames() []string {
-	if t.CustomNemesis != nil && len(t.Nemesis) == 0 {
-		return []string{"custom"}
-	}
-	return t.Nemesis
-}
-
-// workload sets up t's workload for its model, with cas when the system
-// promises it.
-func (t *Test) workload() (*workloads.Workload, error) {
-	if t.Model == "" && t.Workload != "set" {
-		return nil, fmt.Errorf("harness: Test.Model is empty and system %s promises no model (harness.Promiser): set it to one of %s",
-			t.System.Name(), strings.Join(workloads.RegisterModels, ", "))
-	}
-	cas := false
+// env is what t's workload and nemesis learn as the run starts (t with
+// its defaults).
+func (t *Test) env() Env {
+	env := Env{Model: t.Model, Workers: t.Concurrency, Nodes: t.Nodes, Seed: t.Seed}
 	if p, ok := t.System.(Promiser); ok {
-		cas = p.Promise().CAS
+		env.CAS = p.Promise().CAS
 	}
-	return workloads.New(t.Workload, workloads.Options{Model: t.Model, CAS: cas, Workers: t.Concurrency, Nodes: t.Nodes, Sticky: t.Sticky,
-		KeyOps: t.KeyOps, KeyUnknown: t.KeyUnknown})
+	return env
 }
 
 func waitReady(ctx context.Context, sys System, nodes []Node) error {
@@ -513,14 +437,19 @@ func runID(name string, at time.Time) string {
 }
 
 // meta is the content of test.json: every option of the run.
-func (t *Test) meta(res RunResult, start time.Time) map[string]any {
+func (r *run) meta() map[string]any {
+	t, res := &r.t, r.res
 	m := map[string]any{}
 	for k, v := range t.Options {
 		m[k] = v
 	}
-	nem := t.nemesisNames()
+	nem := nemesisNames(t.Nemesis)
 	if nem == nil {
 		nem = []string{}
+	}
+	interval := nemesis.DefaultInterval
+	if cfg, ok := bundledNemesis(t.Nemesis); ok && cfg.Interval > 0 {
+		interval = cfg.Interval
 	}
 	if p, ok := t.System.(Promiser); ok {
 		m["promised"] = p.Promise().Model
@@ -529,11 +458,11 @@ func (t *Test) meta(res RunResult, start time.Time) map[string]any {
 		"name":              t.Name,
 		"system":            t.System.Name(),
 		"model":             t.Model,
-		"workload":          t.workloadName(),
-		"sticky":            t.Sticky,
+		"workload":          r.wl.Name(),
+		"sticky":            false,
 		"checkers":          res.Checkers,
 		"nemesis":           nem,
-		"nemesis_interval":  t.NemesisInterval.String(),
+		"nemesis_interval":  interval.String(),
 		"nodes":             t.Nodes,
 		"power_keeps_names": t.PowerKeepsNames,
 		"concurrency":       t.Concurrency,
@@ -545,17 +474,13 @@ func (t *Test) meta(res RunResult, start time.Time) map[string]any {
 		"backend":           res.Backend,
 		"go_version":        runtime.Version(),
 		"faultline_version": Version(),
-		"start":             start.UTC().Format(time.RFC3339Nano),
+		"start":             r.start.UTC().Format(time.RFC3339Nano),
 	} {
 		m[k] = v
 	}
-	if t.Workload == "register" {
-		m["key_ops"], m["key_unknown"] = t.KeyOps, t.KeyUnknown
-		if t.KeyOps == 0 {
-			m["key_ops"] = workloads.DefaultKeyOps
-		}
-		if t.KeyUnknown == 0 {
-			m["key_unknown"] = workloads.DefaultKeyUnknown
+	if wm, ok := r.wl.(interface{ Meta() map[string]any }); ok {
+		for k, v := range wm.Meta() {
+			m[k] = v
 		}
 	}
 	return m

@@ -3,7 +3,6 @@ package harness_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -18,7 +17,9 @@ import (
 	"github.com/faultline/faultline/harness/refstore"
 	"github.com/faultline/faultline/history"
 	"github.com/faultline/faultline/internal/testbin"
+	"github.com/faultline/faultline/nemesis"
 	"github.com/faultline/faultline/store"
+	"github.com/faultline/faultline/workloads"
 )
 
 func TestMain(m *testing.M) { os.Exit(testbin.Main(m)) }
@@ -38,7 +39,7 @@ func (b *pidBackend) Start(ctx context.Context, sys harness.System, spec harness
 	return c, err
 }
 
-func newTest(t *testing.T, mode store.Mode, workload string) (harness.Test, *pidBackend) {
+func newTest(t *testing.T, mode store.Mode, workload harness.Workload) (harness.Test, *pidBackend) {
 	t.Helper()
 	sys, err := refstore.New(testbin.Storenode(t), mode, nil)
 	require.NoError(t, err)
@@ -58,7 +59,7 @@ func assertNoNodeLeft(t *testing.T, pids map[string]int) {
 }
 
 func TestRunStrongKV(t *testing.T) {
-	tt, b := newTest(t, store.Strong, "kv")
+	tt, b := newTest(t, store.Strong, workloads.KV())
 	var progress []harness.Progress
 	var pids map[string]int
 	tt.Progress = func(p harness.Progress) {
@@ -127,7 +128,7 @@ func TestRunStrongKV(t *testing.T) {
 }
 
 func TestRunInterruptedKeepsHistory(t *testing.T) {
-	tt, b := newTest(t, store.Strong, "register")
+	tt, b := newTest(t, store.Strong, workloads.Register())
 	tt.TimeLimit = 5 * time.Minute
 	ctx, cancel := context.WithCancel(context.Background())
 	tt.Progress = func(p harness.Progress) {
@@ -149,12 +150,16 @@ func TestRunInterruptedKeepsHistory(t *testing.T) {
 	raw, _ := os.ReadFile(filepath.Join(res.Dir, "test.json"))
 	require.NoError(t, json.Unmarshal(raw, &meta))
 	assert.Equal(t, true, meta["interrupted"])
+	for k, v := range map[string]any{"workload": "register", "sticky": false, "key_ops": float64(workloads.DefaultKeyOps),
+		"key_unknown": float64(workloads.DefaultKeyUnknown), "nemesis": []any{}, "nemesis_interval": "10s", "checkers": []any{"linearizable"}} {
+		assert.Equal(t, v, meta[k], "test.json %s", k)
+	}
 }
 
 func TestRunsDirNotWritable(t *testing.T) {
 	// Tests run as root, who writes anywhere: a path under a regular file
 	// cannot be created by anyone.
-	tt, b := newTest(t, store.Strong, "kv")
+	tt, b := newTest(t, store.Strong, workloads.KV())
 	f := filepath.Join(t.TempDir(), "file")
 	require.NoError(t, os.WriteFile(f, nil, 0o644))
 	tt.RunsDir = filepath.Join(f, "runs")
@@ -164,30 +169,39 @@ func TestRunsDirNotWritable(t *testing.T) {
 	assert.Empty(t, b.clusters, "no node started")
 }
 
-func TestRunRejectsUnknownNames(t *testing.T) {
-	for _, tc := range []struct{ workload, nemesis, want string }{
-		{"queue", "", "register, kv, set"},
-		{"kv", "meteor", "partition"},
+func TestRunRejectsBadPartsBeforeStarting(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		workload harness.Workload
+		nemesis  harness.Nemesis
+		want     string
+	}{
+		{"no workload", nil, nil, "needs a Workload"},
+		{"no checker", &ownWorkload{}, nil, "no checker judges workload one-key"},
+		{"bad nemesis", workloads.KV(), nemesis.New(nemesis.Config{Faults: []string{"meteor"}}), "valid names are partition"},
 	} {
 		tt, b := newTest(t, store.Strong, tc.workload)
-		if tc.nemesis != "" {
-			tt.Nemesis = []string{tc.nemesis}
-		}
+		tt.Nemesis = tc.nemesis
 		_, err := harness.Run(context.Background(), tt)
-		require.Error(t, err)
-		assert.Contains(t, err.Error(), tc.want, fmt.Sprint(tc))
-		assert.Empty(t, b.clusters)
+		require.ErrorContains(t, err, tc.want, tc.name)
+		assert.Empty(t, b.clusters, tc.name)
 	}
 }
 
 func TestRunWithNemesisRecordsFaultsAndHeals(t *testing.T) {
-	tt, _ := newTest(t, store.Strong, "register")
-	tt.Nemesis = []string{"kill", "partition"}
-	tt.NemesisInterval = 700 * time.Millisecond
+	tt, _ := newTest(t, store.Strong, workloads.Register())
+	tt.Nemesis = nemesis.New(nemesis.Config{Faults: []string{"kill", "partition"}, Interval: 700 * time.Millisecond})
 	tt.TimeLimit = 5 * time.Second
 	tt.QuietPeriod = 2 * time.Second
 	res, err := harness.Run(context.Background(), tt)
 	require.NoError(t, err)
+	assert.Equal(t, filepath.Join(tt.RunsDir, "linearizable-register-kill+partition"), filepath.Dir(res.Dir))
+	assert.Positive(t, res.Nemesis.Started, "the bundled nemesis's stats")
+	var meta map[string]any
+	raw, _ := os.ReadFile(filepath.Join(res.Dir, "test.json"))
+	require.NoError(t, json.Unmarshal(raw, &meta))
+	assert.Equal(t, []any{"kill", "partition"}, meta["nemesis"])
+	assert.Equal(t, "700ms", meta["nemesis_interval"])
 	h, err := history.ReadFile(filepath.Join(res.Dir, "history.jsonl"))
 	require.NoError(t, err)
 	faults := history.Faults(h.Events)

@@ -2,18 +2,36 @@ package harness
 
 import (
 	"context"
+	"slices"
 
+	"github.com/faultline/faultline/checkers"
 	"github.com/faultline/faultline/generator"
 	"github.com/faultline/faultline/nemesis"
 )
 
-// The parts of a test a user may supply as values of their own, in place
-// of the bundled ones a Test names by string (Test.CustomWorkload,
-// Test.CustomNemesis, Test.CustomCheckers). The bundled parts are values
-// of these types too: *workloads.Workload and *nemesis.Nemesis.
+// The parts of a test are values: a Workload, a Nemesis and checkers
+// (checkers.Checker). The bundled ones are one line each
+// (workloads.KV(), nemesis.New(nemesis.Config{...}), checkers.New); the
+// CLI and the suites turn names into them with workloads.New,
+// nemesis.ParseSpec and checkers.NewAll.
 
-// Workload is what the clients do in a run.
+// Workload is what the clients do in a run, and which checkers judge it.
+//
+// A workload that depends on what is known only as the run starts (the
+// model, whether the system has cas, the number of workers and nodes, the
+// seed) may also have a method
+//
+//	ForRun(Env) (Workload, error)
+//
+// which Run calls first: it runs the workload returned, so one value can
+// describe the workload of many runs (the bundled workloads do this). A
+// workload may also have a method Meta() map[string]any, whose keys go
+// into test.json (the bundled ones record sticky, key_ops, key_unknown).
 type Workload interface {
+	// Name names the workload in test.json and the default run name.
+	Name() string
+	// Checkers judge the history, unless Test.Checkers says otherwise.
+	Checkers() []checkers.Checker
 	// Generator is the main phase's generator, unbounded (Run bounds it
 	// by TimeLimit and Rate).
 	Generator() generator.Generator
@@ -27,14 +45,97 @@ type Workload interface {
 	Keys() []string
 }
 
+// Env is what a run knows only as it starts, for a workload's or a
+// nemesis's ForRun.
+type Env struct {
+	// Model is Test.Model, or else the model the System promises ("" if
+	// neither says).
+	Model string
+	// CAS says whether the System supports cas (Promise.CAS).
+	CAS bool
+	// Workers is Test.Concurrency, Nodes the cluster size.
+	Workers, Nodes int
+	Seed           int64
+}
+
 // Nemesis injects faults during the main phase and undoes them all when
 // asked to heal, recording each as a nemesis event (process -1, f
-// start-<fault> / stop-<fault>) so that reports can show it.
+// start-<fault> / stop-<fault>) so that reports can show it. Like a
+// Workload, it may have a method ForRun(Env) (Nemesis, error) that Run
+// calls first. The bundled *nemesis.Nemesis is seeded so too: Run runs
+// its ForSeed(Test.Seed).
 type Nemesis interface {
+	// Name names the nemesis in test.json and the default run name.
+	Name() string
 	// Run injects faults until ctx ends; an error stops the run.
 	Run(ctx context.Context, t nemesis.Target, rec nemesis.Recorder) error
 	// Heal undoes every fault still active.
 	Heal(ctx context.Context, t nemesis.Target, rec nemesis.Recorder) error
 	// Active describes the faults on now, for progress lines ("" none).
 	Active() string
+}
+
+// workloadForRun is w as it runs in env.
+func workloadForRun(w Workload, env Env) (Workload, error) {
+	if f, ok := w.(interface{ ForRun(Env) (Workload, error) }); ok {
+		return f.ForRun(env)
+	}
+	return w, nil
+}
+
+// nemesisForRun is n as it runs in env: nil injects nothing.
+func nemesisForRun(n Nemesis, env Env) (Nemesis, error) {
+	switch n := n.(type) {
+	case nil:
+		return nemesis.New(nemesis.Config{}), nil
+	case *nemesis.Nemesis:
+		return n.ForSeed(env.Seed)
+	case interface{ ForRun(Env) (Nemesis, error) }:
+		return n.ForRun(env)
+	}
+	return n, nil
+}
+
+// bundledNemesis is the configuration of the bundled nemesis, which the
+// harness reads for test.json, Shorten and PickSeed (ok false: nil or a
+// nemesis of the user's own).
+func bundledNemesis(n Nemesis) (nemesis.Config, bool) {
+	if b, ok := n.(*nemesis.Nemesis); ok && b != nil {
+		return b.Config(), true
+	}
+	return nemesis.Config{}, false
+}
+
+// nemesisNames is what test.json says of the nemesis: the bundled one's
+// faults, or another's name.
+func nemesisNames(n Nemesis) []string {
+	if cfg, ok := bundledNemesis(n); ok {
+		return slices.Clone(cfg.Faults)
+	}
+	if n == nil {
+		return nil
+	}
+	return []string{n.Name()}
+}
+
+// nemesisName names the nemesis in the default run name.
+func nemesisName(n Nemesis) string {
+	if n == nil {
+		return "none"
+	}
+	return n.Name()
+}
+
+// needsLazyFS says whether the nemesis needs the nodes' data on lazyfs.
+func needsLazyFS(n Nemesis) bool {
+	cfg, _ := bundledNemesis(n)
+	return slices.ContainsFunc(cfg.Faults, func(f string) bool { return slices.Contains(nemesis.NeedsLazyFS, f) })
+}
+
+func checkerNames(cs []checkers.Checker) []string {
+	names := make([]string, len(cs))
+	for i, c := range cs {
+		names[i] = c.Name()
+	}
+	return names
 }

@@ -31,8 +31,16 @@ func (g *oneKey) Next(generator.Context) generator.Step {
 	return generator.Emitting(generator.Op{F: history.FWrite, Key: "mine", Value: json.RawMessage(strconv.FormatInt(i, 10)), Node: -1})
 }
 
-type ownWorkload struct{ g oneKey }
+// ownWorkload is a workload of the user's own. With checkers, it learns
+// the run through ForRun (it records the Env in seen).
+type ownWorkload struct {
+	g        oneKey
+	checkers []checkers.Checker
+	seen     *harness.Env
+}
 
+func (w *ownWorkload) Name() string                   { return "one-key" }
+func (w *ownWorkload) Checkers() []checkers.Checker   { return w.checkers }
 func (w *ownWorkload) Generator() generator.Generator { return &w.g }
 func (w *ownWorkload) HomeNode(worker int) int        { return worker % 3 }
 func (w *ownWorkload) Keys() []string                 { return []string{"mine"} }
@@ -97,6 +105,8 @@ func (k *killOnce) Heal(ctx context.Context, t nemesis.Target, rec nemesis.Recor
 	return err
 }
 
+func (k *killOnce) Name() string { return "kill-once" }
+
 func (k *killOnce) Active() string {
 	if k.on.Load() {
 		return "kill n2"
@@ -104,21 +114,30 @@ func (k *killOnce) Active() string {
 	return ""
 }
 
+func (w *ownWorkload) ForRun(env harness.Env) (harness.Workload, error) {
+	if w.seen == nil {
+		return w, nil
+	}
+	*w.seen = env
+	return &ownWorkload{checkers: w.checkers}, nil
+}
+
 // A test made of the user's own values: workload, nemesis and checker.
 func TestRunCustomParts(t *testing.T) {
-	tt, _ := newTest(t, store.Strong, "")
-	tt.CustomWorkload = &ownWorkload{}
-	tt.CustomNemesis = &killOnce{}
-	tt.Checkers = []string{"linearizable"}
-	tt.CustomCheckers = []checkers.Checker{agree{}}
+	lin, err := checkers.New("linearizable", checkers.Options{})
+	require.NoError(t, err)
+	var env harness.Env
+	tt, _ := newTest(t, store.Strong, &ownWorkload{checkers: []checkers.Checker{lin, agree{}}, seen: &env})
+	tt.Nemesis = &killOnce{}
 	res, err := harness.Run(context.Background(), tt)
 	require.NoError(t, err)
+	assert.Equal(t, harness.Env{Model: "linearizable", CAS: true, Workers: 5, Nodes: 3, Seed: 42}, env, "ForRun learnt the run")
 	require.True(t, res.Checked, "%v", res.CheckErr)
-	assert.Equal(t, []string{"linearizable", "final-reads-agree"}, res.Checkers)
+	assert.Equal(t, []string{"linearizable", "final-reads-agree"}, res.Checkers, "the workload's checkers")
 	require.Len(t, res.Summary.Results, 2)
 	assert.Equal(t, "final-reads-agree", res.Summary.Results[1].Checker)
 	assert.Equal(t, checkers.Valid, res.Summary.Valid, "%+v", res.Summary)
-	assert.Equal(t, filepath.Join(tt.RunsDir, "linearizable-custom-custom"), filepath.Dir(res.Dir))
+	assert.Equal(t, filepath.Join(tt.RunsDir, "linearizable-one-key-kill-once"), filepath.Dir(res.Dir))
 
 	h, err := history.ReadFile(filepath.Join(res.Dir, "history.jsonl"))
 	require.NoError(t, err)

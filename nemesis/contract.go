@@ -61,11 +61,16 @@ var Faults = []string{"partition", "kill", "pause", "clock", "packet", "power"}
 // needs FUSE and costs write throughput; name them to use them.
 var NeedsLazyFS = []string{"power"}
 
+// DefaultInterval is the mean gap between fault changes when
+// Config.Interval is 0.
+const DefaultInterval = 10 * time.Second
+
 // Config configures a Nemesis.
 type Config struct {
 	Faults   []string      // from ParseSpec
-	Interval time.Duration // mean gap between fault changes
-	Seed     int64
+	Interval time.Duration // mean gap between fault changes (0: DefaultInterval)
+	// Seed seeds the schedule; 0: the run's seed (ForSeed).
+	Seed int64
 	// Partitions lists the partition topologies to draw from (from
 	// ParseTopologies; empty = all of Topologies).
 	Partitions []string

@@ -108,28 +108,61 @@ type applied struct {
 	done   chan struct{}      // closed when the strobe goroutine ends
 }
 
-// New returns a nemesis for cfg. It rejects unknown fault and topology
-// names with the list of valid ones.
-func New(cfg Config) (*Nemesis, error) {
+// New returns a nemesis for cfg: the bundled nemesis as a value, for
+// harness.Test.Nemesis. A bad name in cfg is reported by Validate, and by
+// ForSeed and Run, which refuse to start with it.
+func New(cfg Config) *Nemesis {
+	return &Nemesis{cfg: cfg, active: map[string]*applied{}}
+}
+
+// Validate rejects unknown fault, topology and packet mode names with the
+// list of valid ones, and a negative interval.
+func (cfg Config) Validate() error {
 	for _, f := range cfg.Faults {
 		if !slices.Contains(Faults, f) {
-			return nil, fmt.Errorf("unknown nemesis %q: valid names are %s, all, none", f, strings.Join(Faults, ", "))
+			return fmt.Errorf("unknown nemesis %q: valid names are %s, all, none", f, strings.Join(Faults, ", "))
 		}
 	}
 	for _, t := range cfg.Partitions {
 		if !slices.Contains(Topologies, t) {
-			return nil, fmt.Errorf("unknown partition topology %q: valid names are %s", t, strings.Join(Topologies, ", "))
+			return fmt.Errorf("unknown partition topology %q: valid names are %s", t, strings.Join(Topologies, ", "))
 		}
 	}
 	for _, m := range cfg.Packets {
 		if !slices.Contains(PacketModes, m) {
-			return nil, fmt.Errorf("unknown packet fault %q: valid names are %s", m, strings.Join(PacketModes, ", "))
+			return fmt.Errorf("unknown packet fault %q: valid names are %s", m, strings.Join(PacketModes, ", "))
 		}
 	}
 	if cfg.Interval < 0 {
-		return nil, fmt.Errorf("nemesis interval %v is negative: give a positive duration such as 10s", cfg.Interval)
+		return fmt.Errorf("nemesis interval %v is negative: give a positive duration such as 10s", cfg.Interval)
 	}
-	return &Nemesis{cfg: cfg, active: map[string]*applied{}}, nil
+	return nil
+}
+
+// Name names the nemesis by its faults: "partition+kill", or "none".
+func (n *Nemesis) Name() string {
+	if len(n.cfg.Faults) == 0 {
+		return "none"
+	}
+	return strings.Join(n.cfg.Faults, "+")
+}
+
+// Config returns the nemesis's configuration.
+func (n *Nemesis) Config() Config { return n.cfg }
+
+// ForSeed returns a fresh nemesis for one run (no fault on, no stats) with
+// n's configuration, seeded by seed unless the configuration has a seed
+// of its own (Config.Seed not 0). harness.Run calls it with the test's
+// seed, so one Nemesis value can describe the faults of many runs.
+func (n *Nemesis) ForSeed(seed int64) (*Nemesis, error) {
+	cfg := n.cfg
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Seed == 0 {
+		cfg.Seed = seed
+	}
+	return New(cfg), nil
 }
 
 // Run injects and heals faults with random gaps until ctx is done,
@@ -140,6 +173,9 @@ func New(cfg Config) (*Nemesis, error) {
 // errors.ErrUnsupported: no netem, a system without a clock API) or an
 // event cannot be recorded; the faults applied so far stay for Heal.
 func (n *Nemesis) Run(ctx context.Context, t Target, rec Recorder) error {
+	if err := n.cfg.Validate(); err != nil {
+		return fmt.Errorf("nemesis: %w", err)
+	}
 	if len(n.cfg.Faults) == 0 {
 		<-ctx.Done()
 		return nil

@@ -206,15 +206,36 @@ func TestParseSpec(t *testing.T) {
 	}
 }
 
-func TestNewRejectsBadConfig(t *testing.T) {
-	_, err := New(Config{Faults: []string{"partition", "meteor"}})
-	require.ErrorContains(t, err, `unknown nemesis "meteor"`)
-	_, err = New(Config{Faults: []string{"partition"}, Partitions: []string{"star"}})
-	require.ErrorContains(t, err, "valid names are one, halves")
-	_, err = New(Config{Faults: []string{"packet"}, Packets: []string{"corrupt"}})
-	require.ErrorContains(t, err, "valid names are delay, loss")
-	_, err = New(Config{Faults: []string{"kill"}, Interval: -time.Second})
-	require.ErrorContains(t, err, "negative")
+func TestValidateRejectsBadConfig(t *testing.T) {
+	for _, tc := range []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{Faults: []string{"partition", "meteor"}}, `unknown nemesis "meteor"`},
+		{Config{Faults: []string{"partition"}, Partitions: []string{"star"}}, "valid names are one, halves"},
+		{Config{Faults: []string{"packet"}, Packets: []string{"corrupt"}}, "valid names are delay, loss"},
+		{Config{Faults: []string{"kill"}, Interval: -time.Second}, "negative"},
+	} {
+		require.ErrorContains(t, tc.cfg.Validate(), tc.want)
+		_, err := New(tc.cfg).ForSeed(1)
+		require.ErrorContains(t, err, tc.want, "ForSeed refuses what Validate rejects")
+		err = New(tc.cfg).Run(context.Background(), newFake(3), nil)
+		require.ErrorContains(t, err, tc.want, "Run refuses what Validate rejects")
+	}
+}
+
+func TestForSeedSeedsAFreshNemesis(t *testing.T) {
+	n := New(Config{Faults: []string{"kill"}, Interval: time.Second})
+	got, err := n.ForSeed(42)
+	require.NoError(t, err)
+	assert.NotSame(t, n, got)
+	assert.Equal(t, int64(42), got.Config().Seed, "the run's seed when the config has none")
+	fixed, err := New(Config{Faults: []string{"kill"}, Seed: 7}).ForSeed(42)
+	require.NoError(t, err)
+	assert.Equal(t, int64(7), fixed.Config().Seed, "the config's own seed wins")
+	assert.Equal(t, "kill", fixed.Name())
+	assert.Equal(t, "partition+pause", New(Config{Faults: []string{"partition", "pause"}}).Name())
+	assert.Equal(t, "none", New(Config{}).Name())
 }
 
 func TestScheduleIsReproducibleFromSeed(t *testing.T) {
@@ -321,8 +342,7 @@ func TestScheduleInvariants(t *testing.T) {
 func TestRunRecordsFaultsAndHealUndoesThem(t *testing.T) {
 	f := newFake(5)
 	f.leader = "n4"
-	n, err := New(Config{Faults: Faults, Interval: 2 * time.Millisecond, Seed: 7})
-	require.NoError(t, err)
+	n := New(Config{Faults: Faults, Interval: 2 * time.Millisecond, Seed: 7})
 	rec, path := newRecorder(t)
 	// The run lasts until every fault has been seen active (at a 2 ms
 	// interval that takes well under a second), bounded for a loaded
@@ -412,12 +432,11 @@ func TestRunFailsLoudlyWhenAFaultIsUnsupported(t *testing.T) {
 	f := newFake(3)
 	f.failOn = "packet"
 	f.failErr = fmt.Errorf("no netem in this kernel: %w", errors.ErrUnsupported)
-	n, err := New(Config{Faults: []string{"packet"}, Interval: time.Millisecond, Seed: 1})
-	require.NoError(t, err)
+	n := New(Config{Faults: []string{"packet"}, Interval: time.Millisecond, Seed: 1})
 	rec, path := newRecorder(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	err = n.Run(ctx, f, rec)
+	err := n.Run(ctx, f, rec)
 	require.ErrorIs(t, err, errors.ErrUnsupported)
 	assert.Contains(t, err.Error(), "start packet")
 	require.NoError(t, ctx.Err(), "Run returned at once, not at the end of the run")
@@ -436,8 +455,7 @@ func TestRunFailsLoudlyWhenAFaultIsUnsupported(t *testing.T) {
 func TestRunRecordsAFailedFaultAndGoesOn(t *testing.T) {
 	f := newFake(3)
 	f.failOn = "pause"
-	n, err := New(Config{Faults: []string{"pause", "partition"}, Interval: time.Millisecond, Seed: 1})
-	require.NoError(t, err)
+	n := New(Config{Faults: []string{"pause", "partition"}, Interval: time.Millisecond, Seed: 1})
 	rec, path := newRecorder(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
@@ -471,8 +489,7 @@ func TestRunRecordsAFailedFaultAndGoesOn(t *testing.T) {
 func TestPartlyAppliedFaultIsUndoneWhereItTookEffect(t *testing.T) {
 	f := newFake(3)
 	f.failN["kill n2"] = 1
-	n, err := New(Config{Faults: []string{"kill"}})
-	require.NoError(t, err)
+	n := New(Config{Faults: []string{"kill"}})
 	rec, path := newRecorder(t)
 	st := Step{Start: true, Fault: "kill", Mode: "majority", Nodes: []string{"n1", "n2"}}
 	require.Error(t, n.start(context.Background(), f, rec, st))
@@ -493,8 +510,7 @@ func TestPartlyAppliedFaultIsUndoneWhereItTookEffect(t *testing.T) {
 // undo that fails.
 func TestHealOrderAndRetry(t *testing.T) {
 	f := newFake(5)
-	n, err := New(Config{Faults: Faults})
-	require.NoError(t, err)
+	n := New(Config{Faults: Faults})
 	rec, path := newRecorder(t)
 	ctx := context.Background()
 	for _, st := range []Step{
@@ -537,8 +553,7 @@ func TestIsolateLeader(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFake(5)
 			f.leader = tc.leader
-			n, err := New(Config{Faults: []string{"partition"}, Partitions: []string{"isolate-leader"}, Interval: time.Millisecond, Seed: 3})
-			require.NoError(t, err)
+			n := New(Config{Faults: []string{"partition"}, Partitions: []string{"isolate-leader"}, Interval: time.Millisecond, Seed: 3})
 			rec, path := newRecorder(t)
 			st := NewSchedule(n.cfg, f.nodes).Next()
 			require.NoError(t, n.start(context.Background(), f, rec, st))
@@ -567,8 +582,7 @@ func TestIsolateLeader(t *testing.T) {
 
 func TestClockStrobeFlipsAndHealResets(t *testing.T) {
 	f := newFake(3)
-	n, err := New(Config{Faults: []string{"clock"}})
-	require.NoError(t, err)
+	n := New(Config{Faults: []string{"clock"}})
 	rec, _ := newRecorder(t)
 	st := Step{Start: true, Fault: "clock", Mode: "strobe", Nodes: []string{"n2"}, Offset: 5 * time.Second, Period: 5 * time.Millisecond}
 	require.NoError(t, n.start(context.Background(), f, rec, st))
@@ -588,8 +602,7 @@ func TestClockStrobeFlipsAndHealResets(t *testing.T) {
 }
 
 func TestNoFaultsWaitsForTheEnd(t *testing.T) {
-	n, err := New(Config{})
-	require.NoError(t, err)
+	n := New(Config{})
 	rec, path := newRecorder(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
@@ -625,8 +638,7 @@ func TestPacketModes(t *testing.T) {
 // run, and the stop still resets the clock.
 func TestClockStrobeKeepsGoingAfterFailures(t *testing.T) {
 	f := newFake(3)
-	n, err := New(Config{Faults: []string{"clock"}})
-	require.NoError(t, err)
+	n := New(Config{Faults: []string{"clock"}})
 	rec, _ := newRecorder(t)
 	st := Step{Start: true, Fault: "clock", Mode: "strobe", Nodes: []string{"n1"}, Offset: time.Second, Period: 2 * time.Millisecond}
 	require.NoError(t, n.start(context.Background(), f, rec, st))
@@ -645,15 +657,14 @@ func TestClockStrobeKeepsGoingAfterFailures(t *testing.T) {
 // event, not a heal error; any other undo that keeps failing is one.
 func TestHealLeavesAnUnreachableClockAsAFailEvent(t *testing.T) {
 	f := newFake(3)
-	n, err := New(Config{Faults: Faults})
-	require.NoError(t, err)
+	n := New(Config{Faults: Faults})
 	rec, path := newRecorder(t)
 	ctx := context.Background()
 	require.NoError(t, n.start(ctx, f, rec, Step{Start: true, Fault: "clock", Mode: "bump", Nodes: []string{"n1"}, Offset: time.Second}))
 	require.NoError(t, n.start(ctx, f, rec, Step{Start: true, Fault: "pause", Mode: "one", Nodes: []string{"n2"}}))
 	f.failN["clock n1"] = healAttempts
 	f.failN["resume n2"] = healAttempts
-	err = n.Heal(ctx, f, rec)
+	err := n.Heal(ctx, f, rec)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "stop pause")
 	assert.NotContains(t, err.Error(), "stop clock")
@@ -673,8 +684,7 @@ func TestHealLeavesAnUnreachableClockAsAFailEvent(t *testing.T) {
 // first cut of a run takes the whole cluster.
 func TestPowerKillsAllThenLoses(t *testing.T) {
 	f := newFake(5)
-	n, err := New(Config{Faults: []string{"power"}, Interval: 2 * time.Millisecond, Seed: 3})
-	require.NoError(t, err)
+	n := New(Config{Faults: []string{"power"}, Interval: 2 * time.Millisecond, Seed: 3})
 	rec, path := newRecorder(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()

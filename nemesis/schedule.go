@@ -91,7 +91,7 @@ func ParsePacketModes(spec string) ([]string, error) {
 func NewSchedule(cfg Config, nodes []string) *Schedule {
 	interval := cfg.Interval
 	if interval <= 0 {
-		interval = 10 * time.Second
+		interval = DefaultInterval
 	}
 	topo := cfg.Partitions
 	if len(topo) == 0 {

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -21,6 +20,7 @@ import (
 	"github.com/faultline/faultline/history"
 	"github.com/faultline/faultline/nemesis"
 	"github.com/faultline/faultline/systems/etcd"
+	"github.com/faultline/faultline/workloads"
 )
 
 // etcd is judged as a real system nobody here wrote: with linearizable
@@ -80,14 +80,14 @@ func runEtcd(t *testing.T, serializable bool, test harness.Test, want harness.Ex
 	test.Options = sys.Options()
 	if test.Name == "" {
 		nem := "none"
-		if len(test.Nemesis) > 0 {
-			nem = strings.Join(test.Nemesis, "+")
+		if test.Nemesis != nil {
+			nem = test.Nemesis.Name()
 		}
 		reads := "linearizable"
 		if serializable {
 			reads = "serializable"
 		}
-		test.Name = fmt.Sprintf("etcd-%s-%s-%s", reads, test.Workload, nem)
+		test.Name = fmt.Sprintf("etcd-%s-%s-%s", reads, test.Workload.Name(), nem)
 	}
 	prepared := harness.PrepareT(test, want, testing.Short())
 	from := int64(1)
@@ -122,7 +122,7 @@ func TestEtcdLinearizable(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			runEtcd(t, false, harness.Test{
-				Workload: "kv", Nemesis: nem, NemesisInterval: interval, TimeLimit: timeLimit,
+				Workload: workloads.KV(), Nemesis: nemesis.New(nemesis.Config{Faults: nem, Interval: interval}), TimeLimit: timeLimit,
 			}, harness.Expect{"linearizable": checkers.Valid}, nil)
 		})
 	}
@@ -130,7 +130,7 @@ func TestEtcdLinearizable(t *testing.T) {
 		if testing.Short() {
 			t.Skip("-short runs the partition+kill+pause cell")
 		}
-		runEtcd(t, false, harness.Test{Workload: "kv", TimeLimit: timeLimit},
+		runEtcd(t, false, harness.Test{Workload: workloads.KV(), TimeLimit: timeLimit},
 			harness.Expect{"linearizable": checkers.Valid}, nil)
 	})
 }
@@ -143,8 +143,8 @@ func TestEtcdLinearizable(t *testing.T) {
 // says which witnesses a cut-off node served).
 func TestEtcdSerializableStaleReadCaught(t *testing.T) {
 	res := runEtcd(t, true, harness.Test{
-		Workload: "kv", Nemesis: []string{"partition"}, Partitions: []string{"one", "halves", "minority-third"},
-		NemesisInterval: interval, TimeLimit: timeLimit,
+		Workload: workloads.KV(), TimeLimit: timeLimit,
+		Nemesis: nemesis.New(nemesis.Config{Faults: []string{"partition"}, Partitions: []string{"one", "halves", "minority-third"}, Interval: interval}),
 	}, harness.Expect{"linearizable": checkers.Invalid}, partitionFirst)
 	if !res.Checked {
 		return // harnesstest.Run has failed the test

@@ -10,6 +10,7 @@ import (
 	"github.com/faultline/faultline/harness"
 	"github.com/faultline/faultline/harness/reftest"
 	"github.com/faultline/faultline/nemesis"
+	"github.com/faultline/faultline/workloads"
 )
 
 // Every deliberate fault of the store must be caught by the checker that
@@ -23,8 +24,7 @@ func partitionFirst(i int, st nemesis.Step) bool {
 func TestStaleReadsCaughtByLinearizable(t *testing.T) {
 	run(t, reftest.Case{
 		Mode: "strong", Test: harness.Test{
-			Workload: "kv", Nemesis: []string{"partition"},
-			NemesisInterval: interval, TimeLimit: timeLimit,
+			Workload: workloads.KV(), Nemesis: nemesis.New(nemesis.Config{Faults: []string{"partition"}, Interval: interval}), TimeLimit: timeLimit,
 		},
 		Faults: []string{"stale-reads"},
 		Expect: harness.Expect{"linearizable": checkers.Invalid},
@@ -42,8 +42,7 @@ func killAllFirst(i int, st nemesis.Step) bool {
 func TestAckBeforeFsyncCaughtBySet(t *testing.T) {
 	run(t, reftest.Case{
 		Mode: "causal", Test: harness.Test{
-			Workload: "set", Nemesis: []string{"kill"},
-			NemesisInterval: interval, TimeLimit: timeLimit,
+			Workload: workloads.Set(), Nemesis: nemesis.New(nemesis.Config{Faults: []string{"kill"}, Interval: interval}), TimeLimit: timeLimit,
 		},
 		Faults: []string{"ack-before-fsync"},
 		Expect: harness.Expect{"set": checkers.Invalid},
@@ -52,7 +51,7 @@ func TestAckBeforeFsyncCaughtBySet(t *testing.T) {
 
 func TestSkipDepsCaughtByCausal(t *testing.T) {
 	run(t, reftest.Case{
-		Mode: "causal", Test: harness.Test{Workload: "kv", TimeLimit: timeLimit},
+		Mode: "causal", Test: harness.Test{Workload: workloads.KV(), TimeLimit: timeLimit},
 		Faults: []string{"skip-deps"},
 		Expect: harness.Expect{"causal": checkers.Invalid},
 	}, nil)
@@ -95,8 +94,7 @@ func skewedAndIsolated(tl time.Duration) func(int, nemesis.Step) bool {
 // converges (eventual valid); the loss shows in the final state.
 func TestEventualLWWLosesUpdatesUnderClockSkew(t *testing.T) {
 	test := harness.Test{
-		Workload: "kv", Nemesis: []string{"clock", "partition"},
-		NemesisInterval: timeLimit * 2 / 5, TimeLimit: timeLimit,
+		Workload: workloads.KV(), Nemesis: nemesis.New(nemesis.Config{Faults: []string{"clock", "partition"}, Interval: timeLimit * 2 / 5}), TimeLimit: timeLimit,
 	}
 	tl := test.TimeLimit
 	if testing.Short() {
@@ -113,8 +111,7 @@ func TestEventualLWWLosesUpdatesUnderClockSkew(t *testing.T) {
 func TestEventualLWWKeepsUpdatesWithoutSkew(t *testing.T) {
 	res := run(t, reftest.Case{
 		Mode: "eventual", Test: harness.Test{
-			Workload: "kv", Nemesis: []string{"partition"},
-			NemesisInterval: interval, TimeLimit: timeLimit,
+			Workload: workloads.KV(), Nemesis: nemesis.New(nemesis.Config{Faults: []string{"partition"}, Interval: interval}), TimeLimit: timeLimit,
 		},
 		Expect: harness.Expect{"eventual": checkers.Valid},
 	}, partitionFirst)

@@ -7,6 +7,8 @@ import (
 	"github.com/faultline/faultline/checkers"
 	"github.com/faultline/faultline/harness"
 	"github.com/faultline/faultline/harness/reftest"
+	"github.com/faultline/faultline/nemesis"
+	"github.com/faultline/faultline/workloads"
 )
 
 // Each mode keeps its model's promises under every nemesis, and breaks the
@@ -42,8 +44,7 @@ func TestStrongLinearizable(t *testing.T) {
 			}
 			run(t, reftest.Case{
 				Mode: "strong", Test: harness.Test{
-					Backend: b, Workload: "kv", Nemesis: nem,
-					NemesisInterval: interval, TimeLimit: timeLimit,
+					Backend: b, Workload: workloads.KV(), Nemesis: nemesis.New(nemesis.Config{Faults: nem, Interval: interval}), TimeLimit: timeLimit,
 				},
 				Expect: harness.Expect{"linearizable": checkers.Valid, "causal+": checkers.Valid},
 			}, nil)
@@ -58,8 +59,7 @@ func TestCausalIsCausalPlus(t *testing.T) {
 		t.Run(nemesisName(nem), func(t *testing.T) {
 			run(t, reftest.Case{
 				Mode: "causal", Test: harness.Test{
-					Workload: "kv", Nemesis: nem,
-					NemesisInterval: interval, TimeLimit: timeLimit,
+					Workload: workloads.KV(), Nemesis: nemesis.New(nemesis.Config{Faults: nem, Interval: interval}), TimeLimit: timeLimit,
 				},
 				Expect: harness.Expect{"causal+": checkers.Valid},
 			}, nil)
@@ -72,8 +72,7 @@ func TestCausalIsCausalPlus(t *testing.T) {
 func TestCausalNotLinearizableUnderPartition(t *testing.T) {
 	run(t, reftest.Case{
 		Mode: "causal", Test: harness.Test{
-			Workload: "kv", Nemesis: []string{"partition"},
-			NemesisInterval: interval, TimeLimit: timeLimit,
+			Workload: workloads.KV(), Nemesis: nemesis.New(nemesis.Config{Faults: []string{"partition"}, Interval: interval}), TimeLimit: timeLimit,
 		},
 		Expect: harness.Expect{"linearizable": checkers.Invalid, "causal+": checkers.Valid},
 	}, partitionFirst)
@@ -85,8 +84,7 @@ func TestEventualConverges(t *testing.T) {
 		t.Run(nemesisName(nem), func(t *testing.T) {
 			run(t, reftest.Case{
 				Mode: "eventual", Test: harness.Test{
-					Workload: "kv", Nemesis: nem,
-					NemesisInterval: interval, TimeLimit: timeLimit,
+					Workload: workloads.KV(), Nemesis: nemesis.New(nemesis.Config{Faults: nem, Interval: interval}), TimeLimit: timeLimit,
 				},
 				Expect: harness.Expect{"eventual": checkers.Valid},
 			}, nil)
@@ -99,8 +97,7 @@ func TestEventualConverges(t *testing.T) {
 func TestEventualNotCausalUnderPartition(t *testing.T) {
 	run(t, reftest.Case{
 		Mode: "eventual", Test: harness.Test{
-			Workload: "kv", Nemesis: []string{"partition"},
-			NemesisInterval: interval, TimeLimit: timeLimit,
+			Workload: workloads.KV(), Nemesis: nemesis.New(nemesis.Config{Faults: []string{"partition"}, Interval: interval}), TimeLimit: timeLimit,
 		},
 		Expect: harness.Expect{"causal": checkers.Invalid, "eventual": checkers.Valid},
 	}, partitionFirst)

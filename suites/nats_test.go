@@ -15,6 +15,7 @@ import (
 	"github.com/faultline/faultline/harness"
 	"github.com/faultline/faultline/nemesis"
 	"github.com/faultline/faultline/systems/nats"
+	"github.com/faultline/faultline/workloads"
 )
 
 // NATS JetStream reproduces Jepsen's finding on NATS 2.12.1 (2025): with
@@ -84,8 +85,8 @@ func natsCase(t *testing.T, sync string, fault string, ok func(int, nemesis.Step
 	for k := 0; k < natsRuns(t); k++ {
 		test := harness.Test{
 			Name:   fmt.Sprintf("nats-sync-%s-set-%s", sys.SyncLabel(), fault),
-			System: sys, Backend: b, Workload: "set",
-			Nemesis: []string{fault}, NemesisInterval: 5 * time.Second, TimeLimit: 20 * time.Second,
+			System: sys, Backend: b, Workload: workloads.Set(),
+			Nemesis: nemesis.New(nemesis.Config{Faults: []string{fault}, Interval: 5 * time.Second}), TimeLimit: 20 * time.Second,
 			PowerKeepsNames: true, RunsDir: runsDir, Options: sys.Options(),
 		}
 		seed, err := harness.PickSeed(test, base+int64(k)*1000+1, ok)

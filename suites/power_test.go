@@ -8,6 +8,7 @@ import (
 	"github.com/faultline/faultline/harness/reftest"
 	"github.com/faultline/faultline/lazyfs"
 	"github.com/faultline/faultline/nemesis"
+	"github.com/faultline/faultline/workloads"
 )
 
 // The power fault needs every node's data directory on lazyfs, a FUSE
@@ -31,8 +32,7 @@ func TestLazyFsyncCaughtByPowerLoss(t *testing.T) {
 	needFUSE(t)
 	run(t, reftest.Case{
 		Mode: "eventual", Test: harness.Test{
-			Workload: "set", Nemesis: []string{"power"},
-			NemesisInterval: interval, TimeLimit: timeLimit,
+			Workload: workloads.Set(), Nemesis: nemesis.New(nemesis.Config{Faults: []string{"power"}, Interval: interval}), TimeLimit: timeLimit,
 		},
 		Faults: []string{"lazy-fsync"},
 		Expect: harness.Expect{"set": checkers.Invalid},
@@ -44,8 +44,7 @@ func TestLazyFsyncCaughtByPowerLoss(t *testing.T) {
 func TestLazyFsyncInvisibleToKill(t *testing.T) {
 	run(t, reftest.Case{
 		Mode: "eventual", Test: harness.Test{
-			Workload: "set", Nemesis: []string{"kill"},
-			NemesisInterval: interval, TimeLimit: timeLimit,
+			Workload: workloads.Set(), Nemesis: nemesis.New(nemesis.Config{Faults: []string{"kill"}, Interval: interval}), TimeLimit: timeLimit,
 		},
 		Faults: []string{"lazy-fsync"},
 		Expect: harness.Expect{"set": checkers.Valid},
@@ -64,8 +63,7 @@ func TestNoLossUnderPowerLoss(t *testing.T) {
 		t.Run(mode, func(t *testing.T) {
 			run(t, reftest.Case{
 				Mode: mode, Test: harness.Test{
-					Workload: "set", Nemesis: []string{"power"},
-					NemesisInterval: interval, TimeLimit: timeLimit,
+					Workload: workloads.Set(), Nemesis: nemesis.New(nemesis.Config{Faults: []string{"power"}, Interval: interval}), TimeLimit: timeLimit,
 				},
 				Expect: harness.Expect{"set": checkers.Valid},
 			}, powerAllFirst)

@@ -25,6 +25,7 @@ import (
 	"github.com/faultline/faultline/harness/reftest"
 	"github.com/faultline/faultline/history"
 	"github.com/faultline/faultline/nemesis"
+	"github.com/faultline/faultline/workloads"
 )
 
 // The soak: every fault at once (--nemesis all) with a short interval,
@@ -86,12 +87,12 @@ func TestSoakAllFaults(t *testing.T) {
 				if bname == "docker" {
 					packets = []string{"loss"}
 				}
+				wl, err := workloads.New(c.workload, workloads.Options{Search: checkers.Options{Timeout: soakCheckBound}})
+				require.NoError(t, err)
 				res := run(t, reftest.Case{
 					Mode: c.mode, Test: harness.Test{
-						Backend: b, Workload: c.workload,
-						Nemesis: all, NemesisInterval: soakInterval, TimeLimit: tl,
-						PacketModes: packets, Rate: soakRate,
-						CheckerOptions: checkers.Options{Timeout: soakCheckBound},
+						Backend: b, Workload: wl, TimeLimit: tl, Rate: soakRate,
+						Nemesis: nemesis.New(nemesis.Config{Faults: all, Interval: soakInterval, Packets: packets}),
 					},
 					Expect: want,
 				}, nil)

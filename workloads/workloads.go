@@ -6,6 +6,8 @@
 // that close a run, and the checkers that apply to it under each
 // consistency model.
 //
+// Each is a harness.Workload value (Register, KV, Set; New by name) that
+// harness.Run sets up for the run's model, system, workers and nodes.
 // Workloads are pure: they build generators and say which checkers to run.
 // How a set is stored is the system's business (see harness/refstore).
 package workloads
@@ -16,7 +18,9 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/faultline/faultline/checkers"
 	"github.com/faultline/faultline/generator"
+	"github.com/faultline/faultline/harness"
 	"github.com/faultline/faultline/history"
 )
 
@@ -30,20 +34,10 @@ var Models = map[string]string{"strong": "linearizable", "causal": "causal+", "e
 // against (the set workload is checked by "set" whatever the model).
 var RegisterModels = []string{"linearizable", "causal", "causal+", "eventual"}
 
-// Options tune a workload.
+// Options tune a workload. What a run knows only as it starts (the model,
+// whether the system has cas, the workers, the nodes) reaches the
+// workload through ForRun.
 type Options struct {
-	// Model is the consistency model the history is checked against (one
-	// of RegisterModels): register and kv are judged by that checker.
-	Model string
-	// CAS makes register and kv issue cas as well as reads and writes.
-	// Only a system that says it supports cas (harness.Promise) gets it:
-	// the causal checkers give cas no meaning, and a system without one
-	// would fail every cas.
-	CAS bool
-	// Workers is the test's concurrency.
-	Workers int
-	// Nodes is the cluster size.
-	Nodes int
 	// Sticky keeps every process on one node (worker w on node w mod
 	// Nodes); otherwise processes switch nodes at random (about one op in
 	// SwitchEvery), carrying their session along.
@@ -64,6 +58,9 @@ type Options struct {
 	// every key's history small enough to decide (Jepsen's independent
 	// keys). Negative: never move on (one key for the whole run).
 	KeyOps, KeyUnknown int
+	// Search bounds the linearizable checker's search (memory, time) when
+	// the workload runs it.
+	Search checkers.Options
 }
 
 // Default bounds of the register workload's keys. A key's check costs
@@ -76,55 +73,108 @@ const (
 	DefaultKeyUnknown = 4
 )
 
-// Workload is one of the bundled workloads, set up for a run.
+// Workload is one of the bundled workloads: a harness.Workload that
+// harness.Run sets up for the run (ForRun).
 type Workload struct {
-	Name string
+	name string
 	opts Options
-	// Checkers are the checkers that judge the history under the model.
-	Checkers []string
+	// Set by ForRun:
+	env      harness.Env
+	checkers []checkers.Checker
 	gen      generator.Generator
 	keys     *keySet
 }
 
-// New returns the workload named name, set up with opts, or an error
-// listing the valid names.
+// Register is the register workload: every worker on one key at a time
+// (reads, writes, and cas when the system has it), a fresh key after
+// KeyOps ops or KeyUnknown ops of unknown outcome. Judged by the model's
+// checker. opts: at most one.
+func Register(opts ...Options) *Workload { return bundled("register", opts) }
+
+// KV is the kv workload: many independent keys, PerKey workers on each,
+// a fresh key after OpsPerKey ops. Judged by the model's checker.
+func KV(opts ...Options) *Workload { return bundled("kv", opts) }
+
+// Set is the set workload: adds of unique elements to one set and reads
+// of the whole set, judged by the set checker whatever the model.
+func Set(opts ...Options) *Workload { return bundled("set", opts) }
+
+// New returns the workload named name (one of Names) with opts, or an
+// error listing the valid names: the CLI's --workload.
 func New(name string, opts Options) (*Workload, error) {
-	if opts.Workers <= 0 {
-		return nil, fmt.Errorf("workload %s: concurrency must be at least 1, not %d", name, opts.Workers)
+	if !slices.Contains(Names, name) {
+		return nil, fmt.Errorf("unknown workload %q: valid workloads are %s", name, strings.Join(Names, ", "))
 	}
-	if opts.Nodes <= 0 {
-		return nil, fmt.Errorf("workload %s: nodes must be at least 1, not %d", name, opts.Nodes)
+	return bundled(name, []Options{opts}), nil
+}
+
+func bundled(name string, opts []Options) *Workload {
+	var o Options
+	if len(opts) > 0 {
+		o = opts[0]
 	}
-	model := opts.Model
-	if name != "set" && !slices.Contains(RegisterModels, model) {
-		return nil, fmt.Errorf("workload %s: unknown model %q: valid models are %s", name, model, strings.Join(RegisterModels, ", "))
+	if o.SwitchEvery <= 0 {
+		o.SwitchEvery = 10
 	}
-	if opts.SwitchEvery <= 0 {
-		opts.SwitchEvery = 10
+	if o.PerKey <= 0 {
+		o.PerKey = 3
 	}
-	if opts.PerKey <= 0 {
-		opts.PerKey = 3
+	if o.OpsPerKey <= 0 {
+		o.OpsPerKey = 100
 	}
-	if opts.OpsPerKey <= 0 {
-		opts.OpsPerKey = 100
+	if o.KeyOps == 0 {
+		o.KeyOps = DefaultKeyOps
 	}
-	if opts.KeyOps == 0 {
-		opts.KeyOps = DefaultKeyOps
+	if o.KeyUnknown == 0 {
+		o.KeyUnknown = DefaultKeyUnknown
 	}
-	if opts.KeyUnknown == 0 {
-		opts.KeyUnknown = DefaultKeyUnknown
+	return &Workload{name: name, opts: o}
+}
+
+// Name is the workload's name: register, kv or set.
+func (w *Workload) Name() string { return w.name }
+
+// Meta is what test.json records of the workload's options.
+func (w *Workload) Meta() map[string]any {
+	m := map[string]any{"sticky": w.opts.Sticky}
+	if w.name == "register" {
+		m["key_ops"], m["key_unknown"] = w.opts.KeyOps, w.opts.KeyUnknown
 	}
-	w := &Workload{Name: name, opts: opts, keys: &keySet{seen: map[string]bool{}}}
-	cas := opts.CAS
+	return m
+}
+
+// ForRun returns w set up for a run: judged under env.Model (any model for
+// set), with cas when env.CAS, for env.Workers workers on env.Nodes
+// nodes. The model's checker needs a model: a register or kv run without
+// one is an error saying how to give it.
+func (w *Workload) ForRun(env harness.Env) (harness.Workload, error) {
+	name, opts := w.name, w.opts
+	if env.Workers <= 0 {
+		return nil, fmt.Errorf("workload %s: concurrency must be at least 1, not %d", name, env.Workers)
+	}
+	if env.Nodes <= 0 {
+		return nil, fmt.Errorf("workload %s: nodes must be at least 1, not %d", name, env.Nodes)
+	}
+	model := env.Model
+	if name != "set" {
+		if model == "" {
+			return nil, fmt.Errorf("workload %s: no model to check against: set Test.Model to one of %s, or have the System promise one (harness.Promiser)",
+				name, strings.Join(RegisterModels, ", "))
+		}
+		if !slices.Contains(RegisterModels, model) {
+			return nil, fmt.Errorf("workload %s: unknown model %q: valid models are %s", name, model, strings.Join(RegisterModels, ", "))
+		}
+	}
+	s := &Workload{name: name, opts: opts, env: env, keys: &keySet{seen: map[string]bool{}}}
+	cas := env.CAS
+	check := model
 	switch name {
 	case "register":
-		w.Checkers = []string{model}
 		k := &rotatingKey{prefix: "r", maxOps: opts.KeyOps, maxUnknown: opts.KeyUnknown}
-		w.gen = w.route(k.wrap(registerGen(k.next, cas)))
+		s.gen = s.route(k.wrap(registerGen(k.next, cas)))
 	case "kv":
-		w.Checkers = []string{model}
 		per, n := opts.PerKey, opts.OpsPerKey
-		w.gen = w.route(generator.EachWorker(func(worker int) generator.Generator {
+		s.gen = s.route(generator.EachWorker(func(worker int) generator.Generator {
 			count := 0
 			return registerGen(func(ctx generator.Context) string {
 				count++
@@ -133,30 +183,46 @@ func New(name string, opts Options) (*Workload, error) {
 			}, cas)
 		}))
 	case "set":
-		w.Checkers = []string{"set"}
-		w.gen = w.route(setGen())
+		check = "set"
+		s.gen = s.route(setGen())
 	default:
 		return nil, fmt.Errorf("unknown workload %q: valid workloads are %s", name, strings.Join(Names, ", "))
 	}
-	return w, nil
+	c, err := checkers.New(check, opts.Search)
+	if err != nil {
+		return nil, fmt.Errorf("workload %s: %w", name, err)
+	}
+	s.checkers = []checkers.Checker{c}
+	return s, nil
 }
+
+// setUp panics when w was not set up by ForRun: harness.Run always sets
+// it up; a caller of its own must too.
+func (w *Workload) setUp() {
+	if w.gen == nil {
+		panic(fmt.Sprintf("workloads: the %s workload is not set up for a run: call ForRun first (harness.Run does)", w.name))
+	}
+}
+
+// Checkers are the checkers that judge the history under the run's model.
+func (w *Workload) Checkers() []checkers.Checker { w.setUp(); return slices.Clone(w.checkers) }
 
 // Generator is the workload's main-phase generator (unbounded: the runner
 // bounds it by time). It records the keys it touches, for FinalReads.
-func (w *Workload) Generator() generator.Generator { return w.gen }
+func (w *Workload) Generator() generator.Generator { w.setUp(); return w.gen }
 
 // HomeNode is the node worker starts on: workers spread round-robin.
-func (w *Workload) HomeNode(worker int) int { return worker % w.opts.Nodes }
+func (w *Workload) HomeNode(worker int) int { w.setUp(); return worker % w.env.Nodes }
 
 // Keys returns the keys touched so far, sorted.
-func (w *Workload) Keys() []string { return w.keys.list() }
+func (w *Workload) Keys() []string { w.setUp(); return w.keys.list() }
 
 // FinalReads returns a generator of the final reads: every key touched, on
 // every node, each once (ops carry Final and Node).
 func (w *Workload) FinalReads() generator.Generator {
 	var ops []generator.Op
 	for _, k := range w.Keys() {
-		for n := 0; n < w.opts.Nodes; n++ {
+		for n := 0; n < w.env.Nodes; n++ {
 			ops = append(ops, generator.Op{F: history.FRead, Key: k, Value: history.Null, Node: n, Final: true})
 		}
 	}
@@ -181,8 +247,8 @@ func (r *router) Next(ctx generator.Context) generator.Step {
 		return s
 	}
 	r.w.keys.add(s.Op.Key)
-	if !r.w.opts.Sticky && r.w.opts.Nodes > 1 && ctx.Rand.IntN(r.w.opts.SwitchEvery) == 0 {
-		s.Op.Node = ctx.Rand.IntN(r.w.opts.Nodes)
+	if !r.w.opts.Sticky && r.w.env.Nodes > 1 && ctx.Rand.IntN(r.w.opts.SwitchEvery) == 0 {
+		s.Op.Node = ctx.Rand.IntN(r.w.env.Nodes)
 	}
 	return s
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/faultline/faultline/generator"
+	"github.com/faultline/faultline/harness"
 	"github.com/faultline/faultline/history"
 )
 
@@ -38,13 +39,58 @@ func drive(t *testing.T, w *Workload, workers, n int, seed int64) map[int][]gene
 	return out
 }
 
-func TestNewRejectsBadNames(t *testing.T) {
-	_, err := New("queue", Options{Model: "linearizable", Workers: 1, Nodes: 1})
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "register, kv, set")
-	_, err = New("kv", Options{Model: "strong", Workers: 1, Nodes: 1})
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "linearizable, causal, causal+, eventual")
+// setUp returns the workload named name with opts, set up for env as
+// harness.Run sets it up.
+func setUp(t *testing.T, name string, opts Options, env harness.Env) (*Workload, error) {
+	t.Helper()
+	w, err := New(name, opts)
+	if err != nil {
+		return nil, err
+	}
+	hw, err := w.ForRun(env)
+	if err != nil {
+		return nil, err
+	}
+	return hw.(*Workload), nil
+}
+
+func TestBadNamesAndModelsAreRejected(t *testing.T) {
+	for _, tc := range []struct {
+		name, model, want string
+	}{
+		{"queue", "linearizable", "valid workloads are register, kv, set"},
+		{"kv", "strong", "valid models are linearizable, causal, causal+, eventual"},
+		{"register", "", "no model to check against: set Test.Model"},
+	} {
+		_, err := setUp(t, tc.name, Options{}, harness.Env{Model: tc.model, Workers: 1, Nodes: 1})
+		require.ErrorContains(t, err, tc.want, "%s/%s", tc.name, tc.model)
+	}
+}
+
+func TestOneLineBuiltIns(t *testing.T) {
+	for _, w := range []*Workload{Register(), KV(), Set(), Register(Options{KeyOps: 7})} {
+		named, err := New(w.Name(), w.opts)
+		require.NoError(t, err)
+		assert.Equal(t, w, named, "%s: the one-liner is what New gives by name", w.Name())
+	}
+	assert.Equal(t, map[string]any{"sticky": false, "key_ops": 7, "key_unknown": DefaultKeyUnknown}, Register(Options{KeyOps: 7}).Meta())
+	assert.Equal(t, map[string]any{"sticky": true}, KV(Options{Sticky: true}).Meta())
+	assert.PanicsWithValue(t, "workloads: the kv workload is not set up for a run: call ForRun first (harness.Run does)", func() { KV().Generator() })
+}
+
+// One value describes many runs: each ForRun starts afresh, and the same
+// seed draws the same ops.
+func TestForRunStartsAfresh(t *testing.T) {
+	spec := KV()
+	env := harness.Env{Model: "linearizable", CAS: true, Workers: 4, Nodes: 3}
+	a, err := spec.ForRun(env)
+	require.NoError(t, err)
+	opsA := drive(t, a.(*Workload), 4, 50, 3)
+	b, err := spec.ForRun(env)
+	require.NoError(t, err)
+	assert.Empty(t, b.Keys(), "the second run touched no key yet")
+	assert.Equal(t, opsA, drive(t, b.(*Workload), 4, 50, 3))
+	assert.Equal(t, a.Keys(), b.Keys())
 }
 
 func TestCheckersFollowTheModel(t *testing.T) {
@@ -59,16 +105,17 @@ func TestCheckersFollowTheModel(t *testing.T) {
 		{"set", "", "set"},
 	}
 	for _, tc := range tests {
-		w, err := New(tc.workload, Options{Model: tc.model, Workers: 3, Nodes: 3})
+		w, err := setUp(t, tc.workload, Options{}, harness.Env{Model: tc.model, Workers: 3, Nodes: 3})
 		require.NoError(t, err)
-		assert.Equal(t, []string{tc.checker}, w.Checkers, "%s/%s", tc.workload, tc.model)
+		require.Len(t, w.Checkers(), 1)
+		assert.Equal(t, tc.checker, w.Checkers()[0].Name(), "%s/%s", tc.workload, tc.model)
 	}
 }
 
 func TestWrittenValuesAreUniquePerKey(t *testing.T) {
 	for _, name := range []string{"register", "kv", "set"} {
 		t.Run(name, func(t *testing.T) {
-			w, err := New(name, Options{Model: "linearizable", CAS: true, Workers: 5, Nodes: 3})
+			w, err := setUp(t, name, Options{}, harness.Env{Model: "linearizable", CAS: true, Workers: 5, Nodes: 3})
 			require.NoError(t, err)
 			seen := map[string]bool{}
 			for _, ops := range drive(t, w, 5, 300, 1) {
@@ -95,7 +142,7 @@ func TestWrittenValuesAreUniquePerKey(t *testing.T) {
 
 func TestDeterministicUnderSeed(t *testing.T) {
 	mk := func(seed int64) map[int][]generator.Op {
-		w, err := New("kv", Options{Model: "linearizable", CAS: true, Workers: 4, Nodes: 3})
+		w, err := setUp(t, "kv", Options{}, harness.Env{Model: "linearizable", CAS: true, Workers: 4, Nodes: 3})
 		require.NoError(t, err)
 		return drive(t, w, 4, 200, seed)
 	}
@@ -105,7 +152,7 @@ func TestDeterministicUnderSeed(t *testing.T) {
 
 func TestCASOnlyWhenTheSystemSupportsIt(t *testing.T) {
 	for _, want := range []bool{true, false} {
-		w, err := New("register", Options{Model: "linearizable", CAS: want, Workers: 2, Nodes: 1})
+		w, err := setUp(t, "register", Options{}, harness.Env{Model: "linearizable", CAS: want, Workers: 2, Nodes: 1})
 		require.NoError(t, err)
 		cas := false
 		for _, ops := range drive(t, w, 2, 200, 1) {
@@ -118,7 +165,7 @@ func TestCASOnlyWhenTheSystemSupportsIt(t *testing.T) {
 }
 
 func TestCASExpectsLastSeenValue(t *testing.T) {
-	w, err := New("register", Options{Model: "linearizable", CAS: true, Workers: 1, Nodes: 1})
+	w, err := setUp(t, "register", Options{}, harness.Env{Model: "linearizable", CAS: true, Workers: 1, Nodes: 1})
 	require.NoError(t, err)
 	last := map[string]int64{} // key -> last value written; 0 on a fresh key
 	for _, op := range drive(t, w, 1, 300, 3)[0] {
@@ -136,7 +183,7 @@ func TestCASExpectsLastSeenValue(t *testing.T) {
 }
 
 func TestKVGroupsWorkersAndRotatesKeys(t *testing.T) {
-	w, err := New("kv", Options{Model: "linearizable", CAS: true, Workers: 6, Nodes: 3, PerKey: 3, OpsPerKey: 10})
+	w, err := setUp(t, "kv", Options{PerKey: 3, OpsPerKey: 10}, harness.Env{Model: "linearizable", CAS: true, Workers: 6, Nodes: 3})
 	require.NoError(t, err)
 	ops := drive(t, w, 6, 25, 1)
 	assert.Equal(t, "k0-0", ops[0][0].Key)
@@ -148,7 +195,7 @@ func TestKVGroupsWorkersAndRotatesKeys(t *testing.T) {
 }
 
 func TestFinalReadsEveryKeyOnEveryNode(t *testing.T) {
-	w, err := New("kv", Options{Model: "causal+", Workers: 2, Nodes: 3, PerKey: 1, OpsPerKey: 5})
+	w, err := setUp(t, "kv", Options{PerKey: 1, OpsPerKey: 5}, harness.Env{Model: "causal+", Workers: 2, Nodes: 3})
 	require.NoError(t, err)
 	drive(t, w, 2, 10, 1)
 	keys := w.Keys()
@@ -169,7 +216,7 @@ func TestFinalReadsEveryKeyOnEveryNode(t *testing.T) {
 
 func TestStickyNeverSwitches(t *testing.T) {
 	for _, sticky := range []bool{true, false} {
-		w, err := New("register", Options{Model: "linearizable", CAS: true, Workers: 3, Nodes: 3, Sticky: sticky})
+		w, err := setUp(t, "register", Options{Sticky: sticky}, harness.Env{Model: "linearizable", CAS: true, Workers: 3, Nodes: 3})
 		require.NoError(t, err)
 		switched := 0
 		for _, ops := range drive(t, w, 3, 200, 1) {
@@ -185,12 +232,12 @@ func TestStickyNeverSwitches(t *testing.T) {
 			assert.Greater(t, switched, 20, "about one op in ten switches")
 		}
 	}
-	w, _ := New("kv", Options{Model: "linearizable", CAS: true, Workers: 5, Nodes: 3})
+	w, _ := setUp(t, "kv", Options{}, harness.Env{Model: "linearizable", CAS: true, Workers: 5, Nodes: 3})
 	assert.Equal(t, []int{0, 1, 2, 0, 1}, []int{w.HomeNode(0), w.HomeNode(1), w.HomeNode(2), w.HomeNode(3), w.HomeNode(4)})
 }
 
 func TestSetReadsAreWholeSetReads(t *testing.T) {
-	w, err := New("set", Options{Model: "eventual", Workers: 2, Nodes: 2})
+	w, err := setUp(t, "set", Options{}, harness.Env{Model: "eventual", Workers: 2, Nodes: 2})
 	require.NoError(t, err)
 	n := map[string]int{}
 	for _, ops := range drive(t, w, 2, 500, 1) {
@@ -251,7 +298,7 @@ func TestRegisterRotatesKeys(t *testing.T) {
 		{"never", -1, -1, func(int, generator.Op) history.Type { return history.Info }, 300, map[string]int{"r-0": 300}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			w, err := New("register", Options{Model: "linearizable", CAS: true, Workers: 3, Nodes: 3, KeyOps: tc.keyOps, KeyUnknown: tc.keyUnknown})
+			w, err := setUp(t, "register", Options{KeyOps: tc.keyOps, KeyUnknown: tc.keyUnknown}, harness.Env{Model: "linearizable", CAS: true, Workers: 3, Nodes: 3})
 			require.NoError(t, err)
 			got := map[string]int{}
 			for _, op := range driveWith(t, w, 3, tc.n, tc.complete) {

@@ -117,8 +117,8 @@ func parseCompareCells(f compareFlags) ([]compareCellSpec, error) {
 		return nil, usageErr("--workloads: name at least one of register, kv")
 	}
 	for _, w := range wls {
-		if !slices.Contains(workloads.Names, w) {
-			return nil, usageErr("--workloads: unknown workload %q: valid workloads are %s", w, strings.Join(workloads.Names, ", "))
+		if _, err := workloads.New(w, workloads.Options{}); err != nil {
+			return nil, usageErr("--workloads: %w", err)
 		}
 		if w == "set" {
 			return nil, usageErr("--workloads: the set workload has no register history for the consistency models to check: use register or kv")
@@ -304,15 +304,22 @@ func compareRun(ctx context.Context, f compareFlags, cells []compareCellSpec, bi
 		if c.etcd {
 			nem = etcdFaults(nem)
 		}
+		wl, err := workloads.New(c.workload, workloads.Options{})
+		if err != nil {
+			return cmp, err
+		}
+		cs, err := checkers.NewAll(results.CompareModels, checkers.Options{Timeout: f.checkTimeout})
+		if err != nil {
+			return cmp, err
+		}
 		t := harness.Test{
 			Name:   fmt.Sprintf("%s-%s-%s", c.mode, c.workload, c.nemesis),
 			System: sys, Backend: backend,
-			Workload: c.workload, Nemesis: nem, NemesisInterval: f.nemesisInterval,
+			Workload: wl, Nemesis: nemesis.New(nemesis.Config{Faults: nem, Interval: f.nemesisInterval}),
 			Nodes: f.nodes, Concurrency: f.concurrency, TimeLimit: f.timeLimit,
-			RunsDir: dir, Checkers: results.CompareModels,
-			CheckerOptions: checkers.Options{Timeout: f.checkTimeout},
-			Options:        options,
-			Logger:         log,
+			RunsDir: dir, Checkers: cs,
+			Options: options,
+			Logger:  log,
 		}
 		seed, err := harness.PickSeed(t, f.seed, harness.SupportedBy(backend.Name(), false))
 		if err != nil {

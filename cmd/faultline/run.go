@@ -139,8 +139,10 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 	if f.model != "" && !slices.Contains(workloads.RegisterModels, f.model) {
 		return usageErr("--model: unknown model %q: valid models are %s", f.model, strings.Join(workloads.RegisterModels, ", "))
 	}
-	if !slices.Contains(workloads.Names, f.workload) {
-		return usageErr("--workload: unknown workload %q: valid workloads are %s", f.workload, strings.Join(workloads.Names, ", "))
+	workload, err := workloads.New(f.workload, workloads.Options{Sticky: f.sticky, KeyOps: f.keyOps, KeyUnknown: f.keyUnknown,
+		Search: checkers.Options{Timeout: f.checkTimeout, SearchMemory: int64(f.searchMemory)}})
+	if err != nil {
+		return usageErr("--workload: %w", err)
 	}
 	faultsList, err := nemesis.ParseSpec(f.nemesis)
 	if err != nil {
@@ -283,17 +285,14 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 	t := harness.Test{
 		System: sys, Backend: backend,
 		Name:  name,
-		Model: f.model, Workload: f.workload, Sticky: f.sticky,
-		KeyOps: f.keyOps, KeyUnknown: f.keyUnknown,
-		Nemesis: faultsList, NemesisInterval: f.nemesisInterval,
-		Partitions: partitions, PacketModes: packetModes,
-		Nodes: f.nodes, Concurrency: f.concurrency, Rate: f.rate,
+		Model: f.model, Workload: workload,
+		Nemesis: nemesis.New(nemesis.Config{Faults: faultsList, Interval: f.nemesisInterval, Partitions: partitions, Packets: packetModes}),
+		Nodes:   f.nodes, Concurrency: f.concurrency, Rate: f.rate,
 		TimeLimit: f.timeLimit, OpTimeout: f.opTimeout, QuietPeriod: f.quiet,
 		Seed: seed, RunsDir: f.out,
-		CheckerOptions: checkers.Options{Timeout: f.checkTimeout, SearchMemory: int64(f.searchMemory)},
-		Options:        options,
-		Logger:         log,
-		Report:         results.WriteReports,
+		Options: options,
+		Logger:  log,
+		Report:  results.WriteReports,
 	}
 	t.PowerKeepsNames = keepNames
 	t.Progress = progress.print

@@ -12,6 +12,8 @@ import (
 	"github.com/faultline/faultline/harness/backends"
 	"github.com/faultline/faultline/harness/harnesstest"
 	"github.com/faultline/faultline/harness/systemtest"
+	"github.com/faultline/faultline/nemesis"
+	"github.com/faultline/faultline/workloads"
 )
 
 func system(t *testing.T, staleReads bool) *pbkv.System {
@@ -43,7 +45,7 @@ func TestConformance(t *testing.T) {
 func test(t *testing.T, sys harness.System) harness.Test {
 	return harness.Test{
 		System: sys, Backend: backend(t),
-		Workload: "register", Nemesis: []string{"partition", "kill", "pause"}, NemesisInterval: 2 * time.Second,
+		Workload: workloads.Register(), Nemesis: nemesis.New(nemesis.Config{Faults: []string{"partition", "kill", "pause"}, Interval: 2 * time.Second}),
 		Concurrency: 6, TimeLimit: 8 * time.Second, QuietPeriod: time.Second, OpTimeout: 2 * time.Second,
 	}
 }

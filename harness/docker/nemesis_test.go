@@ -59,13 +59,12 @@ func TestNemesisOnRealContainersHeals(t *testing.T) {
 	c := startCluster(t, newBackend(t), sys, 3)
 	tg := target{Cluster: c, sys: sys}
 
-	n, err := nemesis.New(nemesis.Config{
+	n := nemesis.New(nemesis.Config{
 		Faults:   []string{"partition", "kill", "pause", "clock", "packet"},
 		Packets:  []string{"loss"}, // the only packet fault a kernel without netem takes
 		Interval: 400 * time.Millisecond,
 		Seed:     11,
 	})
-	require.NoError(t, err)
 	path := filepath.Join(t.TempDir(), "history.jsonl")
 	rec, err := history.NewRecorder(path)
 	require.NoError(t, err)
@@ -123,8 +122,7 @@ func TestNemesisRecordsARefusedFaultAndGoesOn(t *testing.T) {
 		require.NoError(t, c.Kill(ctx, nd.ID))
 	}
 
-	n, err := nemesis.New(nemesis.Config{Faults: []string{"pause"}, Interval: 200 * time.Millisecond, Seed: 3})
-	require.NoError(t, err)
+	n := nemesis.New(nemesis.Config{Faults: []string{"pause"}, Interval: 200 * time.Millisecond, Seed: 3})
 	path := filepath.Join(t.TempDir(), "history.jsonl")
 	rec, err := history.NewRecorder(path)
 	require.NoError(t, err)

@@ -46,16 +46,18 @@ func Run(t testing.TB, test harness.Test, want harness.Expect) harness.RunResult
 	if len(want) == 0 {
 		t.Fatalf("harnesstest.Run: no expectation: say which checkers must be valid or invalid, e.g. harness.Expect{\"linearizable\": checkers.Valid}")
 	}
+	test = harness.PrepareT(test, want, testing.Short())
 	known := slices.Clone(checkers.Names)
-	for _, c := range test.CustomCheckers {
-		known = append(known, c.Name())
+	for _, c := range test.Checkers {
+		if !slices.Contains(known, c.Name()) {
+			known = append(known, c.Name())
+		}
 	}
 	for name := range want {
 		if !slices.Contains(known, name) {
 			t.Fatalf("harnesstest.Run: Expect names unknown checker %q: the checkers are %s", name, strings.Join(known, ", "))
 		}
 	}
-	test = harness.PrepareT(test, want, testing.Short())
 	keep := test.RunsDir != ""
 	if test.RunsDir == "" {
 		if d := os.Getenv(RunsDirEnv); d != "" {

@@ -24,6 +24,7 @@ import (
 	"github.com/faultline/faultline/harness/refstore"
 	"github.com/faultline/faultline/internal/testbin"
 	"github.com/faultline/faultline/store"
+	"github.com/faultline/faultline/workloads"
 )
 
 func TestJudge(t *testing.T) {
@@ -113,7 +114,7 @@ func TestRunOnRealNodes(t *testing.T) {
 	require.NoError(t, err)
 	runs := t.TempDir()
 	t.Setenv(harnesstest.RunsDirEnv, "")
-	test := harness.Test{System: sys, Backend: local.New(local.Options{}), Workload: "kv",
+	test := harness.Test{System: sys, Backend: local.New(local.Options{}), Workload: workloads.KV(),
 		TimeLimit: 2 * time.Second, QuietPeriod: 500 * time.Millisecond, Concurrency: 4}
 
 	var passedDir string
@@ -139,7 +140,7 @@ func TestRunOnRealNodes(t *testing.T) {
 	assert.FileExists(t, filepath.Join(m[1], "history.jsonl"), "a failed test's run directory stays")
 
 	f = &fakeT{TB: t}
-	runIn(f, harness.Test{Workload: "kv"}, harness.Expect{"linearizable": checkers.Valid})
+	runIn(f, harness.Test{Workload: workloads.KV()}, harness.Expect{"linearizable": checkers.Valid})
 	assert.True(t, f.Failed())
 	assert.Contains(t, f.text(), "System and Test.Backend must be set")
 
@@ -178,7 +179,7 @@ func TestRunRetriesAClusterThatDidNotStart(t *testing.T) {
 	// Node n1's client port is the held one; the other five were free.
 	b := &releasingBackend{Backend: local.New(local.Options{BasePort: port}), hold: hold}
 	runs := t.TempDir()
-	res := harnesstest.Run(t, harness.Test{System: sys, Backend: b, Workload: "kv",
+	res := harnesstest.Run(t, harness.Test{System: sys, Backend: b, Workload: workloads.KV(),
 		TimeLimit: time.Second, QuietPeriod: 300 * time.Millisecond, Concurrency: 3, RunsDir: runs},
 		harness.Expect{"causal+": checkers.Valid})
 	assert.Equal(t, 2, b.starts, "one failed start, one retry")

@@ -8,7 +8,8 @@
 //	func TestStrongPartition(t *testing.T) {
 //		reftest.Run(t, reftest.Case{
 //			Mode:   "strong",
-//			Test:   harness.Test{Workload: "kv", Nemesis: []string{"partition"}, TimeLimit: 30 * time.Second},
+//			Test: harness.Test{Workload: workloads.KV(), TimeLimit: 30 * time.Second,
+//				Nemesis: nemesis.New(nemesis.Config{Faults: []string{"partition"}})},
 //			Expect: harness.Expect{"linearizable": checkers.Valid},
 //		})
 //	}
@@ -23,7 +24,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strings"
 	"testing"
 
 	"github.com/faultline/faultline/harness"
@@ -70,12 +70,12 @@ type Case struct {
 func Run(t testing.TB, c Case) harness.RunResult {
 	t.Helper()
 	test := c.Test
-	if test.Name == "" {
+	if test.Name == "" && test.Workload != nil {
 		nem := "none"
-		if len(test.Nemesis) > 0 {
-			nem = strings.Join(test.Nemesis, "+")
+		if test.Nemesis != nil {
+			nem = test.Nemesis.Name()
 		}
-		test.Name = fmt.Sprintf("%s-%s-%s", c.Mode, test.Workload, nem)
+		test.Name = fmt.Sprintf("%s-%s-%s", c.Mode, test.Workload.Name(), nem)
 	}
 	if test.Report == nil {
 		// A failed suite run keeps its run directory: with the report,

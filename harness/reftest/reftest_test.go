@@ -14,6 +14,7 @@ import (
 
 	"github.com/faultline/faultline/checkers"
 	"github.com/faultline/faultline/harness"
+	"github.com/faultline/faultline/workloads"
 )
 
 func TestBackendNameFromEnv(t *testing.T) {
@@ -60,7 +61,7 @@ func TestBuildAndRun(t *testing.T) {
 	assert.NotContains(t, string(elf[:min(len(elf), 4096)]), "/lib64/ld-linux", "static: no dynamic loader")
 
 	res := Run(t, Case{
-		Mode: "causal", Test: harness.Test{Workload: "kv", TimeLimit: 2 * time.Second, QuietPeriod: 500 * time.Millisecond, Concurrency: 4},
+		Mode: "causal", Test: harness.Test{Workload: workloads.KV(), TimeLimit: 2 * time.Second, QuietPeriod: 500 * time.Millisecond, Concurrency: 4},
 		Expect: harness.Expect{"causal+": checkers.Valid},
 	})
 	assert.Equal(t, "local", res.Backend)

@@ -22,6 +22,7 @@ import (
 	"github.com/faultline/faultline/harness/local"
 	"github.com/faultline/faultline/history"
 	"github.com/faultline/faultline/nemesis"
+	"github.com/faultline/faultline/workloads"
 )
 
 func TestArgs(t *testing.T) {
@@ -204,8 +205,8 @@ func TestLinearizableUnderPartition(t *testing.T) {
 			sys, err := New(testBinary(t), Config{})
 			require.NoError(t, err)
 			harnesstest.Run(t, harness.Test{
-				System: sys, Backend: b, Workload: "kv",
-				Nemesis: []string{"partition", "kill", "pause"}, NemesisInterval: 5 * time.Second,
+				System: sys, Backend: b, Workload: workloads.KV(),
+				Nemesis:   nemesis.New(nemesis.Config{Faults: []string{"partition", "kill", "pause"}, Interval: 5 * time.Second}),
 				TimeLimit: 20 * time.Second, Options: sys.Options(),
 			}, harness.Expect{"linearizable": checkers.Valid})
 		})

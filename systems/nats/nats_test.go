@@ -15,6 +15,7 @@ import (
 	"github.com/faultline/faultline/harness/local"
 	"github.com/faultline/faultline/lazyfs"
 	"github.com/faultline/faultline/nemesis"
+	"github.com/faultline/faultline/workloads"
 )
 
 // testBinary is the nats-server the tests run: $FAULTLINE_NATS, else the
@@ -53,8 +54,8 @@ func TestSetUnderKill(t *testing.T) {
 	sys := newSystem(t, Config{})
 	harnesstest.Run(t, harness.Test{
 		Name:   "nats-sync-default-set-kill",
-		System: sys, Backend: local.New(local.Options{}), Workload: "set",
-		Nemesis: []string{"kill"}, NemesisInterval: 5 * time.Second,
+		System: sys, Backend: local.New(local.Options{}), Workload: workloads.Set(),
+		Nemesis:   nemesis.New(nemesis.Config{Faults: []string{"kill"}, Interval: 5 * time.Second}),
 		TimeLimit: 20 * time.Second, Options: sys.Options(),
 	}, harness.Expect{"set": checkers.Valid})
 }
@@ -83,8 +84,8 @@ func TestPowerLoss(t *testing.T) {
 			sys := newSystem(t, Config{SyncInterval: tc.sync})
 			test := harness.Test{
 				Name:   "nats-sync-" + sys.SyncLabel() + "-set-power",
-				System: sys, Backend: local.New(local.Options{}), Workload: "set",
-				Nemesis: []string{"power"}, NemesisInterval: 4 * time.Second,
+				System: sys, Backend: local.New(local.Options{}), Workload: workloads.Set(),
+				Nemesis:         nemesis.New(nemesis.Config{Faults: []string{"power"}, Interval: 4 * time.Second}),
 				PowerKeepsNames: true,
 				TimeLimit:       12 * time.Second, Options: sys.Options(),
 			}
