@@ -123,6 +123,9 @@ func (t *Test) defaults() {
 	if t.RunsDir == "" {
 		t.RunsDir = "runs"
 	}
+	if n, ok := t.Nemesis.(*nemesis.Nemesis); ok && n == nil {
+		t.Nemesis = nil // a typed nil means no faults too
+	}
 	if t.Name == "" && t.Workload != nil {
 		t.Name = fmt.Sprintf("%s-%s-%s", t.Model, t.Workload.Name(), nemesisName(t.Nemesis))
 	}
