@@ -35,11 +35,13 @@ type Test struct {
 	Nemesis Nemesis
 	// Checkers judge the history; nil: the workload's.
 	Checkers []checkers.Checker
-	// PowerKeepsNames makes the power fault lose only un-fsynced file
-	// contents, keeping every change of names (lazyfs.Options.KeepNames:
-	// Jepsen's lazyfs, and near ext4 and xfs); default: strict POSIX,
-	// where a name is durable only once its directory is fsynced.
-	PowerKeepsNames bool
+	// PowerStrictNames makes the power fault also lose every change of
+	// names (create, rename, unlink, ...) whose directory was not fsynced
+	// (strict POSIX). By default it loses un-fsynced file contents only,
+	// keeping names (Jepsen lazyfs's model, near ext4 and xfs, which
+	// commit a new name within seconds): under strict names a system that
+	// never fsyncs a long-lived directory loses everything at every cut.
+	PowerStrictNames bool
 	Nodes           int // default 3
 	Concurrency     int // default 10
 	// Rate is the total ops/s of all workers; 0 = as fast as possible.
@@ -283,7 +285,7 @@ func (r *run) startCluster(ctx context.Context) error {
 	t := &r.t
 	r.phase.set("starting")
 	t.Logger.Info("starting cluster", "backend", r.res.Backend, "nodes", t.Nodes, "system", t.System.Name(), "dir", r.res.Dir)
-	spec := ClusterSpec{RunID: runID(t.Name, r.start), Nodes: t.Nodes, Dir: r.res.Dir, LazyFS: needsLazyFS(t.Nemesis), LazyFSKeepNames: t.PowerKeepsNames}
+	spec := ClusterSpec{RunID: runID(t.Name, r.start), Nodes: t.Nodes, Dir: r.res.Dir, LazyFS: needsLazyFS(t.Nemesis), LazyFSKeepNames: !t.PowerStrictNames}
 	cl, err := t.Backend.Start(ctx, t.System, spec)
 	if err != nil {
 		return fmt.Errorf("start the cluster: %w", err)
@@ -467,7 +469,7 @@ func (r *run) meta() map[string]any {
 		"nemesis":           nem,
 		"nemesis_interval":  interval.String(),
 		"nodes":             t.Nodes,
-		"power_keeps_names": t.PowerKeepsNames,
+		"power_keeps_names": !t.PowerStrictNames,
 		"concurrency":       t.Concurrency,
 		"rate":              t.Rate,
 		"time_limit":        t.TimeLimit.String(),

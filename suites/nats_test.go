@@ -87,7 +87,7 @@ func natsCase(t *testing.T, sync string, fault string, ok func(int, nemesis.Step
 			Name:   fmt.Sprintf("nats-sync-%s-set-%s", sys.SyncLabel(), fault),
 			System: sys, Backend: b, Workload: workloads.Set(),
 			Nemesis: nemesis.New(nemesis.Config{Faults: []string{fault}, Interval: 5 * time.Second}), TimeLimit: 20 * time.Second,
-			PowerKeepsNames: true, RunsDir: runsDir, Options: sys.Options(),
+			RunsDir: runsDir, Options: sys.Options(),
 		}
 		seed, err := harness.PickSeed(test, base+int64(k)*1000+1, ok)
 		require.NoError(t, err)

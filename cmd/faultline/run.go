@@ -294,7 +294,7 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 		Logger:  log,
 		Report:  results.WriteReports,
 	}
-	t.PowerKeepsNames = keepNames
+	t.PowerStrictNames = !keepNames
 	t.Progress = progress.print
 	log.Info("run starting", "system", sys.Name(), "mode", mode, "workload", f.workload, "nemesis", f.nemesis, "nodes", f.nodes,
 		"concurrency", f.concurrency, "time_limit", f.timeLimit, "seed", seed, "backend", backendName)

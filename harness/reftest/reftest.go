@@ -77,6 +77,8 @@ func Run(t testing.TB, c Case) harness.RunResult {
 		}
 		test.Name = fmt.Sprintf("%s-%s-%s", c.Mode, test.Workload.Name(), nem)
 	}
+	// The store fsyncs every directory it changes: strict names test that.
+	test.PowerStrictNames = true
 	if test.Report == nil {
 		// A failed suite run keeps its run directory: with the report,
 		// it holds everything a person needs to see why.

@@ -85,9 +85,8 @@ func TestPowerLoss(t *testing.T) {
 			test := harness.Test{
 				Name:   "nats-sync-" + sys.SyncLabel() + "-set-power",
 				System: sys, Backend: local.New(local.Options{}), Workload: workloads.Set(),
-				Nemesis:         nemesis.New(nemesis.Config{Faults: []string{"power"}, Interval: 4 * time.Second}),
-				PowerKeepsNames: true,
-				TimeLimit:       12 * time.Second, Options: sys.Options(),
+				Nemesis:   nemesis.New(nemesis.Config{Faults: []string{"power"}, Interval: 4 * time.Second}),
+				TimeLimit: 12 * time.Second, Options: sys.Options(),
 			}
 			seed, err := harness.PickSeed(test, 1, func(i int, st nemesis.Step) bool {
 				return i > 0 || (st.Start && st.Fault == "power" && st.Mode == "all")
