@@ -187,6 +187,18 @@ func TestBrowserReport(t *testing.T) {
 	}
 }
 
+// A view of 20 of many failed keys opens and draws, and says so.
+func TestBrowserManyFailedKeys(t *testing.T) {
+	chromiumPath(t)
+	dir := t.TempDir()
+	fk, _ := manyFailedRun(t, dir, 60, 45, 6*time.Second)
+	require.NoError(t, WriteReports(context.Background(), dir))
+	lin := openPage(t, fileURL(filepath.Join(dir, LinearizationFile)), filepath.Join(artifactDir(t), "linearizability-many-failed.png"), 1400, 1000, 5*time.Second)
+	assert.Empty(t, lin.Console, "linearizability.html logs nothing to the console")
+	assert.Contains(t, lin.DOM, "<svg", "Porcupine drew its view")
+	assert.Contains(t, lin.DOM, fmt.Sprintf("showing %d of %d failed keys · <a href=\"report.html\">back to the report</a>", maxFailedKeysDrawn, len(fk)))
+}
+
 func TestBrowserSetReport(t *testing.T) {
 	chromiumPath(t)
 	art := artifactDir(t)

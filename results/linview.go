@@ -8,6 +8,8 @@ import (
 	"html"
 	"html/template"
 	"io"
+	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -24,6 +26,12 @@ const (
 	MaxLinearizabilityOps = 1500
 	// linTimeout bounds the check behind the drawing.
 	linTimeout = 30 * time.Second
+	// maxFailedKeysDrawn bounds the failed keys drawn. Each shares
+	// MaxLinearizabilityOps, and a key longer than its share is cut by
+	// checking prefixes of it: with hundreds of failed keys the shares
+	// shrink to a few ops, nearly every key is cut, and the page shows
+	// slivers of many keys instead of enough of a few to see a failure.
+	maxFailedKeysDrawn = 20
 )
 
 // linSelection is the keys drawn in linearizability.html.
@@ -32,6 +40,9 @@ type linSelection struct {
 	Ops                 int // register ops of the drawn keys
 	TotalOps, TotalKeys int
 	Failed              int // failed keys drawn
+	// FailedTotal is how many failed keys the history holds, of which
+	// Failed are drawn (the first maxFailed by first anomaly).
+	FailedTotal int
 }
 
 // isRegister reports whether the linearizable (register) checker models f.
@@ -39,9 +50,12 @@ func isRegister(f string) bool {
 	return f == history.FRead || f == history.FWrite || f == history.FCAS
 }
 
-// selectLinKeys picks the keys to draw: every failed key, then the other
+// selectLinKeys picks the keys to draw: the failed keys, then the other
 // keys in order of first appearance while the total stays within budget.
-func selectLinKeys(ops []history.Op, failed []string, budget int) linSelection {
+// Of more than maxFailed failed keys, the first maxFailed by first anomaly
+// are drawn (see byFirstAnomaly, anomalyAt the earliest witness op of a
+// key) and the others not at all: none is passed off as a key that passed.
+func selectLinKeys(ops []history.Op, failed []string, anomalyAt map[string]int64, budget, maxFailed int) linSelection {
 	count := map[string]int{}
 	var order []string
 	for _, op := range ops {
@@ -58,13 +72,21 @@ func selectLinKeys(ops []history.Op, failed []string, budget int) linSelection {
 		sel.TotalOps += n
 	}
 	chosen := map[string]bool{}
+	var fk []string // distinct failed keys with register ops
 	for _, k := range failed {
-		if n, ok := count[k]; ok && !chosen[k] {
+		if _, ok := count[k]; ok && !chosen[k] {
 			chosen[k] = true
-			sel.Keys = append(sel.Keys, k)
-			sel.Ops += n
-			sel.Failed++
+			fk = append(fk, k)
 		}
+	}
+	sel.FailedTotal = len(fk)
+	if len(fk) > maxFailed {
+		fk = byFirstAnomaly(fk, order, anomalyAt)[:maxFailed]
+	}
+	for _, k := range fk {
+		sel.Keys = append(sel.Keys, k)
+		sel.Ops += count[k]
+		sel.Failed++
 	}
 	for _, k := range order {
 		if !chosen[k] && sel.Ops+count[k] <= budget {
@@ -74,6 +96,57 @@ func selectLinKeys(ops []history.Op, failed []string, budget int) linSelection {
 		}
 	}
 	return sel
+}
+
+// byFirstAnomaly orders failed keys by when they first failed, as far as
+// results.json says: the keys its anomalies name by their earliest
+// witness op (anomalyAt), then the others (listed by the checker without
+// an anomaly, for brevity) by their first operation (order: every key in
+// order of first appearance).
+func byFirstAnomaly(keys, order []string, anomalyAt map[string]int64) []string {
+	first := make(map[string]int, len(order))
+	for i, k := range order {
+		first[k] = i
+	}
+	out := append([]string(nil), keys...)
+	sort.SliceStable(out, func(i, j int) bool {
+		ai, iok := anomalyAt[out[i]]
+		aj, jok := anomalyAt[out[j]]
+		switch {
+		case iok && jok:
+			return ai < aj
+		case iok != jok:
+			return iok
+		}
+		return first[out[i]] < first[out[j]]
+	})
+	return out
+}
+
+// anomalyAt is, per key the linearizable checker's anomalies name, the
+// earliest op (invoke index) of those anomalies.
+func anomalyAt(s *checkers.Summary) map[string]int64 {
+	out := map[string]int64{}
+	if s == nil {
+		return out
+	}
+	for _, r := range s.Results {
+		if r.Checker != "linearizable" {
+			continue
+		}
+		for _, a := range r.Anomalies {
+			if len(a.Ops) == 0 {
+				continue
+			}
+			at := slices.Min(a.Ops)
+			for _, k := range a.Keys {
+				if prev, ok := out[k]; !ok || at < prev {
+					out[k] = at
+				}
+			}
+		}
+	}
+	return out
 }
 
 // failedKeys are the keys named by the linearizable checker's anomalies.
@@ -96,6 +169,59 @@ func failedKeys(s *checkers.Summary) []string {
 		if len(r.Extra) > 0 && json.Unmarshal(r.Extra, &extra) == nil {
 			out = append(out, extra.Failed...)
 		}
+	}
+	return out
+}
+
+// opIndex is where each key's operations are in a history, found in one
+// pass: a key's events (see keepKeys) then cost its own events and the
+// nemesis's to gather, not the whole history's.
+type opIndex struct {
+	events []history.Event
+	// nemesis and byKey[k] are positions in events: of the nemesis
+	// events, and of the events of k's client operations, each op whole
+	// (its completion goes with its invoke, as in keepOps).
+	nemesis []int
+	byKey   map[string][]int
+}
+
+func newOpIndex(events []history.Event) *opIndex {
+	x := &opIndex{events: events, byKey: map[string][]int{}}
+	open := map[int]string{} // process -> key of its open invoke
+	for i, e := range events {
+		switch {
+		case e.IsNemesis():
+			x.nemesis = append(x.nemesis, i)
+		case e.Type == history.Invoke:
+			open[e.Process] = e.Key
+			x.byKey[e.Key] = append(x.byKey[e.Key], i)
+		default:
+			// A completion with no open invoke is dropped, as keepOps
+			// drops it.
+			if k, ok := open[e.Process]; ok {
+				x.byKey[k] = append(x.byKey[k], i)
+				delete(open, e.Process)
+			}
+		}
+	}
+	return x
+}
+
+// keep returns what keepKeys(events, keys) does: the nemesis events and
+// the events of the operations on keys, in history order.
+func (x *opIndex) keep(keys ...string) []history.Event {
+	pos := append([]int(nil), x.nemesis...)
+	seen := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		if !seen[k] {
+			seen[k] = true
+			pos = append(pos, x.byKey[k]...)
+		}
+	}
+	slices.Sort(pos)
+	out := make([]history.Event, len(pos))
+	for i, p := range pos {
+		out[i] = x.events[p]
 	}
 	return out
 }
@@ -198,7 +324,8 @@ var linearizableOf = func(ctx context.Context, events []history.Event) checkers.
 
 // failedPrefix bounds the drawing of a failed key with more than budget
 // operations: it returns the invoke index before which to draw (-1: draw
-// it whole) and how many ops that keeps. It tries cuts (see cutView) from
+// it whole) and how many ops that keeps. events need only hold the key's
+// operations (see opIndex.keep): each cut is a pass over them. It tries cuts (see cutView) from
 // the first one holding every witness op of the key, doubling, and keeps
 // the first that the linearizable checker finds invalid on its own. A
 // drawn failure is thus always a real one.
@@ -235,7 +362,9 @@ func writeLinearizability(ctx context.Context, run *Run, ops []history.Op, w io.
 			return why
 		}
 	}
-	sel := selectLinKeys(ops, failedKeys(run.Summary), MaxLinearizabilityOps)
+	failed := failedKeys(run.Summary)
+	sel := selectLinKeys(ops, failed, anomalyAt(run.Summary), MaxLinearizabilityOps, maxFailedKeysDrawn)
+	idx := newOpIndex(run.Events)
 	byKey := map[string][]history.Op{}
 	var order []string
 	for _, op := range ops {
@@ -251,7 +380,7 @@ func writeLinearizability(ctx context.Context, run *Run, ops []history.Op, w io.
 	// A failed key too long to draw is drawn up to a prefix that fails.
 	witnesses := witnessOps(run.Summary)
 	for _, k := range sel.Keys[:sel.Failed] {
-		limit, n := failedPrefix(ctx, run.Events, byKey[k], witnesses, MaxLinearizabilityOps/sel.Failed)
+		limit, n := failedPrefix(ctx, idx.keep(k), byKey[k], witnesses, MaxLinearizabilityOps/sel.Failed)
 		if limit >= 0 {
 			limits[k] = limit
 			sel.Ops -= len(byKey[k]) - n
@@ -262,8 +391,12 @@ func writeLinearizability(ctx context.Context, run *Run, ops []history.Op, w io.
 	// if results.json settled every key (so the key passed the check, and
 	// so does its cut history).
 	if room := MaxLinearizabilityOps - sel.Ops; room >= minPrefixOps && linearizableSettled(run.Summary) {
+		// Failed keys left undrawn are not candidates: they did not pass.
 		chosen := map[string]bool{}
 		for _, k := range sel.Keys {
+			chosen[k] = true
+		}
+		for _, k := range failed {
 			chosen[k] = true
 		}
 		for _, k := range order {
@@ -292,19 +425,26 @@ func writeLinearizability(ctx context.Context, run *Run, ops []history.Op, w io.
 	for _, k := range sel.Keys {
 		want[k] = true
 	}
-	events := cutView(run.Events, want, limits)
+	events := cutView(idx.keep(sel.Keys...), want, limits)
 	var buf bytes.Buffer
 	if err := visualize(ctx, events, &buf, len(sel.Keys)); err != nil {
 		why := fmt.Sprintf("Porcupine's view could not be drawn: %v", err)
 		writeLinMessage(w, run.TestValue("name"), why)
 		return why
 	}
-	if _, err := w.Write(titled(buf.Bytes(), run.TestValue("name"))); err != nil {
+	shown := ""
+	if sel.Failed < sel.FailedTotal {
+		shown = fmt.Sprintf("showing %d of %d failed keys", sel.Failed, sel.FailedTotal)
+	}
+	if _, err := w.Write(titled(buf.Bytes(), run.TestValue("name"), shown)); err != nil {
 		return fmt.Sprintf("linearizability.html could not be written: %v", err)
 	}
 	note := fmt.Sprintf("Porcupine's view of the per-key register check, with the faults as annotations: %d of %d keys (%d of %d register operations)",
 		len(sel.Keys), sel.TotalKeys, sel.Ops, sel.TotalOps)
-	if sel.Failed > 0 {
+	switch {
+	case sel.Failed < sel.FailedTotal:
+		note += fmt.Sprintf(", showing %d of %d failed keys (first those results.json names in anomalies, earliest anomaly first, then the others by their first operation)", sel.Failed, sel.FailedTotal)
+	case sel.Failed > 0:
 		note += fmt.Sprintf(", including the %d key(s) the linearizable checker failed", sel.Failed)
 	}
 	if len(cutNotes) > 0 {
@@ -317,14 +457,17 @@ func writeLinearizability(ctx context.Context, run *Run, ops []history.Op, w io.
 }
 
 // titled names the run in Porcupine's page, whose title is always
-// "Porcupine", and adds a link back to the report. Both are escaped
-// here: the page is Porcupine's, not a template.
-func titled(page []byte, run string) []byte {
+// "Porcupine", and adds a link back to the report, after note if there is
+// one. All are escaped here: the page is Porcupine's, not a template.
+func titled(page []byte, run, note string) []byte {
 	if run == "" {
 		run = "faultline run"
 	}
 	name := html.EscapeString(run)
 	page = bytes.Replace(page, []byte("<title>Porcupine</title>"), []byte("<title>"+name+" — linearizability — faultline</title>"), 1)
+	if note != "" {
+		name += " · " + html.EscapeString(note)
+	}
 	back := `<div style="position:fixed;right:10px;top:10px;z-index:10;background:#fff;border:1px solid #ccc;border-radius:4px;padding:4px 8px;font:13px system-ui,sans-serif">` +
 		name + ` · <a href="report.html">back to the report</a></div>`
 	if i := bytes.Index(page, []byte("<body>")); i >= 0 {

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/faultline/faultline/checkers"
 	"github.com/faultline/faultline/history"
 )
 
@@ -113,27 +114,50 @@ func TestSelectLinKeys(t *testing.T) {
 	add("d", history.FRead, 500)
 	add("s", history.FAdd, 1000) // not a register op
 	cases := []struct {
-		name     string
-		failed   []string
-		budget   int
-		wantKeys []string
-		wantOps  int
+		name      string
+		failed    []string
+		anomalyAt map[string]int64
+		budget    int
+		maxFailed int
+		wantKeys  []string
+		wantOps   int
+		// wantFailed of wantFailedTotal failed keys are drawn.
+		wantFailed, wantFailedTotal int
 	}{
-		{"all fit", nil, 1000, []string{"a", "b", "c", "d"}, 600},
-		{"budget skips a big key, keeps smaller later ones", nil, 100, []string{"a", "b", "c"}, 100},
-		{"failed key first even over budget", []string{"d"}, 100, []string{"d"}, 500},
-		{"failed then others that fit", []string{"c"}, 60, []string{"c", "a"}, 50},
-		{"unknown failed key ignored", []string{"zz"}, 40, []string{"a"}, 30},
+		{"all fit", nil, nil, 1000, 20, []string{"a", "b", "c", "d"}, 600, 0, 0},
+		{"budget skips a big key, keeps smaller later ones", nil, nil, 100, 20, []string{"a", "b", "c"}, 100, 0, 0},
+		{"failed key first even over budget", []string{"d"}, nil, 100, 20, []string{"d"}, 500, 1, 1},
+		{"failed then others that fit", []string{"c"}, nil, 60, 20, []string{"c", "a"}, 50, 1, 1},
+		{"unknown failed key ignored", []string{"zz"}, nil, 40, 20, []string{"a"}, 30, 0, 0},
+		{"within the cap the failed keys keep their order", []string{"d", "c", "c"}, map[string]int64{"c": 1}, 520, 2, []string{"d", "c"}, 520, 2, 2},
+		{"over the cap: anomalies first, earliest first", []string{"a", "b", "c", "d"}, map[string]int64{"d": 7, "c": 3}, 600, 2, []string{"c", "d"}, 520, 2, 4},
+		{"over the cap: then by first operation", []string{"d", "b", "a"}, map[string]int64{"d": 7}, 600, 2, []string{"d", "a", "c"}, 550, 2, 3},
+		{"undrawn failed keys are not drawn as others", []string{"b", "a", "c"}, nil, 1000, 1, []string{"a", "d"}, 530, 1, 3},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			sel := selectLinKeys(ops, tc.failed, tc.budget)
+			sel := selectLinKeys(ops, tc.failed, tc.anomalyAt, tc.budget, tc.maxFailed)
 			assert.Equal(t, tc.wantKeys, sel.Keys)
 			assert.Equal(t, tc.wantOps, sel.Ops)
+			assert.Equal(t, tc.wantFailed, sel.Failed)
+			assert.Equal(t, tc.wantFailedTotal, sel.FailedTotal)
 			assert.Equal(t, 600, sel.TotalOps)
 			assert.Equal(t, 4, sel.TotalKeys)
 		})
 	}
+}
+
+func TestAnomalyAt(t *testing.T) {
+	s := &checkers.Summary{Results: []checkers.Result{
+		{Checker: "set", Anomalies: []checkers.Anomaly{{Keys: []string{"a"}, Ops: []int64{1}}}},
+		{Checker: "linearizable", Anomalies: []checkers.Anomaly{
+			{Keys: []string{"a"}, Ops: []int64{40, 9}},
+			{Keys: []string{"a", "b"}, Ops: []int64{12}},
+			{Keys: []string{"c"}}, // no ops: no time
+		}},
+	}}
+	assert.Equal(t, map[string]int64{"a": 9, "b": 12}, anomalyAt(s))
+	assert.Empty(t, anomalyAt(nil))
 }
 
 func TestKeepKeys(t *testing.T) {
@@ -156,6 +180,52 @@ func TestKeepKeys(t *testing.T) {
 		fs = append(fs, fmt.Sprintf("%d:%s:%s", e.Process, e.Type, e.F))
 	}
 	assert.Equal(t, []string{"0:invoke:read", "-1:info:start-partition", "0:ok:read", "1:invoke:read", "1:info:read", "-1:info:stop-partition"}, fs)
+}
+
+// The index gathers for any keys exactly what a pass over the whole
+// history does, so views cut from it are the same views.
+func TestOpIndexKeepsWhatKeepKeysKeeps(t *testing.T) {
+	ev := func(p int, typ history.Type, f, key string) history.Event {
+		return history.Event{Process: p, Type: typ, F: f, Key: key}
+	}
+	edge := []history.Event{
+		ev(0, history.OK, "read", "a"), // a completion with no invoke
+		ev(0, history.Invoke, "read", "a"),
+		ev(1, history.Invoke, "write", "b"),
+		ev(-1, history.Info, "start-partition", ""),
+		ev(0, history.OK, "read", ""),      // its key is its invoke's
+		ev(1, history.Invoke, "read", "a"), // p1's write never completed
+		ev(1, history.Info, "read", "b"),
+		ev(2, history.Invoke, "cas", "c"), // never completes
+		ev(-1, history.Info, "stop-partition", ""),
+	}
+	for i := range edge {
+		edge[i].Index = int64(i)
+	}
+	gen := genHistory(genOpts{Seed: 5, Procs: 7, Keys: []string{"a", "b", "c", "d", "e"}, Duration: 3 * time.Second,
+		Faults: []genFault{{Name: "partition", Start: time.Second, Stop: 2 * time.Second}}})
+	cases := []struct {
+		name   string
+		events []history.Event
+		keys   [][]string
+	}{
+		{"edge cases", edge, [][]string{{"a"}, {"b"}, {"c"}, {"a", "b"}, {"a", "a"}, {"zz"}, nil}},
+		{"generated", gen, [][]string{{"a"}, {"e"}, {"b", "d"}, {"a", "b", "c", "d", "e"}}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			x := newOpIndex(tc.events)
+			for _, keys := range tc.keys {
+				assert.Equal(t, keepKeys(tc.events, keys), x.keep(keys...), "keys %v", keys)
+				want, limits := map[string]bool{}, map[string]int64{}
+				for _, k := range keys {
+					want[k] = true
+					limits[k] = int64(len(tc.events) / 2)
+				}
+				assert.Equal(t, cutView(tc.events, want, limits), cutView(x.keep(keys...), want, limits), "cut keys %v", keys)
+			}
+		})
+	}
 }
 
 func TestTimelineIsBounded(t *testing.T) {

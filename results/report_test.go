@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -443,5 +444,43 @@ func TestLinearizabilityViewOfOneLongValidKey(t *testing.T) {
 				assert.Contains(t, lin, "Every key has more than")
 			}
 		})
+	}
+}
+
+// Of many failed keys, the first maxFailedKeysDrawn by first anomaly are
+// drawn, and both pages say how many of how many.
+func TestLinearizabilityViewOfManyFailedKeys(t *testing.T) {
+	dir := t.TempDir()
+	fk, _ := manyFailedRun(t, dir, 60, 45, 6*time.Second)
+	require.Greater(t, len(fk), maxFailedKeysDrawn)
+	run, err := LoadRun(context.Background(), dir)
+	require.NoError(t, err)
+	require.Equal(t, checkers.Invalid, linearizableOf(context.Background(), keepKeys(run.Events, fk[len(fk)-1:])),
+		"the fixture's failed keys really fail")
+
+	require.NoError(t, WriteReports(context.Background(), dir))
+	showing := fmt.Sprintf("showing %d of %d failed keys", maxFailedKeysDrawn, len(fk))
+	assert.Contains(t, readPage(t, filepath.Join(dir, ReportFile)), showing)
+	lin := readPage(t, filepath.Join(dir, LinearizationFile))
+	assert.Contains(t, lin, showing+" · <a href=\"report.html\">")
+	assert.Less(t, len(lin), 1<<20, "the view is bounded")
+
+	// Drawn: the 10 keys the anomalies name, then the other failed keys
+	// by first operation.
+	first := map[string]int{}
+	for i, op := range history.Pair(run.Events) {
+		if _, ok := first[op.Key]; !ok {
+			first[op.Key] = i
+		}
+	}
+	rest := append([]string(nil), fk[10:]...)
+	sort.SliceStable(rest, func(i, j int) bool { return first[rest[i]] < first[rest[j]] })
+	drawn := append(append([]string(nil), fk[:10]...), rest[:maxFailedKeysDrawn-10]...)
+	isDrawn := map[string]bool{}
+	for _, k := range drawn {
+		isDrawn[k] = true
+	}
+	for _, k := range fk {
+		assert.Equal(t, isDrawn[k], strings.Contains(lin, `"Description":"read(`+k+`)`), "key %s drawn", k)
 	}
 }
