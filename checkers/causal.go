@@ -677,16 +677,8 @@ type causalAnalysis struct {
 	counts   map[string]int
 }
 
-// analyze runs the causal analysis. With cf, it also looks for CyclicCF.
-func analyze(ctx context.Context, events []history.Event, cf bool) (*causalAnalysis, error) {
-	ops, err := registerOps(events)
-	if err != nil {
-		return nil, err
-	}
-	return analyzeOps(ctx, events, ops, cf)
-}
-
-// analyzeOps is analyze on the register operations of events.
+// analyzeOps runs the causal analysis on the register operations of
+// events. With cf, it also looks for CyclicCF.
 func analyzeOps(ctx context.Context, events []history.Event, ops []regOp, cf bool) (*causalAnalysis, error) {
 	g, err := buildCausal(ops)
 	if err != nil {
@@ -761,10 +753,14 @@ func (c causalChecker) Name() string {
 
 func (c causalChecker) Check(ctx context.Context, events []history.Event) Result {
 	res := Result{Checker: c.Name()}
-	if !completedAny(events) {
+	ops, err := registerOps(events)
+	if err != nil {
+		return unknownf(res, "cannot check %s: %v", c.Name(), err)
+	}
+	if !anyDecided(ops) {
 		return unknownf(res, nothingToCheck)
 	}
-	a, err := analyze(ctx, events, c.convergence)
+	a, err := analyzeOps(ctx, events, ops, c.convergence)
 	if err != nil {
 		return unknownf(res, "cannot check %s: %v", c.Name(), err)
 	}

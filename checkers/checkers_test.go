@@ -192,6 +192,35 @@ func registerCases() []registerCase {
 			h:    b().Invoke(0, "read", "x", nil).Info(0),
 			want: all(want{valid: U, reason: "nothing to check"}),
 		},
+		// Nothing to check (the same rule for every register model): no
+		// read, write or cas completed ok and no cas failed as a mismatch.
+		{
+			name: "only a failed read: nothing to check",
+			h:    b().Invoke(0, "read", "x", nil).Fail(0, "refused"),
+			want: all(want{valid: U, reason: "nothing to check: no read, write or cas completed ok"}),
+		},
+		{
+			name: "only failed writes and info ops: nothing to check",
+			h: b().Invoke(0, "write", "x", 1).Fail(0, "refused").Invoke(1, "write", "x", 2).Info(1).
+				Invoke(2, "cas", "x", []int{1, 2}).Fail(2, "unavailable").Invoke(3, "read", "x", nil).Info(3),
+			want: all(want{valid: U, reason: "nothing to check"}),
+		},
+		{
+			name: "a failed read beside one ok read of absent: checked",
+			h:    finals(b().Invoke(0, "read", "x", nil).Fail(0, "refused").Read(1, "x", nil), "x", nil),
+			want: all(want{valid: V}),
+		},
+		{
+			name: "a cas mismatch alone is something to check",
+			h:    b().Invoke(0, "write", "x", 2).Info(0).Invoke(1, "cas", "x", []int{1, 3}).Fail(1, "mismatch"),
+			want: map[string]want{"linearizable": {valid: V}},
+		},
+		{
+			name: "a failed write and a failed read, then a read of the failed write: invalid",
+			h:    b().Invoke(0, "write", "x", 1).Fail(0, "refused").Invoke(1, "read", "x", nil).Fail(1, "refused").Read(2, "x", 1),
+			want: map[string]want{"linearizable": {valid: I}, "causal": {valid: I, anomalies: []string{"ThinAirRead"}},
+				"causal+": {valid: I, anomalies: []string{"ThinAirRead"}}, "eventual": {valid: I, anomalies: []string{"ThinAirRead"}}},
+		},
 		{
 			name: "cas ok reads expected and writes new",
 			h:    finals(b().Write(0, "x", 1).CAS(1, "x", 1, 2).Read(0, "x", 2), "x", 2),

@@ -20,12 +20,12 @@ func (eventual) Name() string { return "eventual" }
 
 func (c eventual) Check(ctx context.Context, events []history.Event) Result {
 	res := Result{Checker: c.Name(), Valid: Valid, Counts: map[string]int{}}
-	if !completedAny(events) {
-		return unknownf(res, nothingToCheck)
-	}
 	ops, err := registerOps(events)
 	if err != nil {
 		return unknownf(res, "cannot model the history as registers: %v", err)
+	}
+	if !anyDecided(ops) {
+		return unknownf(res, nothingToCheck)
 	}
 	var graphProblem string
 	a, err := analyzeOps(ctx, events, ops, false)

@@ -108,7 +108,7 @@ func (s *setState) all() []*setElem {
 func (c setChecker) Check(ctx context.Context, events []history.Event) Result {
 	res := Result{Checker: c.Name(), Valid: Valid, Counts: map[string]int{}}
 	if !completedAny(events) {
-		return unknownf(res, nothingToCheck)
+		return unknownf(res, "nothing to check: no client operation completed ok or failed")
 	}
 	sets := map[string]*setState{}
 	get := func(k string) *setState {
@@ -365,4 +365,14 @@ func lostAnomaly(key string, el *setElem, s *setState, after int) Anomaly {
 	a.Explanation = fmt.Sprintf("Set %q: element %s was lost: %s, but the final reads on %s do not contain it.",
 		key, el.elem, how, strings.Join(nodes, ", "))
 	return a
+}
+
+// completedAny reports whether a client operation completed ok or failed.
+func completedAny(events []history.Event) bool {
+	for _, e := range events {
+		if !e.IsNemesis() && (e.Type == history.OK || e.Type == history.Fail) {
+			return true
+		}
+	}
+	return false
 }
