@@ -221,6 +221,54 @@ func registerCases() []registerCase {
 			want: map[string]want{"linearizable": {valid: I}, "causal": {valid: I, anomalies: []string{"ThinAirRead"}},
 				"causal+": {valid: I, anomalies: []string{"ThinAirRead"}}, "eventual": {valid: I, anomalies: []string{"ThinAirRead"}}},
 		},
+		// Functions the register models do not know: an op with one that
+		// may have taken effect (ok, info, never completed) makes its key
+		// unknown; a failed one did nothing; nemesis events are not ops.
+		{
+			name: "ops with functions the model does not know make their key unknown",
+			h: finals(b().Write(0, "x", 1).Invoke(1, "get", "x", nil).OK(1, 999).Invoke(1, "get", "x", nil).OK(1, 999).
+				Invoke(2, "Read", "x", nil).OK(2, 999), "x", 1),
+			want: all(want{valid: U, reason: `2 ops with f "get" that the register model does not know: read, write, cas (on key "x")`}),
+		},
+		{
+			name: "an info op of an unknown function may have written what is read: unknown, not invalid",
+			h:    finals(b().Write(0, "x", 1).Invoke(1, "put", "x", 2).Info(1).Read(2, "x", 2), "x", 2),
+			want: all(want{valid: U, reason: `1 op with f "put" that the register model does not know`}),
+		},
+		{
+			name: "an unknown function never completed: unknown",
+			h:    finals(b().Write(0, "x", 1).Invoke(1, "put", "x", 2).Read(2, "x", 2), "x", 2),
+			want: all(want{valid: U, reason: `1 op with f "put"`}),
+		},
+		{
+			name: "a failed op of an unknown function did nothing",
+			h:    finals(b().Write(0, "x", 1).Invoke(1, "get", "x", nil).Fail(1, "refused").Read(1, "x", 1), "x", 1),
+			want: all(want{valid: V}),
+		},
+		{
+			name: "nemesis events are not client ops",
+			h: finals(b().Nemesis("start-partition", []string{"n1"}).Write(0, "x", 1).Nemesis("stop-partition", nil).
+				Read(1, "x", 1), "x", 1),
+			want: all(want{valid: V}),
+		},
+		{
+			name: "only unknown functions: nothing to check, and why",
+			h:    b().Invoke(0, "put", "k", 1).OK(0, 1).Invoke(1, "get", "k", nil).OK(1, 999),
+			want: all(want{valid: U, reason: `nothing to check: no read, write or cas completed ok, and no cas failed as a mismatch; 1 op with f "put"`}),
+		},
+		{
+			name: "an anomaly on another key outranks an unknown function",
+			h:    finals(finals(b().Invoke(1, "get", "y", nil).OK(1, 5).Write(0, "y", 1).Read(0, "x", 7), "x", nil), "y", 1),
+			want: map[string]want{"linearizable": {valid: I, anomalies: []string{"nonlinearizable"}},
+				"causal": {valid: I, anomalies: []string{"ThinAirRead"}}, "causal+": {valid: I, anomalies: []string{"ThinAirRead"}},
+				"eventual": {valid: I, anomalies: []string{"ThinAirRead"}}},
+		},
+		{
+			name: "an unknown function on one key, the other keys valid: unknown, the others named as checked",
+			h:    finals(finals(b().Invoke(1, "get", "y", nil).OK(1, 5).Write(0, "x", 1).Read(1, "x", 1), "x", 1), "y", nil),
+			want: map[string]want{"linearizable": {valid: U, reason: "1 of 2 keys undecided"}, "causal": {valid: U, reason: "1 of 2 keys undecided"},
+				"causal+": {valid: U, reason: "no anomaly among the operations on the other keys"}, "eventual": {valid: U, reason: `on key "y"`}},
+		},
 		{
 			name: "cas ok reads expected and writes new",
 			h:    finals(b().Write(0, "x", 1).CAS(1, "x", 1, 2).Read(0, "x", 2), "x", 2),
@@ -294,6 +342,22 @@ func registerCases() []registerCase {
 				"causal+":  {valid: U, reason: `key "x": value 1 is written twice`},
 				"eventual": {valid: U, reason: "value 1 is written twice"}},
 		},
+	}
+}
+
+// A set workload's history checked with a register model: its adds are a
+// function the register model does not know, so every key is unknown, with
+// that reason (linearizable used to call it invalid: a read of [1 2] no
+// write wrote).
+func TestRegisterModelsOnASetHistory(t *testing.T) {
+	events := checkertest.Set(checkertest.SetConfig{Seed: 3, Ops: 200, Processes: 4, Sets: 2, ReadRate: 0.3, InfoRate: 0.05, Nodes: 2})
+	for _, model := range []string{"linearizable", "causal", "causal+", "eventual"} {
+		c, err := checkers.New(model, checkers.Options{})
+		require.NoError(t, err)
+		res := c.Check(context.Background(), events)
+		require.Equal(t, U, res.Valid, "%s: %s %+v", model, res.Reason, res.Anomalies)
+		consistent(t, res)
+		assert.Contains(t, res.Reason, `ops with f "add" that the register model does not know: read, write, cas (on keys "s0", "s1")`, model)
 	}
 }
 

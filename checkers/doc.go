@@ -43,6 +43,15 @@
 // A cas whose value is not a pair [expected, new] makes the verdict unknown
 // (naming the event): the checkers do not guess what it did.
 //
+// An operation whose function is none of read, write and cas ("get",
+// "Read", "add", "txn", ...) and that may have taken effect (ok, info, or
+// never completed) may have changed its key, so the checkers leave that
+// key out: the verdict is unknown, naming the function and how many such
+// operations there were, unless an anomaly on the other keys makes it
+// invalid. (Leaving a key out is a projection of the history: it can hide
+// an anomaly, never invent one.) A failed one did nothing and is ignored;
+// nemesis events are not client operations.
+//
 // # Causal consistency
 //
 // Sessions are processes; causal order CO is (session order ∪ reads-from)⁺.

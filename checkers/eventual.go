@@ -20,13 +20,17 @@ func (eventual) Name() string { return "eventual" }
 
 func (c eventual) Check(ctx context.Context, events []history.Event) Result {
 	res := Result{Checker: c.Name(), Valid: Valid, Counts: map[string]int{}}
-	ops, err := registerOps(events)
+	ops, probs, err := registerHistory(events)
 	if err != nil {
 		return unknownf(res, "cannot model the history as registers: %v", err)
 	}
 	if !anyDecided(ops) {
-		return unknownf(res, nothingToCheck)
+		return unknownf(res, "%s", probs.nothingToCheck())
 	}
+	// Keys the model cannot check are left out of everything (a
+	// projection: what is found on the rest holds for the whole history).
+	total := countKeys(ops, probs.skip)
+	ops = probs.dropSkipped(ops)
 	var graphProblem string
 	a, err := analyzeOps(ctx, events, ops, false)
 	var nd *errNotDifferentiated
@@ -53,13 +57,22 @@ func (c eventual) Check(ctx context.Context, events []history.Event) Result {
 	for _, an := range conv {
 		res.Counts[an.Name]++
 	}
+	var skipped string
+	if probs.any() {
+		skipped = probs.undecided(total, "the other keys were checked")
+	}
 	switch {
 	case len(res.Anomalies) > 0:
 		res.Valid = Invalid
-	case unknownWhy != "" || graphProblem != "":
+	case unknownWhy != "" || graphProblem != "" || skipped != "":
 		res.Valid = Unknown
-		res.Reason = strings.TrimPrefix(strings.Join([]string{unknownWhy, graphProblem}, "; "), "; ")
-		res.Reason = strings.TrimSuffix(res.Reason, "; ")
+		var parts []string
+		for _, p := range []string{skipped, unknownWhy, graphProblem} {
+			if p != "" {
+				parts = append(parts, p)
+			}
+		}
+		res.Reason = strings.Join(parts, "; ")
 	}
 	return res
 }

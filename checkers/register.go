@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"html"
+	"sort"
 	"strings"
 
 	"github.com/faultline/faultline/history"
@@ -41,22 +42,150 @@ type regOp struct {
 	expected string
 }
 
-// registerOps extracts the register operations (read, write, cas) of a
-// history. A cas whose value is not a pair is an input error: the models
-// cannot tell what it did, so the caller reports unknown rather than guess.
+// regProblems is what the register models cannot check in a history:
+// functions they do not know. An operation with such a function that may
+// have taken effect (ok, info, or never completed) may have written its
+// key, so nothing the models say about that key can be trusted: the key is
+// left out, and the checker's verdict is unknown unless an anomaly on the
+// other keys makes it invalid. A failed one did nothing and is ignored, as
+// are nemesis events, which are not client operations.
+type regProblems struct {
+	// skip holds the keys left out.
+	skip map[string]bool
+	// unknownF counts, per function the models do not know, the operations
+	// that may have taken effect, and the keys they act on; fOrder is the
+	// order the functions first appear in.
+	unknownF map[string]*unknownFunc
+	fOrder   []string
+}
+
+type unknownFunc struct {
+	n    int
+	keys map[string]bool
+}
+
+func (p *regProblems) addUnknownF(f, key string) {
+	if p.unknownF == nil {
+		p.unknownF = map[string]*unknownFunc{}
+	}
+	u := p.unknownF[f]
+	if u == nil {
+		u = &unknownFunc{keys: map[string]bool{}}
+		p.unknownF[f] = u
+		p.fOrder = append(p.fOrder, f)
+	}
+	u.n++
+	u.keys[key] = true
+	p.skipKey(key)
+}
+
+func (p *regProblems) skipKey(key string) {
+	if p.skip == nil {
+		p.skip = map[string]bool{}
+	}
+	p.skip[key] = true
+}
+
+// any reports whether something could not be checked.
+func (p *regProblems) any() bool { return len(p.skip) > 0 }
+
+// reasons says, one part per problem, what could not be checked and why:
+// `3 ops with f "get" that the register model does not know: read, write,
+// cas (on key "k")`.
+func (p *regProblems) reasons() []string {
+	var out []string
+	for _, f := range p.fOrder {
+		u := p.unknownF[f]
+		out = append(out, fmt.Sprintf("%s with f %q that the register model does not know: read, write, cas (on %s)",
+			plural(u.n, "op", "ops"), f, keyList(u.keys)))
+	}
+	return out
+}
+
+// nothingToCheck is the reason of a history with no register operation of
+// known outcome, with what else could not be checked.
+func (p *regProblems) nothingToCheck() string {
+	return strings.Join(append([]string{nothingToCheck}, p.reasons()...), "; ")
+}
+
+// undecided is the reason of a checker that left out the keys p skips, of
+// total, and found no anomaly on the others (rest says so).
+func (p *regProblems) undecided(total int, rest string) string {
+	s := fmt.Sprintf("%d of %d keys undecided: %s", len(p.skip), total, strings.Join(p.reasons(), "; "))
+	if len(p.skip) < total {
+		s += "; " + rest
+	}
+	return s
+}
+
+// keyList names a few keys: `key "a"`, `keys "a", "b" and 3 more`.
+func keyList(keys map[string]bool) string {
+	names := make([]string, 0, len(keys))
+	for k := range keys {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	quoted := make([]string, 0, 5)
+	for _, k := range names[:min(5, len(names))] {
+		quoted = append(quoted, fmt.Sprintf("%q", k))
+	}
+	s := strings.Join(quoted, ", ")
+	if len(names) > 5 {
+		s += fmt.Sprintf(" and %d more", len(names)-5)
+	}
+	if len(names) == 1 {
+		return "key " + s
+	}
+	return "keys " + s
+}
+
+// dropSkipped removes, in place, the operations on keys p skips.
+func (p *regProblems) dropSkipped(ops []regOp) []regOp {
+	if len(p.skip) == 0 {
+		return ops
+	}
+	n := 0
+	for _, r := range ops {
+		if !p.skip[r.op.Key] {
+			ops[n] = r
+			n++
+		}
+	}
+	return ops[:n]
+}
+
+// registerOps is registerHistory without what the models cannot check.
 func registerOps(events []history.Event) ([]regOp, error) {
+	ops, _, err := registerHistory(events)
+	return ops, err
+}
+
+// registerHistory extracts the register operations (read, write, cas) of a
+// history, and what the models cannot check (regProblems; the operations
+// on the keys it skips are still returned: the caller drops them). A cas
+// whose value is not a pair is an input error: the models cannot tell what
+// it did, so the caller reports unknown rather than guess.
+func registerHistory(events []history.Event) ([]regOp, regProblems, error) {
 	// Pair the events into operations in place (as history.Pair does, but
 	// without a second copy of a long history), then keep the ones the
 	// models use.
 	out := make([]regOp, 0, len(events)/2+1)
-	open := map[int]int{} // process -> its open operation in out
+	var probs regProblems
+	open := map[int]int{}                // process -> its open operation in out
+	openOther := map[int]history.Event{} // process -> its open operation of a function the models do not know
 	for _, e := range events {
 		if e.IsNemesis() {
 			continue
 		}
 		if e.Type == history.Invoke {
+			if o, ok := openOther[e.Process]; ok {
+				// Never completed: it may have taken effect.
+				probs.addUnknownF(o.F, o.Key)
+				delete(openOther, e.Process)
+			}
 			if e.F != history.FRead && e.F != history.FWrite && e.F != history.FCAS {
 				delete(open, e.Process)
+				openOther[e.Process] = e
 				continue
 			}
 			open[e.Process] = len(out)
@@ -66,6 +195,13 @@ func registerOps(events []history.Event) ([]regOp, error) {
 				InvokeIndex: e.Index, CompleteIndex: -1,
 				Node: e.Node, Final: e.Final,
 			}})
+			continue
+		}
+		if o, ok := openOther[e.Process]; ok {
+			delete(openOther, e.Process)
+			if e.Type != history.Fail {
+				probs.addUnknownF(o.F, o.Key)
+			}
 			continue
 		}
 		i, ok := open[e.Process]
@@ -85,6 +221,9 @@ func registerOps(events []history.Event) ([]regOp, error) {
 			op.Node = e.Node
 		}
 		op.Final = op.Final || e.Final
+	}
+	for _, o := range openOther {
+		probs.addUnknownF(o.F, o.Key)
 	}
 	n := 0
 	for _, r := range out {
@@ -108,7 +247,7 @@ func registerOps(events []history.Event) ([]regOp, error) {
 			}
 			exp, nw, err := history.SplitCAS(op.Input)
 			if err != nil {
-				return nil, fmt.Errorf("event %d (process %d, key %q): %w", op.InvokeIndex, op.Process, op.Key, err)
+				return nil, probs, fmt.Errorf("event %d (process %d, key %q): %w", op.InvokeIndex, op.Process, op.Key, err)
 			}
 			r.kind = regCAS
 			r.expected = canonical(exp)
@@ -123,7 +262,19 @@ func registerOps(events []history.Event) ([]regOp, error) {
 		out[n] = r
 		n++
 	}
-	return out[:n], nil
+	return out[:n], probs, nil
+}
+
+// countKeys is how many keys ops and skip name.
+func countKeys(ops []regOp, skip map[string]bool) int {
+	seen := map[string]bool{}
+	for k := range skip {
+		seen[k] = true
+	}
+	for _, r := range ops {
+		seen[r.op.Key] = true
+	}
+	return len(seen)
 }
 
 // canonical is history.Canonical, with a fast path for plain integers,
