@@ -269,6 +269,62 @@ func registerCases() []registerCase {
 			want: map[string]want{"linearizable": {valid: U, reason: "1 of 2 keys undecided"}, "causal": {valid: U, reason: "1 of 2 keys undecided"},
 				"causal+": {valid: U, reason: "no anomaly among the operations on the other keys"}, "eventual": {valid: U, reason: `on key "y"`}},
 		},
+		// One key that cannot be decided (a malformed cas; for the causal
+		// models, a value written twice) makes only that key unknown: a
+		// definite anomaly on another key still makes the verdict invalid.
+		{
+			name: "a malformed cas on b does not hide a thin-air read on a",
+			h: b().Write(0, "a", 1).Read(1, "a", 7).Invoke(2, "cas", "b", []int{1}).OK(2, []int{1}).
+				FinalRead(3, "n1", "a", 7),
+			want: map[string]want{"linearizable": {valid: I, anomalies: []string{"nonlinearizable"}},
+				"causal": {valid: I, anomalies: []string{"ThinAirRead"}}, "causal+": {valid: I, anomalies: []string{"ThinAirRead"}},
+				"eventual": {valid: I, anomalies: []string{"ThinAirRead"}}},
+		},
+		{
+			name: "a malformed cas on b, a valid: b alone is unknown",
+			h:    finals(b().Write(0, "a", 1).Read(1, "a", 1).Invoke(2, "cas", "b", []int{1}).OK(2, []int{1}), "a", 1),
+			want: map[string]want{"linearizable": {valid: U, reason: `1 of 2 keys undecided: event 4 (process 2, key "b"): cas value [1] is not a pair [expected, new]; the other keys are linearizable`},
+				"causal":   {valid: U, reason: `event 4 (process 2, key "b"): cas value [1] is not a pair`},
+				"causal+":  {valid: U, reason: `no anomaly among the operations on the other keys`},
+				"eventual": {valid: U, reason: `key "b"): cas value [1] is not a pair`}},
+		},
+		{
+			name: "a malformed cas of unknown outcome: unknown",
+			h:    finals(b().Write(0, "a", 1).Invoke(2, "cas", "b", 5).Info(2), "a", 1),
+			want: all(want{valid: U, reason: "cas value 5 is not a pair"}),
+		},
+		{
+			name: "a malformed cas that failed did nothing",
+			h:    finals(b().Write(0, "a", 1).Invoke(2, "cas", "b", 5).Fail(2, "unavailable"), "a", 1),
+			want: all(want{valid: V}),
+		},
+		{
+			name: "a value written twice on b does not hide a thin-air read on a",
+			h:    b().Write(0, "a", 1).Read(1, "a", 7).Write(2, "b", 1).Write(2, "b", 1),
+			want: map[string]want{"linearizable": {valid: I}, "causal": {valid: I, anomalies: []string{"ThinAirRead"}},
+				"causal+": {valid: I, anomalies: []string{"ThinAirRead"}}, "eventual": {valid: I, anomalies: []string{"ThinAirRead"}}},
+		},
+		{
+			name: "a value written twice (once info) on b does not hide a stale read on x",
+			h: finals(finals(b().Write(0, "x", 1).Write(0, "x", 2).Read(1, "x", 2).Read(1, "x", 1).
+				Write(2, "b", 1).Invoke(3, "write", "b", 1).Info(3), "x", 2), "b", 1),
+			want: map[string]want{"causal": {valid: I, anomalies: []string{"WriteCORead"}, guarantee: "monotonic-reads"},
+				"causal+": {valid: I, anomalies: []string{"WriteCORead"}}},
+		},
+		{
+			name: "a value written twice on b, a valid: b alone is unknown, its convergence still judged",
+			h:    finals(finals(b().Write(0, "a", 1).Read(1, "a", 1).Write(2, "b", 1).Write(2, "b", 1), "a", 1), "b", 1),
+			want: map[string]want{"linearizable": {valid: V},
+				"causal":   {valid: U, reason: `1 of 2 keys undecided: key "b": value 1 is written twice (events 4 and 6)`},
+				"causal+":  {valid: U, reason: `key "b": value 1 is written twice`},
+				"eventual": {valid: U, reason: `thin-air reads and causal cycles were not checked on key "b": key "b": value 1 is written twice`}},
+		},
+		{
+			name: "a value written twice on b that did not converge: eventual still invalid",
+			h: b().Write(0, "a", 1).Read(1, "a", 1).Write(2, "b", 1).Write(2, "b", 1).Write(2, "b", 2).
+				FinalRead(100, "n1", "a", 1).FinalRead(101, "n1", "b", 1).FinalRead(102, "n2", "b", 2),
+			want: map[string]want{"eventual": {valid: I, anomalies: []string{"divergence"}}},
+		},
 		{
 			name: "cas ok reads expected and writes new",
 			h:    finals(b().Write(0, "x", 1).CAS(1, "x", 1, 2).Read(0, "x", 2), "x", 2),

@@ -318,11 +318,8 @@ func (c linearizable) checkKeys(ctx context.Context, keys []keyOps) ([]keyCheck,
 
 func (c linearizable) Check(ctx context.Context, events []history.Event) Result {
 	res := Result{Checker: c.Name(), Counts: map[string]int{}}
-	ops, probs, err := registerHistory(events)
-	if err != nil {
-		return unknownf(res, "cannot model the history as registers: %v", err)
-	}
-	if !anyDecided(ops) {
+	ops, probs := registerHistory(events)
+	if nothingDecided(ops, &probs) {
 		return unknownf(res, "%s", probs.nothingToCheck())
 	}
 	// Keys the model cannot check are left out; every other key is still
@@ -500,10 +497,7 @@ type VisualizeOptions struct {
 // could not be placed). Every recorded string (keys, values, errors, nodes)
 // is HTML-escaped before Porcupine inserts it into the page.
 func VisualizeLinearizable(ctx context.Context, events []history.Event, w io.Writer, opts VisualizeOptions) error {
-	ops, probs, err := registerHistory(events)
-	if err != nil {
-		return fmt.Errorf("visualize linearizability: %w", err)
-	}
+	ops, probs := registerHistory(events)
 	// Keys the model cannot check are not drawn (the check says why).
 	ops = probs.dropSkipped(ops)
 	maxKeys := opts.MaxKeys

@@ -42,8 +42,12 @@ type regOp struct {
 	expected string
 }
 
-// regProblems is what the register models cannot check in a history:
-// functions they do not know. An operation with such a function that may
+// regProblems is what the register models cannot check in a history: keys
+// they cannot decide (a malformed cas; for the causal models, a value
+// written twice) and functions they do not know. Each such key is left
+// out, alone: the other keys are still checked, and an anomaly on them
+// makes the verdict invalid (leaving keys out is a projection of the
+// history, which can hide an anomaly, never invent one). An operation with such a function that may
 // have taken effect (ok, info, or never completed) may have written its
 // key, so nothing the models say about that key can be trusted: the key is
 // left out, and the checker's verdict is unknown unless an anomaly on the
@@ -52,6 +56,9 @@ type regOp struct {
 type regProblems struct {
 	// skip holds the keys left out.
 	skip map[string]bool
+	// bad says why each key that cannot be decided cannot (the first
+	// reason found), for keys left out for another reason than a function.
+	bad map[string]string
 	// unknownF counts, per function the models do not know, the operations
 	// that may have taken effect, and the keys they act on; fOrder is the
 	// order the functions first appear in.
@@ -79,6 +86,17 @@ func (p *regProblems) addUnknownF(f, key string) {
 	p.skipKey(key)
 }
 
+// badKey leaves key out because of why (the first why of a key is kept).
+func (p *regProblems) badKey(key, why string) {
+	if p.bad == nil {
+		p.bad = map[string]string{}
+	}
+	if _, ok := p.bad[key]; !ok {
+		p.bad[key] = why
+	}
+	p.skipKey(key)
+}
+
 func (p *regProblems) skipKey(key string) {
 	if p.skip == nil {
 		p.skip = map[string]bool{}
@@ -99,11 +117,23 @@ func (p *regProblems) reasons() []string {
 		out = append(out, fmt.Sprintf("%s with f %q that the register model does not know: read, write, cas (on %s)",
 			plural(u.n, "op", "ops"), f, keyList(u.keys)))
 	}
+	keys := make([]string, 0, len(p.bad))
+	for k := range p.bad {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys[:min(5, len(keys))] {
+		out = append(out, p.bad[k])
+	}
+	if len(keys) > 5 {
+		out = append(out, fmt.Sprintf("and %d more keys like these", len(keys)-5))
+	}
 	return out
 }
 
 // nothingToCheck is the reason of a history with no register operation of
-// known outcome, with what else could not be checked.
+// known outcome, with what else could not be checked. A key that cannot
+// be decided is not "nothing": see nothingDecided.
 func (p *regProblems) nothingToCheck() string {
 	return strings.Join(append([]string{nothingToCheck}, p.reasons()...), "; ")
 }
@@ -154,18 +184,25 @@ func (p *regProblems) dropSkipped(ops []regOp) []regOp {
 	return ops[:n]
 }
 
+// nothingDecided reports whether ops, with p, give a register model nothing
+// to check: no operation of known outcome, and no key that could not be
+// decided (a malformed cas that completed is not nothing).
+func nothingDecided(ops []regOp, p *regProblems) bool {
+	return !anyDecided(ops) && len(p.bad) == 0
+}
+
 // registerOps is registerHistory without what the models cannot check.
 func registerOps(events []history.Event) ([]regOp, error) {
-	ops, _, err := registerHistory(events)
-	return ops, err
+	ops, _ := registerHistory(events)
+	return ops, nil
 }
 
 // registerHistory extracts the register operations (read, write, cas) of a
 // history, and what the models cannot check (regProblems; the operations
 // on the keys it skips are still returned: the caller drops them). A cas
-// whose value is not a pair is an input error: the models cannot tell what
-// it did, so the caller reports unknown rather than guess.
-func registerHistory(events []history.Event) ([]regOp, regProblems, error) {
+// whose value is not a pair makes its key undecided: the models cannot
+// tell what it did, so its key is unknown rather than guessed at.
+func registerHistory(events []history.Event) ([]regOp, regProblems) {
 	// Pair the events into operations in place (as history.Pair does, but
 	// without a second copy of a long history), then keep the ones the
 	// models use.
@@ -247,7 +284,8 @@ func registerHistory(events []history.Event) ([]regOp, regProblems, error) {
 			}
 			exp, nw, err := history.SplitCAS(op.Input)
 			if err != nil {
-				return nil, probs, fmt.Errorf("event %d (process %d, key %q): %w", op.InvokeIndex, op.Process, op.Key, err)
+				probs.badKey(op.Key, fmt.Sprintf("event %d (process %d, key %q): %v", op.InvokeIndex, op.Process, op.Key, err))
+				continue
 			}
 			r.kind = regCAS
 			r.expected = canonical(exp)
@@ -262,7 +300,7 @@ func registerHistory(events []history.Event) ([]regOp, regProblems, error) {
 		out[n] = r
 		n++
 	}
-	return out[:n], probs, nil
+	return out[:n], probs
 }
 
 // countKeys is how many keys ops and skip name.
