@@ -587,6 +587,15 @@ func TestSet(t *testing.T) {
 		{name: "no final read", h: b().Add(0, "s", 1).SetRead(1, "s", false, 1), valid: U},
 		{name: "a node's final read did not answer", h: b().Add(0, "s", 1).SetRead(3, "s", true, 1).FinalInvoke(4, "n2", "s").Fail(4, "unavailable"), valid: U},
 		{name: "no set operations", h: b(), valid: U},
+		// A definite anomaly is invalid whatever else is undecided.
+		{name: "unexpected in a non-final read, no final read: invalid", h: b().Add(0, "s", 1).SetRead(1, "s", false, 1, 99),
+			valid: I, anomalies: []string{"unexpected"}, counts: map[string]int{"unexpected": 1}},
+		{name: "read of a failed add, no final read: invalid", h: b().Add(0, "s", 1).Invoke(2, "add", "s", 2).Fail(2, "refused").SetRead(1, "s", false, 1, 2),
+			valid: I, anomalies: []string{"unexpected"}},
+		{name: "read of an info add, no final read: unknown", h: b().Add(0, "s", 1).Invoke(2, "add", "s", 2).Info(2).SetRead(1, "s", false, 1, 2),
+			valid: U},
+		{name: "unexpected in a set with no final read, another set fine", h: b().Add(0, "s", 1).Add(0, "t", 1).SetRead(1, "s", false, 7).SetRead(3, "t", true, 1),
+			valid: I, anomalies: []string{"unexpected"}},
 		{name: "lost outranks no final read of another set", h: b().Add(0, "s", 1).Add(0, "t", 1).SetRead(3, "s", true),
 			valid: I, anomalies: []string{"lost"}},
 	}

@@ -18,7 +18,8 @@ import (
 //   - lost: known present (add ok, or seen by a read), then missing from a
 //     final read that began after that. Invalid.
 //   - unexpected: read, but never added (or only by adds that failed).
-//     Invalid.
+//     Invalid, in any read, even of a set that has no final read (which
+//     makes lost, stale and never-read undecidable for it, not this).
 //   - stale: in the final reads, but some read that began after the add
 //     was acknowledged missed it. Information: only linearizable sets
 //     forbid it.
@@ -204,14 +205,18 @@ func (c setChecker) Check(ctx context.Context, events []history.Event) Result {
 		s := sets[k]
 		elems := s.all()
 		nfinal := s.finalBefore[len(s.reads)]
-		if nfinal == 0 {
-			if len(elems) > 0 {
-				unknownWhy = append(unknownWhy, fmt.Sprintf("set %q has no final read", k))
-			}
-			continue
+		if nfinal == 0 && len(elems) > 0 {
+			// Nothing can be lost, stale or never read without a final
+			// read; an element read but never added is unexpected all the
+			// same, below.
+			unknownWhy = append(unknownWhy, fmt.Sprintf("set %q has no final read", k))
 		}
 		for _, el := range elems {
 			seen := len(el.inFinal)+len(el.inOther) > 0
+			unexpected := seen && (!el.hasAdd || (!el.ok && !el.info))
+			if nfinal == 0 && !unexpected {
+				continue
+			}
 			// after is the first read (in call order) that began once the
 			// element was known present.
 			after := len(s.reads)
@@ -223,7 +228,7 @@ func (c setChecker) Check(ctx context.Context, events []history.Event) Result {
 			inFinalAfter := int32(len(el.inFinal) - lowerBound(el.inFinal, int32(after)))
 			inOtherAfter := int32(len(el.inOther) - lowerBound(el.inOther, int32(after)))
 			switch {
-			case seen && (!el.hasAdd || (!el.ok && !el.info)):
+			case unexpected:
 				res.Counts["unexpected"]++
 				if len(res.Anomalies) < maxReported {
 					a := Anomaly{Name: "unexpected", Keys: []string{k},
