@@ -567,6 +567,7 @@ func TestSet(t *testing.T) {
 		anomalies []string
 		info      []string
 		counts    map[string]int
+		reason    string
 	}{
 		{name: "all acknowledged adds read", h: b().Add(0, "s", 1).Add(1, "s", 2).SetRead(2, "s", false, 1).SetRead(3, "s", true, 1, 2),
 			valid: V, counts: map[string]int{"acknowledged": 2}},
@@ -596,6 +597,25 @@ func TestSet(t *testing.T) {
 			valid: U},
 		{name: "unexpected in a set with no final read, another set fine", h: b().Add(0, "s", 1).Add(0, "t", 1).SetRead(1, "s", false, 7).SetRead(3, "t", true, 1),
 			valid: I, anomalies: []string{"unexpected"}},
+		// null is not an element: decoded as an integer it would be 0.
+		{name: "null in a final read is not 0", h: b().Add(0, "s", 0).FinalInvoke(1, "n1", "s").OK(1, []any{nil}),
+			valid: U, reason: `set "s" cannot be judged: the read at event 2 (process 1) returned [null], with null, which is not an element`},
+		{name: "null in a non-final read is not 0", h: b().Add(0, "s", 0).Invoke(2, "read", "s", nil).OK(2, []any{0, nil}).SetRead(1, "s", true, 0),
+			valid: U, reason: "with null, which is not an element"},
+		{name: "an add of null", h: b().Invoke(0, "add", "s", nil).OK(0, nil).FinalInvoke(1, "n1", "s").OK(1, []any{nil}),
+			valid: U, reason: "the add at event 0 (process 0) adds null, which is not an element"},
+		{name: "an info add of null", h: b().Add(1, "s", 1).Invoke(0, "add", "s", nil).Info(0).SetRead(2, "s", true, 1),
+			valid: U, reason: "adds null"},
+		{name: "a failed add of null did nothing", h: b().Invoke(0, "add", "s", nil).Fail(0, "refused").Add(1, "s", 1).SetRead(2, "s", true, 1),
+			valid: V},
+		{name: "null in one set does not hide a lost element in another", h: b().Add(0, "t", 1).SetRead(3, "t", true).Add(0, "s", 0).FinalInvoke(1, "n1", "s").OK(1, []any{nil}),
+			valid: I, anomalies: []string{"lost"}},
+		{name: "null beside an element never added: unexpected", h: b().Add(0, "s", 1).FinalInvoke(1, "n1", "s").OK(1, []any{1, nil, 99}),
+			valid: I, anomalies: []string{"unexpected"}},
+		{name: "elements that are not integers are themselves, never 0", h: b().Invoke(0, "add", "s", "a").OK(0, nil).Add(1, "s", 0).FinalInvoke(2, "n1", "s").OK(2, []any{"a", 0}),
+			valid: V},
+		{name: "a string element does not stand for 0", h: b().Invoke(0, "add", "s", "a").OK(0, nil).Add(1, "s", 0).FinalInvoke(2, "n1", "s").OK(2, []any{"a"}),
+			valid: I, anomalies: []string{"lost"}},
 		{name: "lost outranks no final read of another set", h: b().Add(0, "s", 1).Add(0, "t", 1).SetRead(3, "s", true),
 			valid: I, anomalies: []string{"lost"}},
 	}
@@ -614,6 +634,9 @@ func TestSet(t *testing.T) {
 			}
 			for k, v := range tc.counts {
 				assert.Equal(t, v, res.Counts[k], k)
+			}
+			if tc.reason != "" {
+				assert.Contains(t, res.Reason, tc.reason)
 			}
 		})
 	}

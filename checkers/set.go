@@ -1,6 +1,7 @@
 package checkers
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -64,6 +65,16 @@ type setState struct {
 	reads []setRead
 	// finalBefore[i] is how many of reads[:i] are final.
 	finalBefore []int32
+	// bad says why the set cannot be judged beyond unexpected elements
+	// (the first reason found): an add or a read of null, which is not an
+	// element (decoded as an integer it would read as 0).
+	bad string
+}
+
+func (s *setState) badf(format string, args ...any) {
+	if s.bad == "" {
+		s.bad = fmt.Sprintf(format, args...)
+	}
 }
 
 func (s *setState) intElem(n int64) *setElem {
@@ -123,6 +134,12 @@ func (c setChecker) Check(ctx context.Context, events []history.Event) Result {
 	for _, op := range history.Pair(events) {
 		switch op.F {
 		case history.FAdd:
+			if history.IsNull(op.Input) {
+				if op.Type != history.Fail { // a failed add did nothing
+					get(op.Key).badf("the add at event %d (process %d) adds null, which is not an element", op.InvokeIndex, op.Process)
+				}
+				continue
+			}
 			el := get(op.Key).elem(op.Input)
 			res.Counts["attempted"]++
 			el.hasAdd = true
@@ -169,7 +186,10 @@ func (c setChecker) Check(ctx context.Context, events []history.Event) Result {
 			}
 			var elems []*setElem
 			var ints []int64
-			if err := json.Unmarshal(r.op.Output, &ints); err == nil {
+			// json.Unmarshal decodes a null element as 0: a read holding
+			// one takes the slow path, which refuses it.
+			fast := !bytes.Contains(r.op.Output, []byte("null")) && json.Unmarshal(r.op.Output, &ints) == nil
+			if fast {
 				// The usual case, integers, without a value per element.
 				elems = make([]*setElem, len(ints))
 				for j, n := range ints {
@@ -180,9 +200,14 @@ func (c setChecker) Check(ctx context.Context, events []history.Event) Result {
 				if err := json.Unmarshal(r.op.Output, &arr); err != nil && !history.IsNull(r.op.Output) {
 					return unknownf(res, "set read at event %d (key %q) returned %s, not a JSON array of elements", r.op.InvokeIndex, k, history.Canonical(r.op.Output))
 				}
-				elems = make([]*setElem, len(arr))
-				for j, v := range arr {
-					elems[j] = s.elem(v)
+				elems = make([]*setElem, 0, len(arr))
+				for _, v := range arr {
+					if history.IsNull(v) {
+						s.badf("the read at event %d (process %d) returned %s, with null, which is not an element",
+							r.op.InvokeIndex, r.op.Process, history.Canonical(r.op.Output))
+						continue
+					}
+					elems = append(elems, s.elem(v))
 				}
 			}
 			for _, el := range elems {
@@ -200,21 +225,27 @@ func (c setChecker) Check(ctx context.Context, events []history.Event) Result {
 	}
 	examples := map[string][]string{}
 	var lost []lostElem
-	var unknownWhy []string
+	var unknownWhy, badWhy []string
 	for _, k := range names {
 		s := sets[k]
 		elems := s.all()
 		nfinal := s.finalBefore[len(s.reads)]
-		if nfinal == 0 && len(elems) > 0 {
-			// Nothing can be lost, stale or never read without a final
-			// read; an element read but never added is unexpected all the
-			// same, below.
+		// Without a final read nothing can be lost, stale or never read;
+		// with null in it, the set is not a set of elements. Either way an
+		// element read but never added is unexpected all the same, below.
+		undecided := false
+		switch {
+		case s.bad != "":
+			badWhy = append(badWhy, fmt.Sprintf("set %q cannot be judged: %s", k, s.bad))
+			undecided = true
+		case nfinal == 0 && len(elems) > 0:
 			unknownWhy = append(unknownWhy, fmt.Sprintf("set %q has no final read", k))
+			undecided = true
 		}
 		for _, el := range elems {
 			seen := len(el.inFinal)+len(el.inOther) > 0
 			unexpected := seen && (!el.hasAdd || (!el.ok && !el.info))
-			if nfinal == 0 && !unexpected {
+			if undecided && !unexpected {
 				continue
 			}
 			// after is the first read (in call order) that began once the
@@ -284,9 +315,12 @@ func (c setChecker) Check(ctx context.Context, events []history.Event) Result {
 	switch {
 	case len(res.Anomalies) > 0:
 		res.Valid = Invalid
-	case len(unknownWhy) > 0:
+	case len(unknownWhy) > 0 || len(badWhy) > 0:
 		res.Valid = Unknown
-		res.Reason = strings.Join(unknownWhy, "; ") + "; the run must end with answered final reads (\"final\": true) of every set"
+		if len(unknownWhy) > 0 {
+			badWhy = append(badWhy, strings.Join(unknownWhy, "; ")+"; the run must end with answered final reads (\"final\": true) of every set")
+		}
+		res.Reason = strings.Join(badWhy, "; ")
 	case res.Counts["never-read"] > 0:
 		ex := examples["never-read"]
 		res.Valid = Unknown
