@@ -27,11 +27,20 @@ import (
 //   - never-read: acknowledged, but no read began after the add completed.
 //     The verdict is unknown when nothing else is wrong.
 //
+// No acknowledged add at all is nothing to check (nothingToCheckSet):
+// unknown, unless unexpected or lost makes it invalid.
+//
 // Cost: linear in the size of the history (the elements of all reads),
 // plus a sort of each set's reads.
 type setChecker struct{}
 
 func (setChecker) Name() string { return "set" }
+
+// nothingToCheckSet is the set checker's nothingToCheck: without an
+// acknowledged add nothing can be lost, so a history of adds that all
+// failed or have unknown outcomes proves nothing, and its verdict is
+// unknown unless a read shows an element never added.
+const nothingToCheckSet = "nothing to check: no add was acknowledged"
 
 // setRead is an ok read of a whole set.
 type setRead struct {
@@ -119,9 +128,6 @@ func (s *setState) all() []*setElem {
 
 func (c setChecker) Check(ctx context.Context, events []history.Event) Result {
 	res := Result{Checker: c.Name(), Valid: Valid, Counts: map[string]int{}}
-	if !completedAny(events) {
-		return unknownf(res, "nothing to check: no client operation completed ok or failed")
-	}
 	sets := map[string]*setState{}
 	get := func(k string) *setState {
 		s, ok := sets[k]
@@ -164,7 +170,7 @@ func (c setChecker) Check(ctx context.Context, events []history.Event) Result {
 		}
 	}
 	if len(sets) == 0 {
-		return unknownf(res, "the history has no set operations (add, read): nothing to check")
+		return unknownf(res, "%s: the history has no set operation (add, read)", nothingToCheckSet)
 	}
 	names := make([]string, 0, len(sets))
 	for k := range sets {
@@ -315,6 +321,15 @@ func (c setChecker) Check(ctx context.Context, events []history.Event) Result {
 	switch {
 	case len(res.Anomalies) > 0:
 		res.Valid = Invalid
+	case res.Counts["acknowledged"] == 0:
+		// Nothing can be lost: the checker has nothing to say, which is
+		// not valid. (An element read that was never attempted is still
+		// unexpected, above.)
+		res.Valid = Unknown
+		res.Reason = fmt.Sprintf("%s (%d attempted: each failed or has an unknown outcome)", nothingToCheckSet, res.Counts["attempted"])
+		if len(badWhy) > 0 {
+			res.Reason += "; " + strings.Join(badWhy, "; ")
+		}
 	case len(unknownWhy) > 0 || len(badWhy) > 0:
 		res.Valid = Unknown
 		if len(unknownWhy) > 0 {
@@ -404,14 +419,4 @@ func lostAnomaly(key string, el *setElem, s *setState, after int) Anomaly {
 	a.Explanation = fmt.Sprintf("Set %q: element %s was lost: %s, but the final reads on %s do not contain it.",
 		key, el.elem, how, strings.Join(nodes, ", "))
 	return a
-}
-
-// completedAny reports whether a client operation completed ok or failed.
-func completedAny(events []history.Event) bool {
-	for _, e := range events {
-		if !e.IsNemesis() && (e.Type == history.OK || e.Type == history.Fail) {
-			return true
-		}
-	}
-	return false
 }
