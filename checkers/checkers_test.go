@@ -628,6 +628,20 @@ func TestSet(t *testing.T) {
 			valid: V},
 		{name: "a string element does not stand for 0", h: b().Invoke(0, "add", "s", "a").OK(0, nil).Add(1, "s", 0).FinalInvoke(2, "n1", "s").OK(2, []any{"a"}),
 			valid: I, anomalies: []string{"lost"}},
+		// Functions the set model does not know, and reads that are not
+		// arrays, make only their set unknown.
+		{name: "a function the set model does not know makes its set unknown", h: b().Add(0, "s", 1).Invoke(1, "add-all", "s", []int{2, 3}).OK(1, nil).SetRead(3, "s", true, 1, 2, 3),
+			valid: U, reason: `1 op with f "add-all" that the set model does not know: add, read (on key "s")`},
+		{name: "an info op of an unknown function: unknown", h: b().Add(0, "s", 1).Invoke(1, "add-all", "s", []int{2, 3}).Info(1).SetRead(3, "s", true, 1, 2),
+			valid: U, reason: `f "add-all"`},
+		{name: "a failed op of an unknown function did nothing", h: b().Add(0, "s", 1).Invoke(1, "add-all", "s", []int{2, 3}).Fail(1, "refused").SetRead(3, "s", true, 1),
+			valid: V},
+		{name: "an unknown function on one set does not hide a lost element in another", h: b().Add(0, "t", 1).SetRead(3, "t", true).Invoke(1, "add-all", "s", []int{2}).OK(1, nil),
+			valid: I, anomalies: []string{"lost"}},
+		{name: "a register history under the set model", h: b().Write(0, "x", 1).Read(1, "x", 1),
+			valid: U, reason: `1 op with f "write" that the set model does not know: add, read (on key "x")`},
+		{name: "a read that is not an array does not hide a lost element in another set", h: b().Add(0, "t", 1).SetRead(3, "t", true).Add(0, "s", 1).Invoke(1, "read", "s", nil).OK(1, "oops"),
+			valid: I, anomalies: []string{"lost"}},
 		{name: "lost outranks no final read of another set", h: b().Add(0, "s", 1).Add(0, "t", 1).SetRead(3, "s", true),
 			valid: I, anomalies: []string{"lost"}},
 	}

@@ -28,7 +28,9 @@ import (
 //     The verdict is unknown when nothing else is wrong.
 //
 // No acknowledged add at all is nothing to check (nothingToCheckSet):
-// unknown, unless unexpected or lost makes it invalid.
+// unknown, unless unexpected or lost makes it invalid. A set that cannot be
+// judged (null, a read that is not an array, a function the model does not
+// know) is unknown alone: the other sets are still judged.
 //
 // Cost: linear in the size of the history (the elements of all reads),
 // plus a sort of each set's reads.
@@ -76,8 +78,12 @@ type setState struct {
 	finalBefore []int32
 	// bad says why the set cannot be judged beyond unexpected elements
 	// (the first reason found): an add or a read of null, which is not an
-	// element (decoded as an integer it would read as 0).
+	// element (decoded as an integer it would read as 0), or a read that is
+	// not an array.
 	bad string
+	// foreign marks a set that an operation of a function the model does
+	// not know acted on: nothing about it can be judged.
+	foreign bool
 }
 
 func (s *setState) badf(format string, args ...any) {
@@ -129,6 +135,8 @@ func (s *setState) all() []*setElem {
 func (c setChecker) Check(ctx context.Context, events []history.Event) Result {
 	res := Result{Checker: c.Name(), Valid: Valid, Counts: map[string]int{}}
 	sets := map[string]*setState{}
+	foreign := map[string]*unknownFunc{} // function the model does not know -> its ops
+	var foreignOrder []string
 	get := func(k string) *setState {
 		s, ok := sets[k]
 		if !ok {
@@ -167,7 +175,27 @@ func (c setChecker) Check(ctx context.Context, events []history.Event) Result {
 			}
 			s := get(op.Key)
 			s.reads = append(s.reads, setRead{op: op})
+		default:
+			// A function the set model does not know, which may have
+			// taken effect (a failed op did nothing), may have added
+			// anything to its set: that set is left out, wholly.
+			if op.Type == history.Fail {
+				continue
+			}
+			if foreign[op.F] == nil {
+				foreign[op.F] = &unknownFunc{keys: map[string]bool{}}
+				foreignOrder = append(foreignOrder, op.F)
+			}
+			foreign[op.F].n++
+			foreign[op.F].keys[op.Key] = true
+			get(op.Key).foreign = true
 		}
+	}
+	var badWhy []string
+	for _, f := range foreignOrder {
+		u := foreign[f]
+		badWhy = append(badWhy, fmt.Sprintf("%s with f %q that the set model does not know: add, read (on %s)",
+			plural(u.n, "op", "ops"), f, keyList(u.keys)))
 	}
 	if len(sets) == 0 {
 		return unknownf(res, "%s: the history has no set operation (add, read)", nothingToCheckSet)
@@ -183,6 +211,9 @@ func (c setChecker) Check(ctx context.Context, events []history.Event) Result {
 			return unknownf(res, "the check was cancelled: %v", ctx.Err())
 		}
 		s := sets[k]
+		if s.foreign {
+			continue
+		}
 		sort.SliceStable(s.reads, func(i, j int) bool { return s.reads[i].op.Call < s.reads[j].op.Call })
 		s.finalBefore = make([]int32, len(s.reads)+1)
 		for i, r := range s.reads {
@@ -204,7 +235,10 @@ func (c setChecker) Check(ctx context.Context, events []history.Event) Result {
 			} else {
 				var arr []json.RawMessage
 				if err := json.Unmarshal(r.op.Output, &arr); err != nil && !history.IsNull(r.op.Output) {
-					return unknownf(res, "set read at event %d (key %q) returned %s, not a JSON array of elements", r.op.InvokeIndex, k, history.Canonical(r.op.Output))
+					// This set alone cannot be judged; the others can.
+					s.badf("the read at event %d (process %d) returned %s, not a JSON array of elements",
+						r.op.InvokeIndex, r.op.Process, history.Canonical(r.op.Output))
+					continue
 				}
 				elems = make([]*setElem, 0, len(arr))
 				for _, v := range arr {
@@ -231,9 +265,12 @@ func (c setChecker) Check(ctx context.Context, events []history.Event) Result {
 	}
 	examples := map[string][]string{}
 	var lost []lostElem
-	var unknownWhy, badWhy []string
+	var unknownWhy []string
 	for _, k := range names {
 		s := sets[k]
+		if s.foreign {
+			continue // said in badWhy
+		}
 		elems := s.all()
 		nfinal := s.finalBefore[len(s.reads)]
 		// Without a final read nothing can be lost, stale or never read;
@@ -326,7 +363,10 @@ func (c setChecker) Check(ctx context.Context, events []history.Event) Result {
 		// not valid. (An element read that was never attempted is still
 		// unexpected, above.)
 		res.Valid = Unknown
-		res.Reason = fmt.Sprintf("%s (%d attempted: each failed or has an unknown outcome)", nothingToCheckSet, res.Counts["attempted"])
+		res.Reason = nothingToCheckSet + " (none was attempted)"
+		if n := res.Counts["attempted"]; n > 0 {
+			res.Reason = fmt.Sprintf("%s (%d attempted: each failed or has an unknown outcome)", nothingToCheckSet, n)
+		}
 		if len(badWhy) > 0 {
 			res.Reason += "; " + strings.Join(badWhy, "; ")
 		}
