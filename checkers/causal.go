@@ -78,7 +78,11 @@ func (e *errNotDifferentiated) Error() string {
 // are (they may have happened); info reads are already dropped; a cas that
 // failed with mismatch is left out; a cas of unknown outcome is a write of
 // its new value only (see the package doc).
-func buildCausal(ops []regOp) (*causalGraph, error) {
+//
+// A key that is not differentiated (a value written twice, or null
+// written) has no single write per read: every such key is returned, and
+// no graph.
+func buildCausal(ops []regOp) (*causalGraph, []*errNotDifferentiated) {
 	g := &causalGraph{ops: ops, writes: map[int64]*writeList{}}
 	// An info write that is not its process's last operation (the harness
 	// retires a process after an info, other tools may not) gets a session
@@ -142,17 +146,30 @@ func buildCausal(ops []regOp) (*causalGraph, error) {
 	}
 	g.nsess = len(g.sessions)
 	g.writerSessions = make([][]int32, len(g.keys))
+	// Every key that is not differentiated is reported (the first write
+	// that shows it), so that the caller can leave those keys out and
+	// check the others.
+	var nd []*errNotDifferentiated
+	ndKey := map[int32]bool{}
 	for id, e := range g.entries {
 		if !e.write {
 			continue
 		}
 		k := kv{e.key, vals[id]}
 		if vals[id] == "null" {
-			return nil, &errNotDifferentiated{key: g.keys[e.key], value: "null", second: ops[e.op].op.InvokeIndex}
+			if !ndKey[e.key] {
+				ndKey[e.key] = true
+				nd = append(nd, &errNotDifferentiated{key: g.keys[e.key], value: "null", second: ops[e.op].op.InvokeIndex})
+			}
+			continue
 		}
 		if prev, dup := writer[k]; dup {
-			return nil, &errNotDifferentiated{key: g.keys[e.key], value: vals[id],
-				first: ops[g.entries[prev].op].op.InvokeIndex, second: ops[e.op].op.InvokeIndex}
+			if !ndKey[e.key] {
+				ndKey[e.key] = true
+				nd = append(nd, &errNotDifferentiated{key: g.keys[e.key], value: vals[id],
+					first: ops[g.entries[prev].op].op.InvokeIndex, second: ops[e.op].op.InvokeIndex})
+			}
+			continue
 		}
 		writer[k] = int32(id)
 		wk := int64(e.key)*int64(g.nsess) + int64(e.sess)
@@ -164,6 +181,9 @@ func buildCausal(ops []regOp) (*causalGraph, error) {
 		}
 		wl.pos = append(wl.pos, e.pos)
 		wl.ids = append(wl.ids, int32(id))
+	}
+	if len(nd) > 0 {
+		return nil, nd
 	}
 	for id := range g.entries {
 		e := &g.entries[id]
@@ -677,20 +697,33 @@ type causalAnalysis struct {
 	counts   map[string]int
 }
 
-// analyze runs the causal analysis. With cf, it also looks for CyclicCF.
-func analyze(ctx context.Context, events []history.Event, cf bool) (*causalAnalysis, error) {
-	ops, err := registerOps(events)
-	if err != nil {
-		return nil, err
-	}
-	return analyzeOps(ctx, events, ops, cf)
-}
-
-// analyzeOps is analyze on the register operations of events.
-func analyzeOps(ctx context.Context, events []history.Event, ops []regOp, cf bool) (*causalAnalysis, error) {
-	g, err := buildCausal(ops)
-	if err != nil {
-		return nil, err
+// analyzeOps runs the causal analysis on the register operations of
+// events. With cf, it also looks for CyclicCF.
+//
+// The keys that are not differentiated are left out of the analysis (a
+// projection of the history: causal order only loses edges, so what is
+// found on the other keys holds for the whole history) and returned.
+func analyzeOps(ctx context.Context, events []history.Event, ops []regOp, cf bool) (*causalAnalysis, []*errNotDifferentiated, error) {
+	g, nd := buildCausal(ops)
+	if nd != nil {
+		left := map[string]bool{}
+		for _, e := range nd {
+			left[e.key] = true
+		}
+		// A copy: the caller may still use ops (eventual judges the
+		// convergence of those keys).
+		rest := make([]regOp, 0, len(ops))
+		for _, r := range ops {
+			if !left[r.op.Key] {
+				rest = append(rest, r)
+			}
+		}
+		// Every key that is not differentiated was reported, so the rest
+		// builds.
+		var again []*errNotDifferentiated
+		if g, again = buildCausal(rest); again != nil {
+			panic(fmt.Sprintf("checkers: key %q still not differentiated once the others were left out", again[0].key))
+		}
 	}
 	a := &causalAnalysis{g: g, counts: map[string]int{}}
 	a.counts["ops"] = len(ops)
@@ -702,11 +735,11 @@ func analyzeOps(ctx context.Context, events []history.Event, ops []regOp, cf boo
 	a.counts["CyclicCO"] = n
 	g.clock()
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, nd, err
 	}
 	stale, cfEdges := g.scanReads(ctx, cf)
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, nd, err
 	}
 	co := buildCSR(len(g.entries), g.coEdges())
 	for _, sr := range stale {
@@ -745,7 +778,7 @@ func analyzeOps(ctx context.Context, events []history.Event, ops []regOp, cf boo
 				"No single order of the writes explains what every session read (causal convergence): causal order and the write order the reads force form a cycle"))
 		}
 	}
-	return a, nil
+	return a, nd, nil
 }
 
 // causalChecker checks causal consistency (CC) or, with convergence,
@@ -761,21 +794,33 @@ func (c causalChecker) Name() string {
 
 func (c causalChecker) Check(ctx context.Context, events []history.Event) Result {
 	res := Result{Checker: c.Name()}
-	if !completedAny(events) {
-		return unknownf(res, nothingToCheck)
+	ops, probs := registerHistory(events)
+	if nothingDecided(ops, &probs) {
+		return unknownf(res, "%s", probs.nothingToCheck())
 	}
-	a, err := analyze(ctx, events, c.convergence)
+	// Leaving out every operation on a key the model cannot check is a
+	// projection of the history: causal order only loses edges, so the
+	// anomalies found on the rest are anomalies of the whole history.
+	a, nd, err := analyzeOps(ctx, events, probs.dropSkipped(ops), c.convergence)
 	if err != nil {
 		return unknownf(res, "cannot check %s: %v", c.Name(), err)
+	}
+	for _, e := range nd {
+		probs.badKey(e.key, e.Error())
 	}
 	res.Counts = a.counts
 	res.Anomalies = append(res.Anomalies, a.thinAir...)
 	res.Anomalies = append(res.Anomalies, a.cyclicCO...)
 	res.Anomalies = append(res.Anomalies, a.stale...)
 	res.Anomalies = append(res.Anomalies, a.cyclicCF...)
-	res.Valid = Valid
-	if len(res.Anomalies) > 0 {
+	switch {
+	case len(res.Anomalies) > 0:
 		res.Valid = Invalid
+	case probs.any():
+		res.Valid = Unknown
+		res.Reason = probs.undecided(len(a.g.keys)+len(probs.skip), "no anomaly among the operations on the other keys")
+	default:
+		res.Valid = Valid
 	}
 	return res
 }

@@ -101,18 +101,12 @@ func checkSafely(ctx context.Context, c Checker, events []history.Event) (r Resu
 	return c.Check(ctx, events), nil
 }
 
-// nothingToCheck is the reason every checker gives for a history in which
-// no client operation completed with a known outcome (ok or fail): a run
-// that recorded nothing, or only unknown outcomes, proves nothing, so its
-// verdict is unknown, never valid.
-const nothingToCheck = "nothing to check: no client operation completed ok or failed"
-
-// completedAny reports whether a client operation completed ok or failed.
-func completedAny(events []history.Event) bool {
-	for _, e := range events {
-		if !e.IsNemesis() && (e.Type == history.OK || e.Type == history.Fail) {
-			return true
-		}
-	}
-	return false
-}
+// nothingToCheck is the reason the register checkers (linearizable,
+// causal, causal+, eventual) give for a history in which no register
+// operation has a known outcome the models use: no read, write or cas
+// completed ok and no cas failed as a mismatch. A run that recorded
+// nothing, only failures (which did nothing), only outcomes unknown, or
+// only functions the models do not know proves nothing, so its verdict is
+// unknown, never valid. The set checker's rule is the same for its model
+// (nothingToCheckSet).
+const nothingToCheck = "nothing to check: no read, write or cas completed ok, and no cas failed as a mismatch"

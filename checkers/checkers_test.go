@@ -192,6 +192,139 @@ func registerCases() []registerCase {
 			h:    b().Invoke(0, "read", "x", nil).Info(0),
 			want: all(want{valid: U, reason: "nothing to check"}),
 		},
+		// Nothing to check (the same rule for every register model): no
+		// read, write or cas completed ok and no cas failed as a mismatch.
+		{
+			name: "only a failed read: nothing to check",
+			h:    b().Invoke(0, "read", "x", nil).Fail(0, "refused"),
+			want: all(want{valid: U, reason: "nothing to check: no read, write or cas completed ok"}),
+		},
+		{
+			name: "only failed writes and info ops: nothing to check",
+			h: b().Invoke(0, "write", "x", 1).Fail(0, "refused").Invoke(1, "write", "x", 2).Info(1).
+				Invoke(2, "cas", "x", []int{1, 2}).Fail(2, "unavailable").Invoke(3, "read", "x", nil).Info(3),
+			want: all(want{valid: U, reason: "nothing to check"}),
+		},
+		{
+			name: "a failed read beside one ok read of absent: checked",
+			h:    finals(b().Invoke(0, "read", "x", nil).Fail(0, "refused").Read(1, "x", nil), "x", nil),
+			want: all(want{valid: V}),
+		},
+		{
+			name: "a cas mismatch alone is something to check",
+			h:    b().Invoke(0, "write", "x", 2).Info(0).Invoke(1, "cas", "x", []int{1, 3}).Fail(1, "mismatch"),
+			want: map[string]want{"linearizable": {valid: V}},
+		},
+		{
+			name: "a failed write and a failed read, then a read of the failed write: invalid",
+			h:    b().Invoke(0, "write", "x", 1).Fail(0, "refused").Invoke(1, "read", "x", nil).Fail(1, "refused").Read(2, "x", 1),
+			want: map[string]want{"linearizable": {valid: I}, "causal": {valid: I, anomalies: []string{"ThinAirRead"}},
+				"causal+": {valid: I, anomalies: []string{"ThinAirRead"}}, "eventual": {valid: I, anomalies: []string{"ThinAirRead"}}},
+		},
+		// Functions the register models do not know: an op with one that
+		// may have taken effect (ok, info, never completed) makes its key
+		// unknown; a failed one did nothing; nemesis events are not ops.
+		{
+			name: "ops with functions the model does not know make their key unknown",
+			h: finals(b().Write(0, "x", 1).Invoke(1, "get", "x", nil).OK(1, 999).Invoke(1, "get", "x", nil).OK(1, 999).
+				Invoke(2, "Read", "x", nil).OK(2, 999), "x", 1),
+			want: all(want{valid: U, reason: `2 ops with f "get" that the register model does not know: read, write, cas (on key "x")`}),
+		},
+		{
+			name: "an info op of an unknown function may have written what is read: unknown, not invalid",
+			h:    finals(b().Write(0, "x", 1).Invoke(1, "put", "x", 2).Info(1).Read(2, "x", 2), "x", 2),
+			want: all(want{valid: U, reason: `1 op with f "put" that the register model does not know`}),
+		},
+		{
+			name: "an unknown function never completed: unknown",
+			h:    finals(b().Write(0, "x", 1).Invoke(1, "put", "x", 2).Read(2, "x", 2), "x", 2),
+			want: all(want{valid: U, reason: `1 op with f "put"`}),
+		},
+		{
+			name: "a failed op of an unknown function did nothing",
+			h:    finals(b().Write(0, "x", 1).Invoke(1, "get", "x", nil).Fail(1, "refused").Read(1, "x", 1), "x", 1),
+			want: all(want{valid: V}),
+		},
+		{
+			name: "nemesis events are not client ops",
+			h: finals(b().Nemesis("start-partition", []string{"n1"}).Write(0, "x", 1).Nemesis("stop-partition", nil).
+				Read(1, "x", 1), "x", 1),
+			want: all(want{valid: V}),
+		},
+		{
+			name: "only unknown functions: nothing to check, and why",
+			h:    b().Invoke(0, "put", "k", 1).OK(0, 1).Invoke(1, "get", "k", nil).OK(1, 999),
+			want: all(want{valid: U, reason: `nothing to check: no read, write or cas completed ok, and no cas failed as a mismatch; 1 op with f "put"`}),
+		},
+		{
+			name: "an anomaly on another key outranks an unknown function",
+			h:    finals(finals(b().Invoke(1, "get", "y", nil).OK(1, 5).Write(0, "y", 1).Read(0, "x", 7), "x", nil), "y", 1),
+			want: map[string]want{"linearizable": {valid: I, anomalies: []string{"nonlinearizable"}},
+				"causal": {valid: I, anomalies: []string{"ThinAirRead"}}, "causal+": {valid: I, anomalies: []string{"ThinAirRead"}},
+				"eventual": {valid: I, anomalies: []string{"ThinAirRead"}}},
+		},
+		{
+			name: "an unknown function on one key, the other keys valid: unknown, the others named as checked",
+			h:    finals(finals(b().Invoke(1, "get", "y", nil).OK(1, 5).Write(0, "x", 1).Read(1, "x", 1), "x", 1), "y", nil),
+			want: map[string]want{"linearizable": {valid: U, reason: "1 of 2 keys undecided"}, "causal": {valid: U, reason: "1 of 2 keys undecided"},
+				"causal+": {valid: U, reason: "no anomaly among the operations on the other keys"}, "eventual": {valid: U, reason: `on key "y"`}},
+		},
+		// One key that cannot be decided (a malformed cas; for the causal
+		// models, a value written twice) makes only that key unknown: a
+		// definite anomaly on another key still makes the verdict invalid.
+		{
+			name: "a malformed cas on b does not hide a thin-air read on a",
+			h: b().Write(0, "a", 1).Read(1, "a", 7).Invoke(2, "cas", "b", []int{1}).OK(2, []int{1}).
+				FinalRead(3, "n1", "a", 7),
+			want: map[string]want{"linearizable": {valid: I, anomalies: []string{"nonlinearizable"}},
+				"causal": {valid: I, anomalies: []string{"ThinAirRead"}}, "causal+": {valid: I, anomalies: []string{"ThinAirRead"}},
+				"eventual": {valid: I, anomalies: []string{"ThinAirRead"}}},
+		},
+		{
+			name: "a malformed cas on b, a valid: b alone is unknown",
+			h:    finals(b().Write(0, "a", 1).Read(1, "a", 1).Invoke(2, "cas", "b", []int{1}).OK(2, []int{1}), "a", 1),
+			want: map[string]want{"linearizable": {valid: U, reason: `1 of 2 keys undecided: event 4 (process 2, key "b"): cas value [1] is not a pair [expected, new]; the other keys are linearizable`},
+				"causal":   {valid: U, reason: `event 4 (process 2, key "b"): cas value [1] is not a pair`},
+				"causal+":  {valid: U, reason: `no anomaly among the operations on the other keys`},
+				"eventual": {valid: U, reason: `key "b"): cas value [1] is not a pair`}},
+		},
+		{
+			name: "a malformed cas of unknown outcome: unknown",
+			h:    finals(b().Write(0, "a", 1).Invoke(2, "cas", "b", 5).Info(2), "a", 1),
+			want: all(want{valid: U, reason: "cas value 5 is not a pair"}),
+		},
+		{
+			name: "a malformed cas that failed did nothing",
+			h:    finals(b().Write(0, "a", 1).Invoke(2, "cas", "b", 5).Fail(2, "unavailable"), "a", 1),
+			want: all(want{valid: V}),
+		},
+		{
+			name: "a value written twice on b does not hide a thin-air read on a",
+			h:    b().Write(0, "a", 1).Read(1, "a", 7).Write(2, "b", 1).Write(2, "b", 1),
+			want: map[string]want{"linearizable": {valid: I}, "causal": {valid: I, anomalies: []string{"ThinAirRead"}},
+				"causal+": {valid: I, anomalies: []string{"ThinAirRead"}}, "eventual": {valid: I, anomalies: []string{"ThinAirRead"}}},
+		},
+		{
+			name: "a value written twice (once info) on b does not hide a stale read on x",
+			h: finals(finals(b().Write(0, "x", 1).Write(0, "x", 2).Read(1, "x", 2).Read(1, "x", 1).
+				Write(2, "b", 1).Invoke(3, "write", "b", 1).Info(3), "x", 2), "b", 1),
+			want: map[string]want{"causal": {valid: I, anomalies: []string{"WriteCORead"}, guarantee: "monotonic-reads"},
+				"causal+": {valid: I, anomalies: []string{"WriteCORead"}}},
+		},
+		{
+			name: "a value written twice on b, a valid: b alone is unknown, its convergence still judged",
+			h:    finals(finals(b().Write(0, "a", 1).Read(1, "a", 1).Write(2, "b", 1).Write(2, "b", 1), "a", 1), "b", 1),
+			want: map[string]want{"linearizable": {valid: V},
+				"causal":   {valid: U, reason: `1 of 2 keys undecided: key "b": value 1 is written twice (events 4 and 6)`},
+				"causal+":  {valid: U, reason: `key "b": value 1 is written twice`},
+				"eventual": {valid: U, reason: `thin-air reads and causal cycles were not checked on key "b": key "b": value 1 is written twice`}},
+		},
+		{
+			name: "a value written twice on b that did not converge: eventual still invalid",
+			h: b().Write(0, "a", 1).Read(1, "a", 1).Write(2, "b", 1).Write(2, "b", 1).Write(2, "b", 2).
+				FinalRead(100, "n1", "a", 1).FinalRead(101, "n1", "b", 1).FinalRead(102, "n2", "b", 2),
+			want: map[string]want{"eventual": {valid: I, anomalies: []string{"divergence"}}},
+		},
 		{
 			name: "cas ok reads expected and writes new",
 			h:    finals(b().Write(0, "x", 1).CAS(1, "x", 1, 2).Read(0, "x", 2), "x", 2),
@@ -265,6 +398,22 @@ func registerCases() []registerCase {
 				"causal+":  {valid: U, reason: `key "x": value 1 is written twice`},
 				"eventual": {valid: U, reason: "value 1 is written twice"}},
 		},
+	}
+}
+
+// A set workload's history checked with a register model: its adds are a
+// function the register model does not know, so every key is unknown, with
+// that reason (linearizable used to call it invalid: a read of [1 2] no
+// write wrote).
+func TestRegisterModelsOnASetHistory(t *testing.T) {
+	events := checkertest.Set(checkertest.SetConfig{Seed: 3, Ops: 200, Processes: 4, Sets: 2, ReadRate: 0.3, InfoRate: 0.05, Nodes: 2})
+	for _, model := range []string{"linearizable", "causal", "causal+", "eventual"} {
+		c, err := checkers.New(model, checkers.Options{})
+		require.NoError(t, err)
+		res := c.Check(context.Background(), events)
+		require.Equal(t, U, res.Valid, "%s: %s %+v", model, res.Reason, res.Anomalies)
+		consistent(t, res)
+		assert.Contains(t, res.Reason, `ops with f "add" that the register model does not know: read, write, cas (on keys "s0", "s1")`, model)
 	}
 }
 
@@ -418,6 +567,7 @@ func TestSet(t *testing.T) {
 		anomalies []string
 		info      []string
 		counts    map[string]int
+		reason    string
 	}{
 		{name: "all acknowledged adds read", h: b().Add(0, "s", 1).Add(1, "s", 2).SetRead(2, "s", false, 1).SetRead(3, "s", true, 1, 2),
 			valid: V, counts: map[string]int{"acknowledged": 2}},
@@ -431,13 +581,67 @@ func TestSet(t *testing.T) {
 			valid: I, anomalies: []string{"unexpected"}},
 		{name: "stale read is information", h: b().Add(0, "s", 1).SetRead(1, "s", false).SetRead(3, "s", true, 1),
 			valid: V, info: []string{"stale"}, counts: map[string]int{"stale": 1}},
-		{name: "info add absent is fine", h: b().Invoke(0, "add", "s", 1).Info(0).SetRead(3, "s", true),
+		{name: "info add absent is fine", h: b().Add(1, "s", 2).Invoke(0, "add", "s", 1).Info(0).SetRead(3, "s", true, 2),
 			valid: V},
-		{name: "info add present is recovered", h: b().Invoke(0, "add", "s", 1).Info(0).SetRead(3, "s", true, 1),
+		{name: "info add present is recovered", h: b().Add(1, "s", 2).Invoke(0, "add", "s", 1).Info(0).SetRead(3, "s", true, 1, 2),
 			valid: V, counts: map[string]int{"recovered": 1}},
+		// No acknowledged add: nothing can be lost, nothing to check,
+		// unless a read shows an element never attempted.
+		{name: "only info adds, read back: nothing to check", h: b().Invoke(0, "add", "s", 1).Info(0).SetRead(3, "s", true, 1),
+			valid: U, reason: "nothing to check: no add was acknowledged (1 attempted: each failed or has an unknown outcome)"},
+		{name: "only failed and info adds, empty reads: nothing to check", h: b().Invoke(0, "add", "s", 1).Info(0).Invoke(1, "add", "s", 2).Fail(1, "refused").
+			SetRead(2, "s", false).SetRead(3, "s", true),
+			valid: U, reason: "nothing to check: no add was acknowledged (2 attempted"},
+		{name: "only reads: nothing to check", h: b().SetRead(3, "s", true), valid: U, reason: "nothing to check: no add was acknowledged"},
+		{name: "no add acknowledged, an element never attempted read: invalid", h: b().Invoke(0, "add", "s", 1).Info(0).SetRead(3, "s", true, 1, 5),
+			valid: I, anomalies: []string{"unexpected"}},
+		{name: "no add acknowledged, an element seen then gone: invalid", h: b().Invoke(0, "add", "s", 1).Info(0).SetRead(2, "s", false, 1).SetRead(3, "s", true),
+			valid: I, anomalies: []string{"lost"}},
 		{name: "no final read", h: b().Add(0, "s", 1).SetRead(1, "s", false, 1), valid: U},
 		{name: "a node's final read did not answer", h: b().Add(0, "s", 1).SetRead(3, "s", true, 1).FinalInvoke(4, "n2", "s").Fail(4, "unavailable"), valid: U},
-		{name: "no set operations", h: b(), valid: U},
+		{name: "no set operations", h: b(), valid: U, reason: "nothing to check: no add was acknowledged: the history has no set operation"},
+		// A definite anomaly is invalid whatever else is undecided.
+		{name: "unexpected in a non-final read, no final read: invalid", h: b().Add(0, "s", 1).SetRead(1, "s", false, 1, 99),
+			valid: I, anomalies: []string{"unexpected"}, counts: map[string]int{"unexpected": 1}},
+		{name: "read of a failed add, no final read: invalid", h: b().Add(0, "s", 1).Invoke(2, "add", "s", 2).Fail(2, "refused").SetRead(1, "s", false, 1, 2),
+			valid: I, anomalies: []string{"unexpected"}},
+		{name: "read of an info add, no final read: unknown", h: b().Add(0, "s", 1).Invoke(2, "add", "s", 2).Info(2).SetRead(1, "s", false, 1, 2),
+			valid: U},
+		{name: "unexpected in a set with no final read, another set fine", h: b().Add(0, "s", 1).Add(0, "t", 1).SetRead(1, "s", false, 7).SetRead(3, "t", true, 1),
+			valid: I, anomalies: []string{"unexpected"}},
+		// null is not an element: decoded as an integer it would be 0.
+		{name: "null in a final read is not 0", h: b().Add(0, "s", 0).FinalInvoke(1, "n1", "s").OK(1, []any{nil}),
+			valid: U, reason: `set "s" cannot be judged: the read at event 2 (process 1) returned [null], with null, which is not an element`},
+		{name: "null in a non-final read is not 0", h: b().Add(0, "s", 0).Invoke(2, "read", "s", nil).OK(2, []any{0, nil}).SetRead(1, "s", true, 0),
+			valid: U, reason: "with null, which is not an element"},
+		{name: "an add of null", h: b().Invoke(0, "add", "s", nil).OK(0, nil).FinalInvoke(1, "n1", "s").OK(1, []any{nil}),
+			valid: U, reason: "the add at event 0 (process 0) adds null, which is not an element"},
+		{name: "an info add of null", h: b().Add(1, "s", 1).Invoke(0, "add", "s", nil).Info(0).SetRead(2, "s", true, 1),
+			valid: U, reason: "adds null"},
+		{name: "a failed add of null did nothing", h: b().Invoke(0, "add", "s", nil).Fail(0, "refused").Add(1, "s", 1).SetRead(2, "s", true, 1),
+			valid: V},
+		{name: "null in one set does not hide a lost element in another", h: b().Add(0, "t", 1).SetRead(3, "t", true).Add(0, "s", 0).FinalInvoke(1, "n1", "s").OK(1, []any{nil}),
+			valid: I, anomalies: []string{"lost"}},
+		{name: "null beside an element never added: unexpected", h: b().Add(0, "s", 1).FinalInvoke(1, "n1", "s").OK(1, []any{1, nil, 99}),
+			valid: I, anomalies: []string{"unexpected"}},
+		{name: "elements that are not integers are themselves, never 0", h: b().Invoke(0, "add", "s", "a").OK(0, nil).Add(1, "s", 0).FinalInvoke(2, "n1", "s").OK(2, []any{"a", 0}),
+			valid: V},
+		{name: "a string element does not stand for 0", h: b().Invoke(0, "add", "s", "a").OK(0, nil).Add(1, "s", 0).FinalInvoke(2, "n1", "s").OK(2, []any{"a"}),
+			valid: I, anomalies: []string{"lost"}},
+		// Functions the set model does not know, and reads that are not
+		// arrays, make only their set unknown.
+		{name: "a function the set model does not know makes its set unknown", h: b().Add(0, "s", 1).Invoke(1, "add-all", "s", []int{2, 3}).OK(1, nil).SetRead(3, "s", true, 1, 2, 3),
+			valid: U, reason: `1 op with f "add-all" that the set model does not know: add, read (on key "s")`},
+		{name: "an info op of an unknown function: unknown", h: b().Add(0, "s", 1).Invoke(1, "add-all", "s", []int{2, 3}).Info(1).SetRead(3, "s", true, 1, 2),
+			valid: U, reason: `f "add-all"`},
+		{name: "a failed op of an unknown function did nothing", h: b().Add(0, "s", 1).Invoke(1, "add-all", "s", []int{2, 3}).Fail(1, "refused").SetRead(3, "s", true, 1),
+			valid: V},
+		{name: "an unknown function on one set does not hide a lost element in another", h: b().Add(0, "t", 1).SetRead(3, "t", true).Invoke(1, "add-all", "s", []int{2}).OK(1, nil),
+			valid: I, anomalies: []string{"lost"}},
+		{name: "a register history under the set model", h: b().Write(0, "x", 1).Read(1, "x", 1),
+			valid: U, reason: `1 op with f "write" that the set model does not know: add, read (on key "x")`},
+		{name: "a read that is not an array does not hide a lost element in another set", h: b().Add(0, "t", 1).SetRead(3, "t", true).Add(0, "s", 1).Invoke(1, "read", "s", nil).OK(1, "oops"),
+			valid: I, anomalies: []string{"lost"}},
 		{name: "lost outranks no final read of another set", h: b().Add(0, "s", 1).Add(0, "t", 1).SetRead(3, "s", true),
 			valid: I, anomalies: []string{"lost"}},
 	}
@@ -456,6 +660,9 @@ func TestSet(t *testing.T) {
 			}
 			for k, v := range tc.counts {
 				assert.Equal(t, v, res.Counts[k], k)
+			}
+			if tc.reason != "" {
+				assert.Contains(t, res.Reason, tc.reason)
 			}
 		})
 	}

@@ -40,15 +40,31 @@
 //     which write it read, so it yields no reads-from edge, and a bad
 //     pattern needs one.
 //
-// A cas whose value is not a pair [expected, new] makes the verdict unknown
-// (naming the event): the checkers do not guess what it did.
+// A cas whose value is not a pair [expected, new] (unless it failed other
+// than as a mismatch: then it did nothing) makes its key unknown, naming
+// the event: the checkers do not guess what it did. Only that key: the
+// others are still checked, and an anomaly on them makes the verdict
+// invalid (invalid outranks unknown).
+//
+// An operation whose function is none of read, write and cas ("get",
+// "Read", "add", "txn", ...) and that may have taken effect (ok, info, or
+// never completed) may have changed its key, so the checkers leave that
+// key out: the verdict is unknown, naming the function and how many such
+// operations there were, unless an anomaly on the other keys makes it
+// invalid. (Leaving a key out is a projection of the history: it can hide
+// an anomaly, never invent one.) A failed one did nothing and is ignored;
+// nemesis events are not client operations.
 //
 // # Causal consistency
 //
 // Sessions are processes; causal order CO is (session order ∪ reads-from)⁺.
 // The history must be differentiated (each value written at most once per
-// key, never null) so that every read has one write it read from;
-// otherwise the verdict is unknown, naming the key and value. The bad
+// key, never null) so that every read has one write it read from; a key
+// that is not is left out of the analysis and makes the verdict unknown,
+// naming the key and value, unless an anomaly among the other keys'
+// operations makes it invalid (leaving a key out only removes causal
+// edges: it can hide an anomaly, never invent one). Eventual still judges
+// that key's convergence. The bad
 // patterns are ThinAirRead (a read of a value no ok or info write wrote),
 // CyclicCO (CO has a cycle), WriteCOInitRead (a read of the initial state
 // with a write of the key causally before it) and WriteCORead (a read of w1

@@ -2,7 +2,6 @@ package checkers
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -20,22 +19,22 @@ func (eventual) Name() string { return "eventual" }
 
 func (c eventual) Check(ctx context.Context, events []history.Event) Result {
 	res := Result{Checker: c.Name(), Valid: Valid, Counts: map[string]int{}}
-	if !completedAny(events) {
-		return unknownf(res, nothingToCheck)
+	ops, probs := registerHistory(events)
+	if nothingDecided(ops, &probs) {
+		return unknownf(res, "%s", probs.nothingToCheck())
 	}
-	ops, err := registerOps(events)
-	if err != nil {
-		return unknownf(res, "cannot model the history as registers: %v", err)
-	}
+	// Keys the model cannot check are left out of everything (a
+	// projection: what is found on the rest holds for the whole history).
+	total := countKeys(ops, probs.skip)
+	ops = probs.dropSkipped(ops)
 	var graphProblem string
-	a, err := analyzeOps(ctx, events, ops, false)
-	var nd *errNotDifferentiated
-	switch {
-	case errors.As(err, &nd):
-		graphProblem = "thin-air reads and causal cycles were not checked: " + err.Error()
-	case err != nil:
+	// notInGraph says which keys' converged values the causal analysis did
+	// not check for thin air (all of them when it did not finish).
+	notInGraph := func(string) bool { return true }
+	a, nd, err := analyzeOps(ctx, events, ops, false)
+	if err != nil {
 		graphProblem = "the causal analysis did not finish: " + err.Error()
-	default:
+	} else {
 		res.Counts = a.counts
 		res.Anomalies = append(res.Anomalies, a.thinAir...)
 		res.Anomalies = append(res.Anomalies, a.cyclicCO...)
@@ -44,8 +43,22 @@ func (c eventual) Check(ctx context.Context, events []history.Event) Result {
 				res.Info = append(res.Info, s)
 			}
 		}
+		// A key that is not differentiated is left out of the causal
+		// analysis alone; its convergence is still judged.
+		left := map[string]bool{}
+		whys := make([]string, 0, len(nd))
+		for _, e := range nd {
+			left[e.key] = true
+			if len(whys) < 5 {
+				whys = append(whys, e.Error())
+			}
+		}
+		if len(nd) > 0 {
+			graphProblem = fmt.Sprintf("thin-air reads and causal cycles were not checked on %s: %s", keyList(left), strings.Join(whys, "; "))
+		}
+		notInGraph = func(k string) bool { return left[k] }
 	}
-	conv, unknownWhy := convergence(ops, a == nil)
+	conv, unknownWhy := convergence(ops, notInGraph)
 	if missing := unansweredFinals(events); missing != "" && unknownWhy == "" {
 		unknownWhy = missing
 	}
@@ -53,13 +66,22 @@ func (c eventual) Check(ctx context.Context, events []history.Event) Result {
 	for _, an := range conv {
 		res.Counts[an.Name]++
 	}
+	var skipped string
+	if probs.any() {
+		skipped = probs.undecided(total, "the other keys were checked")
+	}
 	switch {
 	case len(res.Anomalies) > 0:
 		res.Valid = Invalid
-	case unknownWhy != "" || graphProblem != "":
+	case unknownWhy != "" || graphProblem != "" || skipped != "":
 		res.Valid = Unknown
-		res.Reason = strings.TrimPrefix(strings.Join([]string{unknownWhy, graphProblem}, "; "), "; ")
-		res.Reason = strings.TrimSuffix(res.Reason, "; ")
+		var parts []string
+		for _, p := range []string{skipped, unknownWhy, graphProblem} {
+			if p != "" {
+				parts = append(parts, p)
+			}
+		}
+		res.Reason = strings.Join(parts, "; ")
 	}
 	return res
 }
@@ -67,9 +89,9 @@ func (c eventual) Check(ctx context.Context, events []history.Event) Result {
 // convergence checks the final reads of every key: they must agree, on a
 // value that an ok or info write wrote, or on null (absent) only when no
 // write of the key succeeded. It says why it cannot decide when final
-// reads are missing. With checkWritten, it also reports an agreed value no
-// write wrote (otherwise ThinAirRead already does).
-func convergence(ops []regOp, checkWritten bool) (found []Anomaly, unknownWhy string) {
+// reads are missing. For the keys checkWritten names, it also reports an
+// agreed value no write wrote (for the others ThinAirRead already does).
+func convergence(ops []regOp, checkWritten func(key string) bool) (found []Anomaly, unknownWhy string) {
 	type keyState struct {
 		finals    []regOp
 		written   map[string]bool
@@ -142,7 +164,7 @@ func convergence(ops []regOp, checkWritten bool) (found []Anomaly, unknownWhy st
 		case v == "null" && ks.succeeded:
 			found = append(found, Anomaly{Name: "lost", Keys: []string{k}, Ops: []int64{ks.finals[0].op.InvokeIndex},
 				Explanation: fmt.Sprintf("Key %q converged to absent (null) on every node, although a write of it succeeded: the acknowledged writes were lost.", k)})
-		case v != "null" && !ks.written[v] && checkWritten:
+		case v != "null" && !ks.written[v] && checkWritten(k):
 			found = append(found, Anomaly{Name: "ThinAirRead", Keys: []string{k}, Ops: []int64{ks.finals[0].op.InvokeIndex},
 				Explanation: fmt.Sprintf("Key %q converged to %s, which no write that succeeded or may have succeeded wrote.", k, v)})
 		}

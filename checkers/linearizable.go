@@ -318,19 +318,17 @@ func (c linearizable) checkKeys(ctx context.Context, keys []keyOps) ([]keyCheck,
 
 func (c linearizable) Check(ctx context.Context, events []history.Event) Result {
 	res := Result{Checker: c.Name(), Counts: map[string]int{}}
-	if !completedAny(events) {
-		return unknownf(res, nothingToCheck)
+	ops, probs := registerHistory(events)
+	if nothingDecided(ops, &probs) {
+		return unknownf(res, "%s", probs.nothingToCheck())
 	}
-	ops, err := registerOps(events)
-	if err != nil {
-		return unknownf(res, "cannot model the history as registers: %v", err)
-	}
+	// Keys the model cannot check are left out; every other key is still
+	// decided, so that a nonlinearizable key is reported whatever the
+	// others hold.
+	ops = probs.dropSkipped(ops)
 	keys := groupByKey(ops)
 	res.Counts["ops"] = len(ops)
-	res.Counts["keys"] = len(keys)
-	if !anyDecided(ops) {
-		return unknownf(res, "nothing to check: no read, write or cas completed ok, and no cas failed as a mismatch")
-	}
+	res.Counts["keys"] = len(keys) + len(probs.skip)
 	checks, share := c.checkKeys(ctx, keys)
 
 	var failed, unknown []int
@@ -344,7 +342,7 @@ func (c linearizable) Check(ctx context.Context, events []history.Event) Result 
 		}
 	}
 	res.Counts["keys-nonlinearizable"] = len(failed)
-	res.Counts["keys-unknown"] = len(unknown)
+	res.Counts["keys-unknown"] = len(unknown) + len(probs.skip)
 	for n, i := range failed {
 		if n >= maxReported {
 			break
@@ -354,18 +352,23 @@ func (c linearizable) Check(ctx context.Context, events []history.Event) Result 
 	switch {
 	case len(failed) > 0:
 		res.Valid = Invalid
-	case len(unknown) > 0:
-		whys := make([]string, 0, 3)
+	case len(unknown) > 0 || probs.any():
+		whys := probs.reasons()
 		for _, i := range unknown[:min(3, len(unknown))] {
 			whys = append(whys, checks[i].why(share))
 		}
-		more := ""
 		if len(unknown) > 3 {
-			more = fmt.Sprintf("; and %d more", len(unknown)-3)
+			whys = append(whys, fmt.Sprintf("and %d more", len(unknown)-3))
 		}
+		undecided := len(unknown) + len(probs.skip)
 		res.Valid = Unknown
-		res.Reason = fmt.Sprintf("%d of %d keys undecided: %s%s; the other keys are linearizable. Raise --search-memory or --timeout to decide them",
-			len(unknown), len(keys), strings.Join(whys, "; "), more)
+		res.Reason = fmt.Sprintf("%d of %d keys undecided: %s", undecided, res.Counts["keys"], strings.Join(whys, "; "))
+		if undecided < res.Counts["keys"] {
+			res.Reason += "; the other keys are linearizable"
+		}
+		if len(unknown) > 0 {
+			res.Reason += ". Raise --search-memory or --timeout to decide them"
+		}
 	default:
 		res.Valid = Valid
 	}
@@ -494,10 +497,9 @@ type VisualizeOptions struct {
 // could not be placed). Every recorded string (keys, values, errors, nodes)
 // is HTML-escaped before Porcupine inserts it into the page.
 func VisualizeLinearizable(ctx context.Context, events []history.Event, w io.Writer, opts VisualizeOptions) error {
-	ops, err := registerOps(events)
-	if err != nil {
-		return fmt.Errorf("visualize linearizability: %w", err)
-	}
+	ops, probs := registerHistory(events)
+	// Keys the model cannot check are not drawn (the check says why).
+	ops = probs.dropSkipped(ops)
 	maxKeys := opts.MaxKeys
 	if maxKeys <= 0 {
 		maxKeys = 10
@@ -511,6 +513,14 @@ func VisualizeLinearizable(ctx context.Context, events []history.Event, w io.Wri
 	// are left out (and said so) rather than risk the machine's memory.
 	var chosen, others []keyOps
 	var notes []porcupine.Annotation
+	if probs.any() {
+		notes = append(notes, porcupine.Annotation{
+			Tag: "not drawn", Start: 0, End: 0,
+			Description:     fmt.Sprintf("%d keys not drawn", len(probs.skip)),
+			Details:         "not drawn, as the register model cannot check them: " + strings.Join(probs.reasons(), "; "),
+			BackgroundColor: "#fde68a",
+		})
+	}
 	for _, k := range checks {
 		if n := countInfo(k.ops); n > maxDrawnInfo || k.search.verdict == searchUnknown {
 			notes = append(notes, porcupine.Annotation{

@@ -1,6 +1,7 @@
 package checkers
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -18,18 +19,30 @@ import (
 //   - lost: known present (add ok, or seen by a read), then missing from a
 //     final read that began after that. Invalid.
 //   - unexpected: read, but never added (or only by adds that failed).
-//     Invalid.
+//     Invalid, in any read, even of a set that has no final read (which
+//     makes lost, stale and never-read undecidable for it, not this).
 //   - stale: in the final reads, but some read that began after the add
 //     was acknowledged missed it. Information: only linearizable sets
 //     forbid it.
 //   - never-read: acknowledged, but no read began after the add completed.
 //     The verdict is unknown when nothing else is wrong.
 //
+// No acknowledged add at all is nothing to check (nothingToCheckSet):
+// unknown, unless unexpected or lost makes it invalid. A set that cannot be
+// judged (null, a read that is not an array, a function the model does not
+// know) is unknown alone: the other sets are still judged.
+//
 // Cost: linear in the size of the history (the elements of all reads),
 // plus a sort of each set's reads.
 type setChecker struct{}
 
 func (setChecker) Name() string { return "set" }
+
+// nothingToCheckSet is the set checker's nothingToCheck: without an
+// acknowledged add nothing can be lost, so a history of adds that all
+// failed or have unknown outcomes proves nothing, and its verdict is
+// unknown unless a read shows an element never added.
+const nothingToCheckSet = "nothing to check: no add was acknowledged"
 
 // setRead is an ok read of a whole set.
 type setRead struct {
@@ -63,6 +76,20 @@ type setState struct {
 	reads []setRead
 	// finalBefore[i] is how many of reads[:i] are final.
 	finalBefore []int32
+	// bad says why the set cannot be judged beyond unexpected elements
+	// (the first reason found): an add or a read of null, which is not an
+	// element (decoded as an integer it would read as 0), or a read that is
+	// not an array.
+	bad string
+	// foreign marks a set that an operation of a function the model does
+	// not know acted on: nothing about it can be judged.
+	foreign bool
+}
+
+func (s *setState) badf(format string, args ...any) {
+	if s.bad == "" {
+		s.bad = fmt.Sprintf(format, args...)
+	}
 }
 
 func (s *setState) intElem(n int64) *setElem {
@@ -107,10 +134,9 @@ func (s *setState) all() []*setElem {
 
 func (c setChecker) Check(ctx context.Context, events []history.Event) Result {
 	res := Result{Checker: c.Name(), Valid: Valid, Counts: map[string]int{}}
-	if !completedAny(events) {
-		return unknownf(res, nothingToCheck)
-	}
 	sets := map[string]*setState{}
+	foreign := map[string]*unknownFunc{} // function the model does not know -> its ops
+	var foreignOrder []string
 	get := func(k string) *setState {
 		s, ok := sets[k]
 		if !ok {
@@ -122,6 +148,12 @@ func (c setChecker) Check(ctx context.Context, events []history.Event) Result {
 	for _, op := range history.Pair(events) {
 		switch op.F {
 		case history.FAdd:
+			if history.IsNull(op.Input) {
+				if op.Type != history.Fail { // a failed add did nothing
+					get(op.Key).badf("the add at event %d (process %d) adds null, which is not an element", op.InvokeIndex, op.Process)
+				}
+				continue
+			}
 			el := get(op.Key).elem(op.Input)
 			res.Counts["attempted"]++
 			el.hasAdd = true
@@ -143,10 +175,30 @@ func (c setChecker) Check(ctx context.Context, events []history.Event) Result {
 			}
 			s := get(op.Key)
 			s.reads = append(s.reads, setRead{op: op})
+		default:
+			// A function the set model does not know, which may have
+			// taken effect (a failed op did nothing), may have added
+			// anything to its set: that set is left out, wholly.
+			if op.Type == history.Fail {
+				continue
+			}
+			if foreign[op.F] == nil {
+				foreign[op.F] = &unknownFunc{keys: map[string]bool{}}
+				foreignOrder = append(foreignOrder, op.F)
+			}
+			foreign[op.F].n++
+			foreign[op.F].keys[op.Key] = true
+			get(op.Key).foreign = true
 		}
 	}
+	var badWhy []string
+	for _, f := range foreignOrder {
+		u := foreign[f]
+		badWhy = append(badWhy, fmt.Sprintf("%s with f %q that the set model does not know: add, read (on %s)",
+			plural(u.n, "op", "ops"), f, keyList(u.keys)))
+	}
 	if len(sets) == 0 {
-		return unknownf(res, "the history has no set operations (add, read): nothing to check")
+		return unknownf(res, "%s: the history has no set operation (add, read)", nothingToCheckSet)
 	}
 	names := make([]string, 0, len(sets))
 	for k := range sets {
@@ -159,6 +211,9 @@ func (c setChecker) Check(ctx context.Context, events []history.Event) Result {
 			return unknownf(res, "the check was cancelled: %v", ctx.Err())
 		}
 		s := sets[k]
+		if s.foreign {
+			continue
+		}
 		sort.SliceStable(s.reads, func(i, j int) bool { return s.reads[i].op.Call < s.reads[j].op.Call })
 		s.finalBefore = make([]int32, len(s.reads)+1)
 		for i, r := range s.reads {
@@ -168,7 +223,10 @@ func (c setChecker) Check(ctx context.Context, events []history.Event) Result {
 			}
 			var elems []*setElem
 			var ints []int64
-			if err := json.Unmarshal(r.op.Output, &ints); err == nil {
+			// json.Unmarshal decodes a null element as 0: a read holding
+			// one takes the slow path, which refuses it.
+			fast := !bytes.Contains(r.op.Output, []byte("null")) && json.Unmarshal(r.op.Output, &ints) == nil
+			if fast {
 				// The usual case, integers, without a value per element.
 				elems = make([]*setElem, len(ints))
 				for j, n := range ints {
@@ -177,11 +235,19 @@ func (c setChecker) Check(ctx context.Context, events []history.Event) Result {
 			} else {
 				var arr []json.RawMessage
 				if err := json.Unmarshal(r.op.Output, &arr); err != nil && !history.IsNull(r.op.Output) {
-					return unknownf(res, "set read at event %d (key %q) returned %s, not a JSON array of elements", r.op.InvokeIndex, k, history.Canonical(r.op.Output))
+					// This set alone cannot be judged; the others can.
+					s.badf("the read at event %d (process %d) returned %s, not a JSON array of elements",
+						r.op.InvokeIndex, r.op.Process, history.Canonical(r.op.Output))
+					continue
 				}
-				elems = make([]*setElem, len(arr))
-				for j, v := range arr {
-					elems[j] = s.elem(v)
+				elems = make([]*setElem, 0, len(arr))
+				for _, v := range arr {
+					if history.IsNull(v) {
+						s.badf("the read at event %d (process %d) returned %s, with null, which is not an element",
+							r.op.InvokeIndex, r.op.Process, history.Canonical(r.op.Output))
+						continue
+					}
+					elems = append(elems, s.elem(v))
 				}
 			}
 			for _, el := range elems {
@@ -202,16 +268,29 @@ func (c setChecker) Check(ctx context.Context, events []history.Event) Result {
 	var unknownWhy []string
 	for _, k := range names {
 		s := sets[k]
+		if s.foreign {
+			continue // said in badWhy
+		}
 		elems := s.all()
 		nfinal := s.finalBefore[len(s.reads)]
-		if nfinal == 0 {
-			if len(elems) > 0 {
-				unknownWhy = append(unknownWhy, fmt.Sprintf("set %q has no final read", k))
-			}
-			continue
+		// Without a final read nothing can be lost, stale or never read;
+		// with null in it, the set is not a set of elements. Either way an
+		// element read but never added is unexpected all the same, below.
+		undecided := false
+		switch {
+		case s.bad != "":
+			badWhy = append(badWhy, fmt.Sprintf("set %q cannot be judged: %s", k, s.bad))
+			undecided = true
+		case nfinal == 0 && len(elems) > 0:
+			unknownWhy = append(unknownWhy, fmt.Sprintf("set %q has no final read", k))
+			undecided = true
 		}
 		for _, el := range elems {
 			seen := len(el.inFinal)+len(el.inOther) > 0
+			unexpected := seen && (!el.hasAdd || (!el.ok && !el.info))
+			if undecided && !unexpected {
+				continue
+			}
 			// after is the first read (in call order) that began once the
 			// element was known present.
 			after := len(s.reads)
@@ -223,7 +302,7 @@ func (c setChecker) Check(ctx context.Context, events []history.Event) Result {
 			inFinalAfter := int32(len(el.inFinal) - lowerBound(el.inFinal, int32(after)))
 			inOtherAfter := int32(len(el.inOther) - lowerBound(el.inOther, int32(after)))
 			switch {
-			case seen && (!el.hasAdd || (!el.ok && !el.info)):
+			case unexpected:
 				res.Counts["unexpected"]++
 				if len(res.Anomalies) < maxReported {
 					a := Anomaly{Name: "unexpected", Keys: []string{k},
@@ -279,9 +358,24 @@ func (c setChecker) Check(ctx context.Context, events []history.Event) Result {
 	switch {
 	case len(res.Anomalies) > 0:
 		res.Valid = Invalid
-	case len(unknownWhy) > 0:
+	case res.Counts["acknowledged"] == 0:
+		// Nothing can be lost: the checker has nothing to say, which is
+		// not valid. (An element read that was never attempted is still
+		// unexpected, above.)
 		res.Valid = Unknown
-		res.Reason = strings.Join(unknownWhy, "; ") + "; the run must end with answered final reads (\"final\": true) of every set"
+		res.Reason = nothingToCheckSet + " (none was attempted)"
+		if n := res.Counts["attempted"]; n > 0 {
+			res.Reason = fmt.Sprintf("%s (%d attempted: each failed or has an unknown outcome)", nothingToCheckSet, n)
+		}
+		if len(badWhy) > 0 {
+			res.Reason += "; " + strings.Join(badWhy, "; ")
+		}
+	case len(unknownWhy) > 0 || len(badWhy) > 0:
+		res.Valid = Unknown
+		if len(unknownWhy) > 0 {
+			badWhy = append(badWhy, strings.Join(unknownWhy, "; ")+"; the run must end with answered final reads (\"final\": true) of every set")
+		}
+		res.Reason = strings.Join(badWhy, "; ")
 	case res.Counts["never-read"] > 0:
 		ex := examples["never-read"]
 		res.Valid = Unknown

@@ -1,15 +1,19 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -37,7 +41,9 @@ A Jepsen history.edn (or a Jepsen store directory holding one) is read with
 Knossos's meaning of each operation; the format is told from the content,
 or given with --format.
 
-Exit code: 0 valid, 1 invalid, 2 unknown, 3 the input could not be read.`,
+Exit code: 0 valid, 1 invalid, 2 unknown, 3 the input could not be read,
+130 interrupted (SIGINT or SIGTERM: the check stops, prints what it has,
+and leaves results.json as it was).`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return fmt.Errorf("check takes one argument, a run directory or a history.jsonl file (got %d)", len(args))
@@ -98,9 +104,28 @@ func runCheck(cmd *cobra.Command, arg, models string, opts checkers.Options, asJ
 	for _, w := range rr.Warnings {
 		fmt.Fprintln(stderr, "faultline: warning:", w)
 	}
-	sum, err := checkers.CheckAll(cmd.Context(), rr.Events, names, opts)
+	ctx, interrupted, stop := checkSignals(cmd.Context())
+	defer stop()
+	sum, err := checkers.CheckAll(ctx, rr.Events, names, opts)
 	if err != nil {
 		return checkInputError(err)
+	}
+	if sig := interrupted(); sig != "" {
+		// A cancelled check proves nothing about what it did not finish:
+		// say so, keep results.json as it was (an earlier, finished check
+		// must not be replaced by a cut-short one), and never exit 0.
+		msg := fmt.Sprintf("interrupted (%s): the check was cancelled, so what it did not finish is unknown; results.json not updated; exit code %d whatever the verdict", sig, exitInterrupted)
+		if asJSON {
+			// stdout stays JSON; the news goes to stderr.
+			if err := printCheckJSON(stdout, sum); err != nil {
+				fmt.Fprintln(stderr, "faultline:", err)
+			}
+			fmt.Fprintln(stderr, "faultline:", msg)
+		} else {
+			printCheckSummary(stdout, sum, len(rr.Events))
+			fmt.Fprintln(stdout, msg)
+		}
+		return &exitError{code: exitInterrupted}
 	}
 	if runDir != "" {
 		if err := checkUpdateResults(filepath.Join(runDir, "results.json"), sum); err != nil {
@@ -109,17 +134,65 @@ func runCheck(cmd *cobra.Command, arg, models string, opts checkers.Options, asJ
 		}
 	}
 	if asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		enc.SetEscapeHTML(false)
-		if err := enc.Encode(sum); err != nil {
-			return checkInputError(fmt.Errorf("write results: %w", err))
+		if err := printCheckJSON(stdout, sum); err != nil {
+			return checkInputError(err)
 		}
 	} else {
 		printCheckSummary(stdout, sum, len(rr.Events))
 	}
 	if code := sum.Valid.ExitCode(); code != 0 {
 		return &exitError{code: code}
+	}
+	return nil
+}
+
+// checkSignals returns a context that SIGINT or SIGTERM cancels, as run
+// does: the first signal stops the check (the search notices the context);
+// after it, the signals are no longer caught, so a second one kills the
+// process at once. interrupted names the signal that came ("" if none);
+// stop releases the signals.
+func checkSignals(parent context.Context) (ctx context.Context, interrupted func() string, stop func()) {
+	if parent == nil {
+		parent = context.Background()
+	}
+	ctx, cancel := context.WithCancel(parent)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	var got atomic.Value
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		select {
+		case sig := <-sigs:
+			name := "SIGTERM"
+			if sig == os.Interrupt {
+				name = "SIGINT"
+			}
+			got.Store(name)
+			signal.Stop(sigs)
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	interrupted = func() string {
+		s, _ := got.Load().(string)
+		return s
+	}
+	stop = func() {
+		signal.Stop(sigs)
+		cancel()
+		<-done
+	}
+	return ctx, interrupted, stop
+}
+
+// printCheckJSON writes sum as results.json's JSON.
+func printCheckJSON(w io.Writer, sum checkers.Summary) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(sum); err != nil {
+		return fmt.Errorf("write results: %w", err)
 	}
 	return nil
 }

@@ -1,13 +1,17 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -219,4 +223,86 @@ func TestCheckBinaryExitStatus(t *testing.T) {
 	require.ErrorAs(t, err, &ee)
 	assert.Equal(t, 3, ee.ExitCode())
 	assert.Contains(t, string(out), "faultline: --model: unknown checker")
+}
+
+// hardHistory is one key that the linearizability search takes seconds
+// (and hundreds of MiB) to give up on: n concurrent writes of 0..n-1, n
+// concurrent reads returning them in a scrambled order, then reads
+// returning 0, 1, 0.
+func hardHistory(n int) *checkertest.Builder {
+	h := checkertest.New()
+	for i := range n {
+		h.Invoke(i, "write", "k", i)
+	}
+	for i := range n {
+		h.Invoke(100+i, "read", "k", nil)
+	}
+	for i := range n {
+		h.OK(i, nil)
+	}
+	for i := range n {
+		h.OK(100+i, (i*7)%n)
+	}
+	return h.Read(200, "k", 0).Read(201, "k", 1).Read(202, "k", 0)
+}
+
+// SIGINT and SIGTERM stop a long check as they stop a run: the search is
+// cancelled, check says it was interrupted and exits 130, and results.json
+// is left as it was (F12: the process used to die silently, SIGTERM with
+// 143).
+func TestCheckInterrupted(t *testing.T) {
+	bin := testbin.Build(t, "github.com/faultline/faultline/cmd/faultline", "faultline")
+	for _, tc := range []struct {
+		name string
+		sig  syscall.Signal
+		json bool
+	}{
+		{"SIGINT", syscall.SIGINT, false},
+		{"SIGTERM", syscall.SIGTERM, false},
+		{"SIGTERM", syscall.SIGTERM, true},
+	} {
+		t.Run(fmt.Sprintf("%s json=%v", tc.name, tc.json), func(t *testing.T) {
+			dir := checkRunDir(t, hardHistory(22), []string{"linearizable"})
+			before := []byte(`{"valid": true, "results": [{"checker": "linearizable", "valid": true}]}` + "\n")
+			require.NoError(t, os.WriteFile(filepath.Join(dir, "results.json"), before, 0o644))
+			args := []string{"check", "--timeout", "2m"}
+			if tc.json {
+				args = append(args, "--json")
+			}
+			cmd := exec.Command(bin, append(args, dir)...)
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			require.NoError(t, cmd.Start())
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			// Reading 94 events takes milliseconds; the search takes
+			// seconds before it gives up on its memory bound.
+			time.Sleep(time.Second)
+			require.NoError(t, cmd.Process.Signal(tc.sig))
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(30 * time.Second):
+				_ = cmd.Process.Kill()
+				<-done
+				t.Fatalf("check did not stop within 30 s of %s; stdout:\n%s", tc.name, stdout.String())
+			}
+			var ee *exec.ExitError
+			require.ErrorAs(t, err, &ee, "stdout: %s\nstderr: %s", stdout.String(), stderr.String())
+			assert.Equal(t, exitInterrupted, ee.ExitCode(), "stdout: %s\nstderr: %s", stdout.String(), stderr.String())
+			all := stdout.String() + stderr.String()
+			assert.Contains(t, all, "interrupted ("+tc.name+"): the check was cancelled")
+			assert.Contains(t, all, "search was cancelled on key", "the signal came while the search ran")
+			if tc.json {
+				var sum checkers.Summary
+				require.NoError(t, json.Unmarshal(stdout.Bytes(), &sum), "stdout stays JSON: %s", stdout.String())
+				assert.Equal(t, checkers.Unknown, sum.Valid)
+			} else {
+				assert.Contains(t, stdout.String(), "linearizable  unknown")
+			}
+			after, err := os.ReadFile(filepath.Join(dir, "results.json"))
+			require.NoError(t, err)
+			assert.Equal(t, string(before), string(after), "an interrupted check leaves results.json as it was")
+		})
+	}
 }
