@@ -218,3 +218,64 @@ func TestReadLongLines(t *testing.T) {
 		assert.Equal(t, int64(2), res.Events[2].Index)
 	}
 }
+
+// A line must mean one thing to every reader: a name given twice, a name
+// that is a field's only without regard to case, invalid UTF-8 and lone
+// surrogate escapes are errors naming the line, in the line's fields and
+// inside its value alike (encoding/json alone keeps the last duplicate,
+// folds case and turns both kinds of bad string into U+FFFD, so that
+// different keys and values read as one). Each invalid line has a valid
+// counterpart that differs only in what is wrong.
+func TestReadRejectsAmbiguousJSON(t *testing.T) {
+	const inv = `{"index":0,"time":0,"process":0,"type":"invoke","f":"write","key":"k","value":1}`
+	// line is the completion of inv with the given fields after index, time
+	// and process.
+	line := func(rest string) string { return `{"index":1,"time":1,"process":0,` + rest + "}" }
+	cases := []struct {
+		name, second string
+		want         string // "" = valid
+	}{
+		{"plain", line(`"type":"ok","f":"write","key":"k","value":1`), ""},
+		{"duplicate value", line(`"type":"ok","f":"write","key":"k","value":1,"value":2`), `duplicate object member name "value"`},
+		{"duplicate type", line(`"type":"ok","f":"write","key":"k","value":1,"type":"fail"`), `duplicate object member name "type"`},
+		{"duplicate spelled with an escape", line(`"type":"ok","f":"write","key":"k","value":1,"\u0076alue":2`), `duplicate object member name "value"`},
+		{"name in another case", line(`"type":"ok","f":"write","key":"k","value":1,"Value":2`), `field "Value" is not "value"`},
+		{"only the other case", line(`"TYPE":"ok","type":"ok","f":"write","key":"k","value":1`), `field "TYPE" is not "type"`},
+		{"unknown field kept ignored", line(`"type":"ok","f":"write","key":"k","value":1,"values":2`), ""},
+		{"value object with distinct names", line(`"type":"ok","f":"write","key":"k","value":{"a":1,"A":2}`), ""},
+		{"value object with a duplicate name", line(`"type":"ok","f":"write","key":"k","value":{"a":1,"a":2}`), `duplicate object member name "a"`},
+		{"surrogate pair", line(`"type":"ok","f":"write","key":"k\ud83d\ude00","value":1`), ""},
+		{"lone surrogate in key", line(`"type":"ok","f":"write","key":"k\ud800","value":1`), "invalid surrogate pair"},
+		{"lone surrogate in value", line(`"type":"ok","f":"write","key":"k","value":"\udc00"`), "invalid surrogate pair"},
+		{"UTF-8 in value", line(`"type":"ok","f":"write","key":"k","value":"aé"`), ""},
+		{"invalid UTF-8 in value", line("\"type\":\"ok\",\"f\":\"write\",\"key\":\"k\",\"value\":\"a\xff\""), "invalid UTF-8"},
+		{"invalid UTF-8 in f", line("\"type\":\"ok\",\"f\":\"wr\xffite\",\"key\":\"k\",\"value\":1"), "invalid UTF-8"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			// f mismatches are not what this test is about: the invoke
+			// takes the completion's f.
+			first := inv
+			if strings.Contains(tc.second, "wr\xffite") {
+				first = strings.Replace(inv, `"write"`, "\"wr\xffite\"", 1)
+			}
+			for _, newline := range []string{"\n", ""} { // torn-line rules do not excuse it
+				res, err := history.Read(strings.NewReader(first + "\n" + tc.second + newline))
+				if tc.want == "" {
+					require.NoError(t, err)
+					require.Len(t, res.Events, 2)
+					continue
+				}
+				require.Error(t, err)
+				var le *history.LineError
+				require.True(t, errors.As(err, &le), "%T", err)
+				if strings.Contains(first, "\xff") {
+					assert.Equal(t, 1, le.Line)
+				} else {
+					assert.Equal(t, 2, le.Line)
+				}
+				assert.Contains(t, err.Error(), tc.want)
+			}
+		})
+	}
+}
