@@ -238,3 +238,45 @@ func TestReadTornLastOperation(t *testing.T) {
 	_, err = edn.Read(strings.NewReader(whole + "{:process 1}\n{:process 2"))
 	assert.ErrorContains(t, err, "line 3: column 1: the operation has no :type", "only the last map may be torn")
 }
+
+// A map with a key twice, or a set with an element twice, is an error (as
+// Clojure's reader throws), naming the line: otherwise one of the two
+// would count and the other vanish. So is a lone surrogate escape, which
+// would be written out as U+FFFD and make different strings one. Each
+// invalid input has a valid counterpart.
+func TestReadRejectsDuplicatesAndLoneSurrogates(t *testing.T) {
+	inv := "{:process 0, :type :invoke, :f :write, :value 1}\n"
+	for _, tc := range []struct {
+		name, ok string // the completion of inv
+		want     string // "" = valid
+	}{
+		{"distinct fields", `{:process 0, :type :ok, :f :write, :value 1}`, ""},
+		{"value twice", `{:process 0, :type :ok, :f :write, :value 7, :value 1}`, "column 46: duplicate key :value in a map (first at line 2, column 36)"},
+		{"type twice", `{:process 0, :type :ok, :f :write, :value 1, :type :fail}`, "duplicate key :type"},
+		{"keyword and string keys differ", `{:process 0, :type :ok, :f :write, :value {:a 1, "a" 2}}`, ""},
+		{"key twice in a value", `{:process 0, :type :ok, :f :write, :value {:a 1, :a 2}}`, "duplicate key :a"},
+		{"1 and 1N are one key", `{:process 0, :type :ok, :f :write, :value {1 :x, 1N :y}}`, "duplicate key 1"},
+		{"1 and 1.0 are two keys", `{:process 0, :type :ok, :f :write, :value {1 :x, 1.0 :y}}`, ""},
+		{"element twice in a set", `{:process 0, :type :ok, :f :write, :value #{1 2 1}}`, "duplicate element 1 in a set"},
+		{"a vector and a list are equal", `{:process 0, :type :ok, :f :write, :value #{[1 2] (1 2)}}`, "duplicate element (1 2)"},
+		{"equal maps in any order", `{:process 0, :type :ok, :f :write, :value #{{:a 1 :b 2} {:b 2 :a 1}}}`, "duplicate element"},
+		{"surrogate pair", `{:process 0, :type :ok, :f :write, :value "a\ud83d\ude00"}`, ""},
+		{"lone high surrogate", `{:process 0, :type :ok, :f :write, :value "a\ud800"}`, `column 45: lone surrogate \ud800`},
+		{"lone low surrogate", `{:process 0, :type :ok, :f :write, :value "a\udc00"}`, `lone surrogate \udc00`},
+		{"surrogate character", `{:process 0, :type :ok, :f :write, :value \ud800}`, "a lone surrogate is no character"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rr, err := edn.Read(strings.NewReader(inv + tc.ok + "\n"))
+			if tc.want == "" {
+				require.NoError(t, err)
+				require.Len(t, rr.Events, 2)
+				return
+			}
+			require.Error(t, err)
+			var le *history.LineError
+			require.True(t, errors.As(err, &le), "%T %v", err, err)
+			assert.Equal(t, 2, le.Line, "%v", err)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+}
