@@ -84,7 +84,8 @@ func countLines(f *os.File) int {
 // name that is a field's only without regard to case, valid UTF-8 without
 // lone surrogates, values included); indices and times never decrease; a completion (ok,
 // fail, info) of a client process follows an invoke of that process that is
-// still open; a process never has two invokes open at once.
+// still open, with the invoke's f and key, and an ok write or cas with the
+// invoke's value; a process never has two invokes open at once.
 func Read(r io.Reader) (ReadResult, error) { return read(r, "", 0) }
 
 // read reads lines from r, one at a time (a history is never held whole in
@@ -287,6 +288,8 @@ type validator struct {
 type openInvoke struct {
 	index int64
 	f     string
+	key   string
+	value json.RawMessage
 	set   bool
 }
 
@@ -338,7 +341,7 @@ func (v *validator) check(ev Event) error {
 			if inv.set {
 				return fmt.Errorf("process %d invokes %s while its invoke at index %d is still open: a process has at most one operation outstanding", ev.Process, ev.F, inv.index)
 			}
-			v.store(ev.Process, openInvoke{index: ev.Index, f: ev.F, set: true})
+			v.store(ev.Process, openInvoke{index: ev.Index, f: ev.F, key: ev.Key, value: ev.Value, set: true})
 		default:
 			if !inv.set {
 				return fmt.Errorf("%s of process %d completes no open invoke: a completion must follow an invoke of the same process", ev.Type, ev.Process)
@@ -346,12 +349,24 @@ func (v *validator) check(ev Event) error {
 			if inv.f != ev.F {
 				return fmt.Errorf("%s of %s by process %d completes an invoke of %s (index %d): f must match", ev.Type, ev.F, ev.Process, inv.f, inv.index)
 			}
+			if inv.key != ev.Key {
+				return fmt.Errorf("%s of %s by process %d is on key %q, its invoke (index %d) on key %q: key must match, else the operation acts on one key and is checked on another", ev.Type, ev.F, ev.Process, ev.Key, inv.index, inv.key)
+			}
+			if ev.Type == OK && (ev.F == FWrite || ev.F == FCAS) && !sameValue(inv.value, ev.Value) {
+				return fmt.Errorf("ok of %s by process %d has value %s, its invoke (index %d) %s: the invoke's value is what a %s does, so its ok must repeat it (a reader that takes the completion's, as Knossos does, would check another operation)", ev.F, ev.Process, Canonical(ev.Value), inv.index, Canonical(inv.value), ev.F)
+			}
 			v.store(ev.Process, openInvoke{})
 		}
 	}
 	v.first = false
 	v.lastIndex, v.lastTime = ev.Index, ev.Time
 	return nil
+}
+
+// sameValue reports whether a and b are the same JSON value (see
+// Canonical), comparing bytes first: a recorder writes them alike.
+func sameValue(a, b json.RawMessage) bool {
+	return bytes.Equal(a, b) || Canonical(a) == Canonical(b)
 }
 
 // Validator checks events one at a time, in order, as Read checks the

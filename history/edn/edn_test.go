@@ -280,3 +280,53 @@ func TestReadRejectsDuplicatesAndLoneSurrogates(t *testing.T) {
 		})
 	}
 }
+
+// An ok write or cas is the operation its ok says, as Knossos's
+// history/complete makes it: the invoke takes the ok's value (of a [k v]
+// tuple, v), so a Jepsen history gets Knossos's verdict. An ok on another
+// key than its invoke's is an error naming the ok's line.
+func TestReadOKValueReplacesInvokes(t *testing.T) {
+	for _, tc := range []struct {
+		name, in string
+		want     string // a verdict, or an error
+	}{
+		{"ok write of another value, read", `{:process 0, :type :invoke, :f :write, :value 1}
+{:process 0, :type :ok, :f :write, :value 2}
+{:process 1, :type :invoke, :f :read, :value nil}
+{:process 1, :type :ok, :f :read, :value 2}`, "valid"},
+		{"ok write of another value, invoke's value read", `{:process 0, :type :invoke, :f :write, :value 1}
+{:process 0, :type :ok, :f :write, :value 2}
+{:process 1, :type :invoke, :f :read, :value nil}
+{:process 1, :type :ok, :f :read, :value 1}`, "invalid"},
+		{"info write keeps the invoke's value", `{:process 0, :type :invoke, :f :write, :value 1}
+{:process 0, :type :info, :f :write, :value 2}
+{:process 1, :type :invoke, :f :read, :value nil}
+{:process 1, :type :ok, :f :read, :value 1}`, "valid"},
+		{"ok cas of another value", `{:process 0, :type :invoke, :f :write, :value 1}
+{:process 0, :type :ok, :f :write, :value 1}
+{:process 0, :type :invoke, :f :cas, :value [1 5]}
+{:process 0, :type :ok, :f :cas, :value [1 3]}
+{:process 1, :type :invoke, :f :read, :value nil}
+{:process 1, :type :ok, :f :read, :value 3}`, "valid"},
+		{"independent: the value of the tuple", `{:process 0, :type :invoke, :f :write, :value [:a 1]}
+{:process 0, :type :ok, :f :write, :value [:a 2]}
+{:process 1, :type :invoke, :f :read, :value [:a nil]}
+{:process 1, :type :ok, :f :read, :value [:a 2]}`, "valid"},
+		{"independent: ok on another key", `{:process 0, :type :invoke, :f :write, :value [:a 1]}
+{:process 0, :type :ok, :f :write, :value [:b 1]}
+{:process 1, :type :invoke, :f :read, :value [:a nil]}
+{:process 1, :type :ok, :f :read, :value [:a 1]}`, `line 2: column 1: ok of write by process 0 is on key ":b", its invoke (index 0) on key ":a": key must match`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rr, err := edn.Read(strings.NewReader(tc.in))
+			if tc.want != "valid" && tc.want != "invalid" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tc.want)
+				return
+			}
+			require.NoError(t, err)
+			res := linearizable(t, rr.Events)
+			assert.Equal(t, tc.want, res.Valid.String(), "%s %+v", res.Reason, res.Anomalies)
+		})
+	}
+}

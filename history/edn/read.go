@@ -53,6 +53,9 @@ func ReadFile(path string) (history.ReadResult, error) {
 //   - When every client operation's value is a pair [k v], reads included
 //     (jepsen.independent tuples: a read invokes [k nil]), k is the key and
 //     v the value; otherwise every operation acts on the key SingleKey.
+//   - A write or cas that completed :ok takes the ok's :value, as
+//     Knossos's history/complete gives the invoke the completion's value
+//     (of a [k v] tuple, v: an ok on another key is an error).
 //   - :index is the position in the history; :time is kept when every
 //     operation has one and they increase, else the position stands for
 //     it (Knossos orders operations by position alone).
@@ -130,6 +133,7 @@ func read(r io.Reader, file string) (history.ReadResult, error) {
 		}
 	}
 	independent := isIndependent(ops)
+	takeOKValues(ops, independent)
 	useTime := true
 	for i, op := range ops {
 		if !op.hasTime || i > 0 && op.time <= ops[i-1].time {
@@ -182,6 +186,38 @@ func read(r io.Reader, file string) (history.ReadResult, error) {
 		}
 	}
 	return res, nil
+}
+
+// takeOKValues gives each write and cas invoke that completed :ok the ok's
+// value, as Knossos's history/complete does: a Jepsen history's ok says
+// what the operation did. For jepsen.independent tuples only the value
+// part is taken, so that an ok on another key than its invoke's stays an
+// error. Pairing errors are left to the validator.
+func takeOKValues(ops []jop, independent bool) {
+	open := map[int]int{} // process -> its open invoke in ops
+	for i, op := range ops {
+		if op.nemesis {
+			continue
+		}
+		if op.typ == history.Invoke {
+			open[op.process] = i
+			continue
+		}
+		inv, ok := open[op.process]
+		if !ok {
+			continue
+		}
+		delete(open, op.process)
+		if op.typ != history.OK || (op.f != history.FWrite && op.f != history.FCAS) || ops[inv].f != op.f {
+			continue
+		}
+		if !independent {
+			ops[inv].value = op.value
+			continue
+		}
+		iv := ops[inv].value
+		ops[inv].value = form{kind: iv.kind, items: []form{iv.items[0], op.value.items[1]}, line: iv.line, col: iv.col}
+	}
 }
 
 // casFromNil refuses a cas invoke whose expected value is nil unless it
