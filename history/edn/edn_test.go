@@ -330,3 +330,40 @@ func TestReadOKValueReplacesInvokes(t *testing.T) {
 		})
 	}
 }
+
+// Only a torn last line is a killed writer's: an operation left open with
+// more lines after it swallows them all, so it is an error naming the line
+// it opens on, never a warning that drops the rest of the history.
+func TestReadUnclosedOperationMidFile(t *testing.T) {
+	whole := "{:process 0, :type :invoke, :f :write, :value 1}\n{:process 0, :type :ok, :f :write, :value 1}\n"
+	rest := "{:process 1, :type :invoke, :f :read, :value nil}\n{:process 1, :type :ok, :f :read, :value 99}\n"
+	for _, tc := range []struct {
+		name, in string
+		want     string // "" = read, the torn line skipped with a warning
+	}{
+		{"torn map on the last line", whole + `{:process 1, :type :invoke, :f :re`, ""},
+		{"torn map, then blank lines", whole + "{:process 1, :type :invoke\n\n  \n", ""},
+		{"torn string on the last line", whole + `{:process 1, :f "rea`, ""},
+		{"unclosed map with lines after it", whole + "{:process 1, :type :invoke, :f :read, :value nil\n" + rest,
+			"line 3: column 1: the operation that opens here is not closed before the end of the input, and lines 4 to 5 follow it"},
+		{"unclosed string with lines after it", whole + "{:process 1, :type :invoke, :f :write, :value \"abc}\n" + rest,
+			"line 3: column 1: the operation that opens here is not closed"},
+		{"torn map, then a comment", whole + "{:process 1, :type :invoke\n; end\n", "line 3: column 1: the operation that opens here is not closed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rr, err := edn.Read(strings.NewReader(tc.in))
+			if tc.want == "" {
+				require.NoError(t, err)
+				assert.Len(t, rr.Events, 2)
+				require.Len(t, rr.Warnings, 1)
+				assert.Contains(t, rr.Warnings[0], "line 3: skipped a torn last operation")
+				return
+			}
+			require.Error(t, err)
+			var le *history.LineError
+			require.True(t, errors.As(err, &le), "%T %v", err, err)
+			assert.Equal(t, 3, le.Line)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+}

@@ -75,6 +75,10 @@ type parser struct {
 	tok   []byte
 	// names interns tokens: keywords and symbols repeat on every line.
 	names map[string]string
+	// lastContent is the line of the last rune read that is not white
+	// space, so that a form cut short by the end of the input can be told
+	// from one left open with more lines after it.
+	lastContent int
 }
 
 type readRune struct {
@@ -122,6 +126,11 @@ func (p *parser) next() (rune, error) {
 		p.read = p.read[:7]
 	}
 	p.read = append(p.read, readRune{c, p.line, p.col})
+	switch c {
+	case ' ', '\t', '\n', '\r', '\f', ',':
+	default:
+		p.lastContent = p.line
+	}
 	if c == '\n' {
 		p.line++
 		p.col = 0

@@ -64,7 +64,8 @@ func ReadFile(path string) (history.ReadResult, error) {
 // for an operation that breaks the contract, a *SyntaxError inside one for
 // bad EDN). As in history.Read, a last operation map cut short by the end
 // of the input (after at least one whole one) is a torn write: it is
-// skipped with a warning.
+// skipped with a warning, if nothing but white space follows its line (a
+// map left open with more lines after it swallowed them: an error).
 func Read(r io.Reader) (history.ReadResult, error) { return read(r, "") }
 
 // jop is one Jepsen operation as read.
@@ -98,17 +99,28 @@ func read(r io.Reader, file string) (history.ReadResult, error) {
 	wrapped := false
 	for {
 		var opens rune
+		var opensLine, opensCol int
 		if !wrapped {
 			opens, _ = p.skipSpace()
+			opensLine, opensCol = p.line, p.col+1
 		}
 		f, err := p.readForm()
 		if err == io.EOF {
 			break
 		}
 		var se *SyntaxError
+		if errors.As(err, &se) && se.EOF && (opens == '{' || opens == '#') && !first && p.lastContent > opensLine {
+			// Left open with more lines after it: a kill tears only the
+			// last line, so this is a malformed operation, and skipping it
+			// would drop every operation after it.
+			return res, &history.LineError{File: file, Line: opensLine, Err: fmt.Errorf(
+				"column %d: the operation that opens here is not closed before the end of the input, and lines %d to %d follow it: only a last operation cut short by a killed writer is skipped (line %d, %w)",
+				opensCol, opensLine+1, p.lastContent, se.Line, err)}
+		}
 		if errors.As(err, &se) && se.EOF && (opens == '{' || opens == '#') && !first {
-			// An operation map cut short by the end of the input: the
-			// writer was killed mid-write, as history.Read allows.
+			// An operation map cut short by the end of the input, on the
+			// last line: the writer was killed mid-write, as history.Read
+			// allows.
 			res.Warnings = append(res.Warnings, (&history.LineError{File: file, Line: se.Line,
 				Err: fmt.Errorf("skipped a torn last operation (the writer was probably killed mid-write): %w", err)}).Error())
 			break
