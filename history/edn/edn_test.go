@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -363,6 +364,78 @@ func TestReadUnclosedOperationMidFile(t *testing.T) {
 			var le *history.LineError
 			require.True(t, errors.As(err, &le), "%T %v", err, err)
 			assert.Equal(t, 3, le.Line)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+}
+
+// Export and read back keep a multi-key history's keys even without reads
+// (which alone showed the tuples before): Write marks the tuples on its
+// first line. Keys that differ in Clojure never read as one key, nor map
+// keys inside a value as one JSON name.
+func TestKeysSurviveAndStayApart(t *testing.T) {
+	jsonl := func(lines ...string) []history.Event {
+		rr, err := history.Read(strings.NewReader(strings.Join(lines, "\n")))
+		require.NoError(t, err)
+		return rr.Events
+	}
+	// F10: no reads, two keys; a cas on b from 1 fails, so a's cas from 3
+	// after a's unknown write of 3 and its ok write of 2 decide it.
+	noReads := jsonl(
+		`{"index":0,"time":0,"process":0,"type":"invoke","f":"write","key":"a","value":3}`,
+		`{"index":1,"time":10,"process":0,"type":"info","f":"write","key":"a","value":3,"error":"timeout"}`,
+		`{"index":2,"time":20,"process":1,"type":"invoke","f":"cas","key":"b","value":[1,1]}`,
+		`{"index":3,"time":30,"process":1,"type":"fail","f":"cas","key":"b","value":[1,1],"error":"timeout"}`,
+		`{"index":4,"time":60,"process":2,"type":"invoke","f":"cas","key":"a","value":[3,1]}`,
+		`{"index":5,"time":70,"process":2,"type":"ok","f":"cas","key":"a","value":[3,1]}`,
+		`{"index":6,"time":80,"process":2,"type":"invoke","f":"write","key":"b","value":1}`,
+		`{"index":7,"time":90,"process":2,"type":"ok","f":"write","key":"b","value":1}`,
+	)
+	t.Run("export without reads reads back per key", func(t *testing.T) {
+		require.Equal(t, checkers.Valid, linearizable(t, noReads).Valid)
+		var buf bytes.Buffer
+		require.NoError(t, edn.Write(&buf, noReads))
+		assert.True(t, strings.HasPrefix(buf.String(), edn.IndependentMarker+"\n"))
+		rr, err := edn.Read(&buf)
+		require.NoError(t, err)
+		for i, e := range rr.Events {
+			assert.Equal(t, noReads[i].Key, e.Key, "event %d", i)
+			assert.Equal(t, history.Canonical(noReads[i].Value), history.Canonical(e.Value), "event %d", i)
+		}
+		assert.Equal(t, checkers.Valid, linearizable(t, rr.Events).Valid)
+	})
+	t.Run("one key exports bare values, unmarked", func(t *testing.T) {
+		var buf bytes.Buffer
+		require.NoError(t, edn.Write(&buf, noReads[4:6]))
+		assert.False(t, strings.HasPrefix(buf.String(), ";"))
+	})
+
+	op := func(p int, typ, f, value string) string {
+		return fmt.Sprintf("{:process %d, :type :%s, :f :%s, :value %s}\n", p, typ, f, value)
+	}
+	for _, tc := range []struct {
+		name, in string
+		want     string // "" = valid
+	}{
+		{"marked tuples", edn.IndependentMarker + "\n" + op(0, "invoke", "write", `[1 5]`) + op(0, "ok", "write", `[1 5]`), ""},
+		{"marked, not a tuple", edn.IndependentMarker + "\n" + op(0, "invoke", "write", `[1 5]`) + op(0, "ok", "write", `5`), "line 3: column 1: :value is 5: line 1 says every client value is a [key value] tuple"},
+		{"keys 1 and 2", op(0, "invoke", "write", `[1 5]`) + op(0, "ok", "write", `[1 5]`) + op(1, "invoke", "read", `[2 nil]`) + op(1, "ok", "read", `[2 5]`), ""},
+		{"keys 1 and 1N are one", op(0, "invoke", "write", `[1 5]`) + op(0, "ok", "write", `[1 5]`) + op(1, "invoke", "read", `[1N nil]`) + op(1, "ok", "read", `[1N 5]`), ""},
+		{"keys 1 and \"1\" (F9)", op(0, "invoke", "write", `[1 5]`) + op(0, "ok", "write", `[1 5]`) + op(1, "invoke", "read", `["1" nil]`) + op(1, "ok", "read", `["1" 5]`),
+			`line 3: column 1: key "1" reads as key "1", as key 1 on line 1 does`},
+		{"keys :a and \":a\"", op(0, "invoke", "write", `[:a 5]`) + op(0, "ok", "write", `[:a 5]`) + op(1, "invoke", "read", `[":a" nil]`) + op(1, "ok", "read", `[":a" 5]`), `key ":a" reads as key ":a"`},
+		{"map keys :a and \"a\" in a value", op(0, "invoke", "write", `{:a 1, "a" 2}`), ""},
+		{"map keys a and \"a\" in a value", op(0, "invoke", "write", `{a 1, "a" 2}`), "line 1: column 1: the value {\"a\":1,\"a\":2} has map keys that differ in EDN but are one name in JSON"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := edn.Read(strings.NewReader(tc.in))
+			if tc.want == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			var le *history.LineError
+			require.True(t, errors.As(err, &le), "%T %v", err, err)
 			assert.Contains(t, err.Error(), tc.want)
 		})
 	}

@@ -1,6 +1,8 @@
 package edn
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,12 +12,20 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/go-json-experiment/json/jsontext"
+
 	"github.com/faultline/faultline/history"
 )
 
 // SingleKey is the key of every operation of a history that is not split
 // into independent keys.
 const SingleKey = "register"
+
+// IndependentMarker is the first line of a history Write splits into
+// jepsen.independent tuples: a comment to Jepsen's tools, and to Read the
+// word that every client value is a [key value] pair, reads or not (a
+// history without reads gives no other evidence of it).
+const IndependentMarker = "; faultline: jepsen.independent tuples, every client :value is [key value]"
 
 // NilReadError is the error of a read that returned nil, which the reader
 // turns into an info completion (see Read).
@@ -51,8 +61,10 @@ func ReadFile(path string) (history.ReadResult, error) {
 //     cas-register lets it succeed on a register never written, while
 //     faultline's register never matches an absent key.
 //   - When every client operation's value is a pair [k v], reads included
-//     (jepsen.independent tuples: a read invokes [k nil]), k is the key and
-//     v the value; otherwise every operation acts on the key SingleKey.
+//     (jepsen.independent tuples: a read invokes [k nil]), or the first
+//     line is IndependentMarker (as Write writes it), k is the key and v
+//     the value; otherwise every operation acts on the key SingleKey. Two
+//     keys that read as one key (1 and "1") are an error.
 //   - A write or cas that completed :ok takes the ok's :value, as
 //     Knossos's history/complete gives the invoke the completion's value
 //     (of a [k v] tuple, v: an ok on another key is an error).
@@ -93,7 +105,10 @@ func read(r io.Reader, file string) (history.ReadResult, error) {
 		}
 		return err
 	}
-	p := newParser(r)
+	br := bufio.NewReaderSize(r, 1<<16)
+	head, _ := br.Peek(len(IndependentMarker))
+	marked := string(head) == IndependentMarker
+	p := newParser(br)
 	var ops []jop
 	first := true
 	wrapped := false
@@ -145,6 +160,14 @@ func read(r io.Reader, file string) (history.ReadResult, error) {
 		}
 	}
 	independent := isIndependent(ops)
+	if marked {
+		for _, op := range ops {
+			if !op.nemesis && (op.value.kind != kVector || len(op.value.items) != 2) {
+				return res, lineErr(op.line, op.col, fmt.Errorf(":value is %s: line 1 says every client value is a [key value] tuple", op.value.describe()))
+			}
+		}
+		independent = true
+	}
 	takeOKValues(ops, independent)
 	useTime := true
 	for i, op := range ops {
@@ -158,6 +181,16 @@ func read(r io.Reader, file string) (history.ReadResult, error) {
 	}
 
 	v := history.NewValidator()
+	// keyOf holds, for each key, the first tuple key that reads as it:
+	// keyText writes a string's contents and anything else as EDN text,
+	// so 1 and "1" would both be key 1, and two keys Clojure keeps apart
+	// would be checked as one.
+	type keySource struct {
+		id   string
+		text string
+		line int
+	}
+	keyOf := map[string]keySource{}
 	open := map[int]int{} // process -> its open invoke in ops
 	res.Events = make([]history.Event, 0, len(ops))
 	for i, op := range ops {
@@ -172,9 +205,19 @@ func read(r io.Reader, file string) (history.ReadResult, error) {
 			val := op.value
 			ev.Key = SingleKey
 			if independent {
-				ev.Key, val = keyText(val.items[0]), val.items[1]
+				k := val.items[0]
+				ev.Key, val = keyText(k), val.items[1]
+				id := string(identity(nil, k))
+				if first, ok := keyOf[ev.Key]; !ok {
+					keyOf[ev.Key] = keySource{id: id, text: ednText(k), line: op.line}
+				} else if first.id != id {
+					return res, lineErr(op.line, op.col, fmt.Errorf("key %s reads as key %q, as key %s on line %d does: Clojure keeps them apart, so they cannot be checked as one key", ednText(k), ev.Key, first.text, first.line))
+				}
 			}
 			ev.Value = toJSON(val)
+			if err := checkJSONNames(ev.Value); err != nil {
+				return res, lineErr(op.line, op.col, err)
+			}
 			if op.typ == history.Invoke {
 				open[op.process] = i
 			} else if inv, ok := open[op.process]; ok {
@@ -230,6 +273,20 @@ func takeOKValues(ops []jop, independent bool) {
 		iv := ops[inv].value
 		ops[inv].value = form{kind: iv.kind, items: []form{iv.items[0], op.value.items[1]}, line: iv.line, col: iv.col}
 	}
+}
+
+// checkJSONNames refuses a value whose maps have keys that differ in EDN
+// but become one JSON name (a symbol and a string of the same text, 1 and
+// "1"): the two values would compare equal. Only values with a map are
+// looked at.
+func checkJSONNames(v json.RawMessage) error {
+	if bytes.IndexByte(v, '{') < 0 {
+		return nil
+	}
+	if !jsontext.Value(v).IsValid() {
+		return fmt.Errorf("the value %s has map keys that differ in EDN but are one name in JSON: it would compare equal to another value", v)
+	}
+	return nil
 }
 
 // casFromNil refuses a cas invoke whose expected value is nil unless it
