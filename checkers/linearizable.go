@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"runtime"
 	"sort"
 	"strings"
@@ -446,17 +447,18 @@ func explainKey(k keyCheck) Anomaly {
 		_, state = cops[id].step(state)
 	}
 	// The operations that could come next after the prefix: those invoked
-	// before any remaining operation of known outcome returned. None of
-	// them fits.
-	next := int64(history.Never)
+	// before any remaining operation of known outcome returned (at equal
+	// times, before it in the history, as the search orders them). None
+	// of them fits.
+	next, nextIndex := int64(history.Never), int64(math.MaxInt64)
 	for i, op := range k.ops {
-		if !in[i] && op.op.Return < next {
-			next = op.op.Return
+		if !in[i] && op.op.Return != history.Never && (op.op.Return < next || op.op.Return == next && op.op.CompleteIndex < nextIndex) {
+			next, nextIndex = op.op.Return, op.op.CompleteIndex
 		}
 	}
 	var stuck []string
 	for i, op := range k.ops {
-		if in[i] || op.op.Call > next || op.status == statusInfo {
+		if in[i] || op.op.Call > next || op.op.Call == next && op.op.InvokeIndex > nextIndex || op.status == statusInfo {
 			continue
 		}
 		if len(a.Ops) < 6 {

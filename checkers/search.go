@@ -1,6 +1,7 @@
 package checkers
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"time"
@@ -175,22 +176,27 @@ func run(ctx context.Context, ops []regOp, lim searchLimits) keySearch {
 	cops := intern(ops)
 
 	// The event list: a call entry per operation and a return entry per
-	// operation with a known outcome, by time; at equal times calls come
-	// first, since [call, return] is closed: an operation that returns at
-	// t and one invoked at t overlap. Info operations have no return
-	// entry: the search succeeds once every other operation is placed,
-	// the info operations not yet placed having never happened.
+	// operation with a known outcome, by time, and at equal times by
+	// position in the history (event index): the history is in the order
+	// events happened, and a clock too coarse to tell two events apart
+	// does not make them concurrent, so an operation that returns at t
+	// precedes one invoked at t after it in the history (and overlaps one
+	// invoked at t before its return). Entries without indices (a
+	// hand-built slice) fall back to calls first. Info operations have no
+	// return entry: the search succeeds once every other operation is
+	// placed, the info operations not yet placed having never happened.
 	type ent struct {
-		time int64
-		kind int8
-		op   int32
+		time  int64
+		index int64
+		kind  int8
+		op    int32
 	}
 	ents := make([]ent, 0, 2*n)
 	remaining := 0
 	for i, r := range ops {
-		ents = append(ents, ent{time: r.op.Call, kind: callEntry, op: int32(i)})
+		ents = append(ents, ent{time: r.op.Call, index: r.op.InvokeIndex, kind: callEntry, op: int32(i)})
 		if !cops[i].info {
-			ents = append(ents, ent{time: r.op.Return, kind: returnEntry, op: int32(i)})
+			ents = append(ents, ent{time: r.op.Return, index: r.op.CompleteIndex, kind: returnEntry, op: int32(i)})
 			remaining++
 		}
 	}
@@ -198,11 +204,11 @@ func run(ctx context.Context, ops []regOp, lim searchLimits) keySearch {
 		return keySearch{verdict: searchOK}
 	}
 	slices.SortFunc(ents, func(a, b ent) int {
-		switch {
-		case a.time < b.time:
-			return -1
-		case a.time > b.time:
-			return 1
+		if c := cmp.Compare(a.time, b.time); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.index, b.index); c != 0 {
+			return c
 		}
 		return int(a.kind) - int(b.kind)
 	})

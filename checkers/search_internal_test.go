@@ -18,7 +18,7 @@ import (
 )
 
 // brute decides a single key's register operations by trying every order
-// that respects real time, each info operation either taking effect at its
+// that respects real time (at equal times, the history's order), each info operation either taking effect at its
 // place or never: exponential, obviously right, with no pruning and no
 // canonical placement.
 func brute(ops []regOp) bool {
@@ -34,7 +34,7 @@ func brute(ops []regOp) bool {
 			}
 			blocked := false
 			for j, p := range ops {
-				if !used[j] && j != i && p.op.Return < o.op.Call {
+				if !used[j] && j != i && precedes(p, o) {
 					blocked = true
 					break
 				}
@@ -112,7 +112,7 @@ func randomOps(rng *rand.Rand, n int) []regOp {
 		}
 		ops = append(ops, r)
 	}
-	return ops
+	return inHistoryOrder(rng, ops)
 }
 
 func describeOps(ops []regOp) string {
@@ -324,7 +324,7 @@ func TestSearchAgreesWithPorcupine(t *testing.T) {
 				ops[j].value = strconv.Itoa(rng.IntN(len(ops)))
 			}
 		}
-		want := porcupine.CheckOperations(registerModel("x"), porcupineOps(ops))
+		want := porcupine.CheckOperations(registerModel("x"), porcupineOps(positional(ops)))
 		kept, _ := prune(ops)
 		got := searchKey(context.Background(), kept, searchLimits{})
 		require.Equal(t, want, got.verdict == searchOK, "history %d:\n%s", i, describeOps(ops))

@@ -58,15 +58,25 @@ type setElem struct {
 	// or the completion of the first read that saw it.
 	known    int64
 	knownSet bool
+	// knownIndex is that completion's event index: at equal times, the
+	// history's order tells what came after (see searchKey).
+	knownIndex int64
 	// inFinal and inOther are the (ascending) indices, in the set's reads
 	// sorted by call time, of the final and other reads that contain it.
 	inFinal, inOther []int32
 }
 
-func (el *setElem) learn(t int64) {
-	if !el.knownSet || t < el.known {
-		el.known, el.knownSet = t, true
+func (el *setElem) learn(t, index int64) {
+	if !el.knownSet || t < el.known || t == el.known && index < el.knownIndex {
+		el.known, el.knownIndex, el.knownSet = t, index, true
 	}
+}
+
+// after reports whether a read invoked at call (event index) began once el
+// was known present. At equal times the history's order decides; equal
+// indices (a hand-built history without them) count as after.
+func (el *setElem) after(call, index int64) bool {
+	return call > el.known || call == el.known && index >= el.knownIndex
 }
 
 // setState is one set's operations.
@@ -162,7 +172,7 @@ func (c setChecker) Check(ctx context.Context, events []history.Event) Result {
 				res.Counts["acknowledged"]++
 				el.ok = true
 				el.add = op
-				el.learn(op.Return)
+				el.learn(op.Return, op.CompleteIndex)
 			case history.Info:
 				el.info = true
 				if !el.ok {
@@ -214,6 +224,8 @@ func (c setChecker) Check(ctx context.Context, events []history.Event) Result {
 		if s.foreign {
 			continue
 		}
+		// Stable: reads are in invoke order, so equal call times keep the
+		// history's order, as after needs.
 		sort.SliceStable(s.reads, func(i, j int) bool { return s.reads[i].op.Call < s.reads[j].op.Call })
 		s.finalBefore = make([]int32, len(s.reads)+1)
 		for i, r := range s.reads {
@@ -259,7 +271,7 @@ func (c setChecker) Check(ctx context.Context, events []history.Event) Result {
 					continue // listed twice in one read
 				}
 				*list = append(*list, int32(i))
-				el.learn(r.op.Return)
+				el.learn(r.op.Return, r.op.CompleteIndex)
 			}
 		}
 	}
@@ -295,7 +307,7 @@ func (c setChecker) Check(ctx context.Context, events []history.Event) Result {
 			// element was known present.
 			after := len(s.reads)
 			if el.knownSet {
-				after = sort.Search(len(s.reads), func(i int) bool { return s.reads[i].op.Call >= el.known })
+				after = sort.Search(len(s.reads), func(i int) bool { return el.after(s.reads[i].op.Call, s.reads[i].op.InvokeIndex) })
 			}
 			finalsAfter := nfinal - s.finalBefore[after]
 			othersAfter := int32(len(s.reads)-after) - finalsAfter

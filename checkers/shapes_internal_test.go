@@ -149,7 +149,7 @@ func genShape(rng *rand.Rand, sh shape, n int) []regOp {
 			}
 		}
 	}
-	return ops
+	return inHistoryOrder(rng, ops)
 }
 
 // rvOK is the search's verdict, which must be decided on these sizes.
@@ -173,7 +173,7 @@ func TestShapesAgreeWithBruteForce(t *testing.T) {
 			if pruned > 0 {
 				pr++
 			}
-			por := porcupine.CheckOperations(registerModel("x"), porcupineOps(ops))
+			por := porcupine.CheckOperations(registerModel("x"), porcupineOps(positional(ops)))
 			require.Equal(t, want, por, "porcupine vs brute shape %d #%d:\n%s", sh, i, describeOps(ops))
 			require.Equal(t, want, brute(kept), "prune shape %d #%d:\n%s\nkept:\n%s", sh, i, describeOps(ops), describeOps(kept))
 			require.Equal(t, want, rvOK(ops), "search shape %d #%d:\n%s", sh, i, describeOps(ops))
@@ -280,7 +280,7 @@ func genLong(rng *rand.Rand, n, procs int) []regOp {
 			ops[j].status = statusMismatch
 		}
 	}
-	return ops
+	return inHistoryOrder(rng, ops)
 }
 
 // On long simulated runs, perturbed, the search agrees with Porcupine.
@@ -289,7 +289,7 @@ func TestLongRunsAgreeWithPorcupine(t *testing.T) {
 	var valid, invalid int
 	for i := range 150 {
 		ops := genLong(rng, 50+rng.IntN(150), 2+rng.IntN(3))
-		want := porcupine.CheckOperations(registerModel("x"), porcupineOps(ops))
+		want := porcupine.CheckOperations(registerModel("x"), porcupineOps(positional(ops)))
 		kept, _ := prune(ops)
 		require.Equal(t, want, rvOK(ops), "search #%d:\n%s", i, describeOps(ops))
 		require.Equal(t, want, rvOK(kept), "search pruned #%d:\n%s", i, describeOps(ops))
@@ -354,7 +354,7 @@ func genChainK(rng *rand.Rand, K, M int) []regOp {
 			ops[j], ops[j-1] = ops[j-1], ops[j]
 		}
 	}
-	return ops
+	return inHistoryOrder(rng, ops)
 }
 
 // Concurrent info chains followed by observers: the search agrees with
@@ -364,7 +364,7 @@ func TestInfoChainsAgreeWithPorcupine(t *testing.T) {
 	var valid, invalid, pr int
 	for i := range scaled(4000) {
 		ops := genChain(rng)
-		want := porcupine.CheckOperations(registerModel("x"), porcupineOps(ops))
+		want := porcupine.CheckOperations(registerModel("x"), porcupineOps(positional(ops)))
 		kept, p := prune(ops)
 		if p > 0 {
 			pr++

@@ -8,6 +8,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // LineError says which line of a history is malformed and why.
@@ -75,9 +80,12 @@ func countLines(f *os.File) int {
 // are ignored.
 //
 // Validation: every line is a JSON object with a known type, a non-empty f,
-// and a process >= -1; indices and times never decrease; a completion (ok,
+// and a process >= -1, strict as checkStrict says (no duplicate names, no
+// name that is a field's only without regard to case, valid UTF-8 without
+// lone surrogates, values included); indices and times never decrease; a completion (ok,
 // fail, info) of a client process follows an invoke of that process that is
-// still open; a process never has two invokes open at once.
+// still open, with the invoke's f and key, and an ok write or cas with the
+// invoke's value; a process never has two invokes open at once.
 func Read(r io.Reader) (ReadResult, error) { return read(r, "", 0) }
 
 // read reads lines from r, one at a time (a history is never held whole in
@@ -163,6 +171,9 @@ func parseLineStd(b []byte) (Event, error) {
 		}
 		return Event{}, fmt.Errorf("bad field: %v", err)
 	}
+	if err := checkStrict(b); err != nil {
+		return Event{}, err
+	}
 	missing := func(name string) error {
 		return fmt.Errorf("missing field %q (every event needs index, time, process, type and f)", name)
 	}
@@ -181,6 +192,69 @@ func parseLineStd(b []byte) (Event, error) {
 	ev := Event{Index: *w.Index, Time: *w.Time, Process: *w.Process, Type: *w.Type, F: *w.F,
 		Key: w.Key, Value: w.Value, Node: w.Node, Error: w.Error, Final: w.Final}
 	return ev, checkFields(ev)
+}
+
+// fieldNames are the names of the contract's fields, as written.
+var fieldNames = [...]string{"index", "time", "process", "type", "f", "key", "value", "node", "error", "final"}
+
+// checkStrict rejects what encoding/json accepts in a line but the
+// contract does not, because it would let one line mean two things: a
+// name given twice (encoding/json keeps the last, another reader the
+// first), a name that is a field's only without regard to case ("Value":
+// encoding/json takes it for "value"), and strings that are not valid
+// UTF-8 or hold a lone surrogate escape (encoding/json turns both into
+// U+FFFD, so "k\ud800" and "k\udc00" would be one key). The same holds
+// inside a value, whose objects and strings are compared as JSON: two
+// different values must never compare equal. b is a line encoding/json
+// has decoded, so it is well-formed JSON: jsontext, whose defaults are
+// this strictness, can only object to these.
+func checkStrict(b []byte) error {
+	sd := strictDecoders.Get().(*strictDecoder)
+	defer strictDecoders.Put(sd)
+	sd.r.Reset(b)
+	dec := sd.dec
+	dec.Reset(&sd.r)
+	_, err := dec.ReadToken()
+	for err == nil && dec.PeekKind() == '"' {
+		var quoted jsontext.Value
+		if quoted, err = dec.ReadValue(); err != nil {
+			break
+		}
+		sd.name, _ = jsontext.AppendUnquote(sd.name[:0], quoted)
+		if !slices.Contains(fieldNames[:], string(sd.name)) {
+			name := string(sd.name) // an unknown field: rare, allocating is fine
+			for _, f := range fieldNames {
+				if strings.EqualFold(name, f) {
+					return fmt.Errorf("field %q is not %q: names are case-sensitive, and a reader that folds case would take it for %q", name, f, f)
+				}
+			}
+		}
+		_, err = dec.ReadValue()
+	}
+	if err == nil {
+		_, err = dec.ReadToken()
+	}
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, jsontext.ErrDuplicateName):
+		return fmt.Errorf("%v: a line names each field once and a value's objects each member once, else readers disagree on which counts", err)
+	default:
+		return fmt.Errorf("%v: strings must be valid UTF-8 without lone surrogate escapes, else different strings read as one", err)
+	}
+}
+
+// strictDecoders keep checkStrict from allocating a decoder a line.
+var strictDecoders = sync.Pool{New: func() any {
+	sd := &strictDecoder{}
+	sd.dec = jsontext.NewDecoder(&sd.r)
+	return sd
+}}
+
+type strictDecoder struct {
+	r    bytes.Reader
+	dec  *jsontext.Decoder
+	name []byte
 }
 
 // checkFields checks what a single event must satisfy on its own.
@@ -214,6 +288,8 @@ type validator struct {
 type openInvoke struct {
 	index int64
 	f     string
+	key   string
+	value json.RawMessage
 	set   bool
 }
 
@@ -265,7 +341,7 @@ func (v *validator) check(ev Event) error {
 			if inv.set {
 				return fmt.Errorf("process %d invokes %s while its invoke at index %d is still open: a process has at most one operation outstanding", ev.Process, ev.F, inv.index)
 			}
-			v.store(ev.Process, openInvoke{index: ev.Index, f: ev.F, set: true})
+			v.store(ev.Process, openInvoke{index: ev.Index, f: ev.F, key: ev.Key, value: ev.Value, set: true})
 		default:
 			if !inv.set {
 				return fmt.Errorf("%s of process %d completes no open invoke: a completion must follow an invoke of the same process", ev.Type, ev.Process)
@@ -273,12 +349,24 @@ func (v *validator) check(ev Event) error {
 			if inv.f != ev.F {
 				return fmt.Errorf("%s of %s by process %d completes an invoke of %s (index %d): f must match", ev.Type, ev.F, ev.Process, inv.f, inv.index)
 			}
+			if inv.key != ev.Key {
+				return fmt.Errorf("%s of %s by process %d is on key %q, its invoke (index %d) on key %q: key must match, else the operation acts on one key and is checked on another", ev.Type, ev.F, ev.Process, ev.Key, inv.index, inv.key)
+			}
+			if ev.Type == OK && (ev.F == FWrite || ev.F == FCAS) && !sameValue(inv.value, ev.Value) {
+				return fmt.Errorf("ok of %s by process %d has value %s, its invoke (index %d) %s: the invoke's value is what a %s does, so its ok must repeat it (a reader that takes the completion's, as Knossos does, would check another operation)", ev.F, ev.Process, Canonical(ev.Value), inv.index, Canonical(inv.value), ev.F)
+			}
 			v.store(ev.Process, openInvoke{})
 		}
 	}
 	v.first = false
 	v.lastIndex, v.lastTime = ev.Index, ev.Time
 	return nil
+}
+
+// sameValue reports whether a and b are the same JSON value (see
+// Canonical), comparing bytes first: a recorder writes them alike.
+func sameValue(a, b json.RawMessage) bool {
+	return bytes.Equal(a, b) || Canonical(a) == Canonical(b)
 }
 
 // Validator checks events one at a time, in order, as Read checks the

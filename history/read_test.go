@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -216,5 +217,105 @@ func TestReadLongLines(t *testing.T) {
 		require.Len(t, res.Events, 3)
 		assert.Len(t, res.Events[1].Value, len(value))
 		assert.Equal(t, int64(2), res.Events[2].Index)
+	}
+}
+
+// A line must mean one thing to every reader: a name given twice, a name
+// that is a field's only without regard to case, invalid UTF-8 and lone
+// surrogate escapes are errors naming the line, in the line's fields and
+// inside its value alike (encoding/json alone keeps the last duplicate,
+// folds case and turns both kinds of bad string into U+FFFD, so that
+// different keys and values read as one). Each invalid line has a valid
+// counterpart that differs only in what is wrong.
+func TestReadRejectsAmbiguousJSON(t *testing.T) {
+	// line is the ok of a read of key "k" (or key, as JSON), completing
+	// the invoke on the first line, with the given fields after index,
+	// time and process.
+	line := func(rest string) string { return `{"index":1,"time":1,"process":0,` + rest + "}" }
+	cases := []struct {
+		name, key, second string
+		want              string // "" = valid
+	}{
+		{"plain", "", line(`"type":"ok","f":"read","key":"k","value":1`), ""},
+		{"duplicate value", "", line(`"type":"ok","f":"read","key":"k","value":1,"value":2`), `duplicate object member name "value"`},
+		{"duplicate type", "", line(`"type":"ok","f":"read","key":"k","value":1,"type":"fail"`), `duplicate object member name "type"`},
+		{"duplicate spelled with an escape", "", line(`"type":"ok","f":"read","key":"k","value":1,"\u0076alue":2`), `duplicate object member name "value"`},
+		{"name in another case", "", line(`"type":"ok","f":"read","key":"k","value":1,"Value":2`), `field "Value" is not "value"`},
+		{"only the other case", "", line(`"TYPE":"ok","type":"ok","f":"read","key":"k","value":1`), `field "TYPE" is not "type"`},
+		{"unknown field kept ignored", "", line(`"type":"ok","f":"read","key":"k","value":1,"values":2`), ""},
+		{"value object with distinct names", "", line(`"type":"ok","f":"read","key":"k","value":{"a":1,"A":2}`), ""},
+		{"value object with a duplicate name", "", line(`"type":"ok","f":"read","key":"k","value":{"a":1,"a":2}`), `duplicate object member name "a"`},
+		{"surrogate pair", `"k\ud83d\ude00"`, line(`"type":"ok","f":"read","key":"k\ud83d\ude00","value":1`), ""},
+		{"lone surrogate in key", `"k\ud83d\ude00"`, line(`"type":"ok","f":"read","key":"k\ud800","value":1`), "invalid surrogate pair"},
+		{"lone surrogate in value", "", line(`"type":"ok","f":"read","key":"k","value":"\udc00"`), "invalid surrogate pair"},
+		{"UTF-8 in value", "", line(`"type":"ok","f":"read","key":"k","value":"aé"`), ""},
+		{"invalid UTF-8 in value", "", line("\"type\":\"ok\",\"f\":\"read\",\"key\":\"k\",\"value\":\"a\xff\""), "invalid UTF-8"},
+		{"invalid UTF-8 in error", "", line("\"type\":\"fail\",\"f\":\"read\",\"key\":\"k\",\"error\":\"a\xff\""), "invalid UTF-8"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			key := tc.key
+			if key == "" {
+				key = `"k"`
+			}
+			first := `{"index":0,"time":0,"process":0,"type":"invoke","f":"read","key":` + key + `,"value":null}`
+			for _, newline := range []string{"\n", ""} { // torn-line rules do not excuse it
+				res, err := history.Read(strings.NewReader(first + "\n" + tc.second + newline))
+				if tc.want == "" {
+					require.NoError(t, err)
+					require.Len(t, res.Events, 2)
+					continue
+				}
+				require.Error(t, err)
+				var le *history.LineError
+				require.True(t, errors.As(err, &le), "%T", err)
+				assert.Equal(t, 2, le.Line)
+				assert.Contains(t, err.Error(), tc.want)
+			}
+		})
+	}
+}
+
+// A completion acts on its invoke's key, and an ok write or cas did what
+// its invoke says: a completion that says otherwise is an error naming
+// its line, as one of another f is (else the op would be checked on one
+// key while acting on another, or the completion's value silently
+// ignored where Knossos would take it).
+func TestReadCompletionMustMatchInvoke(t *testing.T) {
+	ev := func(index int, typ, f, key, value string) string {
+		return `{"index":` + strconv.Itoa(index) + `,"time":` + strconv.Itoa(index) + `,"process":0,"type":"` + typ + `","f":"` + f + `","key":"` + key + `","value":` + value + "}\n"
+	}
+	cases := []struct {
+		name, in string
+		want     string // "" = valid
+	}{
+		{"read on its key", ev(0, "invoke", "read", "x", "null") + ev(1, "ok", "read", "x", "1"), ""},
+		{"read completed on another key", ev(0, "invoke", "read", "y", "null") + ev(1, "ok", "read", "x", "1"), `ok of read by process 0 is on key "x", its invoke (index 0) on key "y": key must match`},
+		{"info on another key", ev(0, "invoke", "write", "y", "1") + ev(1, "info", "write", "x", "1"), `key must match`},
+		{"write ok repeating its value", ev(0, "invoke", "write", "x", "1") + ev(1, "ok", "write", "x", "1"), ""},
+		{"write ok with the value spelled otherwise", ev(0, "invoke", "write", "x", `"\u0026"`) + ev(1, "ok", "write", "x", ` "&"`), ""},
+		{"write ok with another value", ev(0, "invoke", "write", "x", "1") + ev(1, "ok", "write", "x", "2"), "ok of write by process 0 has value 2, its invoke (index 0) 1"},
+		{"write ok with null", ev(0, "invoke", "write", "x", "1") + ev(1, "ok", "write", "x", "null"), "has value null"},
+		{"cas ok with another value", ev(0, "invoke", "cas", "x", "[1,2]") + ev(1, "ok", "cas", "x", "[1,3]"), "ok of cas by process 0 has value [1,3]"},
+		{"cas ok repeating its value", ev(0, "invoke", "cas", "x", "[1,2]") + ev(1, "ok", "cas", "x", "[1, 2]"), ""},
+		// A failed or unknown write did nothing that its value could
+		// tell, and Knossos takes only an ok's value.
+		{"write info with another value", ev(0, "invoke", "write", "x", "1") + ev(1, "info", "write", "x", "null"), ""},
+		{"write fail with another value", ev(0, "invoke", "write", "x", "1") + ev(1, "fail", "write", "x", "2"), ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := history.Read(strings.NewReader(tc.in))
+			if tc.want == "" {
+				require.NoError(t, err)
+				require.Len(t, res.Events, 2)
+				return
+			}
+			require.Error(t, err)
+			var le *history.LineError
+			require.True(t, errors.As(err, &le), "%T", err)
+			assert.Equal(t, 2, le.Line)
+			assert.Contains(t, err.Error(), tc.want)
+		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -237,4 +238,205 @@ func TestReadTornLastOperation(t *testing.T) {
 	assert.ErrorContains(t, err, "map opened here is not closed")
 	_, err = edn.Read(strings.NewReader(whole + "{:process 1}\n{:process 2"))
 	assert.ErrorContains(t, err, "line 3: column 1: the operation has no :type", "only the last map may be torn")
+}
+
+// A map with a key twice, or a set with an element twice, is an error (as
+// Clojure's reader throws), naming the line: otherwise one of the two
+// would count and the other vanish. So is a lone surrogate escape, which
+// would be written out as U+FFFD and make different strings one. Each
+// invalid input has a valid counterpart.
+func TestReadRejectsDuplicatesAndLoneSurrogates(t *testing.T) {
+	inv := "{:process 0, :type :invoke, :f :write, :value 1}\n"
+	for _, tc := range []struct {
+		name, ok string // the completion of inv
+		want     string // "" = valid
+	}{
+		{"distinct fields", `{:process 0, :type :ok, :f :write, :value 1}`, ""},
+		{"value twice", `{:process 0, :type :ok, :f :write, :value 7, :value 1}`, "column 46: duplicate key :value in a map (first at line 2, column 36)"},
+		{"type twice", `{:process 0, :type :ok, :f :write, :value 1, :type :fail}`, "duplicate key :type"},
+		{"keyword and string keys differ", `{:process 0, :type :ok, :f :write, :value {:a 1, "a" 2}}`, ""},
+		{"key twice in a value", `{:process 0, :type :ok, :f :write, :value {:a 1, :a 2}}`, "duplicate key :a"},
+		{"1 and 1N are one key", `{:process 0, :type :ok, :f :write, :value {1 :x, 1N :y}}`, "duplicate key 1"},
+		{"1 and 1.0 are two keys", `{:process 0, :type :ok, :f :write, :value {1 :x, 1.0 :y}}`, ""},
+		{"element twice in a set", `{:process 0, :type :ok, :f :write, :value #{1 2 1}}`, "duplicate element 1 in a set"},
+		{"a vector and a list are equal", `{:process 0, :type :ok, :f :write, :value #{[1 2] (1 2)}}`, "duplicate element (1 2)"},
+		{"equal maps in any order", `{:process 0, :type :ok, :f :write, :value #{{:a 1 :b 2} {:b 2 :a 1}}}`, "duplicate element"},
+		{"surrogate pair", `{:process 0, :type :ok, :f :write, :value "a\ud83d\ude00"}`, ""},
+		{"lone high surrogate", `{:process 0, :type :ok, :f :write, :value "a\ud800"}`, `column 45: lone surrogate \ud800`},
+		{"lone low surrogate", `{:process 0, :type :ok, :f :write, :value "a\udc00"}`, `lone surrogate \udc00`},
+		{"surrogate character", `{:process 0, :type :ok, :f :write, :value \ud800}`, "a lone surrogate is no character"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rr, err := edn.Read(strings.NewReader(inv + tc.ok + "\n"))
+			if tc.want == "" {
+				require.NoError(t, err)
+				require.Len(t, rr.Events, 2)
+				return
+			}
+			require.Error(t, err)
+			var le *history.LineError
+			require.True(t, errors.As(err, &le), "%T %v", err, err)
+			assert.Equal(t, 2, le.Line, "%v", err)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+}
+
+// An ok write or cas is the operation its ok says, as Knossos's
+// history/complete makes it: the invoke takes the ok's value (of a [k v]
+// tuple, v), so a Jepsen history gets Knossos's verdict. An ok on another
+// key than its invoke's is an error naming the ok's line.
+func TestReadOKValueReplacesInvokes(t *testing.T) {
+	for _, tc := range []struct {
+		name, in string
+		want     string // a verdict, or an error
+	}{
+		{"ok write of another value, read", `{:process 0, :type :invoke, :f :write, :value 1}
+{:process 0, :type :ok, :f :write, :value 2}
+{:process 1, :type :invoke, :f :read, :value nil}
+{:process 1, :type :ok, :f :read, :value 2}`, "valid"},
+		{"ok write of another value, invoke's value read", `{:process 0, :type :invoke, :f :write, :value 1}
+{:process 0, :type :ok, :f :write, :value 2}
+{:process 1, :type :invoke, :f :read, :value nil}
+{:process 1, :type :ok, :f :read, :value 1}`, "invalid"},
+		{"info write keeps the invoke's value", `{:process 0, :type :invoke, :f :write, :value 1}
+{:process 0, :type :info, :f :write, :value 2}
+{:process 1, :type :invoke, :f :read, :value nil}
+{:process 1, :type :ok, :f :read, :value 1}`, "valid"},
+		{"ok cas of another value", `{:process 0, :type :invoke, :f :write, :value 1}
+{:process 0, :type :ok, :f :write, :value 1}
+{:process 0, :type :invoke, :f :cas, :value [1 5]}
+{:process 0, :type :ok, :f :cas, :value [1 3]}
+{:process 1, :type :invoke, :f :read, :value nil}
+{:process 1, :type :ok, :f :read, :value 3}`, "valid"},
+		{"independent: the value of the tuple", `{:process 0, :type :invoke, :f :write, :value [:a 1]}
+{:process 0, :type :ok, :f :write, :value [:a 2]}
+{:process 1, :type :invoke, :f :read, :value [:a nil]}
+{:process 1, :type :ok, :f :read, :value [:a 2]}`, "valid"},
+		{"independent: ok on another key", `{:process 0, :type :invoke, :f :write, :value [:a 1]}
+{:process 0, :type :ok, :f :write, :value [:b 1]}
+{:process 1, :type :invoke, :f :read, :value [:a nil]}
+{:process 1, :type :ok, :f :read, :value [:a 1]}`, `line 2: column 1: ok of write by process 0 is on key ":b", its invoke (index 0) on key ":a": key must match`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rr, err := edn.Read(strings.NewReader(tc.in))
+			if tc.want != "valid" && tc.want != "invalid" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tc.want)
+				return
+			}
+			require.NoError(t, err)
+			res := linearizable(t, rr.Events)
+			assert.Equal(t, tc.want, res.Valid.String(), "%s %+v", res.Reason, res.Anomalies)
+		})
+	}
+}
+
+// Only a torn last line is a killed writer's: an operation left open with
+// more lines after it swallows them all, so it is an error naming the line
+// it opens on, never a warning that drops the rest of the history.
+func TestReadUnclosedOperationMidFile(t *testing.T) {
+	whole := "{:process 0, :type :invoke, :f :write, :value 1}\n{:process 0, :type :ok, :f :write, :value 1}\n"
+	rest := "{:process 1, :type :invoke, :f :read, :value nil}\n{:process 1, :type :ok, :f :read, :value 99}\n"
+	for _, tc := range []struct {
+		name, in string
+		want     string // "" = read, the torn line skipped with a warning
+	}{
+		{"torn map on the last line", whole + `{:process 1, :type :invoke, :f :re`, ""},
+		{"torn map, then blank lines", whole + "{:process 1, :type :invoke\n\n  \n", ""},
+		{"torn string on the last line", whole + `{:process 1, :f "rea`, ""},
+		{"unclosed map with lines after it", whole + "{:process 1, :type :invoke, :f :read, :value nil\n" + rest,
+			"line 3: column 1: the operation that opens here is not closed before the end of the input, and lines 4 to 5 follow it"},
+		{"unclosed string with lines after it", whole + "{:process 1, :type :invoke, :f :write, :value \"abc}\n" + rest,
+			"line 3: column 1: the operation that opens here is not closed"},
+		{"torn map, then a comment", whole + "{:process 1, :type :invoke\n; end\n", "line 3: column 1: the operation that opens here is not closed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rr, err := edn.Read(strings.NewReader(tc.in))
+			if tc.want == "" {
+				require.NoError(t, err)
+				assert.Len(t, rr.Events, 2)
+				require.Len(t, rr.Warnings, 1)
+				assert.Contains(t, rr.Warnings[0], "line 3: skipped a torn last operation")
+				return
+			}
+			require.Error(t, err)
+			var le *history.LineError
+			require.True(t, errors.As(err, &le), "%T %v", err, err)
+			assert.Equal(t, 3, le.Line)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+}
+
+// Export and read back keep a multi-key history's keys even without reads
+// (which alone showed the tuples before): Write marks the tuples on its
+// first line. Keys that differ in Clojure never read as one key, nor map
+// keys inside a value as one JSON name.
+func TestKeysSurviveAndStayApart(t *testing.T) {
+	jsonl := func(lines ...string) []history.Event {
+		rr, err := history.Read(strings.NewReader(strings.Join(lines, "\n")))
+		require.NoError(t, err)
+		return rr.Events
+	}
+	// F10: no reads, two keys; a cas on b from 1 fails, so a's cas from 3
+	// after a's unknown write of 3 and its ok write of 2 decide it.
+	noReads := jsonl(
+		`{"index":0,"time":0,"process":0,"type":"invoke","f":"write","key":"a","value":3}`,
+		`{"index":1,"time":10,"process":0,"type":"info","f":"write","key":"a","value":3,"error":"timeout"}`,
+		`{"index":2,"time":20,"process":1,"type":"invoke","f":"cas","key":"b","value":[1,1]}`,
+		`{"index":3,"time":30,"process":1,"type":"fail","f":"cas","key":"b","value":[1,1],"error":"timeout"}`,
+		`{"index":4,"time":60,"process":2,"type":"invoke","f":"cas","key":"a","value":[3,1]}`,
+		`{"index":5,"time":70,"process":2,"type":"ok","f":"cas","key":"a","value":[3,1]}`,
+		`{"index":6,"time":80,"process":2,"type":"invoke","f":"write","key":"b","value":1}`,
+		`{"index":7,"time":90,"process":2,"type":"ok","f":"write","key":"b","value":1}`,
+	)
+	t.Run("export without reads reads back per key", func(t *testing.T) {
+		require.Equal(t, checkers.Valid, linearizable(t, noReads).Valid)
+		var buf bytes.Buffer
+		require.NoError(t, edn.Write(&buf, noReads))
+		assert.True(t, strings.HasPrefix(buf.String(), edn.IndependentMarker+"\n"))
+		rr, err := edn.Read(&buf)
+		require.NoError(t, err)
+		for i, e := range rr.Events {
+			assert.Equal(t, noReads[i].Key, e.Key, "event %d", i)
+			assert.Equal(t, history.Canonical(noReads[i].Value), history.Canonical(e.Value), "event %d", i)
+		}
+		assert.Equal(t, checkers.Valid, linearizable(t, rr.Events).Valid)
+	})
+	t.Run("one key exports bare values, unmarked", func(t *testing.T) {
+		var buf bytes.Buffer
+		require.NoError(t, edn.Write(&buf, noReads[4:6]))
+		assert.False(t, strings.HasPrefix(buf.String(), ";"))
+	})
+
+	op := func(p int, typ, f, value string) string {
+		return fmt.Sprintf("{:process %d, :type :%s, :f :%s, :value %s}\n", p, typ, f, value)
+	}
+	for _, tc := range []struct {
+		name, in string
+		want     string // "" = valid
+	}{
+		{"marked tuples", edn.IndependentMarker + "\n" + op(0, "invoke", "write", `[1 5]`) + op(0, "ok", "write", `[1 5]`), ""},
+		{"marked, not a tuple", edn.IndependentMarker + "\n" + op(0, "invoke", "write", `[1 5]`) + op(0, "ok", "write", `5`), "line 3: column 1: :value is 5: line 1 says every client value is a [key value] tuple"},
+		{"keys 1 and 2", op(0, "invoke", "write", `[1 5]`) + op(0, "ok", "write", `[1 5]`) + op(1, "invoke", "read", `[2 nil]`) + op(1, "ok", "read", `[2 5]`), ""},
+		{"keys 1 and 1N are one", op(0, "invoke", "write", `[1 5]`) + op(0, "ok", "write", `[1 5]`) + op(1, "invoke", "read", `[1N nil]`) + op(1, "ok", "read", `[1N 5]`), ""},
+		{"keys 1 and \"1\" (F9)", op(0, "invoke", "write", `[1 5]`) + op(0, "ok", "write", `[1 5]`) + op(1, "invoke", "read", `["1" nil]`) + op(1, "ok", "read", `["1" 5]`),
+			`line 3: column 1: key "1" reads as key "1", as key 1 on line 1 does`},
+		{"keys :a and \":a\"", op(0, "invoke", "write", `[:a 5]`) + op(0, "ok", "write", `[:a 5]`) + op(1, "invoke", "read", `[":a" nil]`) + op(1, "ok", "read", `[":a" 5]`), `key ":a" reads as key ":a"`},
+		{"map keys :a and \"a\" in a value", op(0, "invoke", "write", `{:a 1, "a" 2}`), ""},
+		{"map keys a and \"a\" in a value", op(0, "invoke", "write", `{a 1, "a" 2}`), "line 1: column 1: the value {\"a\":1,\"a\":2} has map keys that differ in EDN but are one name in JSON"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := edn.Read(strings.NewReader(tc.in))
+			if tc.want == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			var le *history.LineError
+			require.True(t, errors.As(err, &le), "%T %v", err, err)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -74,6 +75,10 @@ type parser struct {
 	tok   []byte
 	// names interns tokens: keywords and symbols repeat on every line.
 	names map[string]string
+	// lastContent is the line of the last rune read that is not white
+	// space, so that a form cut short by the end of the input can be told
+	// from one left open with more lines after it.
+	lastContent int
 }
 
 type readRune struct {
@@ -121,6 +126,11 @@ func (p *parser) next() (rune, error) {
 		p.read = p.read[:7]
 	}
 	p.read = append(p.read, readRune{c, p.line, p.col})
+	switch c {
+	case ' ', '\t', '\n', '\r', '\f', ',':
+	default:
+		p.lastContent = p.line
+	}
 	if c == '\n' {
 		p.line++
 		p.col = 0
@@ -281,7 +291,119 @@ func (p *parser) readSeq(k kind, end rune, line, col int) (form, error) {
 	if k == kMap && len(f.items)%2 != 0 {
 		return form{}, p.errorf(line, col, "map has a key without a value (%d forms): expected key value pairs", len(f.items))
 	}
+	if k == kMap || k == kSet {
+		step := 1
+		if k == kMap {
+			step = 2
+		}
+		if i, j := duplicate(f.items, step); j >= 0 {
+			what := "key"
+			if k == kSet {
+				what = "element"
+			}
+			return form{}, p.errorf(f.items[j].line, f.items[j].col, "duplicate %s %s in a %s (first at line %d, column %d): Clojure's reader refuses it, and which one counts would be a guess",
+				what, ednText(f.items[j]), k.name(), f.items[i].line, f.items[i].col)
+		}
+	}
 	return f, nil
+}
+
+// duplicate returns the positions i < j of two equal forms among every
+// step-th of items (a map's keys, a set's elements), or j = -1. Operation
+// maps have a few keyword keys, compared pairwise without allocating;
+// anything larger is compared by identity strings.
+func duplicate(items []form, step int) (i, j int) {
+	n := len(items) / step
+	if n <= 16 {
+		for j := step; j < len(items); j += step {
+			for i := 0; i < j; i += step {
+				if equiv(items[i], items[j]) {
+					return i, j
+				}
+			}
+		}
+		return -1, -1
+	}
+	seen := make(map[string]int, n)
+	for j := 0; j < len(items); j += step {
+		id := identity(nil, items[j])
+		if i, ok := seen[string(id)]; ok {
+			return i, j
+		}
+		seen[string(id)] = j
+	}
+	return -1, -1
+}
+
+// class is a kind as Clojure's equality sees it: a vector equals a list
+// with the same elements.
+func (k kind) class() kind {
+	if k == kList {
+		return kVector
+	}
+	return k
+}
+
+// equiv reports whether Clojure takes a and b for the same map key or set
+// element. Numbers compare as written (1 and 1N are one, as the parser
+// drops the N; 1 and 1.0 are two, as in Clojure).
+func equiv(a, b form) bool {
+	if a.kind.class() != b.kind.class() {
+		return false
+	}
+	switch a.kind {
+	case kVector, kList:
+		if len(a.items) != len(b.items) {
+			return false
+		}
+		for i := range a.items {
+			if !equiv(a.items[i], b.items[i]) {
+				return false
+			}
+		}
+		return true
+	case kSet, kMap:
+		// Unordered: compare their identities (rare in a key).
+		return string(identity(nil, a)) == string(identity(nil, b))
+	}
+	return a.text == b.text
+}
+
+// identity appends a text that two forms share exactly when equiv holds:
+// the kind's class, then the text or the elements (sorted for a set, by
+// entry for a map).
+func identity(b []byte, f form) []byte {
+	b = append(b, byte('a'+f.kind.class()))
+	switch f.kind {
+	case kVector, kList:
+		b = append(b, '[')
+		for _, it := range f.items {
+			b = identity(b, it)
+		}
+		return append(b, ']')
+	case kSet, kMap:
+		step := 1
+		if f.kind == kMap {
+			step = 2
+		}
+		parts := make([]string, 0, len(f.items)/step)
+		for i := 0; i < len(f.items); i += step {
+			e := identity(nil, f.items[i])
+			if step == 2 {
+				e = identity(e, f.items[i+1])
+			}
+			parts = append(parts, string(e))
+		}
+		slices.Sort(parts)
+		b = append(b, '{')
+		for _, e := range parts {
+			b = append(b, e...)
+		}
+		return append(b, '}')
+	}
+	b = strconv.AppendInt(b, int64(len(f.text)), 10)
+	b = append(b, ':')
+	return append(b, f.text...)
 }
 
 func (k kind) name() string {
@@ -437,7 +559,7 @@ func (p *parser) readString(line, col int) (string, error) {
 			case '\\', '"':
 				b.WriteRune(e)
 			case 'u':
-				r, err := p.hex4()
+				r, err := p.escapedRune()
 				if err != nil {
 					return "", err
 				}
@@ -449,6 +571,39 @@ func (p *parser) readString(line, col int) (string, error) {
 			b.WriteRune(c)
 		}
 	}
+}
+
+// escapedRune reads what follows a \u in a string: a character, or a
+// surrogate pair written as two escapes. A lone surrogate is an error:
+// written out it would become U+FFFD, so two different strings would read
+// as one.
+func (p *parser) escapedRune() (rune, error) {
+	line, col := p.line, p.col-1
+	r, err := p.hex4()
+	if err != nil || !utf16.IsSurrogate(r) {
+		return r, err
+	}
+	lone := func() error {
+		return p.errorf(line, col, "lone surrogate \\u%04x in a string: expected a high surrogate \\ud800-\\udbff followed by a low one \\udc00-\\udfff", r)
+	}
+	if r >= 0xdc00 {
+		return 0, lone()
+	}
+	if c, err := p.next(); err != nil || c != '\\' {
+		return 0, lone()
+	}
+	if c, err := p.next(); err != nil || c != 'u' {
+		return 0, lone()
+	}
+	lo, err := p.hex4()
+	if err != nil {
+		return 0, err
+	}
+	pair := utf16.DecodeRune(r, lo)
+	if pair == utf8.RuneError {
+		return 0, lone()
+	}
+	return pair, nil
 }
 
 func (p *parser) hex4() (rune, error) {
@@ -486,6 +641,9 @@ func (p *parser) readChar(line, col int) (form, error) {
 		n, err := strconv.ParseUint(rest, 16, 16)
 		if err != nil {
 			return form{}, p.errorf(line, col, "bad character \\%s: expected \\uXXXX", name)
+		}
+		if utf16.IsSurrogate(rune(n)) {
+			return form{}, p.errorf(line, col, "bad character \\%s: a lone surrogate is no character", name)
 		}
 		ch = string(rune(n))
 	default:

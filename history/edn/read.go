@@ -1,6 +1,8 @@
 package edn
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,12 +12,20 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/go-json-experiment/json/jsontext"
+
 	"github.com/faultline/faultline/history"
 )
 
 // SingleKey is the key of every operation of a history that is not split
 // into independent keys.
 const SingleKey = "register"
+
+// IndependentMarker is the first line of a history Write splits into
+// jepsen.independent tuples: a comment to Jepsen's tools, and to Read the
+// word that every client value is a [key value] pair, reads or not (a
+// history without reads gives no other evidence of it).
+const IndependentMarker = "; faultline: jepsen.independent tuples, every client :value is [key value]"
 
 // NilReadError is the error of a read that returned nil, which the reader
 // turns into an info completion (see Read).
@@ -51,8 +61,13 @@ func ReadFile(path string) (history.ReadResult, error) {
 //     cas-register lets it succeed on a register never written, while
 //     faultline's register never matches an absent key.
 //   - When every client operation's value is a pair [k v], reads included
-//     (jepsen.independent tuples: a read invokes [k nil]), k is the key and
-//     v the value; otherwise every operation acts on the key SingleKey.
+//     (jepsen.independent tuples: a read invokes [k nil]), or the first
+//     line is IndependentMarker (as Write writes it), k is the key and v
+//     the value; otherwise every operation acts on the key SingleKey. Two
+//     keys that read as one key (1 and "1") are an error.
+//   - A write or cas that completed :ok takes the ok's :value, as
+//     Knossos's history/complete gives the invoke the completion's value
+//     (of a [k v] tuple, v: an ok on another key is an error).
 //   - :index is the position in the history; :time is kept when every
 //     operation has one and they increase, else the position stands for
 //     it (Knossos orders operations by position alone).
@@ -61,7 +76,8 @@ func ReadFile(path string) (history.ReadResult, error) {
 // for an operation that breaks the contract, a *SyntaxError inside one for
 // bad EDN). As in history.Read, a last operation map cut short by the end
 // of the input (after at least one whole one) is a torn write: it is
-// skipped with a warning.
+// skipped with a warning, if nothing but white space follows its line (a
+// map left open with more lines after it swallowed them: an error).
 func Read(r io.Reader) (history.ReadResult, error) { return read(r, "") }
 
 // jop is one Jepsen operation as read.
@@ -89,23 +105,37 @@ func read(r io.Reader, file string) (history.ReadResult, error) {
 		}
 		return err
 	}
-	p := newParser(r)
+	br := bufio.NewReaderSize(r, 1<<16)
+	head, _ := br.Peek(len(IndependentMarker))
+	marked := string(head) == IndependentMarker
+	p := newParser(br)
 	var ops []jop
 	first := true
 	wrapped := false
 	for {
 		var opens rune
+		var opensLine, opensCol int
 		if !wrapped {
 			opens, _ = p.skipSpace()
+			opensLine, opensCol = p.line, p.col+1
 		}
 		f, err := p.readForm()
 		if err == io.EOF {
 			break
 		}
 		var se *SyntaxError
+		if errors.As(err, &se) && se.EOF && (opens == '{' || opens == '#') && !first && p.lastContent > opensLine {
+			// Left open with more lines after it: a kill tears only the
+			// last line, so this is a malformed operation, and skipping it
+			// would drop every operation after it.
+			return res, &history.LineError{File: file, Line: opensLine, Err: fmt.Errorf(
+				"column %d: the operation that opens here is not closed before the end of the input, and lines %d to %d follow it: only a last operation cut short by a killed writer is skipped (line %d, %w)",
+				opensCol, opensLine+1, p.lastContent, se.Line, err)}
+		}
 		if errors.As(err, &se) && se.EOF && (opens == '{' || opens == '#') && !first {
-			// An operation map cut short by the end of the input: the
-			// writer was killed mid-write, as history.Read allows.
+			// An operation map cut short by the end of the input, on the
+			// last line: the writer was killed mid-write, as history.Read
+			// allows.
 			res.Warnings = append(res.Warnings, (&history.LineError{File: file, Line: se.Line,
 				Err: fmt.Errorf("skipped a torn last operation (the writer was probably killed mid-write): %w", err)}).Error())
 			break
@@ -130,6 +160,15 @@ func read(r io.Reader, file string) (history.ReadResult, error) {
 		}
 	}
 	independent := isIndependent(ops)
+	if marked {
+		for _, op := range ops {
+			if !op.nemesis && (op.value.kind != kVector || len(op.value.items) != 2) {
+				return res, lineErr(op.line, op.col, fmt.Errorf(":value is %s: line 1 says every client value is a [key value] tuple", op.value.describe()))
+			}
+		}
+		independent = true
+	}
+	takeOKValues(ops, independent)
 	useTime := true
 	for i, op := range ops {
 		if !op.hasTime || i > 0 && op.time <= ops[i-1].time {
@@ -142,6 +181,16 @@ func read(r io.Reader, file string) (history.ReadResult, error) {
 	}
 
 	v := history.NewValidator()
+	// keyOf holds, for each key, the first tuple key that reads as it:
+	// keyText writes a string's contents and anything else as EDN text,
+	// so 1 and "1" would both be key 1, and two keys Clojure keeps apart
+	// would be checked as one.
+	type keySource struct {
+		id   string
+		text string
+		line int
+	}
+	keyOf := map[string]keySource{}
 	open := map[int]int{} // process -> its open invoke in ops
 	res.Events = make([]history.Event, 0, len(ops))
 	for i, op := range ops {
@@ -156,9 +205,19 @@ func read(r io.Reader, file string) (history.ReadResult, error) {
 			val := op.value
 			ev.Key = SingleKey
 			if independent {
-				ev.Key, val = keyText(val.items[0]), val.items[1]
+				k := val.items[0]
+				ev.Key, val = keyText(k), val.items[1]
+				id := string(identity(nil, k))
+				if first, ok := keyOf[ev.Key]; !ok {
+					keyOf[ev.Key] = keySource{id: id, text: ednText(k), line: op.line}
+				} else if first.id != id {
+					return res, lineErr(op.line, op.col, fmt.Errorf("key %s reads as key %q, as key %s on line %d does: Clojure keeps them apart, so they cannot be checked as one key", ednText(k), ev.Key, first.text, first.line))
+				}
 			}
 			ev.Value = toJSON(val)
+			if err := checkJSONNames(ev.Value); err != nil {
+				return res, lineErr(op.line, op.col, err)
+			}
 			if op.typ == history.Invoke {
 				open[op.process] = i
 			} else if inv, ok := open[op.process]; ok {
@@ -182,6 +241,52 @@ func read(r io.Reader, file string) (history.ReadResult, error) {
 		}
 	}
 	return res, nil
+}
+
+// takeOKValues gives each write and cas invoke that completed :ok the ok's
+// value, as Knossos's history/complete does: a Jepsen history's ok says
+// what the operation did. For jepsen.independent tuples only the value
+// part is taken, so that an ok on another key than its invoke's stays an
+// error. Pairing errors are left to the validator.
+func takeOKValues(ops []jop, independent bool) {
+	open := map[int]int{} // process -> its open invoke in ops
+	for i, op := range ops {
+		if op.nemesis {
+			continue
+		}
+		if op.typ == history.Invoke {
+			open[op.process] = i
+			continue
+		}
+		inv, ok := open[op.process]
+		if !ok {
+			continue
+		}
+		delete(open, op.process)
+		if op.typ != history.OK || (op.f != history.FWrite && op.f != history.FCAS) || ops[inv].f != op.f {
+			continue
+		}
+		if !independent {
+			ops[inv].value = op.value
+			continue
+		}
+		iv := ops[inv].value
+		ops[inv].value = form{kind: iv.kind, items: []form{iv.items[0], op.value.items[1]}, line: iv.line, col: iv.col}
+	}
+}
+
+// checkJSONNames refuses a value whose maps have keys that differ in EDN
+// but become one JSON name (a symbol and a string of the same text, 1 and
+// "1"): the two values would compare equal. Only values with a map are
+// looked at.
+func checkJSONNames(v json.RawMessage) error {
+	if bytes.IndexByte(v, '{') < 0 {
+		return nil
+	}
+	if !jsontext.Value(v).IsValid() {
+		return fmt.Errorf("the value %s has map keys that differ in EDN but are one name in JSON: it would compare equal to another value", v)
+	}
+	return nil
 }
 
 // casFromNil refuses a cas invoke whose expected value is nil unless it

@@ -18,7 +18,8 @@ import (
 //
 // The nemesis's events have :process :nemesis. A history of more than one
 // key writes each client value as a jepsen.independent tuple [key value]
-// (for jepsen.independent's checker, and for Read); a history of one key
+// (for jepsen.independent's checker, and for Read), after a first line
+// IndependentMarker that tells Read so; a history of one key
 // writes bare values, as Knossos's cas-register expects. JSON values
 // become EDN: null is nil, arrays vectors, objects maps with string keys.
 //
@@ -35,6 +36,13 @@ func Write(w io.Writer, events []history.Event) error {
 	}
 	tuples := len(keys) > 1
 	bw := bufio.NewWriter(w)
+	if tuples {
+		// Read could not tell tuples from pair values without reads:
+		// say so, in a comment Jepsen's tools skip.
+		if _, err := bw.WriteString(IndependentMarker + "\n"); err != nil {
+			return fmt.Errorf("write history: %w", err)
+		}
+	}
 	var b []byte
 	for _, e := range events {
 		b = b[:0]
