@@ -36,7 +36,8 @@ func (t Type) Valid() bool {
 }
 
 // Functions of the bundled workloads. Other tools may record other names;
-// checkers ignore functions they do not model.
+// a checker that meets a function it does not model, on an op that may
+// have taken effect, leaves that key (or set) unknown rather than guess.
 const (
 	FRead  = "read"
 	FWrite = "write"
