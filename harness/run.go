@@ -253,6 +253,9 @@ func (r *run) prepare() error {
 	if r.checkers == nil {
 		r.checkers = wl.Checkers()
 	}
+	if err := checkFit(wl, r.checkers); err != nil {
+		return err
+	}
 	if len(r.checkers) == 0 {
 		return fmt.Errorf("harness: no checker judges workload %s: set Test.Checkers (checkers.New) or have the workload's Checkers return some", wl.Name())
 	}

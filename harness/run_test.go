@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/faultline/faultline/checkers"
 	"github.com/faultline/faultline/harness"
 	"github.com/faultline/faultline/harness/local"
 	"github.com/faultline/faultline/harness/refstore"
@@ -174,14 +175,25 @@ func TestRunRejectsBadPartsBeforeStarting(t *testing.T) {
 		name     string
 		workload harness.Workload
 		nemesis  harness.Nemesis
+		checkers []string
 		want     string
 	}{
-		{"no workload", nil, nil, "needs a Workload"},
-		{"no checker", &ownWorkload{}, nil, "no checker judges workload one-key"},
-		{"bad nemesis", workloads.KV(), nemesis.New(nemesis.Config{Faults: []string{"meteor"}}), "valid names are partition"},
+		{"no workload", nil, nil, nil, "needs a Workload"},
+		{"no checker", &ownWorkload{}, nil, nil, "no checker judges workload one-key"},
+		{"bad nemesis", workloads.KV(), nemesis.New(nemesis.Config{Faults: []string{"meteor"}}), nil, "valid names are partition"},
+		{"register checker on a set", workloads.Set(), nil, []string{"set", "linearizable"},
+			`checker "linearizable" cannot judge workload set's histories (it would judge its ops as something they are not): the checkers that fit set are set`},
+		{"set checker on registers", workloads.Register(), nil, []string{"set"},
+			`checker "set" cannot judge workload register's histories (it would judge its ops as something they are not): the checkers that fit register are linearizable, causal, causal+, eventual`},
+		{"set checker on kv", workloads.KV(), nil, []string{"causal", "set"}, `checker "set" cannot judge workload kv's histories`},
 	} {
 		tt, b := newTest(t, store.Strong, tc.workload)
 		tt.Nemesis = tc.nemesis
+		for _, n := range tc.checkers {
+			c, err := checkers.New(n, checkers.Options{})
+			require.NoError(t, err)
+			tt.Checkers = append(tt.Checkers, c)
+		}
 		_, err := harness.Run(context.Background(), tt)
 		require.ErrorContains(t, err, tc.want, tc.name)
 		assert.Empty(t, b.clusters, tc.name)

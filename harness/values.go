@@ -2,7 +2,9 @@ package harness
 
 import (
 	"context"
+	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/faultline/faultline/checkers"
 	"github.com/faultline/faultline/generator"
@@ -43,6 +45,34 @@ type Workload interface {
 	// Keys are the keys touched so far (they size the final reads' time
 	// limit).
 	Keys() []string
+}
+
+// CheckerFitter is a Workload that says which of the bundled checkers
+// (checkers.Names) can judge its histories, as the bundled workloads do.
+// Run refuses, before it starts anything, a bundled checker outside that
+// list, whether Test.Checkers or harnesstest's Expect named it: a
+// linearizable checker would judge a set's adds and reads as register
+// ops, and find anomalies that are not there. Checkers of the user's own
+// (names not in checkers.Names) are not judged by this.
+type CheckerFitter interface {
+	FitCheckers() []string
+}
+
+// checkFit returns an error naming the first of cs that is a bundled
+// checker wl's histories do not fit (nil if wl does not say).
+func checkFit(wl Workload, cs []checkers.Checker) error {
+	f, ok := wl.(CheckerFitter)
+	if !ok {
+		return nil
+	}
+	fit := f.FitCheckers()
+	for _, c := range cs {
+		if n := c.Name(); slices.Contains(checkers.Names, n) && !slices.Contains(fit, n) {
+			return fmt.Errorf("harness: checker %q cannot judge workload %s's histories (it would judge its ops as something they are not): the checkers that fit %s are %s; drop %q from Expect or Test.Checkers, or use a workload it fits",
+				n, wl.Name(), wl.Name(), strings.Join(fit, ", "), n)
+		}
+	}
+	return nil
 }
 
 // Env is what a run knows only as it starts, for a workload's or a

@@ -153,6 +153,14 @@ func TestRunOnRealNodes(t *testing.T) {
 	assert.Contains(t, f.text(), `unknown checker "linearisable": the checkers are linearizable, causal, causal+, eventual, set`)
 	entries, _ := os.ReadDir(runs + "/linearizable-kv-none")
 	assert.Len(t, entries, 1, "a bad expectation starts nothing")
+
+	f = &fakeT{TB: t}
+	set := test
+	set.Workload = workloads.Set()
+	runIn(f, set, harness.Expect{"linearizable": checkers.Valid})
+	assert.True(t, f.Failed(), "a checker that does not fit the workload is refused")
+	assert.Contains(t, f.text(), `checker "linearizable" cannot judge workload set's histories`)
+	assert.NoDirExists(t, runs+"/linearizable-set-none", "and nothing started")
 }
 
 // deadlineT is a fakeT with a test deadline, as `go test -timeout` sets.
