@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"time"
 
@@ -154,6 +155,10 @@ const (
 // node, stops the cluster and checks the history. The returned error is a
 // failure of the harness or the cluster (the run directory, when made, is
 // in the result even then); the verdict is in the result's Summary.
+// What cannot work is refused before any node starts: a checker that does
+// not fit the workload (CheckerFitter), the clock fault for a system that
+// is not a ClockSkewer, packet modes the backend cannot apply
+// (PacketModer; with none named, the bundled nemesis draws only those).
 //
 // When ctx ends (Ctrl-C), the run stops early: ops in flight complete as
 // info, the nodes are stopped with a fresh context, and what was recorded
@@ -260,6 +265,9 @@ func (r *run) prepare() error {
 		return fmt.Errorf("harness: no checker judges workload %s: set Test.Checkers (checkers.New) or have the workload's Checkers return some", wl.Name())
 	}
 	r.res.Checkers = checkerNames(r.checkers)
+	if err := fitNemesis(t); err != nil {
+		return err
+	}
 	if r.nem, err = nemesisForRun(t.Nemesis, env); err != nil {
 		return fmt.Errorf("nemesis: %w", err)
 	}
@@ -468,6 +476,13 @@ func (r *run) meta() map[string]any {
 	}
 	if p, ok := t.System.(Promiser); ok {
 		m["promised"] = p.Promise().Model
+	}
+	if cfg, ok := bundledNemesis(t.Nemesis); ok && slices.Contains(cfg.Faults, "packet") {
+		modes := cfg.Packets
+		if len(modes) == 0 {
+			modes = nemesis.PacketModes
+		}
+		m["packet_modes"] = modes // fitted to the backend (fitNemesis)
 	}
 	for k, v := range map[string]any{
 		"name":              t.Name,

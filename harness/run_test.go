@@ -233,3 +233,64 @@ func TestRunWithNemesisRecordsFaultsAndHeals(t *testing.T) {
 		assert.Equal(t, "valid", res.Summary.Valid.String(), "the strong store is linearizable under kills and partitions: %+v", res.Summary)
 	}
 }
+
+// plainSystem is a real system seen through harness.System alone: no
+// ClockSkewer, no Promiser.
+type plainSystem struct{ harness.System }
+
+// A fault the system or the backend can never apply is refused before
+// any node starts, instead of ending the run when the schedule draws it.
+func TestRunRefusesFaultsTheSetupCannotApply(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		plain bool
+		cfg   nemesis.Config
+		want  string
+	}{
+		{"clock without ClockSkewer", true, nemesis.Config{Faults: []string{"partition", "clock"}},
+			"the clock fault needs a system whose nodes take a clock offset, and faultline-store does not implement harness.ClockSkewer"},
+		{"packet modes the local backend cannot apply", false, nemesis.Config{Faults: []string{"packet"}, Packets: []string{"delay", "duplicate", "reorder"}},
+			"the local backend cannot apply packet faults duplicate, reorder here (it can apply delay, loss)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tt, b := newTest(t, store.Strong, workloads.Register())
+			if tc.plain {
+				tt.System, tt.Model = plainSystem{tt.System}, "linearizable"
+			}
+			tt.Nemesis = nemesis.New(tc.cfg)
+			start := time.Now()
+			_, err := harness.Run(context.Background(), tt)
+			require.ErrorContains(t, err, tc.want)
+			assert.Empty(t, b.clusters, "no node started")
+			assert.Less(t, time.Since(start), 2*time.Second)
+		})
+	}
+}
+
+// With no packet modes named, the packet fault on the local backend draws
+// only delay and loss: a seed whose schedule drew duplicate first (which
+// ended the run) now runs through, and test.json says what was drawn from.
+func TestRunDrawsOnlyPacketModesTheBackendApplies(t *testing.T) {
+	tt, _ := newTest(t, store.Strong, workloads.Register())
+	tt.Nemesis = nemesis.New(nemesis.Config{Faults: []string{"packet"}, Interval: 500 * time.Millisecond})
+	seed, err := harness.PickSeed(tt, 1, func(i int, st nemesis.Step) bool {
+		return i > 0 || (st.Start && (st.Mode == "duplicate" || st.Mode == "reorder"))
+	})
+	require.NoError(t, err)
+	tt.Seed = seed
+	res, err := harness.Run(context.Background(), tt)
+	require.NoError(t, err, "seed %d", seed)
+	h, err := history.ReadFile(filepath.Join(res.Dir, "history.jsonl"))
+	require.NoError(t, err)
+	faults := history.Faults(h.Events)
+	require.NotEmpty(t, faults)
+	for _, f := range faults {
+		var v struct{ Mode string }
+		require.NoError(t, json.Unmarshal(f.StartValue, &v))
+		assert.Contains(t, []string{"delay", "loss"}, v.Mode, "seed %d", seed)
+	}
+	var meta map[string]any
+	raw, _ := os.ReadFile(filepath.Join(res.Dir, "test.json"))
+	require.NoError(t, json.Unmarshal(raw, &meta))
+	assert.Equal(t, []any{"delay", "loss"}, meta["packet_modes"])
+}

@@ -126,6 +126,56 @@ func nemesisForRun(n Nemesis, env Env) (Nemesis, error) {
 	return n, nil
 }
 
+// fitNemesis fits the bundled nemesis to what t's system and backend can
+// do, before anything starts: a fault they can never apply would
+// otherwise end the run when the schedule first draws it, seconds in.
+// The clock fault needs a ClockSkewer. The packet fault with no modes
+// named draws only the modes the backend can apply (PacketModer); modes
+// named that it cannot apply are refused. Drawing from the supported
+// modes keeps the schedule of every seed that drew only those: they lead
+// PacketModes (delay, loss on the local backend; loss alone on a kernel
+// without netem), and a draw among the first 2 or 1 of 4 takes the same
+// random number and gives the same mode when that mode was drawn before
+// (math/rand's Intn masks the low bits for a power of two).
+func fitNemesis(t *Test) error {
+	cfg, ok := bundledNemesis(t.Nemesis)
+	if !ok || cfg.Validate() != nil { // nemesisForRun says what is wrong
+		return nil
+	}
+	if slices.Contains(cfg.Faults, "clock") {
+		if _, ok := t.System.(ClockSkewer); !ok {
+			return fmt.Errorf("nemesis: the clock fault needs a system whose nodes take a clock offset, and %s does not implement harness.ClockSkewer: drop clock from the faults (\"all\" includes it) or implement SetClockOffset", t.System.Name())
+		}
+	}
+	pm, ok := t.Backend.(PacketModer)
+	if !ok || !slices.Contains(cfg.Faults, "packet") {
+		return nil
+	}
+	can := pm.PacketModes()
+	if can == nil {
+		return nil
+	}
+	if len(cfg.Packets) == 0 {
+		if len(can) == 0 {
+			return fmt.Errorf("nemesis: the %s backend can apply no packet fault here: drop packet from the faults", t.Backend.Name())
+		}
+		cfg.Packets = slices.Clone(can)
+		t.Nemesis = nemesis.New(cfg)
+		return nil
+	}
+	var cannot []string
+	for _, m := range cfg.Packets {
+		if !slices.Contains(can, m) {
+			cannot = append(cannot, m)
+		}
+	}
+	if len(cannot) > 0 {
+		return fmt.Errorf("nemesis: the %s backend cannot apply packet faults %s here (it can apply %s): name only those, or none to draw from all it can apply",
+			t.Backend.Name(), strings.Join(cannot, ", "), strings.Join(can, ", "))
+	}
+	return nil
+}
+
 // bundledNemesis is the configuration of the bundled nemesis, which the
 // harness reads for test.json, Shorten and PickSeed (ok false: nil or a
 // nemesis of the user's own).

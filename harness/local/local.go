@@ -61,7 +61,10 @@ type Options struct {
 // Backend starts clusters of local processes.
 type Backend struct{ opts Options }
 
-var _ harness.Backend = (*Backend)(nil)
+var (
+	_ harness.Backend     = (*Backend)(nil)
+	_ harness.PacketModer = (*Backend)(nil)
+)
 
 // New returns a local backend.
 func New(opts Options) *Backend {
@@ -70,6 +73,10 @@ func New(opts Options) *Backend {
 	}
 	return &Backend{opts: opts}
 }
+
+// PacketModes are the packet faults the link proxies apply: delay (with
+// jitter) and loss; duplication and reordering are invisible above TCP.
+func (b *Backend) PacketModes() []string { return []string{"delay", "loss"} }
 
 func (b *Backend) Name() string { return "local" }
 
