@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -312,6 +313,13 @@ func TestPauseAndPacketFaults(t *testing.T) {
 		// A delay needs netem: it either shows in the connect time or
 		// fails loudly.
 		err = c.Packet(ctx, "n1", nemesis.PacketFault{Delay: 300 * time.Millisecond})
+		// The backend said so before any run (harness.Run draws only
+		// what PacketModes lists): nil only when it cannot tell.
+		t.Logf("the backend says it can apply packet faults %v (nil: cannot tell)", b.PacketModes())
+		if modes := b.PacketModes(); modes != nil {
+			assert.Equal(t, !errors.Is(err, netfault.ErrNoNetem), slices.Contains(modes, "delay"), "PacketModes %v, delay: %v", modes, err)
+			assert.Contains(t, modes, "loss")
+		}
 		if errors.Is(err, netfault.ErrNoNetem) {
 			t.Logf("this kernel has no netem: delay is refused as it must be: %v", err)
 		} else {
