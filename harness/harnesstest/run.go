@@ -17,6 +17,7 @@ import (
 
 	"github.com/faultline/faultline/checkers"
 	"github.com/faultline/faultline/harness"
+	"github.com/faultline/faultline/harness/backends"
 )
 
 // RunsDirEnv names the environment variable that sets where Run keeps run
@@ -35,15 +36,23 @@ const RunsDirEnv = "FAULTLINE_RUNS_DIR"
 // once more (nothing ran, so no verdict is replaced), and the retry is
 // logged.
 //
-// test.System and test.Backend must be set (harness/reftest.Run sets them
-// for the reference store). test.Seed 0 means: seed 1, so that a suite is
+// test.System must be set (harness/reftest.Run sets it for the reference
+// store); test.Backend nil means the one $FAULTLINE_BACKEND names (local
+// or docker; harness/backends.FromEnv), else local. test.Seed 0 means: seed 1, so that a suite is
 // reproducible; under -short the run is scaled down (harness.ShortFactor).
 // The checkers run are those of harness.PrepareT. The logger, unless set,
 // writes warnings and errors to t.Log.
 func Run(t testing.TB, test harness.Test, want harness.Expect) harness.RunResult {
 	t.Helper()
-	if test.System == nil || test.Backend == nil {
-		t.Fatalf("harnesstest.Run: Test.System and Test.Backend must be set (use harness/reftest.Run for the reference store)")
+	if test.System == nil {
+		t.Fatalf("harnesstest.Run: Test.System must be set (use harness/reftest.Run for the reference store)")
+	}
+	if test.Backend == nil {
+		b, err := backends.FromEnv(context.Background(), "local", backends.Options{})
+		if err != nil {
+			t.Fatalf("harnesstest.Run: %v", err)
+		}
+		test.Backend = b
 	}
 	if len(want) == 0 {
 		t.Fatalf("harnesstest.Run: no expectation: say which checkers must be valid or invalid, e.g. harness.Expect{\"linearizable\": checkers.Valid}")

@@ -145,7 +145,7 @@ func TestRunOnRealNodes(t *testing.T) {
 	f = &fakeT{TB: t}
 	runIn(f, harness.Test{Workload: workloads.KV()}, harness.Expect{"linearizable": checkers.Valid})
 	assert.True(t, f.Failed())
-	assert.Contains(t, f.text(), "System and Test.Backend must be set")
+	assert.Contains(t, f.text(), "Test.System must be set")
 
 	f = &fakeT{TB: t}
 	runIn(f, test, harness.Expect{"linearisable": checkers.Valid})
@@ -196,6 +196,29 @@ func TestRunCutShortByTheTestDeadlineFails(t *testing.T) {
 	assert.Contains(t, out, "cut short by the test's deadline")
 	assert.Contains(t, out, "raise go test -timeout or shorten the test")
 	t.Log(out)
+}
+
+// With no Backend, Run takes the one $FAULTLINE_BACKEND names (through
+// harness/backends, as reftest and systemtest do), else local; a value
+// that names no backend fails the test before anything starts.
+func TestRunTakesTheBackendFromTheEnvironment(t *testing.T) {
+	bin := testbin.Storenode(t)
+	sys, err := refstore.New(bin, store.Strong, nil)
+	require.NoError(t, err)
+	test := harness.Test{System: sys, Workload: workloads.KV(), TimeLimit: time.Second,
+		QuietPeriod: 300 * time.Millisecond, Concurrency: 3, RunsDir: t.TempDir()}
+
+	t.Setenv("FAULTLINE_BACKEND", "k8s")
+	f := &fakeT{TB: t}
+	runIn(f, test, harness.Expect{"linearizable": checkers.Valid})
+	assert.True(t, f.Failed())
+	assert.Contains(t, f.text(), `harnesstest.Run: FAULTLINE_BACKEND="k8s": valid values are local and docker (unset: local)`)
+
+	for _, env := range []string{"local", ""} {
+		t.Setenv("FAULTLINE_BACKEND", env)
+		res := harnesstest.Run(t, test, harness.Expect{"linearizable": checkers.Valid})
+		assert.Equal(t, "local", res.Backend, "FAULTLINE_BACKEND=%q", env)
+	}
 }
 
 // releasingBackend is the real local backend whose first Start meets a
