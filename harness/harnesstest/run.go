@@ -188,7 +188,7 @@ func removeRun(runs, dir string) {
 func Judge(res harness.RunResult, want harness.Expect) string {
 	if res.Interrupted {
 		msg := fmt.Sprintf("the run was interrupted at %s of its %s TimeLimit, so its history is partial (%d ops invoked, %d ok) and no verdict on it counts",
-			res.MainPhase.Round(100*time.Millisecond), res.TimeLimit, res.Invoked, res.OK)
+			res.MainPhase.Round(100*time.Millisecond), res.TimeLimit.Round(100*time.Millisecond), res.Invoked, res.OK)
 		if v := verdicts(res); v != "" {
 			msg += "; the partial history's verdicts: " + v
 		}
