@@ -138,6 +138,9 @@ func Run(t testing.TB, test harness.Test, want harness.Expect) harness.RunResult
 		t.Fatalf("%s: it was cut short by %s; raise go test -timeout or shorten the test (TimeLimit, the nemesis)%s\nrun directory: %s",
 			Judge(res, want), why, failed, res.Dir)
 	}
+	if err != nil && res.Dir == "" {
+		t.Fatalf("harnesstest.Run: the run did not start (nothing ran): %v", err)
+	}
 	if err != nil {
 		t.Fatalf("harnesstest.Run: the run failed: %v", err)
 	}
