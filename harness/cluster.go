@@ -19,6 +19,15 @@ type Backend interface {
 	Start(ctx context.Context, sys System, spec ClusterSpec) (Cluster, error)
 }
 
+// PacketModer is a Backend that knows which packet faults
+// (nemesis.PacketModes) it can apply here, so that Run fits the bundled
+// nemesis to it before anything starts (see Run).
+type PacketModer interface {
+	// PacketModes lists them in nemesis.PacketModes order; nil means it
+	// cannot tell (all are drawn, and one it cannot apply ends the run).
+	PacketModes() []string
+}
+
 // ClusterSpec says what cluster to start.
 type ClusterSpec struct {
 	RunID string // labels everything the backend creates

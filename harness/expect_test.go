@@ -1,6 +1,7 @@
 package harness_test
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -109,3 +110,35 @@ func TestPickSeed(t *testing.T) {
 type noSystem struct{ harness.System }
 
 func (noSystem) Name() string { return "none" }
+
+// Drawing packet faults from the modes a backend applies (what Run does
+// when no modes are named) keeps the schedule of every seed that was fine
+// before: one that drew only those modes draws the same steps.
+func TestSupportedPacketModesKeepFineSchedules(t *testing.T) {
+	nodes := []string{"n1", "n2", "n3"}
+	for _, can := range [][]string{{"delay", "loss"}, {"loss"}} {
+		kept, cut := 0, 0
+		for seed := int64(1); seed <= 500; seed++ {
+			cfg := nemesis.Config{Faults: []string{"packet", "partition", "kill"}, Seed: seed}
+			before := nemesis.NewSchedule(cfg, nodes)
+			cfg.Packets = can
+			after := nemesis.NewSchedule(cfg, nodes)
+			fine := true
+			for i := 0; i < 12 && fine; i++ { // a run of a few intervals
+				b, a := before.Next(), after.Next()
+				if b.Start && b.Fault == "packet" && !slices.Contains(can, b.Mode) {
+					fine = false // the run failed here before: nothing to keep
+					break
+				}
+				require.Equal(t, b, a, "modes %v, seed %d, step %d", can, seed, i)
+			}
+			if fine {
+				kept++
+			} else {
+				cut++
+			}
+		}
+		assert.Positive(t, kept, "modes %v", can)
+		assert.Positive(t, cut, "modes %v: some seeds drew other modes", can)
+	}
+}

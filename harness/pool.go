@@ -85,7 +85,7 @@ func (p *pool) runWorker(ctx context.Context, w *worker, gen generator.Generator
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
-	for ctx.Err() == nil {
+	for !ended(ctx) {
 		if w.client == nil {
 			c, err := p.newClient(w.node)
 			if err != nil {
@@ -111,6 +111,9 @@ func (p *pool) runWorker(ctx context.Context, w *worker, gen generator.Generator
 			case <-timer.C:
 			}
 			continue
+		}
+		if ended(ctx) { // the generator may have taken a while
+			return nil
 		}
 		if err := p.do(ctx, w, gen, st.Op); err != nil {
 			return err
@@ -140,7 +143,7 @@ func (p *pool) do(ctx context.Context, w *worker, gen generator.Generator, op ge
 	p.stats.Invoked.Add(1)
 	opCtx, cancel := context.WithTimeout(ctx, p.opTimeout)
 	c := w.client.Invoke(opCtx, op)
-	timedOut := errors.Is(opCtx.Err(), context.DeadlineExceeded) && ctx.Err() == nil
+	timedOut := errors.Is(opCtx.Err(), context.DeadlineExceeded) && !ended(ctx)
 	cancel()
 	switch c.Type {
 	case history.OK, history.Fail, history.Info:
@@ -149,7 +152,7 @@ func (p *pool) do(ctx context.Context, w *worker, gen generator.Generator, op ge
 	}
 	if c.Type == history.Info {
 		switch {
-		case ctx.Err() != nil:
+		case ended(ctx):
 			c.Error = joinErr("interrupted", c.Error)
 		case timedOut:
 			c.Error = joinErr("timeout after "+p.opTimeout.String(), c.Error)
@@ -190,6 +193,19 @@ func (p *pool) close() {
 			w.client = nil
 		}
 	}
+}
+
+// ended reports whether ctx has ended, counting a deadline that has
+// passed though ctx.Err is still nil: the timer that ends a context
+// fires late on a loaded machine, and in those milliseconds a client
+// that dials with ctx's deadline fails every op at once, so that workers
+// would invoke hundreds of ops that can only fail.
+func ended(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	dl, ok := ctx.Deadline()
+	return ok && !time.Now().Before(dl)
 }
 
 func joinErr(what, detail string) string {

@@ -165,6 +165,49 @@ func TestPoolStopsOnCancelWithInfo(t *testing.T) {
 	}
 }
 
+// lateCtx is a context whose deadline has passed but whose timer has not
+// fired yet (Err still nil): what a loaded machine shows for a few
+// milliseconds after a real deadline, long enough for workers whose
+// client fails at once to invoke hundreds of ops.
+type lateCtx struct {
+	context.Context
+	deadline time.Time
+}
+
+func (c lateCtx) Deadline() (time.Time, bool) { return c.deadline, true }
+
+// failClient fails every op at once, as a client does whose dial honours
+// a deadline that has passed, and notes when it was last invoked.
+type failClient struct{ last *atomic.Int64 }
+
+func (c failClient) Invoke(context.Context, Op) Completion {
+	c.last.Store(time.Now().UnixNano())
+	return Completion{Type: history.Fail, Error: "not sent: dial tcp: i/o timeout"}
+}
+func (failClient) Use(int)      {}
+func (failClient) Close() error { return nil }
+
+func TestPoolStopsAtAPassedDeadlineWhoseTimerIsLate(t *testing.T) {
+	rec, err := history.NewRecorder(filepath.Join(t.TempDir(), "history.jsonl"))
+	require.NoError(t, err)
+	defer rec.Close()
+	var last atomic.Int64
+	p := newPool(4, []Node{{ID: "n1"}}, nil, rec, func(int) (Client, error) { return failClient{&last}, nil }, time.Second, 1, time.Now())
+	deadline := time.Now().Add(50 * time.Millisecond)
+	done := make(chan error, 1)
+	go func() { done <- p.run(lateCtx{context.Background(), deadline}, counterGen(1_000_000)) }()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("the pool went on invoking ops after its context's deadline")
+	}
+	// The last op may start a moment after the deadline (checked just
+	// before the invoke is recorded), not the next second.
+	assert.Less(t, time.Unix(0, last.Load()).Sub(deadline), 10*time.Millisecond, "ops were invoked after the deadline")
+	assert.Less(t, p.stats.Invoked.Load(), int64(1_000_000), "the pool stopped at the deadline, not at the generator's end")
+}
+
 func TestPoolSwitchesNodesOnRequest(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "history.jsonl")
 	rec, err := history.NewRecorder(path)

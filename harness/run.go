@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"time"
 
@@ -42,8 +43,8 @@ type Test struct {
 	// commit a new name within seconds): under strict names a system that
 	// never fsyncs a long-lived directory loses everything at every cut.
 	PowerStrictNames bool
-	Nodes           int // default 3
-	Concurrency     int // default 10
+	Nodes            int // default 3
+	Concurrency      int // default 10
 	// Rate is the total ops/s of all workers; 0 = as fast as possible.
 	Rate      float64
 	TimeLimit time.Duration // default 30s
@@ -97,8 +98,13 @@ type RunResult struct {
 	// failed (also in test.json as nemesis_stats; zero for a nemesis
 	// without a method Stats() nemesis.Stats).
 	Nemesis nemesis.Stats
-	// Interrupted is set when ctx ended before the run finished.
+	// Interrupted is set when ctx ended before the run finished: the
+	// history is partial (no final reads, perhaps no fault healed), so a
+	// verdict on it must not be taken for one on the run asked for.
 	Interrupted bool
+	// TimeLimit is the test's (with its default), MainPhase how long the
+	// main phase ran: TimeLimit unless the run was interrupted or failed.
+	TimeLimit, MainPhase time.Duration
 }
 
 func (t *Test) defaults() {
@@ -149,6 +155,10 @@ const (
 // node, stops the cluster and checks the history. The returned error is a
 // failure of the harness or the cluster (the run directory, when made, is
 // in the result even then); the verdict is in the result's Summary.
+// What cannot work is refused before any node starts: a checker that does
+// not fit the workload (CheckerFitter), the clock fault for a system that
+// is not a ClockSkewer, packet modes the backend cannot apply
+// (PacketModer; with none named, the bundled nemesis draws only those).
 //
 // When ctx ends (Ctrl-C), the run stops early: ops in flight complete as
 // info, the nodes are stopped with a fresh context, and what was recorded
@@ -176,7 +186,7 @@ func Run(ctx context.Context, t Test) (RunResult, error) {
 		r.quiet(ctx)
 		r.finalReads(ctx)
 	}
-	r.res.Interrupted = ctx.Err() != nil
+	r.res.Interrupted = ended(ctx)
 	r.pool.close()
 	st := r.pool.stats
 	r.res.Invoked, r.res.OK, r.res.Fail, r.res.Info = st.Invoked.Load(), st.OK.Load(), st.Fail.Load(), st.Info.Load()
@@ -231,7 +241,7 @@ func (r *run) fail(err error) {
 func (r *run) prepare() error {
 	t := &r.t
 	t.defaults()
-	r.res.Seed = t.Seed
+	r.res.Seed, r.res.TimeLimit = t.Seed, t.TimeLimit
 	if t.System == nil || t.Backend == nil {
 		return errors.New("harness: a test needs a System and a Backend")
 	}
@@ -248,10 +258,16 @@ func (r *run) prepare() error {
 	if r.checkers == nil {
 		r.checkers = wl.Checkers()
 	}
+	if err := checkFit(wl, r.checkers); err != nil {
+		return err
+	}
 	if len(r.checkers) == 0 {
 		return fmt.Errorf("harness: no checker judges workload %s: set Test.Checkers (checkers.New) or have the workload's Checkers return some", wl.Name())
 	}
 	r.res.Checkers = checkerNames(r.checkers)
+	if err := fitNemesis(t); err != nil {
+		return err
+	}
 	if r.nem, err = nemesisForRun(t.Nemesis, env); err != nil {
 		return fmt.Errorf("nemesis: %w", err)
 	}
@@ -339,12 +355,14 @@ func (r *run) mainPhase(ctx context.Context) bool {
 		}
 	}()
 	gen := generator.TimeLimit(r.t.TimeLimit, generator.Rate(r.t.Rate, r.wl.Generator()))
+	began := time.Now()
 	poolErr := r.pool.run(mainCtx, gen)
+	r.res.MainPhase = time.Since(began)
 	stopNem()
 	nemWG.Wait()
 	r.fail(poolErr)
 	r.fail(nemErr)
-	return ctx.Err() == nil && poolErr == nil
+	return !ended(ctx) && poolErr == nil
 }
 
 func (r *run) target() target { return target{c: r.cl, sys: r.t.System} }
@@ -375,7 +393,7 @@ func (r *run) quiet(ctx context.Context) {
 
 // finalReads reads every key the workload touched on every node.
 func (r *run) finalReads(ctx context.Context) {
-	if ctx.Err() != nil {
+	if ended(ctx) {
 		return
 	}
 	t := &r.t
@@ -458,6 +476,13 @@ func (r *run) meta() map[string]any {
 	}
 	if p, ok := t.System.(Promiser); ok {
 		m["promised"] = p.Promise().Model
+	}
+	if cfg, ok := bundledNemesis(t.Nemesis); ok && slices.Contains(cfg.Faults, "packet") {
+		modes := cfg.Packets
+		if len(modes) == 0 {
+			modes = nemesis.PacketModes
+		}
+		m["packet_modes"] = modes // fitted to the backend (fitNemesis)
 	}
 	for k, v := range map[string]any{
 		"name":              t.Name,

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/faultline/faultline/checkers"
 	"github.com/faultline/faultline/harness"
 	"github.com/faultline/faultline/harness/local"
 	"github.com/faultline/faultline/harness/refstore"
@@ -174,14 +175,25 @@ func TestRunRejectsBadPartsBeforeStarting(t *testing.T) {
 		name     string
 		workload harness.Workload
 		nemesis  harness.Nemesis
+		checkers []string
 		want     string
 	}{
-		{"no workload", nil, nil, "needs a Workload"},
-		{"no checker", &ownWorkload{}, nil, "no checker judges workload one-key"},
-		{"bad nemesis", workloads.KV(), nemesis.New(nemesis.Config{Faults: []string{"meteor"}}), "valid names are partition"},
+		{"no workload", nil, nil, nil, "needs a Workload"},
+		{"no checker", &ownWorkload{}, nil, nil, "no checker judges workload one-key"},
+		{"bad nemesis", workloads.KV(), nemesis.New(nemesis.Config{Faults: []string{"meteor"}}), nil, "valid names are partition"},
+		{"register checker on a set", workloads.Set(), nil, []string{"set", "linearizable"},
+			`checker "linearizable" cannot judge workload set's histories (it would judge its ops as something they are not): the checkers that fit set are set`},
+		{"set checker on registers", workloads.Register(), nil, []string{"set"},
+			`checker "set" cannot judge workload register's histories (it would judge its ops as something they are not): the checkers that fit register are linearizable, causal, causal+, eventual`},
+		{"set checker on kv", workloads.KV(), nil, []string{"causal", "set"}, `checker "set" cannot judge workload kv's histories`},
 	} {
 		tt, b := newTest(t, store.Strong, tc.workload)
 		tt.Nemesis = tc.nemesis
+		for _, n := range tc.checkers {
+			c, err := checkers.New(n, checkers.Options{})
+			require.NoError(t, err)
+			tt.Checkers = append(tt.Checkers, c)
+		}
 		_, err := harness.Run(context.Background(), tt)
 		require.ErrorContains(t, err, tc.want, tc.name)
 		assert.Empty(t, b.clusters, tc.name)
@@ -220,4 +232,65 @@ func TestRunWithNemesisRecordsFaultsAndHeals(t *testing.T) {
 	if res.Checked {
 		assert.Equal(t, "valid", res.Summary.Valid.String(), "the strong store is linearizable under kills and partitions: %+v", res.Summary)
 	}
+}
+
+// plainSystem is a real system seen through harness.System alone: no
+// ClockSkewer, no Promiser.
+type plainSystem struct{ harness.System }
+
+// A fault the system or the backend can never apply is refused before
+// any node starts, instead of ending the run when the schedule draws it.
+func TestRunRefusesFaultsTheSetupCannotApply(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		plain bool
+		cfg   nemesis.Config
+		want  string
+	}{
+		{"clock without ClockSkewer", true, nemesis.Config{Faults: []string{"partition", "clock"}},
+			"the clock fault needs a system whose nodes take a clock offset, and faultline-store does not implement harness.ClockSkewer"},
+		{"packet modes the local backend cannot apply", false, nemesis.Config{Faults: []string{"packet"}, Packets: []string{"delay", "duplicate", "reorder"}},
+			"the local backend cannot apply packet faults duplicate, reorder here (it can apply delay, loss)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tt, b := newTest(t, store.Strong, workloads.Register())
+			if tc.plain {
+				tt.System, tt.Model = plainSystem{tt.System}, "linearizable"
+			}
+			tt.Nemesis = nemesis.New(tc.cfg)
+			start := time.Now()
+			_, err := harness.Run(context.Background(), tt)
+			require.ErrorContains(t, err, tc.want)
+			assert.Empty(t, b.clusters, "no node started")
+			assert.Less(t, time.Since(start), 2*time.Second)
+		})
+	}
+}
+
+// With no packet modes named, the packet fault on the local backend draws
+// only delay and loss: a seed whose schedule drew duplicate first (which
+// ended the run) now runs through, and test.json says what was drawn from.
+func TestRunDrawsOnlyPacketModesTheBackendApplies(t *testing.T) {
+	tt, _ := newTest(t, store.Strong, workloads.Register())
+	tt.Nemesis = nemesis.New(nemesis.Config{Faults: []string{"packet"}, Interval: 500 * time.Millisecond})
+	seed, err := harness.PickSeed(tt, 1, func(i int, st nemesis.Step) bool {
+		return i > 0 || (st.Start && (st.Mode == "duplicate" || st.Mode == "reorder"))
+	})
+	require.NoError(t, err)
+	tt.Seed = seed
+	res, err := harness.Run(context.Background(), tt)
+	require.NoError(t, err, "seed %d", seed)
+	h, err := history.ReadFile(filepath.Join(res.Dir, "history.jsonl"))
+	require.NoError(t, err)
+	faults := history.Faults(h.Events)
+	require.NotEmpty(t, faults)
+	for _, f := range faults {
+		var v struct{ Mode string }
+		require.NoError(t, json.Unmarshal(f.StartValue, &v))
+		assert.Contains(t, []string{"delay", "loss"}, v.Mode, "seed %d", seed)
+	}
+	var meta map[string]any
+	raw, _ := os.ReadFile(filepath.Join(res.Dir, "test.json"))
+	require.NoError(t, json.Unmarshal(raw, &meta))
+	assert.Equal(t, []any{"delay", "loss"}, meta["packet_modes"])
 }

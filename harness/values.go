@@ -2,7 +2,9 @@ package harness
 
 import (
 	"context"
+	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/faultline/faultline/checkers"
 	"github.com/faultline/faultline/generator"
@@ -43,6 +45,34 @@ type Workload interface {
 	// Keys are the keys touched so far (they size the final reads' time
 	// limit).
 	Keys() []string
+}
+
+// CheckerFitter is a Workload that says which of the bundled checkers
+// (checkers.Names) can judge its histories, as the bundled workloads do.
+// Run refuses, before it starts anything, a bundled checker outside that
+// list, whether Test.Checkers or harnesstest's Expect named it: a
+// linearizable checker would judge a set's adds and reads as register
+// ops, and find anomalies that are not there. Checkers of the user's own
+// (names not in checkers.Names) are not judged by this.
+type CheckerFitter interface {
+	FitCheckers() []string
+}
+
+// checkFit returns an error naming the first of cs that is a bundled
+// checker wl's histories do not fit (nil if wl does not say).
+func checkFit(wl Workload, cs []checkers.Checker) error {
+	f, ok := wl.(CheckerFitter)
+	if !ok {
+		return nil
+	}
+	fit := f.FitCheckers()
+	for _, c := range cs {
+		if n := c.Name(); slices.Contains(checkers.Names, n) && !slices.Contains(fit, n) {
+			return fmt.Errorf("harness: checker %q cannot judge workload %s's histories (it would judge its ops as something they are not): the checkers that fit %s are %s; drop %q from Expect or Test.Checkers, or use a workload it fits",
+				n, wl.Name(), wl.Name(), strings.Join(fit, ", "), n)
+		}
+	}
+	return nil
 }
 
 // Env is what a run knows only as it starts, for a workload's or a
@@ -94,6 +124,56 @@ func nemesisForRun(n Nemesis, env Env) (Nemesis, error) {
 		return n.ForRun(env)
 	}
 	return n, nil
+}
+
+// fitNemesis fits the bundled nemesis to what t's system and backend can
+// do, before anything starts: a fault they can never apply would
+// otherwise end the run when the schedule first draws it, seconds in.
+// The clock fault needs a ClockSkewer. The packet fault with no modes
+// named draws only the modes the backend can apply (PacketModer); modes
+// named that it cannot apply are refused. Drawing from the supported
+// modes keeps the schedule of every seed that drew only those: they lead
+// PacketModes (delay, loss on the local backend; loss alone on a kernel
+// without netem), and a draw among the first 2 or 1 of 4 takes the same
+// random number and gives the same mode when that mode was drawn before
+// (math/rand's Intn masks the low bits for a power of two).
+func fitNemesis(t *Test) error {
+	cfg, ok := bundledNemesis(t.Nemesis)
+	if !ok || cfg.Validate() != nil { // nemesisForRun says what is wrong
+		return nil
+	}
+	if slices.Contains(cfg.Faults, "clock") {
+		if _, ok := t.System.(ClockSkewer); !ok {
+			return fmt.Errorf("nemesis: the clock fault needs a system whose nodes take a clock offset, and %s does not implement harness.ClockSkewer: drop clock from the faults (\"all\" includes it) or implement SetClockOffset", t.System.Name())
+		}
+	}
+	pm, ok := t.Backend.(PacketModer)
+	if !ok || !slices.Contains(cfg.Faults, "packet") {
+		return nil
+	}
+	can := pm.PacketModes()
+	if can == nil {
+		return nil
+	}
+	if len(cfg.Packets) == 0 {
+		if len(can) == 0 {
+			return fmt.Errorf("nemesis: the %s backend can apply no packet fault here: drop packet from the faults", t.Backend.Name())
+		}
+		cfg.Packets = slices.Clone(can)
+		t.Nemesis = nemesis.New(cfg)
+		return nil
+	}
+	var cannot []string
+	for _, m := range cfg.Packets {
+		if !slices.Contains(can, m) {
+			cannot = append(cannot, m)
+		}
+	}
+	if len(cannot) > 0 {
+		return fmt.Errorf("nemesis: the %s backend cannot apply packet faults %s here (it can apply %s): name only those, or none to draw from all it can apply",
+			t.Backend.Name(), strings.Join(cannot, ", "), strings.Join(can, ", "))
+	}
+	return nil
 }
 
 // bundledNemesis is the configuration of the bundled nemesis, which the

@@ -75,7 +75,9 @@ type Config struct {
 	// ParseTopologies; empty = all of Topologies).
 	Partitions []string
 	// Packets lists the packet fault modes to draw from (from
-	// ParsePacketModes; empty = all of PacketModes). On a kernel without
-	// netem only "loss" can be applied.
+	// ParsePacketModes). Empty: all of PacketModes, which harness.Run
+	// narrows to those its backend can apply (delay and loss on the local
+	// backend, loss alone on a kernel without netem); modes named that
+	// the backend cannot apply are refused before the run starts.
 	Packets []string
 }

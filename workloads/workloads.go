@@ -134,6 +134,22 @@ func bundled(name string, opts []Options) *Workload {
 // Name is the workload's name: register, kv or set.
 func (w *Workload) Name() string { return w.name }
 
+// FitCheckers names the bundled checkers that can judge w's histories:
+// set for set (its ops add elements and read the whole set); for register
+// and kv, the checker of each model in RegisterModels (their ops read,
+// write and cas registers). harness.Run refuses any other bundled checker
+// before the run starts: it would judge ops as something they are not.
+func (w *Workload) FitCheckers() []string {
+	if w.name == "set" {
+		return []string{setChecker}
+	}
+	return slices.Clone(RegisterModels)
+}
+
+// setChecker is the checker that judges the set workload whatever the
+// model.
+const setChecker = "set"
+
 // Meta is what test.json records of the workload's options.
 func (w *Workload) Meta() map[string]any {
 	m := map[string]any{"sticky": w.opts.Sticky}
@@ -183,7 +199,7 @@ func (w *Workload) ForRun(env harness.Env) (harness.Workload, error) {
 			}, cas)
 		}))
 	case "set":
-		check = "set"
+		check = setChecker
 		s.gen = s.route(setGen())
 	default:
 		return nil, fmt.Errorf("unknown workload %q: valid workloads are %s", name, strings.Join(Names, ", "))

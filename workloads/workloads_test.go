@@ -109,7 +109,17 @@ func TestCheckersFollowTheModel(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, w.Checkers(), 1)
 		assert.Equal(t, tc.checker, w.Checkers()[0].Name(), "%s/%s", tc.workload, tc.model)
+		// The checker the workload picks is one it says fits it, before
+		// and after ForRun (harness.Run refuses the others).
+		var fitter harness.CheckerFitter = w
+		fit := fitter.FitCheckers()
+		assert.Contains(t, fit, tc.checker, "%s/%s", tc.workload, tc.model)
+		before, err := New(tc.workload, Options{})
+		require.NoError(t, err)
+		assert.Equal(t, fit, before.FitCheckers())
 	}
+	assert.Equal(t, []string{"set"}, Set().FitCheckers())
+	assert.Equal(t, RegisterModels, KV().FitCheckers())
 }
 
 func TestWrittenValuesAreUniquePerKey(t *testing.T) {

@@ -85,7 +85,7 @@ SIGTERM; what was recorded is still checked and its verdict printed).`,
 	fl.StringVar(&f.workload, "workload", "kv", "workload: "+strings.Join(workloads.Names, ", "))
 	fl.StringVar(&f.nemesis, "nemesis", "none", "faults to inject: comma list of "+strings.Join(nemesis.Faults, ", ")+"; all; none")
 	fl.StringVar(&f.partitions, "partitions", "", "partition topologies the partition nemesis draws from: comma list of "+strings.Join(nemesis.Topologies, ", ")+" (default: all)")
-	fl.StringVar(&f.packetModes, "packet-modes", "", "packet faults the packet nemesis draws from: comma list of "+strings.Join(nemesis.PacketModes, ", ")+" (default: all; a kernel without netem can only do loss)")
+	fl.StringVar(&f.packetModes, "packet-modes", "", "packet faults the packet nemesis draws from: comma list of "+strings.Join(nemesis.PacketModes, ", ")+", all (default: those the backend can apply: delay and loss on local; all on docker, loss alone on a kernel without netem)")
 	fl.DurationVar(&f.nemesisInterval, "nemesis-interval", 10*time.Second, "mean time between fault changes")
 	fl.IntVar(&f.nodes, "nodes", 3, "number of nodes")
 	fl.IntVar(&f.concurrency, "concurrency", 10, "number of client workers")
@@ -155,6 +155,9 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 	packetModes, err := nemesis.ParsePacketModes(f.packetModes)
 	if err != nil {
 		return usageErr("--packet-modes: %w", err)
+	}
+	if strings.TrimSpace(f.packetModes) == "" {
+		packetModes = nil // the run draws what the backend can apply
 	}
 	storeFaults, err := store.ParseFaults(f.faults)
 	if err != nil {

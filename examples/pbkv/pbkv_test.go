@@ -1,15 +1,12 @@
 package pbkv_test
 
 import (
-	"context"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/faultline/faultline/checkers"
 	"github.com/faultline/faultline/examples/pbkv"
 	"github.com/faultline/faultline/harness"
-	"github.com/faultline/faultline/harness/backends"
 	"github.com/faultline/faultline/harness/harnesstest"
 	"github.com/faultline/faultline/harness/systemtest"
 	"github.com/faultline/faultline/nemesis"
@@ -20,23 +17,11 @@ func system(t *testing.T, staleReads bool) *pbkv.System {
 	return &pbkv.System{Bin: systemtest.BuildStatic(t, "./node"), StaleReads: staleReads}
 }
 
-// backend is the local backend (node processes: fast, runs anywhere), or
-// the one FAULTLINE_BACKEND names (docker).
-func backend(t *testing.T) harness.Backend {
-	name := os.Getenv("FAULTLINE_BACKEND")
-	if name == "" {
-		name = "local"
-	}
-	b, err := backends.New(context.Background(), name, backends.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 // pbkv does what faultline needs of a system under test.
 func TestConformance(t *testing.T) {
-	systemtest.Run(t, systemtest.Config{System: system(t, false), Backend: backend(t)})
+	// No Backend: the local backend (node processes: fast, runs anywhere),
+	// or the one FAULTLINE_BACKEND names (docker), as in harnesstest.Run.
+	systemtest.Run(t, systemtest.Config{System: system(t, false)})
 }
 
 // The test a system author writes: clients on every node, nodes (the
@@ -44,7 +29,7 @@ func TestConformance(t *testing.T) {
 // promises (linearizable).
 func test(t *testing.T, sys harness.System) harness.Test {
 	return harness.Test{
-		System: sys, Backend: backend(t),
+		System:   sys, // Backend nil: local, or $FAULTLINE_BACKEND
 		Workload: workloads.Register(), Nemesis: nemesis.New(nemesis.Config{Faults: []string{"partition", "kill", "pause"}, Interval: 2 * time.Second}),
 		Concurrency: 6, TimeLimit: 8 * time.Second, QuietPeriod: time.Second, OpTimeout: 2 * time.Second,
 	}

@@ -1,12 +1,15 @@
 // Package backends chooses a harness.Backend by name, in one way for every
-// caller (faultline run and compare, harness/reftest): "local", "docker",
-// or "" for docker when a Docker daemon answers, else local.
+// caller (faultline run and compare, harness/reftest, harnesstest.Run and
+// systemtest.Run): "local", "docker", or "" for docker when a Docker
+// daemon answers, else local. Under go test, $FAULTLINE_BACKEND names it
+// (FromEnv).
 package backends
 
 import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"slices"
 	"time"
 
@@ -17,6 +20,38 @@ import (
 
 // Names are the backends.
 var Names = []string{"docker", "local"}
+
+// Env names the environment variable that picks the backend of a Go test
+// that leaves it to the kit: harness/reftest (unset: docker when a daemon
+// answers, else local), and harnesstest.Run and systemtest.Run when
+// their Backend is nil (unset: local). A Backend given in the code wins;
+// the faultline command reads --backend, not this.
+const Env = "FAULTLINE_BACKEND"
+
+// FromEnv returns the backend $FAULTLINE_BACKEND names ("local" or
+// "docker"), or, when it is unset, the one fallback names ("": docker
+// when a daemon answers, else local). Any other value is an error that
+// lists the valid ones.
+func FromEnv(ctx context.Context, fallback string, opts Options) (harness.Backend, error) {
+	name := os.Getenv(Env)
+	if name != "" && !slices.Contains(Names, name) {
+		return nil, fmt.Errorf("%s=%q: valid values are local and docker (unset: %s)", Env, name, fallbackText(fallback))
+	}
+	if name == "" {
+		name = fallback
+	}
+	if opts.Hint == "" {
+		opts.Hint = "set " + Env + "=local to run nodes as local processes"
+	}
+	return New(ctx, name, opts)
+}
+
+func fallbackText(name string) string {
+	if name == "" {
+		return "docker when a Docker daemon answers, else local"
+	}
+	return name
+}
 
 // Options tune the chosen backend.
 type Options struct {

@@ -44,3 +44,28 @@ func TestNewDockerWithoutDaemon(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "local", b.Name())
 }
+
+func TestFromEnv(t *testing.T) {
+	down := func(context.Context) bool { return false }
+	tests := []struct {
+		env, fallback string
+		want, err     string
+	}{
+		{"", "local", "local", ""},
+		{"local", "", "local", ""},
+		{"", "", "local", ""}, // no daemon answers
+		{"k8s", "local", "", `FAULTLINE_BACKEND="k8s": valid values are local and docker (unset: local)`},
+		{"k8s", "", "", `(unset: docker when a Docker daemon answers, else local)`},
+		{"docker", "local", "", "no Docker daemon answers (is it running, and is DOCKER_HOST right?); set FAULTLINE_BACKEND=local to run nodes as local processes"},
+	}
+	for _, tc := range tests {
+		t.Setenv(backends.Env, tc.env)
+		b, err := backends.FromEnv(context.Background(), tc.fallback, backends.Options{Available: down})
+		if tc.err != "" {
+			assert.ErrorContains(t, err, tc.err, "%q, fallback %q", tc.env, tc.fallback)
+			continue
+		}
+		require.NoError(t, err)
+		assert.Equal(t, tc.want, b.Name(), "%q, fallback %q", tc.env, tc.fallback)
+	}
+}

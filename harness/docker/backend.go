@@ -4,12 +4,16 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/docker/docker/client"
 
 	"github.com/faultline/faultline/harness"
+	"github.com/faultline/faultline/nemesis"
+	"github.com/faultline/faultline/nemesis/netfault"
 )
 
 // Labels put on everything the backend creates.
@@ -49,9 +53,38 @@ type Backend struct {
 
 	helperOnce sync.Once
 	helperBin  []byte // nil: no helper
+
+	netemOnce  sync.Once
+	packetMods []string // PacketModes' answer
 }
 
-var _ harness.Backend = (*Backend)(nil)
+var (
+	_ harness.Backend     = (*Backend)(nil)
+	_ harness.PacketModer = (*Backend)(nil)
+)
+
+// PacketModes is every packet fault when the kernel has netem, loss alone
+// when it has not (netfault.SetPacket then drops packets through
+// nftables), and nil when it cannot tell: the daemon may not run on this
+// machine's kernel (DOCKER_HOST is not a unix socket), or the probe
+// (netfault.NetemAvailable) lacks the privileges.
+func (b *Backend) PacketModes() []string {
+	b.netemOnce.Do(func() {
+		if !strings.HasPrefix(b.cli.DaemonHost(), "unix://") {
+			return
+		}
+		ok, err := netfault.NetemAvailable()
+		switch {
+		case err != nil:
+			b.log.Info("could not tell whether the kernel has netem; every packet fault may be drawn", "err", err)
+		case ok:
+			b.packetMods = slices.Clone(nemesis.PacketModes)
+		default:
+			b.packetMods = []string{"loss"}
+		}
+	})
+	return b.packetMods
+}
 
 // Available reports whether a Docker daemon answers a ping within about
 // two seconds (or before ctx ends).

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -26,6 +27,7 @@ import (
 	"github.com/docker/docker/pkg/stdcopy"
 
 	"github.com/faultline/faultline/harness"
+	"github.com/faultline/faultline/internal/logexcerpt"
 	"github.com/faultline/faultline/lazyfs"
 	"github.com/faultline/faultline/nemesis"
 )
@@ -456,11 +458,11 @@ func (c *Cluster) waitNodeReady(ctx context.Context, n *node) error {
 			return nil
 		}
 		if st, err := c.b.cli.ContainerInspect(context.WithoutCancel(ctx), n.container); err == nil && st.State != nil && !st.State.Running {
-			return fmt.Errorf("docker backend: node %s exited (code %d) before it was ready; its log:\n%s", n.id, st.State.ExitCode, c.tail(n, 20))
+			return fmt.Errorf("docker backend: node %s exited (code %d) before it was ready; its log:\n%s", n.id, st.State.ExitCode, c.excerpt(n))
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("docker backend: node %s not ready after %v: %w; its log:\n%s", n.id, c.b.opts.ReadyTimeout, last, c.tail(n, 20))
+			return fmt.Errorf("docker backend: node %s not ready after %v: %w; its log:\n%s", n.id, c.b.opts.ReadyTimeout, last, c.excerpt(n))
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
@@ -519,18 +521,20 @@ func (c *Cluster) node(id string) (*node, error) {
 	return n, nil
 }
 
-// tail returns the last lines of a node's log, for error messages.
-func (c *Cluster) tail(n *node, lines int) string {
+// excerpt returns the head and the tail of a node's log (logexcerpt),
+// for error messages: a failed start's cause is often its first line.
+func (c *Cluster) excerpt(n *node) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	rc, err := c.b.cli.ContainerLogs(ctx, n.container, container.LogsOptions{ShowStdout: true, ShowStderr: true, Tail: strconv.Itoa(lines)})
+	rc, err := c.b.cli.ContainerLogs(ctx, n.container, container.LogsOptions{ShowStdout: true, ShowStderr: true})
 	if err != nil {
-		return "(no log: " + err.Error() + ")"
+		return "    (no log: " + err.Error() + ")"
 	}
 	defer rc.Close()
-	var buf bytes.Buffer
-	_, _ = stdcopy.StdCopy(&buf, &buf, rc)
-	return buf.String()
+	pr, pw := io.Pipe()
+	go func() { _, err := stdcopy.StdCopy(pw, pw, rc); pw.CloseWithError(err) }()
+	defer pr.Close() // ends the copy if Read stops early
+	return logexcerpt.Read(pr)
 }
 
 // watchSignals closes the cluster on SIGINT or SIGTERM, with a fresh

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/faultline/faultline/harness"
 	"github.com/faultline/faultline/nemesis"
 	"github.com/faultline/faultline/nemesis/netfault"
 )
@@ -312,6 +314,13 @@ func TestPauseAndPacketFaults(t *testing.T) {
 		// A delay needs netem: it either shows in the connect time or
 		// fails loudly.
 		err = c.Packet(ctx, "n1", nemesis.PacketFault{Delay: 300 * time.Millisecond})
+		// The backend said so before any run (harness.Run draws only
+		// what PacketModes lists): nil only when it cannot tell.
+		t.Logf("the backend says it can apply packet faults %v (nil: cannot tell)", b.PacketModes())
+		if modes := b.PacketModes(); modes != nil {
+			assert.Equal(t, !errors.Is(err, netfault.ErrNoNetem), slices.Contains(modes, "delay"), "PacketModes %v, delay: %v", modes, err)
+			assert.Contains(t, modes, "loss")
+		}
 		if errors.Is(err, netfault.ErrNoNetem) {
 			t.Logf("this kernel has no netem: delay is refused as it must be: %v", err)
 		} else {
@@ -379,4 +388,23 @@ func TestNetFaultHelperForAnyBinary(t *testing.T) {
 	assert.Error(t, c.Probe(ctx, "n2", peer, probeTimeout), "100%% loss on n2")
 	require.NoError(t, c.Packet(ctx, "n2", nemesis.PacketFault{}))
 	assert.NoError(t, c.Probe(ctx, "n2", peer, probeTimeout), "loss cleared")
+}
+
+// A node that exits while starting fails Start with its log's head and
+// tail (logexcerpt, as the local backend shows it), read through the
+// daemon's multiplexed log stream.
+func TestNodeThatExitsShowsItsLog(t *testing.T) {
+	requireDocker(t)
+	t.Parallel()
+	b := newBackend(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c, err := b.StartCluster(ctx, badFlagSystem{newTestSystem(t)}, harness.ClusterSpec{
+		RunID: fmt.Sprintf("test-%d-%d", os.Getpid(), time.Now().UnixNano()), Nodes: 1, Dir: t.TempDir()})
+	if c != nil {
+		c.Close(context.Background())
+	}
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "exited (code 2) before it was ready")
+	assert.Contains(t, err.Error(), "\n    flag provided but not defined: -bogus", "the cause, indented as an excerpt")
 }

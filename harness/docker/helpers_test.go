@@ -152,3 +152,12 @@ func kvGet(ctx context.Context, addr, key string) (string, error) {
 }
 
 func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }
+
+// badFlagSystem is the test system given a flag it does not know: its
+// node exits at once, as Go's flag package makes it, with the cause on
+// the first line of its log.
+type badFlagSystem struct{ testSystem }
+
+func (s badFlagSystem) Args(n harness.NodeLayout) []string {
+	return append(s.testSystem.Args(n), "--bogus")
+}

@@ -2,6 +2,7 @@ package harnesstest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/faultline/faultline/checkers"
 	"github.com/faultline/faultline/harness"
+	"github.com/faultline/faultline/harness/backends"
 )
 
 // RunsDirEnv names the environment variable that sets where Run keeps run
@@ -28,20 +30,29 @@ const RunsDirEnv = "FAULTLINE_RUNS_DIR"
 // recorded is still checked), logs the run directory with t.Log, and
 // fails t — with the verdicts, anomaly counts and the first anomalies'
 // explanations — when a verdict differs from want, when the harness or
-// the cluster failed, or when no operation succeeded (a verdict on
-// nothing proves nothing). A run whose cluster did not start is tried
+// the cluster failed, when no operation succeeded (a verdict on
+// nothing proves nothing), or when the run was interrupted (by the
+// test's deadline, say: a verdict on part of a run never passes). A run whose cluster did not start is tried
 // once more (nothing ran, so no verdict is replaced), and the retry is
 // logged.
 //
-// test.System and test.Backend must be set (harness/reftest.Run sets them
-// for the reference store). test.Seed 0 means: seed 1, so that a suite is
+// test.System must be set (harness/reftest.Run sets it for the reference
+// store); test.Backend nil means the one $FAULTLINE_BACKEND names (local
+// or docker; harness/backends.FromEnv), else local. test.Seed 0 means: seed 1, so that a suite is
 // reproducible; under -short the run is scaled down (harness.ShortFactor).
 // The checkers run are those of harness.PrepareT. The logger, unless set,
 // writes warnings and errors to t.Log.
 func Run(t testing.TB, test harness.Test, want harness.Expect) harness.RunResult {
 	t.Helper()
-	if test.System == nil || test.Backend == nil {
-		t.Fatalf("harnesstest.Run: Test.System and Test.Backend must be set (use harness/reftest.Run for the reference store)")
+	if test.System == nil {
+		t.Fatalf("harnesstest.Run: Test.System must be set (use harness/reftest.Run for the reference store)")
+	}
+	if test.Backend == nil {
+		b, err := backends.FromEnv(context.Background(), "local", backends.Options{})
+		if err != nil {
+			t.Fatalf("harnesstest.Run: %v", err)
+		}
+		test.Backend = b
 	}
 	if len(want) == 0 {
 		t.Fatalf("harnesstest.Run: no expectation: say which checkers must be valid or invalid, e.g. harness.Expect{\"linearizable\": checkers.Valid}")
@@ -113,6 +124,23 @@ func Run(t testing.TB, test harness.Test, want harness.Expect) harness.RunResult
 			})
 		}
 	}
+	if res.Interrupted {
+		// Say who cut it short and what to do: the test's deadline (go
+		// test -timeout, 10m by default) is the usual cause.
+		why := "its context ended"
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			why = "the test's deadline (Run stops it a little before, to check what was recorded)"
+		}
+		failed := ""
+		if err != nil {
+			failed = fmt.Sprintf("\nthe run also failed: %v", err)
+		}
+		t.Fatalf("%s: it was cut short by %s; raise go test -timeout or shorten the test (TimeLimit, the nemesis)%s\nrun directory: %s",
+			Judge(res, want), why, failed, res.Dir)
+	}
+	if err != nil && res.Dir == "" {
+		t.Fatalf("harnesstest.Run: the run did not start (nothing ran): %v", err)
+	}
 	if err != nil {
 		t.Fatalf("harnesstest.Run: the run failed: %v", err)
 	}
@@ -156,7 +184,19 @@ func removeRun(runs, dir string) {
 // Judge compares res with want and returns "" when every expectation is
 // met, else a message saying, for each checker, what was expected, what
 // was found and why (anomaly counts by name and the first explanations).
+//
+// An interrupted run fails whatever its verdicts: its history is partial
+// (the main phase cut short, no final reads), and a verdict on part of a
+// run is not one on the run that was asked for.
 func Judge(res harness.RunResult, want harness.Expect) string {
+	if res.Interrupted {
+		msg := fmt.Sprintf("the run was interrupted at %s of its %s TimeLimit, so its history is partial (%d ops invoked, %d ok) and no verdict on it counts",
+			res.MainPhase.Round(100*time.Millisecond), res.TimeLimit.Round(100*time.Millisecond), res.Invoked, res.OK)
+		if v := verdicts(res); v != "" {
+			msg += "; the partial history's verdicts: " + v
+		}
+		return msg
+	}
 	if !res.Checked {
 		why := "the history was not checked"
 		if res.CheckErr != nil {
@@ -196,6 +236,18 @@ func Judge(res harness.RunResult, want harness.Expect) string {
 		}
 	}
 	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// verdicts lists res's verdicts, "linearizable valid, causal invalid".
+func verdicts(res harness.RunResult) string {
+	if !res.Checked {
+		return ""
+	}
+	parts := make([]string, len(res.Summary.Results))
+	for i, r := range res.Summary.Results {
+		parts[i] = fmt.Sprintf("%s %s", r.Checker, r.Valid)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // AnomalyCounts formats a result's anomalies as "name×count, ..." sorted

@@ -52,6 +52,9 @@ func TestJudge(t *testing.T) {
 		{"checker did not run", res, harness.Expect{"set": checkers.Valid}, []string{"set: expected valid, but the checker did not run"}},
 		{"nothing succeeded", harness.RunResult{Checked: true, Summary: sum, Invoked: 5, Fail: 5}, harness.Expect{"causal": checkers.Valid}, []string{"no operation succeeded"}},
 		{"not checked", harness.RunResult{CheckErr: fmt.Errorf("boom")}, harness.Expect{"causal": checkers.Valid}, []string{"verdict unknown", "boom"}},
+		{"interrupted fails even where every expectation is met", harness.RunResult{Checked: true, Summary: sum, Invoked: 10, OK: 8, Interrupted: true,
+			TimeLimit: 15 * time.Second, MainPhase: 5744 * time.Millisecond}, harness.Expect{"causal": checkers.Valid},
+			[]string{"the run was interrupted at 5.7s of its 15s TimeLimit", "no verdict on it counts", "causal valid"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -142,7 +145,7 @@ func TestRunOnRealNodes(t *testing.T) {
 	f = &fakeT{TB: t}
 	runIn(f, harness.Test{Workload: workloads.KV()}, harness.Expect{"linearizable": checkers.Valid})
 	assert.True(t, f.Failed())
-	assert.Contains(t, f.text(), "System and Test.Backend must be set")
+	assert.Contains(t, f.text(), "Test.System must be set")
 
 	f = &fakeT{TB: t}
 	runIn(f, test, harness.Expect{"linearisable": checkers.Valid})
@@ -150,6 +153,73 @@ func TestRunOnRealNodes(t *testing.T) {
 	assert.Contains(t, f.text(), `unknown checker "linearisable": the checkers are linearizable, causal, causal+, eventual, set`)
 	entries, _ := os.ReadDir(runs + "/linearizable-kv-none")
 	assert.Len(t, entries, 1, "a bad expectation starts nothing")
+
+	f = &fakeT{TB: t}
+	set := test
+	set.Workload = workloads.Set()
+	runIn(f, set, harness.Expect{"linearizable": checkers.Valid})
+	assert.True(t, f.Failed(), "a checker that does not fit the workload is refused")
+	assert.Contains(t, f.text(), `checker "linearizable" cannot judge workload set's histories`)
+	assert.NoDirExists(t, runs+"/linearizable-set-none", "and nothing started")
+}
+
+// deadlineT is a fakeT with a test deadline, as `go test -timeout` sets.
+type deadlineT struct {
+	*fakeT
+	deadline time.Time
+}
+
+func (d deadlineT) Deadline() (time.Time, bool) { return d.deadline, true }
+
+// A run that the test's deadline cuts short fails the test and says so,
+// though the partial history meets the expectation (the strong store is
+// linearizable): a verdict on part of a run must not pass.
+func TestRunCutShortByTheTestDeadlineFails(t *testing.T) {
+	bin := testbin.Storenode(t)
+	sys, err := refstore.New(bin, store.Strong, nil)
+	require.NoError(t, err)
+	// Run ends its context a tenth of the time left plus 30s before the
+	// deadline: this deadline leaves the run about 4s of its 60s (20s
+	// under -short).
+	f := deadlineT{fakeT: &fakeT{TB: t}, deadline: time.Now().Add(37*time.Second + 800*time.Millisecond)}
+	start := time.Now()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		harnesstest.Run(f, harness.Test{System: sys, Backend: local.New(local.Options{}), Workload: workloads.KV(),
+			TimeLimit: time.Minute, Concurrency: 3, RunsDir: t.TempDir()}, harness.Expect{"linearizable": checkers.Valid})
+	}()
+	<-done
+	assert.Less(t, time.Since(start), 15*time.Second, "the run stopped at the context's deadline")
+	assert.True(t, f.Failed(), "an interrupted run fails the test")
+	out := f.text()
+	assert.Regexp(t, `the run was interrupted at \d+(\.\d)?s of its (1m0s|20s) TimeLimit`, out)
+	assert.Contains(t, out, "cut short by the test's deadline")
+	assert.Contains(t, out, "raise go test -timeout or shorten the test")
+	t.Log(out)
+}
+
+// With no Backend, Run takes the one $FAULTLINE_BACKEND names (through
+// harness/backends, as reftest and systemtest do), else local; a value
+// that names no backend fails the test before anything starts.
+func TestRunTakesTheBackendFromTheEnvironment(t *testing.T) {
+	bin := testbin.Storenode(t)
+	sys, err := refstore.New(bin, store.Strong, nil)
+	require.NoError(t, err)
+	test := harness.Test{System: sys, Workload: workloads.KV(), TimeLimit: time.Second,
+		QuietPeriod: 300 * time.Millisecond, Concurrency: 3, RunsDir: t.TempDir()}
+
+	t.Setenv("FAULTLINE_BACKEND", "k8s")
+	f := &fakeT{TB: t}
+	runIn(f, test, harness.Expect{"linearizable": checkers.Valid})
+	assert.True(t, f.Failed())
+	assert.Contains(t, f.text(), `harnesstest.Run: FAULTLINE_BACKEND="k8s": valid values are local and docker (unset: local)`)
+
+	for _, env := range []string{"local", ""} {
+		t.Setenv("FAULTLINE_BACKEND", env)
+		res := harnesstest.Run(t, test, harness.Expect{"linearizable": checkers.Valid})
+		assert.Equal(t, "local", res.Backend, "FAULTLINE_BACKEND=%q", env)
+	}
 }
 
 // releasingBackend is the real local backend whose first Start meets a

@@ -44,6 +44,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/harness"
+	"github.com/faultline/faultline/internal/logexcerpt"
 	"github.com/faultline/faultline/lazyfs"
 	"github.com/faultline/faultline/nemesis"
 )
@@ -61,7 +62,10 @@ type Options struct {
 // Backend starts clusters of local processes.
 type Backend struct{ opts Options }
 
-var _ harness.Backend = (*Backend)(nil)
+var (
+	_ harness.Backend     = (*Backend)(nil)
+	_ harness.PacketModer = (*Backend)(nil)
+)
 
 // New returns a local backend.
 func New(opts Options) *Backend {
@@ -70,6 +74,10 @@ func New(opts Options) *Backend {
 	}
 	return &Backend{opts: opts}
 }
+
+// PacketModes are the packet faults the link proxies apply: delay (with
+// jitter) and loss; duplication and reordering are invisible above TCP.
+func (b *Backend) PacketModes() []string { return []string{"delay", "loss"} }
 
 func (b *Backend) Name() string { return "local" }
 
@@ -360,7 +368,7 @@ func (c *Cluster) routeTo(to string) func(net.Conn) {
 	}
 }
 
-// waitReady waits for sys.Ready, failing fast (with the log's tail) if the
+// waitReady waits for sys.Ready, failing fast (with the log's head and tail) if the
 // process exits first.
 func (c *Cluster) waitReady(ctx context.Context, n *node) error {
 	rctx, cancel := context.WithCancel(ctx)
@@ -370,27 +378,25 @@ func (c *Cluster) waitReady(ctx context.Context, n *node) error {
 	select {
 	case err := <-errc:
 		if err != nil {
-			return fmt.Errorf("local backend: node %s (%s) is not ready: %w\n%s", n.id, n.clientAddr, err, tail(n.logPath))
+			return fmt.Errorf("local backend: node %s (%s) is not ready: %w; its log %s:\n%s", n.id, n.clientAddr, err, n.logPath, excerpt(n.logPath))
 		}
 		return nil
 	case <-n.done:
 		cancel()
 		<-errc
-		return fmt.Errorf("local backend: node %s exited while starting (%s); its log %s ends with:\n%s", n.id, n.cmd.ProcessState, n.logPath, tail(n.logPath))
+		return fmt.Errorf("local backend: node %s exited while starting (%s); its log %s:\n%s", n.id, n.cmd.ProcessState, n.logPath, excerpt(n.logPath))
 	}
 }
 
-// tail returns the last lines of a log.
-func tail(path string) string {
-	b, err := os.ReadFile(path)
+// excerpt returns the head and the tail of a log (logexcerpt): a failed
+// start's cause is often its first line, before a long usage text.
+func excerpt(path string) string {
+	f, err := os.Open(path)
 	if err != nil {
-		return ""
+		return "    (no log: " + err.Error() + ")"
 	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > 15 {
-		lines = lines[len(lines)-15:]
-	}
-	return "    " + strings.Join(lines, "\n    ")
+	defer f.Close()
+	return logexcerpt.Read(f)
 }
 
 func (c *Cluster) Nodes() []harness.Node {

@@ -314,6 +314,29 @@ func TestNodeThatExitsFailsStartFast(t *testing.T) {
 	assert.Less(t, time.Since(start), 30*time.Second, "well before the 60 s ready timeout")
 }
 
+// usageSystem is a node that fails as a Go program given an unknown flag
+// does, but with a long usage text after the cause (a real process: a
+// shell).
+type usageSystem struct{ *refstore.System }
+
+func (usageSystem) Binary() string { return "/bin/sh" }
+func (usageSystem) Args(harness.NodeLayout) []string {
+	return []string{"-c", `echo "flag provided but not defined: -bogus"; echo "Usage of node:"; i=0; while [ $i -lt 100 ]; do i=$((i+1)); echo "  -option$i string"; done; echo "last words"; exit 2`}
+}
+
+// A node that fails to start is shown by the head and the tail of its
+// log: the cause at the top is not cut off by a long usage text.
+func TestFailedStartShowsTheLogsHeadAndTail(t *testing.T) {
+	_, err := New(Options{}).Start(context.Background(), usageSystem{refstoreOrFail(t)}, harness.ClusterSpec{Nodes: 1, Dir: t.TempDir()})
+	require.Error(t, err)
+	msg := err.Error()
+	assert.Contains(t, msg, "exited while starting")
+	assert.Contains(t, msg, "    flag provided but not defined: -bogus", "the head")
+	assert.Contains(t, msg, "    … 64 lines left out …") // 104 lines with the harness's own first one
+	assert.Contains(t, msg, "    last words", "the tail")
+	assert.NotContains(t, msg, "-option50 ", "the middle is left out")
+}
+
 func refstoreOrFail(t *testing.T) *refstore.System {
 	sys, err := refstore.New(testbin.Storenode(t), store.Strong, nil)
 	require.NoError(t, err)

@@ -37,8 +37,9 @@ import (
 
 // Environment variables that override the defaults.
 const (
-	// BackendEnv forces a backend: "local" or "docker".
-	BackendEnv = "FAULTLINE_BACKEND"
+	// BackendEnv forces a backend: "local" or "docker" (backends.Env,
+	// which harnesstest.Run and systemtest.Run read too).
+	BackendEnv = backends.Env
 	// StorenodeEnv is the path of a storenode binary to use instead of
 	// building one.
 	StorenodeEnv = "FAULTLINE_STORENODE"

@@ -32,7 +32,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/harness"
-	"github.com/faultline/faultline/harness/local"
+	"github.com/faultline/faultline/harness/backends"
 	"github.com/faultline/faultline/harness/nodebin"
 	"github.com/faultline/faultline/history"
 )
@@ -40,7 +40,8 @@ import (
 // Config says which system to test, and where.
 type Config struct {
 	System harness.System
-	// Backend starts the cluster; default: the local backend.
+	// Backend starts the cluster; nil: the one $FAULTLINE_BACKEND names
+	// (local or docker; harness/backends.FromEnv), else local.
 	Backend harness.Backend
 	// Nodes is the cluster size; default 3.
 	Nodes int
@@ -60,7 +61,11 @@ func Run(t *testing.T, c Config) {
 		t.Fatal("systemtest: Config.System is nil")
 	}
 	if c.Backend == nil {
-		c.Backend = local.New(local.Options{})
+		b, err := backends.FromEnv(context.Background(), "local", backends.Options{})
+		if err != nil {
+			t.Fatalf("systemtest: %v", err)
+		}
+		c.Backend = b
 	}
 	if c.Nodes <= 0 {
 		c.Nodes = 3

@@ -107,3 +107,33 @@ func TestCatchesMisclassifiedOutcomes(t *testing.T) {
 		})
 	}
 }
+
+// childEnv, when set, makes TestBackendChild run the suite with no
+// Backend, for TestBackendComesFromTheEnvironment.
+const childEnv = "FAULTLINE_SYSTEMTEST_CHILD"
+
+func TestBackendChild(t *testing.T) {
+	if os.Getenv(childEnv) == "" {
+		t.Skip("run by TestBackendComesFromTheEnvironment")
+	}
+	sys, err := refstore.New(testbin.Storenode(t), store.Strong, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	systemtest.Run(t, systemtest.Config{System: sys})
+}
+
+// With no Backend, the suite takes $FAULTLINE_BACKEND (through
+// harness/backends, as reftest and harnesstest do): a value that names
+// no backend fails it before any node starts.
+func TestBackendComesFromTheEnvironment(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "-test.run", "^TestBackendChild$", "-test.count=1")
+	cmd.Env = append(os.Environ(), childEnv+"=1", "FAULTLINE_BACKEND=k8s")
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("the suite ignored FAULTLINE_BACKEND=k8s:\n%s", out)
+	}
+	if want := `systemtest: FAULTLINE_BACKEND="k8s": valid values are local and docker (unset: local)`; !strings.Contains(string(out), want) {
+		t.Fatalf("want %q:\n%s", want, out)
+	}
+}

@@ -137,3 +137,19 @@ func TestPacketValidate(t *testing.T) {
 		assert.NoError(t, p.Validate(), "%+v", p)
 	}
 }
+
+// NetemAvailable says what SetPacket finds on a real namespace: a delay is
+// applied through netem exactly when the probe says netem exists.
+func TestNetemAvailableAgreesWithSetPacket(t *testing.T) {
+	ns, _ := newNamespace(t)
+	ok, err := NetemAvailable()
+	require.NoError(t, err)
+	how, err := SetPacket(ns, "lo", Packet{Delay: 10 * time.Millisecond})
+	if ok {
+		require.NoError(t, err)
+		assert.Equal(t, "netem", how)
+	} else {
+		require.ErrorIs(t, err, ErrNoNetem, "the probe said there is no netem")
+	}
+	t.Logf("netem available: %v", ok)
+}

@@ -3,6 +3,7 @@ package netfault
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"time"
 
 	"github.com/vishvananda/netlink"
@@ -145,4 +146,59 @@ func (ns Namespace) netlinkHandle() (*netlink.Handle, error) {
 		return nil, fmt.Errorf("netlink handle in %s: %w", ns, err)
 	}
 	return h, nil
+}
+
+// NetemAvailable reports whether this kernel has the netem qdisc, by
+// installing one on the loopback of a throwaway network namespace (so no
+// interface anyone uses is touched). It needs CAP_SYS_ADMIN and
+// CAP_NET_ADMIN; an error means it could not tell. A backend asks before
+// a run, so that a packet fault this kernel cannot apply is left out of
+// the schedule (or refused) instead of ending the run when it is drawn.
+func NetemAvailable() (bool, error) {
+	type result struct {
+		ok  bool
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		// Never unlocked: the goroutine ends on this thread, and the
+		// runtime then ends the thread with the namespace it was moved
+		// into, so no other goroutine ever runs there.
+		runtime.LockOSThread()
+		ns, err := netns.New()
+		if err != nil {
+			ch <- result{err: fmt.Errorf("netem probe: new network namespace: %w", explainPerm(err))}
+			return
+		}
+		defer ns.Close()
+		h, err := netlink.NewHandle()
+		if err != nil {
+			ch <- result{err: fmt.Errorf("netem probe: netlink handle: %w", err)}
+			return
+		}
+		defer h.Close()
+		lo, err := h.LinkByName("lo")
+		if err == nil {
+			err = h.LinkSetUp(lo)
+		}
+		if err != nil {
+			ch <- result{err: fmt.Errorf("netem probe: loopback of the new namespace: %w", err)}
+			return
+		}
+		err = h.QdiscReplace(netlink.NewNetem(netlink.QdiscAttrs{
+			LinkIndex: lo.Attrs().Index,
+			Handle:    netlink.MakeHandle(1, 0),
+			Parent:    netlink.HANDLE_ROOT,
+		}, netlink.NetemQdiscAttrs{Latency: 1000}))
+		switch {
+		case err == nil:
+			ch <- result{ok: true}
+		case errors.Is(err, unix.ENOENT) || errors.Is(err, unix.EOPNOTSUPP):
+			ch <- result{ok: false} // as SetPacket reads it
+		default:
+			ch <- result{err: fmt.Errorf("netem probe: install netem: %w", explainPerm(err))}
+		}
+	}()
+	r := <-ch
+	return r.ok, r.err
 }
