@@ -526,8 +526,10 @@ func TestWitnesses(t *testing.T) {
 		require.Len(t, res.Anomalies, 1)
 		a := res.Anomalies[0]
 		assert.Equal(t, []string{"x"}, a.Keys)
-		assert.Equal(t, []int64{6}, a.Ops, a.Explanation)
+		// The write that left x = 1 and the read that found it absent.
+		assert.Equal(t, []int64{4, 6}, a.Ops, a.Explanation)
 		assert.Contains(t, a.Explanation, "p1 read x=null")
+		assert.Contains(t, a.Explanation, "nothing sets x back to null")
 		assert.Equal(t, 1, res.Counts["keys-nonlinearizable"])
 		assert.JSONEq(t, `{"failed-keys":["x"]}`, string(res.Extra))
 	})

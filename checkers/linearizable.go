@@ -201,6 +201,9 @@ type keyCheck struct {
 	ops    []regOp // after pruning, in invoke order
 	pruned int
 	search keySearch
+	// overwrite, when set, decided the key illegal before any search (ops
+	// are then the key's operations before pruning).
+	overwrite *overwrite
 }
 
 // infoSummary says how many of ops have an unknown outcome, by kind:
@@ -267,8 +270,9 @@ const DefaultSearchMemory = 512 << 20
 
 // checkKeys prunes and searches every key, GOMAXPROCS keys at a time, each
 // within its share of the memory bound; the returned bytes are that share.
-// It prunes keys' operations in place: keys is not to be used after.
-func (c linearizable) checkKeys(ctx context.Context, keys []keyOps) ([]keyCheck, int64) {
+// With quick, a key findOverwrite proves illegal is not searched. It prunes
+// keys' operations in place: keys is not to be used after.
+func (c linearizable) checkKeys(ctx context.Context, keys []keyOps, quick bool) ([]keyCheck, int64) {
 	deadline, hasDeadline := c.deadline(ctx)
 	workers := min(runtime.GOMAXPROCS(0), max(len(keys), 1))
 	total := c.opts.SearchMemory
@@ -300,6 +304,15 @@ func (c linearizable) checkKeys(ctx context.Context, keys []keyOps) ([]keyCheck,
 				}
 			}()
 			for i := range work {
+				if quick {
+					// On the operations as recorded, so that the
+					// explanation holds without pruning's argument.
+					if w, ok := findOverwrite(keys[i].ops); ok {
+						checks[i] = keyCheck{key: keys[i].key, ops: keys[i].ops,
+							search: keySearch{verdict: searchIllegal}, overwrite: &w}
+						continue
+					}
+				}
 				kept, pruned := pruneInPlace(keys[i].ops)
 				checks[i] = keyCheck{key: keys[i].key, ops: kept, pruned: pruned,
 					search: searchKey(ctx, kept, lim)}
@@ -330,7 +343,7 @@ func (c linearizable) Check(ctx context.Context, events []history.Event) Result 
 	keys := groupByKey(ops)
 	res.Counts["ops"] = len(ops)
 	res.Counts["keys"] = len(keys) + len(probs.skip)
-	checks, share := c.checkKeys(ctx, keys)
+	checks, share := c.checkKeys(ctx, keys, true)
 
 	var failed, unknown []int
 	for i, k := range checks {
@@ -429,6 +442,9 @@ func remaining(deadline time.Time, has bool) time.Duration {
 // linearized: those that could come next after the longest linearizable
 // prefix the search found.
 func explainKey(k keyCheck) Anomaly {
+	if k.overwrite != nil {
+		return k.overwrite.explain(k.key, len(k.ops)+k.pruned)
+	}
 	a := Anomaly{Name: "nonlinearizable", Keys: []string{k.key}}
 	longest := k.search.longest
 	in := make([]bool, len(k.ops))
@@ -509,7 +525,9 @@ func VisualizeLinearizable(ctx context.Context, events []history.Event, w io.Wri
 	keys := groupByKey(ops)
 	lin := linearizable{opts: Options{Timeout: opts.Timeout, SearchMemory: opts.SearchMemory}}
 	deadline, has := lin.deadline(ctx)
-	checks, _ := lin.checkKeys(ctx, keys)
+	// Every key is searched: the drawing shows the search's partial
+	// linearizations, and a key too hard for the search is left out.
+	checks, _ := lin.checkKeys(ctx, keys, false)
 	// Porcupine's drawing reruns its own search, which is exponential in
 	// the operations of unknown outcome that pruning kept: keys with many
 	// are left out (and said so) rather than risk the machine's memory.
