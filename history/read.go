@@ -116,6 +116,12 @@ func read(r io.Reader, file string, lines int) (ReadResult, error) {
 		atEOF := errors.Is(err, io.EOF)
 		torn := atEOF && len(line) > 0 // last line with no newline
 		trimmed := bytes.TrimSpace(line)
+		if bytes.HasPrefix(trimmed, byteOrderMark) {
+			// Checked before the torn-line rule: a mark is not a write
+			// cut short, and a one-line history would otherwise be
+			// skipped whole with a warning.
+			return res, &LineError{File: file, Line: lineNo, Err: errByteOrderMark}
+		}
 		if len(trimmed) > 0 {
 			ev, perr := p.parse(trimmed)
 			if perr == nil {
@@ -140,6 +146,15 @@ func read(r io.Reader, file string, lines int) (ReadResult, error) {
 	}
 	return res, nil
 }
+
+// byteOrderMark is U+FEFF in UTF-8, which some Windows editors write at
+// the start of a file. JSON Lines forbids it (as RFC 8259 forbids adding
+// one to JSON), and readers disagree on it (Python's json refuses it, jq
+// skips it), so a history that holds one is refused with what to do, rather
+// than read here and refused elsewhere.
+var byteOrderMark = []byte("\ufeff")
+
+var errByteOrderMark = errors.New("starts with a UTF-8 byte-order mark: save the file without it (JSON Lines is UTF-8 without a byte-order mark)")
 
 // wireEvent is Event with the required fields as pointers, so one decode
 // both fills the event and tells which required fields were missing.
