@@ -79,13 +79,15 @@ func countLines(f *os.File) int {
 // is a write torn by a kill, and it is skipped with a warning. Blank lines
 // are ignored.
 //
-// Validation: every line is a JSON object with a known type, a non-empty f,
-// and a process >= -1, strict as checkStrict says (no duplicate names, no
-// name that is a field's only without regard to case, valid UTF-8 without
-// lone surrogates, values included); indices and times never decrease; a completion (ok,
-// fail, info) of a client process follows an invoke of that process that is
-// still open, with the invoke's f and key, and an ok write or cas with the
-// invoke's value; a process never has two invokes open at once.
+// Validation: every line is a JSON object with a known type, a non-empty
+// f, an index and a time >= 0 and a process >= -1, strict as checkStrict
+// says (no duplicate names, no name that is a field's only without regard
+// to case, valid UTF-8 without lone surrogates, values included, and no
+// byte-order mark); indices increase and times never decrease; a
+// completion (ok, fail, info) of a client process follows an invoke of
+// that process that is still open, with the invoke's f and key, and an ok
+// write or cas with the invoke's value; a process never has two invokes
+// open at once.
 func Read(r io.Reader) (ReadResult, error) { return read(r, "", 0) }
 
 // read reads lines from r, one at a time (a history is never held whole in
@@ -282,6 +284,9 @@ func checkFields(ev Event) error {
 	}
 	if ev.Process < NemesisProcess {
 		return fmt.Errorf("process %d is invalid: clients are >= 0, the nemesis is -1", ev.Process)
+	}
+	if ev.Index < 0 {
+		return fmt.Errorf("index %d is negative: it is the event's 0-based position in the history", ev.Index)
 	}
 	if ev.Time < 0 {
 		return fmt.Errorf("time %d is negative: it is nanoseconds since the run started", ev.Time)
