@@ -85,9 +85,9 @@ func countLines(f *os.File) int {
 // to case, valid UTF-8 without lone surrogates, values included, and no
 // byte-order mark); indices increase and times never decrease; a
 // completion (ok, fail, info) of a client process follows an invoke of
-// that process that is still open, with the invoke's f and key, and an ok
-// write or cas with the invoke's value; a process never has two invokes
-// open at once.
+// that process that is still open, with the invoke's f, key and final
+// flag, and an ok write or cas with the invoke's value; a process never
+// has two invokes open at once.
 func Read(r io.Reader) (ReadResult, error) { return read(r, "", 0) }
 
 // read reads lines from r, one at a time (a history is never held whole in
@@ -310,6 +310,7 @@ type openInvoke struct {
 	f     string
 	key   string
 	value json.RawMessage
+	final bool
 	set   bool
 }
 
@@ -361,7 +362,7 @@ func (v *validator) check(ev Event) error {
 			if inv.set {
 				return fmt.Errorf("process %d invokes %s while its invoke at index %d is still open: a process has at most one operation outstanding", ev.Process, ev.F, inv.index)
 			}
-			v.store(ev.Process, openInvoke{index: ev.Index, f: ev.F, key: ev.Key, value: ev.Value, set: true})
+			v.store(ev.Process, openInvoke{index: ev.Index, f: ev.F, key: ev.Key, value: ev.Value, final: ev.Final, set: true})
 		default:
 			if !inv.set {
 				return fmt.Errorf("%s of process %d completes no open invoke: a completion must follow an invoke of the same process", ev.Type, ev.Process)
@@ -371,6 +372,9 @@ func (v *validator) check(ev Event) error {
 			}
 			if inv.key != ev.Key {
 				return fmt.Errorf("%s of %s by process %d is on key %q, its invoke (index %d) on key %q: key must match, else the operation acts on one key and is checked on another", ev.Type, ev.F, ev.Process, ev.Key, inv.index, inv.key)
+			}
+			if inv.final != ev.Final {
+				return fmt.Errorf("%s of %s by process %d has final %t, its invoke (index %d) final %t: final must match, else a checker that looks at one of the two events takes the op for a final read and one that looks at the other does not", ev.Type, ev.F, ev.Process, ev.Final, inv.index, inv.final)
 			}
 			if ev.Type == OK && (ev.F == FWrite || ev.F == FCAS) && !sameValue(inv.value, ev.Value) {
 				return fmt.Errorf("ok of %s by process %d has value %s, its invoke (index %d) %s: the invoke's value is what a %s does, so its ok must repeat it (a reader that takes the completion's, as Knossos does, would check another operation)", ev.F, ev.Process, Canonical(ev.Value), inv.index, Canonical(inv.value), ev.F)
