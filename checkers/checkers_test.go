@@ -548,6 +548,54 @@ func TestLinearizableTimeoutIsUnknown(t *testing.T) {
 	assert.Equal(t, U, res.Valid, "a cancelled check is never valid")
 }
 
+// hardKey is one key the linearizability search cannot decide within a
+// small bound: n concurrent writes of 0..n-1 and n concurrent reads that
+// return them scrambled.
+func hardKey(n int) *checkertest.Builder {
+	h := b()
+	for i := range n {
+		h.Invoke(i, "write", "k", i)
+	}
+	for i := range n {
+		h.Invoke(100+i, "read", "k", nil)
+	}
+	for i := range n {
+		h.OK(i, nil)
+	}
+	for i := range n {
+		h.OK(100+i, (i*7)%n)
+	}
+	return h.Read(200, "k", 0).Read(201, "k", 1).Read(202, "k", 0)
+}
+
+// A reason that counts every key undecided says nothing of "the other
+// keys": there are none, and a user would look for them.
+func TestUndecidedReasonWithoutOtherKeys(t *testing.T) {
+	malformed := finals(b().Write(0, "x", 1).Invoke(1, "cas", "x", 5).OK(1, nil), "x", 1)
+	for _, tc := range []struct {
+		name, model string
+		opts        checkers.Options
+		h           *checkertest.Builder
+		want        string
+	}{
+		{"linearizable, over the memory bound", "linearizable", checkers.Options{SearchMemory: 1 << 10}, hardKey(12), "1 of 1 keys undecided: search exceeded 1024 bytes"},
+		{"linearizable, past the timeout", "linearizable", checkers.Options{Timeout: time.Nanosecond}, hardKey(12), "1 of 1 keys undecided: search timed out"},
+		{"linearizable, malformed cas", "linearizable", checkers.Options{}, malformed, "1 of 1 keys undecided: event 2"},
+		{"causal, malformed cas", "causal", checkers.Options{}, malformed, "1 of 1 keys undecided: event 2"},
+		{"causal+, malformed cas", "causal+", checkers.Options{}, malformed, "1 of 1 keys undecided: event 2"},
+		{"eventual, malformed cas", "eventual", checkers.Options{}, malformed, "1 of 1 keys undecided: event 2"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := checkers.New(tc.model, tc.opts)
+			require.NoError(t, err)
+			res := c.Check(context.Background(), tc.h.Events())
+			require.Equal(t, U, res.Valid, res.Reason)
+			assert.Contains(t, res.Reason, tc.want)
+			assert.NotContains(t, res.Reason, "other keys")
+		})
+	}
+}
+
 func TestMalformedCAS(t *testing.T) {
 	h := b().Invoke(0, "cas", "x", 5).OK(0, nil)
 	for _, model := range []string{"linearizable", "causal", "causal+", "eventual"} {
