@@ -616,6 +616,8 @@ func TestSet(t *testing.T) {
 		info      []string
 		counts    map[string]int
 		reason    string
+		// explanation must be in the first anomaly's explanation.
+		explanation string
 	}{
 		{name: "all acknowledged adds read", h: b().Add(0, "s", 1).Add(1, "s", 2).SetRead(2, "s", false, 1).SetRead(3, "s", true, 1, 2),
 			valid: V, counts: map[string]int{"acknowledged": 2}},
@@ -690,6 +692,24 @@ func TestSet(t *testing.T) {
 			valid: U, reason: `1 op with f "write" that the set model does not know: add, read (on key "x")`},
 		{name: "a read that is not an array does not hide a lost element in another set", h: b().Add(0, "t", 1).SetRead(3, "t", true).Add(0, "s", 1).Invoke(1, "read", "s", nil).OK(1, "oops"),
 			valid: I, anomalies: []string{"lost"}},
+		// A read is of a set: an element in it twice is an anomaly of its
+		// own, in any read (Jepsen's set-full: duplicated), counted once
+		// per element whatever its multiplicity.
+		{name: "an element twice in a final read", h: b().Add(0, "s", 1).SetRead(3, "s", true, 1, 1),
+			valid: I, anomalies: []string{"duplicated"}, counts: map[string]int{"duplicated": 1},
+			explanation: `Set "s": element 1 appears 2 times in the read at event 2 (process 3), which returns a set: each element at most once.`},
+		{name: "an element twice in a non-final read, the final read fine", h: b().Add(0, "s", 1).Add(0, "s", 2).SetRead(1, "s", false, 2, 1, 2).SetRead(3, "s", true, 1, 2),
+			valid: I, anomalies: []string{"duplicated"}, counts: map[string]int{"duplicated": 1, "lost": 0}},
+		{name: "the largest multiplicity is named, the element counted once", h: b().Add(0, "s", 1).SetRead(1, "s", false, 1, 1).SetRead(2, "s", false, 1, 1, 1).SetRead(3, "s", true, 1),
+			valid: I, counts: map[string]int{"duplicated": 1}, explanation: `element 1 appears 3 times in the read at event 4 (process 2)`},
+		{name: "two elements twice", h: b().Add(0, "s", 1).Add(0, "s", 2).SetRead(3, "s", true, 1, 2, 2, 1),
+			valid: I, counts: map[string]int{"duplicated": 2}},
+		{name: "an element that is not an integer, twice", h: b().Invoke(0, "add", "s", "a").OK(0, nil).FinalInvoke(2, "n1", "s").OK(2, []any{"a", "a"}),
+			valid: I, anomalies: []string{"duplicated"}, counts: map[string]int{"duplicated": 1}, explanation: `element "a" appears 2 times`},
+		{name: "duplicated in a set with no final read: invalid", h: b().Add(0, "s", 1).SetRead(1, "s", false, 1, 1),
+			valid: I, anomalies: []string{"duplicated"}},
+		{name: "an element in two reads is no duplicate", h: b().Add(0, "s", 1).SetRead(1, "s", false, 1).SetRead(3, "s", true, 1),
+			valid: V, counts: map[string]int{"duplicated": 0}},
 		{name: "lost outranks no final read of another set", h: b().Add(0, "s", 1).Add(0, "t", 1).SetRead(3, "s", true),
 			valid: I, anomalies: []string{"lost"}},
 	}
@@ -711,6 +731,10 @@ func TestSet(t *testing.T) {
 			}
 			if tc.reason != "" {
 				assert.Contains(t, res.Reason, tc.reason)
+			}
+			if tc.explanation != "" {
+				require.NotEmpty(t, res.Anomalies)
+				assert.Contains(t, res.Anomalies[0].Explanation, tc.explanation)
 			}
 		})
 	}
