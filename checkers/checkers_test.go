@@ -550,6 +550,54 @@ func TestLinearizableTimeoutIsUnknown(t *testing.T) {
 	assert.Equal(t, U, res.Valid, "a cancelled check is never valid")
 }
 
+// hardKey is one key the linearizability search cannot decide within a
+// small bound: n concurrent writes of 0..n-1 and n concurrent reads that
+// return them scrambled.
+func hardKey(n int) *checkertest.Builder {
+	h := b()
+	for i := range n {
+		h.Invoke(i, "write", "k", i)
+	}
+	for i := range n {
+		h.Invoke(100+i, "read", "k", nil)
+	}
+	for i := range n {
+		h.OK(i, nil)
+	}
+	for i := range n {
+		h.OK(100+i, (i*7)%n)
+	}
+	return h.Read(200, "k", 0).Read(201, "k", 1).Read(202, "k", 0)
+}
+
+// A reason that counts every key undecided says nothing of "the other
+// keys": there are none, and a user would look for them.
+func TestUndecidedReasonWithoutOtherKeys(t *testing.T) {
+	malformed := finals(b().Write(0, "x", 1).Invoke(1, "cas", "x", 5).OK(1, nil), "x", 1)
+	for _, tc := range []struct {
+		name, model string
+		opts        checkers.Options
+		h           *checkertest.Builder
+		want        string
+	}{
+		{"linearizable, over the memory bound", "linearizable", checkers.Options{SearchMemory: 1 << 10}, hardKey(12), "1 of 1 keys undecided: search exceeded 1024 bytes"},
+		{"linearizable, past the timeout", "linearizable", checkers.Options{Timeout: time.Nanosecond}, hardKey(12), "1 of 1 keys undecided: search timed out"},
+		{"linearizable, malformed cas", "linearizable", checkers.Options{}, malformed, "1 of 1 keys undecided: event 2"},
+		{"causal, malformed cas", "causal", checkers.Options{}, malformed, "1 of 1 keys undecided: event 2"},
+		{"causal+, malformed cas", "causal+", checkers.Options{}, malformed, "1 of 1 keys undecided: event 2"},
+		{"eventual, malformed cas", "eventual", checkers.Options{}, malformed, "1 of 1 keys undecided: event 2"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := checkers.New(tc.model, tc.opts)
+			require.NoError(t, err)
+			res := c.Check(context.Background(), tc.h.Events())
+			require.Equal(t, U, res.Valid, res.Reason)
+			assert.Contains(t, res.Reason, tc.want)
+			assert.NotContains(t, res.Reason, "other keys")
+		})
+	}
+}
+
 func TestMalformedCAS(t *testing.T) {
 	h := b().Invoke(0, "cas", "x", 5).OK(0, nil)
 	for _, model := range []string{"linearizable", "causal", "causal+", "eventual"} {
@@ -570,6 +618,8 @@ func TestSet(t *testing.T) {
 		info      []string
 		counts    map[string]int
 		reason    string
+		// explanation must be in the first anomaly's explanation.
+		explanation string
 	}{
 		{name: "all acknowledged adds read", h: b().Add(0, "s", 1).Add(1, "s", 2).SetRead(2, "s", false, 1).SetRead(3, "s", true, 1, 2),
 			valid: V, counts: map[string]int{"acknowledged": 2}},
@@ -644,6 +694,24 @@ func TestSet(t *testing.T) {
 			valid: U, reason: `1 op with f "write" that the set model does not know: add, read (on key "x")`},
 		{name: "a read that is not an array does not hide a lost element in another set", h: b().Add(0, "t", 1).SetRead(3, "t", true).Add(0, "s", 1).Invoke(1, "read", "s", nil).OK(1, "oops"),
 			valid: I, anomalies: []string{"lost"}},
+		// A read is of a set: an element in it twice is an anomaly of its
+		// own, in any read (Jepsen's set-full: duplicated), counted once
+		// per element whatever its multiplicity.
+		{name: "an element twice in a final read", h: b().Add(0, "s", 1).SetRead(3, "s", true, 1, 1),
+			valid: I, anomalies: []string{"duplicated"}, counts: map[string]int{"duplicated": 1},
+			explanation: `Set "s": element 1 appears 2 times in the read at event 2 (process 3), which returns a set: each element at most once.`},
+		{name: "an element twice in a non-final read, the final read fine", h: b().Add(0, "s", 1).Add(0, "s", 2).SetRead(1, "s", false, 2, 1, 2).SetRead(3, "s", true, 1, 2),
+			valid: I, anomalies: []string{"duplicated"}, counts: map[string]int{"duplicated": 1, "lost": 0}},
+		{name: "the largest multiplicity is named, the element counted once", h: b().Add(0, "s", 1).SetRead(1, "s", false, 1, 1).SetRead(2, "s", false, 1, 1, 1).SetRead(3, "s", true, 1),
+			valid: I, counts: map[string]int{"duplicated": 1}, explanation: `element 1 appears 3 times in the read at event 4 (process 2)`},
+		{name: "two elements twice", h: b().Add(0, "s", 1).Add(0, "s", 2).SetRead(3, "s", true, 1, 2, 2, 1),
+			valid: I, counts: map[string]int{"duplicated": 2}},
+		{name: "an element that is not an integer, twice", h: b().Invoke(0, "add", "s", "a").OK(0, nil).FinalInvoke(2, "n1", "s").OK(2, []any{"a", "a"}),
+			valid: I, anomalies: []string{"duplicated"}, counts: map[string]int{"duplicated": 1}, explanation: `element "a" appears 2 times`},
+		{name: "duplicated in a set with no final read: invalid", h: b().Add(0, "s", 1).SetRead(1, "s", false, 1, 1),
+			valid: I, anomalies: []string{"duplicated"}},
+		{name: "an element in two reads is no duplicate", h: b().Add(0, "s", 1).SetRead(1, "s", false, 1).SetRead(3, "s", true, 1),
+			valid: V, counts: map[string]int{"duplicated": 0}},
 		{name: "lost outranks no final read of another set", h: b().Add(0, "s", 1).Add(0, "t", 1).SetRead(3, "s", true),
 			valid: I, anomalies: []string{"lost"}},
 	}
@@ -665,6 +733,10 @@ func TestSet(t *testing.T) {
 			}
 			if tc.reason != "" {
 				assert.Contains(t, res.Reason, tc.reason)
+			}
+			if tc.explanation != "" {
+				require.NotEmpty(t, res.Anomalies)
+				assert.Contains(t, res.Anomalies[0].Explanation, tc.explanation)
 			}
 		})
 	}

@@ -26,6 +26,12 @@ import (
 //     forbid it.
 //   - never-read: acknowledged, but no read began after the add completed.
 //     The verdict is unknown when nothing else is wrong.
+//   - duplicated: an element listed more than once in one read, which
+//     returns a set. Invalid, in any read, as unexpected is. Jepsen's
+//     set-full means the same (its duplicated map, element to the most
+//     times one read held it, must be empty for valid?), though the
+//     filter it builds that map with keeps no element, so it reports
+//     none; counted here once per element, as there.
 //
 // No acknowledged add at all is nothing to check (nothingToCheckSet):
 // unknown, unless unexpected or lost makes it invalid. A set that cannot be
@@ -64,6 +70,9 @@ type setElem struct {
 	// inFinal and inOther are the (ascending) indices, in the set's reads
 	// sorted by call time, of the final and other reads that contain it.
 	inFinal, inOther []int32
+	// dup is the most times one read listed it (0: never more than once),
+	// and dupRead the first such read's index in the set's reads.
+	dup, dupRead int32
 }
 
 func (el *setElem) learn(t, index int64) {
@@ -262,16 +271,27 @@ func (c setChecker) Check(ctx context.Context, events []history.Event) Result {
 					elems = append(elems, s.elem(v))
 				}
 			}
+			var repeats map[*setElem]int32 // made only for a read that repeats one
 			for _, el := range elems {
 				list := &el.inOther
 				if r.op.Final {
 					list = &el.inFinal
 				}
 				if n := len(*list); n > 0 && (*list)[n-1] == int32(i) {
-					continue // listed twice in one read
+					// Listed again in this read.
+					if repeats == nil {
+						repeats = map[*setElem]int32{}
+					}
+					repeats[el]++
+					continue
 				}
 				*list = append(*list, int32(i))
 				el.learn(r.op.Return, r.op.CompleteIndex)
+			}
+			for el, n := range repeats {
+				if n+1 > el.dup {
+					el.dup, el.dupRead = n+1, int32(i)
+				}
 			}
 		}
 	}
@@ -298,6 +318,16 @@ func (c setChecker) Check(ctx context.Context, events []history.Event) Result {
 			undecided = true
 		}
 		for _, el := range elems {
+			if el.dup > 1 {
+				// Definite whatever else is undecided, as unexpected is.
+				res.Counts["duplicated"]++
+				if len(res.Anomalies) < maxReported {
+					r := s.reads[el.dupRead].op
+					res.Anomalies = append(res.Anomalies, Anomaly{Name: "duplicated", Keys: []string{k}, Ops: []int64{r.InvokeIndex},
+						Explanation: fmt.Sprintf("Set %q: element %s appears %d times in the read at event %d (process %d), which returns a set: each element at most once.",
+							k, el.elem, el.dup, r.InvokeIndex, r.Process)})
+				}
+			}
 			seen := len(el.inFinal)+len(el.inOther) > 0
 			unexpected := seen && (!el.hasAdd || (!el.ok && !el.info))
 			if undecided && !unexpected {

@@ -39,9 +39,10 @@ func (o Op) Completed() bool { return o.CompleteIndex >= 0 }
 
 // Pair pairs client invokes with their completions, in invoke order. Nemesis
 // events are left out (see Faults). An info completion, or an invoke that
-// never completed, gets Return = Never. The node and final flag come from
-// the invoke, or from the completion when the invoke lacks them. events
-// must be valid (as Read returns them).
+// never completed, gets Return = Never. The node comes from the invoke, or
+// from the completion when the invoke lacks it; the final flag is the same
+// on both in a valid history (Read checks it), and set if either has it in
+// a slice built by hand. events must be valid (as Read returns them).
 func Pair(events []Event) []Op {
 	ops := make([]Op, 0, len(events)/2+1)
 	open := map[int]int{} // process -> position in ops

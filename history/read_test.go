@@ -39,6 +39,15 @@ func TestReadErrors(t *testing.T) {
 		{"completion without invoke", ok0 + "\n", 1, "completes no open invoke"},
 		{"two invokes open", inv0 + "\n" + strings.Replace(inv0, `"index":0`, `"index":1`, 1) + "\n", 2, "still open"},
 		{"f mismatch", inv0 + "\n" + strings.Replace(ok0, `"f":"write"`, `"f":"read"`, 1) + "\n", 2, "f must match"},
+		{"negative index", strings.Replace(inv0, `"index":0`, `"index":-1`, 1) + "\n", 1, "index -1 is negative"},
+		{"negative index after others", inv0 + "\n" + strings.Replace(ok0, `"index":1`, `"index":-5`, 1) + "\n", 2, "index -5 is negative"},
+		{"final on the invoke only", strings.Replace(inv0, `"value":1`, `"value":1,"final":true`, 1) + "\n" + ok0 + "\n", 2, "final must match"},
+		{"final on the completion only", inv0 + "\n" + strings.Replace(ok0, `"value":1`, `"value":1,"final":true`, 1) + "\n", 2, "final must match"},
+		{"final false on the invoke, true on the info", strings.Replace(inv0, `"value":1`, `"value":1,"final":false`, 1) + "\n" + strings.Replace(ok0, `"type":"ok","f":"write","key":"x","value":1`, `"type":"info","f":"write","key":"x","value":1,"final":true`, 1) + "\n", 2, "final must match"},
+		{"byte-order mark", "\ufeff" + inv0 + "\n" + ok0 + "\n", 1, "starts with a UTF-8 byte-order mark: save the file without it"},
+		// A one-line file is its own last line: the mark must not pass for a torn write.
+		{"byte-order mark, no newline", "\ufeff" + inv0, 1, "starts with a UTF-8 byte-order mark"},
+		{"byte-order mark mid-file", inv0 + "\n\ufeff" + ok0 + "\n", 2, "starts with a UTF-8 byte-order mark"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

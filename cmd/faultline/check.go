@@ -51,6 +51,9 @@ and leaves results.json as it was).`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := nonNegative("--timeout", timeout, "no bound", "10m"); err != nil {
+				return err
+			}
 			return runCheck(cmd, args[0], models, checkers.Options{Timeout: timeout, SearchMemory: int64(memory)}, asJSON, format)
 		},
 	}

@@ -200,6 +200,33 @@ func TestCheckBadInput(t *testing.T) {
 	})
 }
 
+// A bound that is negative or zero where zero means nothing is a usage
+// error naming the flag and what it takes, before anything is read: a
+// negative --timeout would otherwise mean "no bound" to the search.
+func TestCheckFlagBounds(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"negative timeout", []string{"--timeout", "-1s"}, "--timeout must be >= 0 (0: no bound), like 10m, not -1s"},
+		{"negative timeout in ns", []string{"--timeout=-1ns"}, "--timeout must be >= 0"},
+		{"zero search memory", []string{"--search-memory", "0"}, `invalid argument "0" for "--search-memory" flag: "0" is not a size: give a positive number of bytes`},
+		{"negative search memory", []string{"--search-memory", "-1MiB"}, `"-1MiB" is not a size: give a positive number of bytes`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := checkRunDir(t, validKV(), []string{"linearizable"})
+			code, out, stderr := runCLI(t, append(append([]string{"check"}, tc.args...), dir)...)
+			assert.Equal(t, 3, code)
+			assert.Contains(t, stderr, tc.want)
+			assert.Empty(t, out, "no verdict for a refused command")
+		})
+	}
+	// Zero is no bound, and accepted.
+	code, _, stderr := runCLI(t, "check", "--timeout", "0", checkRunDir(t, validKV(), []string{"linearizable"}))
+	assert.Equal(t, 0, code, stderr)
+}
+
 // The real binary maps verdicts to its exit status.
 func TestCheckBinaryExitStatus(t *testing.T) {
 	bin := testbin.Build(t, "github.com/faultline/faultline/cmd/faultline", "faultline")

@@ -79,7 +79,7 @@ cell's run failed or bad flags.`,
 	fl.StringVar(&f.storenode, "storenode", "", "path of the storenode binary (default: next to faultline, then ./bin/storenode, then PATH)")
 	fl.StringVar(&f.format, "format", "text", "table format on stdout: text or markdown")
 	fl.BoolVar(&f.jsonOut, "json", false, "print compare.json to stdout instead of the table")
-	fl.DurationVar(&f.checkTimeout, "check-timeout", 2*time.Minute, "bound on each linearizability check (past it the verdict is unknown)")
+	fl.DurationVar(&f.checkTimeout, "check-timeout", 2*time.Minute, "bound on each linearizability check (0: none; past it the verdict is unknown)")
 	return cmd
 }
 
@@ -195,6 +195,9 @@ func runCompare(cmd *cobra.Command, f compareFlags) error {
 		dir    string
 		runErr error
 	)
+	if err := nonNegative("--check-timeout", f.checkTimeout, "no bound", "2m"); err != nil {
+		return err // before either path: --from checks too
+	}
 	if f.from != "" {
 		if f.format != "text" && f.format != "markdown" {
 			return usageErr("--format: unknown format %q: valid formats are text and markdown", f.format)

@@ -31,6 +31,7 @@ func TestCompareBadInput(t *testing.T) {
 		{"nemesis combo", []string{"--nemeses", "partition+meteor"}, "join several faults with +"},
 		{"format", []string{"--format", "csv"}, "valid formats are text and markdown"},
 		{"time limit", []string{"--time-limit", "0s"}, "--time-limit must be positive"},
+		{"check timeout", []string{"--check-timeout", "-2m"}, "--check-timeout must be >= 0 (0: no bound), like 2m, not -2m0s"},
 		{"backend", []string{"--backend", "k8s"}, "docker, local"},
 		{"storenode", []string{"--storenode", "/nonexistent/storenode"}, "make build"},
 		{"from", []string{"--from", "/nonexistent/runs"}, "not a directory"},

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // byteSize is a flag holding a number of bytes, written like 512MiB, 1GiB,
@@ -54,3 +55,15 @@ func (b *byteSize) Type() string { return "size" }
 // exitInterrupted is the exit code of a run stopped by Ctrl-C or SIGTERM,
 // whatever the part it recorded checks as: the shell's 128 + SIGINT.
 const exitInterrupted = 130
+
+// nonNegative refuses a negative duration for flag, whose zero means
+// what zero says: the code behind these flags takes anything <= 0 for
+// zero, so a negative value would be accepted as "no bound" (or "no
+// pause") when the user surely meant something else. like is a value to
+// suggest.
+func nonNegative(flag string, d time.Duration, zero, like string) error {
+	if d < 0 {
+		return usageErr("%s must be >= 0 (0: %s), like %s, not %s", flag, zero, like, d)
+	}
+	return nil
+}
