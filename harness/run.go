@@ -281,7 +281,7 @@ func (r *run) prepare() error {
 		return err
 	}
 	if err := linkLatest(t.RunsDir, dir); err != nil {
-		t.Logger.Warn("could not link runs/latest", "err", err)
+		t.Logger.Warn("could not link the latest run", "err", err) // err names the path
 	}
 	r.rec, err = history.NewRecorder(filepath.Join(dir, "history.jsonl"))
 	return err
