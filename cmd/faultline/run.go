@@ -187,6 +187,9 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 	if err := checkSystem(f.system); err != nil {
 		return err
 	}
+	if err := checkApplies(cmd, f, faultsList); err != nil {
+		return err
+	}
 	isEtcd := f.system == "etcd"
 	if isEtcd {
 		switch {
@@ -247,6 +250,11 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 		return &exitError{code: 3, err: fmt.Errorf("--backend: %w", err)}
 	}
 	backendName := backend.Name()
+	if backendName == "docker" && cmd.Flags().Changed("base-port") {
+		// Refused here, not with the other flags: without --backend the
+		// choice of docker is only known now (nothing has started yet).
+		return usageErr("--base-port %d: it places the local backend's nodes; the docker backend gives each container its own address (drop --base-port, or use --backend local)", f.basePort)
+	}
 
 	var sys harness.System
 	name := runName(string(mode), f.workload, faultsList)
@@ -353,6 +361,36 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 	}
 	return nil
 }
+
+// checkApplies refuses a value no run can use and a flag set explicitly
+// that the rest of the command line leaves without effect: silently
+// ignoring it would record, and check, a run other than the one asked for.
+func checkApplies(cmd *cobra.Command, f runFlags, faults []string) error {
+	set := cmd.Flags().Changed
+	switch {
+	case f.quiet <= 0:
+		return usageErr("--quiet-period must be positive, like 3s, not %s", f.quiet)
+	case f.basePort < 0:
+		return usageErr("--base-port must be 0 (free ports) or a port from 1 to %d for %d nodes, not %d", maxBasePort(f.nodes), f.nodes, f.basePort)
+	case f.basePort > 0 && f.basePort > maxBasePort(f.nodes):
+		return usageErr("--base-port %d: %d nodes listen on ports %d..%d, past 65535: give 0 (free ports) or a port from 1 to %d", f.basePort, f.nodes, f.basePort, f.basePort+2*f.nodes-1, maxBasePort(f.nodes))
+	case set("partitions") && !slices.Contains(faults, "partition"):
+		return usageErr("--partitions chooses the partition nemesis's topologies: use it with partition in --nemesis (now %q)", f.nemesis)
+	case set("packet-modes") && !slices.Contains(faults, "packet"):
+		return usageErr("--packet-modes chooses the packet nemesis's faults: use it with packet in --nemesis (now %q)", f.nemesis)
+	case set("power-names") && !slices.Contains(faults, "power"):
+		return usageErr("--power-names says what the power fault loses: use it with power in --nemesis (now %q)", f.nemesis)
+	case (set("key-ops") || set("key-unknown")) && f.workload != "register":
+		return usageErr("--key-ops and --key-unknown bound the register workload's keys: use them with --workload register (now %s)", f.workload)
+	case f.system != "etcd" && (set("etcd-version") || set("etcd-binary") || set("etcd-heartbeat-interval") || set("etcd-election-timeout")):
+		return usageErr("--etcd-version, --etcd-binary, --etcd-heartbeat-interval and --etcd-election-timeout configure etcd: use them with --system etcd")
+	}
+	return nil
+}
+
+// maxBasePort is the largest --base-port that keeps every port of nodes
+// nodes (base .. base+2*nodes-1) at most 65535.
+func maxBasePort(nodes int) int { return 65535 - 2*nodes + 1 }
 
 // anomalyCounts says how many anomalies of each kind a result found: the
 // checker's own count when it keeps one (the list of anomalies is capped),

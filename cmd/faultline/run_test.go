@@ -84,8 +84,19 @@ func TestRunBadInput(t *testing.T) {
 		{"nats faults", []string{"--system", "nats", "--workload", "set", "--faults", "stale-reads"}, "NATS has none"},
 		{"nats-sync without nats", []string{"--nats-sync", "always"}, "use them with --system nats"},
 		{"nats-sync bad", []string{"--system", "nats", "--workload", "set", "--nats-sync", "sometimes"}, `--nats-sync: nats: sync interval "sometimes": want "always"`},
-		{"power-names", []string{"--power-names", "lenient"}, "want strict"},
+		{"power-names", []string{"--nemesis", "power", "--power-names", "lenient"}, "want strict"},
 		{"system", []string{"--system", "kafka"}, "store (the reference store), etcd and nats"},
+		{"quiet-period negative", []string{"--quiet-period", "-1s"}, "--quiet-period must be positive, like 3s, not -1s"},
+		{"base-port negative", []string{"--base-port", "-5"}, "--base-port must be 0 (free ports) or a port from 1 to 65530 for 3 nodes, not -5"},
+		{"base-port past 65535", []string{"--base-port", "65535"}, "--base-port 65535: 3 nodes listen on ports 65535..65540, past 65535: give 0 (free ports) or a port from 1 to 65530"},
+		{"partitions without partition", []string{"--nemesis", "kill", "--partitions", "majority"}, "use it with partition in --nemesis"},
+		{"packet-modes without packet", []string{"--packet-modes", "loss"}, "use it with packet in --nemesis"},
+		{"power-names without power", []string{"--nemesis", "kill", "--power-names", "kept"}, "use it with power in --nemesis"},
+		{"key-ops with kv", []string{"--key-ops", "5"}, "use them with --workload register (now kv)"},
+		{"key-unknown with set", []string{"--workload", "set", "--key-unknown", "5"}, "use them with --workload register (now set)"},
+		{"etcd-version without etcd", []string{"--etcd-version", "3.5.0"}, "configure etcd: use them with --system etcd"},
+		{"etcd-binary without etcd", []string{"--etcd-binary", "/bin/true"}, "configure etcd: use them with --system etcd"},
+		{"none with a fault", []string{"--nemesis", "none,kill"}, "none means no faults and cannot be combined with others"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
