@@ -374,6 +374,12 @@ func checkApplies(cmd *cobra.Command, f runFlags, faults []string) error {
 		return usageErr("--base-port must be 0 (free ports) or a port from 1 to %d for %d nodes, not %d", maxBasePort(f.nodes), f.nodes, f.basePort)
 	case f.basePort > 0 && f.basePort > maxBasePort(f.nodes):
 		return usageErr("--base-port %d: %d nodes listen on ports %d..%d, past 65535: give 0 (free ports) or a port from 1 to %d", f.basePort, f.nodes, f.basePort, f.basePort+2*f.nodes-1, maxBasePort(f.nodes))
+	case f.model != "" && f.workload == "set":
+		// The set workload is judged by the set checker whatever the
+		// model: test.json would record a model nothing checked.
+		return usageErr("--model %s: the set workload is judged by the set checker (lost and unexpected elements), not by a consistency model: drop --model, or use --workload register or kv to check %s", f.model, f.model)
+	case slices.Contains(faults, "partition") && f.nodes < 2:
+		return usageErr("--nemesis %s with --nodes %d: partition needs at least 2 nodes to split (with one it never starts a fault): use --nodes 2 or more, or name the other faults alone", f.nemesis, f.nodes)
 	case set("partitions") && !slices.Contains(faults, "partition"):
 		return usageErr("--partitions chooses the partition nemesis's topologies: use it with partition in --nemesis (now %q)", f.nemesis)
 	case set("packet-modes") && !slices.Contains(faults, "packet"):

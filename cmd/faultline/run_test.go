@@ -96,6 +96,9 @@ func TestRunBadInput(t *testing.T) {
 		{"key-unknown with set", []string{"--workload", "set", "--key-unknown", "5"}, "use them with --workload register (now set)"},
 		{"etcd-version without etcd", []string{"--etcd-version", "3.5.0"}, "configure etcd: use them with --system etcd"},
 		{"etcd-binary without etcd", []string{"--etcd-binary", "/bin/true"}, "configure etcd: use them with --system etcd"},
+		{"model with set", []string{"--mode", "eventual", "--model", "linearizable", "--workload", "set"}, "--model linearizable: the set workload is judged by the set checker"},
+		{"partition on one node", []string{"--nodes", "1", "--nemesis", "partition"}, "partition needs at least 2 nodes"},
+		{"all on one node", []string{"--nodes", "1", "--nemesis", "all"}, "partition needs at least 2 nodes"},
 		{"none with a fault", []string{"--nemesis", "none,kill"}, "none means no faults and cannot be combined with others"},
 	}
 	for _, tc := range tests {
