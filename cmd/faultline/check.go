@@ -13,7 +13,6 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -42,7 +41,7 @@ Knossos's meaning of each operation; the format is told from the content,
 or given with --format.
 
 Exit code: 0 valid, 1 invalid, 2 unknown, 3 the input could not be read,
-130 interrupted (SIGINT or SIGTERM: the check stops, prints what it has,
+130 interrupted (SIGINT, SIGTERM or SIGHUP: the check stops, prints what it has,
 and leaves results.json as it was).`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
@@ -73,6 +72,7 @@ const checkGCPercent = 50
 func checkInputError(err error) error { return &exitError{code: 3, err: err} }
 
 func runCheck(cmd *cobra.Command, arg, models string, opts checkers.Options, asJSON bool, format string) error {
+	surviveBrokenPipe() // a closed stdout must not cost results.json
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
 	if os.Getenv("GOGC") == "" {
 		// check holds the whole history from start to end and builds each
@@ -146,7 +146,7 @@ func runCheck(cmd *cobra.Command, arg, models string, opts checkers.Options, asJ
 	return nil
 }
 
-// checkSignals returns a context that SIGINT or SIGTERM cancels, as run
+// checkSignals returns a context that SIGINT, SIGTERM or SIGHUP cancels, as run
 // does: the first signal stops the check (the search notices the context);
 // after it, the signals are no longer caught, so a second one kills the
 // process at once. interrupted names the signal that came ("" if none);
@@ -157,18 +157,15 @@ func checkSignals(parent context.Context) (ctx context.Context, interrupted func
 	}
 	ctx, cancel := context.WithCancel(parent)
 	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	surviveBrokenPipe()
+	signal.Notify(sigs, stopSignals...)
 	var got atomic.Value
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		select {
 		case sig := <-sigs:
-			name := "SIGTERM"
-			if sig == os.Interrupt {
-				name = "SIGINT"
-			}
-			got.Store(name)
+			got.Store(signalName(sig))
 			signal.Stop(sigs)
 			cancel()
 		case <-ctx.Done():

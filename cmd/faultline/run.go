@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -72,8 +71,10 @@ prebuilt one); --serializable makes its reads serializable.
 
 It prints the run directory (runs/<test>/<timestamp>, linked as runs/latest)
 and a verdict per checker. Exit codes: 0 valid, 1 invalid, 2 unknown, 3 the
-harness or the cluster failed (bad flags too), 130 interrupted (Ctrl-C or
-SIGTERM; what was recorded is still checked and its verdict printed).`,
+harness or the cluster failed (bad flags too), 130 interrupted (Ctrl-C,
+SIGTERM or SIGHUP; what was recorded is still checked and its verdict
+printed). A closed stdout or stderr (faultline run | head) does not stop
+the run: it goes on, stops its cluster and checks, printing nothing more.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runRun(cmd, f)
@@ -234,7 +235,8 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 		seed = time.Now().UnixNano()
 	}
 
-	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	surviveBrokenPipe()
+	ctx, stop := signal.NotifyContext(cmd.Context(), stopSignals...)
 	defer stop()
 	go func() {
 		// After the first Ctrl-C the run winds down (nodes stopped, what

@@ -158,8 +158,15 @@ func TestRunLocalEndToEnd(t *testing.T) {
 }
 
 // TestRunInterruptStopsNodes runs the real faultline binary and sends it
-// SIGINT: it must stop, leave a readable history and no node behind.
+// SIGINT, or SIGHUP as a closed terminal does: it must stop, leave a
+// readable history and no node behind.
 func TestRunInterruptStopsNodes(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGHUP} {
+		t.Run(sig.String(), func(t *testing.T) { testRunInterruptStopsNodes(t, sig) })
+	}
+}
+
+func testRunInterruptStopsNodes(t *testing.T, sig syscall.Signal) {
 	out := t.TempDir()
 	cmd := cliCommand("run", "--backend", "local", "--storenode", testbin.Storenode(t),
 		"--out", out, "--mode", "strong", "--workload", "kv", "--time-limit", "5m", "--concurrency", "3")
@@ -178,13 +185,13 @@ func TestRunInterruptStopsNodes(t *testing.T) {
 	require.NoError(t, err)
 	require.NotEmpty(t, nodeProcs(dir), "nodes run")
 
-	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
+	require.NoError(t, cmd.Process.Signal(sig))
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	select {
 	case err = <-done:
 	case <-time.After(60 * time.Second):
-		t.Fatal("faultline did not stop after SIGINT")
+		t.Fatalf("faultline did not stop after %s", sig)
 	}
 	var ee *exec.ExitError
 	require.ErrorAs(t, err, &ee, "an interrupted run never exits 0: %s", stdout.String())
@@ -200,6 +207,54 @@ func TestRunInterruptStopsNodes(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal(raw, &meta))
 	assert.Equal(t, true, meta["interrupted"])
+}
+
+// A closed stdout and stderr (faultline run 2>&1 | head) must not kill
+// the command: Go raises SIGPIPE on a broken pipe on fd 1 or 2 unless it
+// is caught. The run goes on to its end, stops its nodes and checks.
+func TestBrokenPipeDoesNotKill(t *testing.T) {
+	sn := testbin.Storenode(t)
+	checked := checkRunDir(t, validKV(), []string{"linearizable"})
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		results func(out string) string
+	}{
+		{"run", []string{"run", "--backend", "local", "--storenode", sn, "--mode", "strong", "--workload", "kv",
+			"--time-limit", "1s", "--concurrency", "2", "--quiet-period", "100ms"},
+			func(out string) string { return filepath.Join(out, "latest", "results.json") }},
+		{"check", []string{"check", checked}, func(string) string { return filepath.Join(checked, "results.json") }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := t.TempDir()
+			args := tc.args
+			if tc.name == "run" {
+				args = append(args, "--out", out)
+			}
+			r, w, err := os.Pipe()
+			require.NoError(t, err)
+			require.NoError(t, r.Close()) // the reader is gone before the first write
+			cmd := cliCommand(args...)
+			cmd.Stdout, cmd.Stderr = w, w
+			require.NoError(t, cmd.Start())
+			w.Close()
+			t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			select {
+			case err = <-done:
+			case <-time.After(90 * time.Second):
+				t.Fatal("faultline did not finish")
+			}
+			require.NoError(t, err, "finishes and exits 0 (valid), not killed by SIGPIPE")
+			assert.FileExists(t, tc.results(out), "checked")
+			if tc.name == "run" {
+				dir, err := filepath.EvalSymlinks(filepath.Join(out, "latest"))
+				require.NoError(t, err)
+				assert.Empty(t, nodeProcs(dir), "nodes stopped")
+			}
+		})
+	}
 }
 
 // nodeProcs returns the pids of processes whose command line mentions dir.
