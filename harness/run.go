@@ -102,6 +102,9 @@ type RunResult struct {
 	// history is partial (no final reads, perhaps no fault healed), so a
 	// verdict on it must not be taken for one on the run asked for.
 	Interrupted bool
+	// InterruptedStarting is set (with Interrupted) when ctx ended while
+	// the cluster started: no op ran, nothing was recorded or checked.
+	InterruptedStarting bool
 	// TimeLimit is the test's (with its default), MainPhase how long the
 	// main phase ran: TimeLimit unless the run was interrupted or failed.
 	TimeLimit, MainPhase time.Duration
@@ -171,7 +174,18 @@ func Run(ctx context.Context, t Test) (RunResult, error) {
 	defer r.closeRecorder()
 	defer r.stopCluster(ctx) // also when the start fails half-way
 	if err := r.startCluster(ctx); err != nil {
-		return r.res, err
+		if !ended(ctx) {
+			return r.res, err
+		}
+		// Interrupted while the nodes started: the start failed because it
+		// was cancelled, not because of the cluster (its error and node
+		// logs would mislead). No op ran, so there is nothing to check;
+		// test.json says the run was interrupted and when it ended.
+		r.res.Interrupted, r.res.InterruptedStarting = true, true
+		r.fail(r.closeRecorder())
+		r.fail(r.stopCluster(ctx))
+		r.writeMeta()
+		return r.res, errors.Join(r.errs...)
 	}
 	r.pool = newPool(r.t.Concurrency, r.nodes, r.wl.HomeNode, r.rec, func(first int) (Client, error) {
 		return r.t.System.NewClient(r.nodes, first)

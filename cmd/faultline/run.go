@@ -318,6 +318,10 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 	if res.Dir != "" {
 		fmt.Fprintf(stdout, "run directory: %s\n", res.Dir)
 	}
+	if res.InterruptedStarting && runErr == nil {
+		fmt.Fprintf(stdout, "interrupted while the cluster started: nothing was recorded, nothing checked; exit code %d\n", exitInterrupted)
+		return &exitError{code: exitInterrupted}
+	}
 	fmt.Fprintf(stdout, "ops: %d invoked, %d ok, %d fail, %d info (seed %d, backend %s)\n", res.Invoked, res.OK, res.Fail, res.Info, res.Seed, res.Backend)
 	if len(faultsList) > 0 {
 		ns := res.Nemesis

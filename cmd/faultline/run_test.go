@@ -209,6 +209,51 @@ func testRunInterruptStopsNodes(t *testing.T, sig syscall.Signal) {
 	assert.Equal(t, true, meta["interrupted"])
 }
 
+// Ctrl-C or SIGTERM while the nodes start (here: a storenode that never
+// answers) is an interrupt, not a cluster failure: exit 130, a message
+// that says nothing was recorded, no node log dump, test.json interrupted.
+func TestRunInterruptedWhileStarting(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			out := t.TempDir()
+			never := filepath.Join(t.TempDir(), "storenode")
+			require.NoError(t, os.WriteFile(never, []byte("#!/bin/sh\nexec sleep 600\n"), 0o755))
+			cmd := cliCommand("run", "--backend", "local", "--storenode", never, "--out", out, "--time-limit", "5s", "--nodes", "1")
+			var output bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &output, &output
+			require.NoError(t, cmd.Start())
+			t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+			require.Eventually(t, func() bool {
+				_, err := os.Stat(filepath.Join(out, "latest", "test.json"))
+				return err == nil
+			}, 30*time.Second, 50*time.Millisecond)
+			dir, err := filepath.EvalSymlinks(filepath.Join(out, "latest"))
+			require.NoError(t, err)
+			time.Sleep(300 * time.Millisecond) // the node is starting
+			require.NoError(t, cmd.Process.Signal(sig))
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			select {
+			case err = <-done:
+			case <-time.After(30 * time.Second):
+				t.Fatal("faultline did not stop")
+			}
+			var ee *exec.ExitError
+			require.ErrorAs(t, err, &ee, output.String())
+			assert.Equal(t, exitInterrupted, ee.ExitCode(), output.String())
+			assert.Contains(t, output.String(), "interrupted while the cluster started: nothing was recorded")
+			assert.NotContains(t, output.String(), "is not ready", "not a cluster failure")
+			assert.NotContains(t, output.String(), "its log", "no node log dump")
+			var meta map[string]any
+			raw, err := os.ReadFile(filepath.Join(dir, "test.json"))
+			require.NoError(t, err)
+			require.NoError(t, json.Unmarshal(raw, &meta))
+			assert.Equal(t, true, meta["interrupted"])
+			assert.NotEmpty(t, meta["end"])
+		})
+	}
+}
+
 // A closed stdout and stderr (faultline run 2>&1 | head) must not kill
 // the command: Go raises SIGPIPE on a broken pipe on fd 1 or 2 unless it
 // is caught. The run goes on to its end, stops its nodes and checks.
