@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -42,7 +43,9 @@ or given with --format.
 
 Exit code: 0 valid, 1 invalid, 2 unknown, 3 the input could not be read,
 130 interrupted (SIGINT, SIGTERM or SIGHUP: the check stops, prints what it has,
-and leaves results.json as it was).`,
+and leaves results.json as it was). A run whose test.json says it was
+interrupted has a partial history: valid on it is unknown (exit 2), invalid
+stays invalid.`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return fmt.Errorf("check takes one argument, a run directory or a history.jsonl file (got %d)", len(args))
@@ -127,6 +130,18 @@ func runCheck(cmd *cobra.Command, arg, models string, opts checkers.Options, asJ
 		}
 		return &exitError{code: exitInterrupted}
 	}
+	if testJSONInterrupted(filepath.Dir(histPath)) {
+		// A stopped run's history is partial (no final reads, perhaps a
+		// fault never healed): valid on it says nothing of the run asked
+		// for, so it is unknown; an anomaly found in it is real.
+		sum = partialVerdict(sum)
+		msg := "the run was interrupted (test.json): its history is partial, so a valid verdict on it is unknown"
+		if asJSON {
+			fmt.Fprintln(stderr, "faultline:", msg)
+		} else {
+			fmt.Fprintln(stdout, msg)
+		}
+	}
 	if runDir != "" {
 		if err := checkUpdateResults(filepath.Join(runDir, "results.json"), sum); err != nil {
 			// The verdict stands; say why results.json was left as it was.
@@ -181,6 +196,38 @@ func checkSignals(parent context.Context) (ctx context.Context, interrupted func
 		<-done
 	}
 	return ctx, interrupted, stop
+}
+
+// partialReason is the reason of a verdict on an interrupted run's history.
+const partialReason = "the run was interrupted: its history is partial"
+
+// testJSONInterrupted reports whether dir's test.json says its run was
+// interrupted (false when there is none, or it cannot be read: the
+// checkers' names come from it and say what is wrong with it).
+func testJSONInterrupted(dir string) bool {
+	b, err := os.ReadFile(filepath.Join(dir, "test.json"))
+	if err != nil {
+		return false
+	}
+	var meta struct {
+		Interrupted bool `json:"interrupted"`
+	}
+	return json.Unmarshal(b, &meta) == nil && meta.Interrupted
+}
+
+// partialVerdict is sum judged as a verdict on a partial history: valid
+// becomes unknown, invalid and unknown stay as they are.
+func partialVerdict(sum checkers.Summary) checkers.Summary {
+	out := checkers.Summary{Valid: sum.Valid, Results: slices.Clone(sum.Results)}
+	for i, r := range out.Results {
+		if r.Valid == checkers.Valid {
+			out.Results[i].Valid, out.Results[i].Reason = checkers.Unknown, partialReason
+		}
+	}
+	if out.Valid == checkers.Valid {
+		out.Valid = checkers.Unknown
+	}
+	return out
 }
 
 // printCheckJSON writes sum as results.json's JSON.
