@@ -328,7 +328,10 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 		fmt.Fprintf(stdout, "nemesis: %d faults started, %d stopped, %d changes failed (fail events in the history); clashes resolved: %d by other nodes, %d by waiting\n",
 			ns.Started, ns.Stopped, ns.Failed, ns.Moved, ns.Waited)
 	}
-	if res.Interrupted {
+	switch {
+	case res.CheckCancelled:
+		fmt.Fprintf(stdout, "interrupted while checking: the check was cancelled, so what it did not finish is unknown; results.json not written (faultline check %s redoes it); exit code %d\n", res.Dir, exitInterrupted)
+	case res.Interrupted:
 		fmt.Fprintf(stdout, "interrupted: checked what was recorded; exit code %d whatever its verdict\n", exitInterrupted)
 	}
 	code := 3 // neither checked nor a check error: the harness failed (runErr below)
@@ -357,7 +360,7 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 	if runErr != nil {
 		return &exitError{code: 3, err: runErr}
 	}
-	if res.Interrupted {
+	if res.Interrupted || res.CheckCancelled {
 		// A stopped run proves nothing about the time it did not run: it
 		// must never look like a pass.
 		return &exitError{code: exitInterrupted}
