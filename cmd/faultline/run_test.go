@@ -126,6 +126,26 @@ func TestRunDockerWithoutDaemon(t *testing.T) {
 	assert.Contains(t, stderr, "--backend local")
 }
 
+// --base-port places the local backend's nodes: with docker, chosen or
+// defaulted to (a daemon answers), it is refused before anything starts.
+func TestRunBasePortWithDocker(t *testing.T) {
+	saved := dockerAvailable
+	dockerAvailable = func(context.Context) bool { return true }
+	t.Cleanup(func() { dockerAvailable = saved })
+	for _, backend := range []string{"docker", ""} {
+		out := t.TempDir()
+		args := []string{"run", "--storenode", testbin.Storenode(t), "--out", out, "--base-port", "20000"}
+		if backend != "" {
+			args = append(args, "--backend", backend)
+		}
+		code, _, stderr := runCLI(t, args...)
+		assert.Equal(t, 3, code, stderr)
+		assert.Contains(t, stderr, "--base-port 20000: it places the local backend's nodes")
+		entries, _ := os.ReadDir(out)
+		assert.Empty(t, entries, "nothing started")
+	}
+}
+
 func TestRunLocalEndToEnd(t *testing.T) {
 	// No --backend and no daemon: the run falls back to local and says so.
 	saved := dockerAvailable
