@@ -102,6 +102,13 @@ type RunResult struct {
 	// history is partial (no final reads, perhaps no fault healed), so a
 	// verdict on it must not be taken for one on the run asked for.
 	Interrupted bool
+	// CheckCancelled is set when ctx ended while the checkers ran (an
+	// interrupt during the check): Summary holds what they returned (a
+	// search cut short is unknown) and results.json is not written.
+	CheckCancelled bool
+	// InterruptedStarting is set (with Interrupted) when ctx ended while
+	// the cluster started: no op ran, nothing was recorded or checked.
+	InterruptedStarting bool
 	// TimeLimit is the test's (with its default), MainPhase how long the
 	// main phase ran: TimeLimit unless the run was interrupted or failed.
 	TimeLimit, MainPhase time.Duration
@@ -171,7 +178,18 @@ func Run(ctx context.Context, t Test) (RunResult, error) {
 	defer r.closeRecorder()
 	defer r.stopCluster(ctx) // also when the start fails half-way
 	if err := r.startCluster(ctx); err != nil {
-		return r.res, err
+		if !ended(ctx) {
+			return r.res, err
+		}
+		// Interrupted while the nodes started: the start failed because it
+		// was cancelled, not because of the cluster (its error and node
+		// logs would mislead). No op ran, so there is nothing to check;
+		// test.json says the run was interrupted and when it ended.
+		r.res.Interrupted, r.res.InterruptedStarting = true, true
+		r.fail(r.closeRecorder())
+		r.fail(r.stopCluster(ctx))
+		r.writeMeta()
+		return r.res, errors.Join(r.errs...)
 	}
 	r.pool = newPool(r.t.Concurrency, r.nodes, r.wl.HomeNode, r.rec, func(first int) (Client, error) {
 		return r.t.System.NewClient(r.nodes, first)
@@ -198,13 +216,23 @@ func Run(ctx context.Context, t Test) (RunResult, error) {
 	r.fail(r.stopCluster(ctx))
 	stopProgress()
 
-	// Check what was recorded, even after an interrupt or a failure.
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), checkTimeout)
+	// Check what was recorded, even after an interrupt or a failure: an
+	// interrupt that came before the check must not cost it (its context
+	// is detached then; the CLI kills at once on a second signal), but
+	// one that comes while the check runs cancels it.
+	checkParent := ctx
+	if ended(ctx) {
+		checkParent = context.WithoutCancel(ctx)
+	}
+	cctx, cancel := context.WithTimeout(checkParent, checkTimeout)
 	defer cancel()
-	r.check(cctx)
+	r.check(cctx, ctx)
 	r.writeMeta()
 	if r.t.Report != nil {
-		if e := r.t.Report(cctx, r.res.Dir); e != nil {
+		// The pages show what there is, a cancelled check included.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), checkTimeout)
+		defer cancel()
+		if e := r.t.Report(rctx, r.res.Dir); e != nil {
 			r.fail(fmt.Errorf("write the report: %w", e))
 		}
 	}
@@ -281,7 +309,7 @@ func (r *run) prepare() error {
 		return err
 	}
 	if err := linkLatest(t.RunsDir, dir); err != nil {
-		t.Logger.Warn("could not link runs/latest", "err", err)
+		t.Logger.Warn("could not link the latest run", "err", err) // err names the path
 	}
 	r.rec, err = history.NewRecorder(filepath.Join(dir, "history.jsonl"))
 	return err
@@ -404,8 +432,11 @@ func (r *run) finalReads(ctx context.Context) {
 }
 
 // check reads the history back (which validates the contract) and runs
-// the checkers; results.json holds their verdicts.
-func (r *run) check(ctx context.Context) {
+// the checkers under ctx; results.json holds their verdicts. When runCtx
+// ends while they run (an interrupt during the check), the check was
+// cancelled: the result says so and results.json is not written (what
+// the checkers did not finish is unknown; `faultline check` redoes it).
+func (r *run) check(ctx, runCtx context.Context) {
 	r.t.Logger.Info("checking", "checkers", r.res.Checkers)
 	hist, err := history.ReadFile(filepath.Join(r.res.Dir, "history.jsonl"))
 	for _, w := range hist.Warnings {
@@ -416,12 +447,18 @@ func (r *run) check(ctx context.Context) {
 		r.fail(r.res.CheckErr)
 		return
 	}
+	wasEnded := ended(runCtx)
 	sum, err := checkers.Check(ctx, hist.Events, r.checkers)
 	if err != nil {
 		r.res.CheckErr = fmt.Errorf("check: %w", err)
 		return
 	}
 	r.res.Summary, r.res.Checked = sum, true
+	if !wasEnded && ended(runCtx) {
+		r.res.CheckCancelled = true
+		r.t.Logger.Warn("interrupted while checking: the check was cancelled; results.json not written")
+		return
+	}
 	r.fail(writeJSON(filepath.Join(r.res.Dir, "results.json"), sum))
 }
 
@@ -430,6 +467,9 @@ func (r *run) writeMeta() {
 	meta := r.meta()
 	meta["end"] = time.Now().UTC().Format(time.RFC3339Nano)
 	meta["interrupted"] = r.res.Interrupted
+	if r.res.CheckCancelled {
+		meta["check_cancelled"] = true
+	}
 	meta["nemesis_stats"] = r.res.Nemesis
 	r.fail(writeJSON(filepath.Join(r.res.Dir, "test.json"), meta))
 }

@@ -294,3 +294,81 @@ func TestRunDrawsOnlyPacketModesTheBackendApplies(t *testing.T) {
 	require.NoError(t, json.Unmarshal(raw, &meta))
 	assert.Equal(t, []any{"delay", "loss"}, meta["packet_modes"])
 }
+
+// blockingChecker stands for a long check: it calls onCheck, then waits
+// for its context to end (at most wait) and says whether it did.
+type blockingChecker struct {
+	onCheck   func()
+	wait      time.Duration
+	cancelled bool
+}
+
+func (c *blockingChecker) Name() string { return "blocking" }
+
+func (c *blockingChecker) Check(ctx context.Context, _ []history.Event) checkers.Result {
+	c.onCheck()
+	select {
+	case <-ctx.Done():
+		c.cancelled = true
+		return checkers.Result{Checker: c.Name(), Valid: checkers.Unknown, Reason: "cancelled"}
+	case <-time.After(c.wait):
+		return checkers.Result{Checker: c.Name(), Valid: checkers.Valid}
+	}
+}
+
+// An interrupt during the main phase still checks what was recorded (the
+// check's context is detached); one that comes while the check runs
+// cancels it at once: unknown, results.json not written, the result says
+// the check was cancelled.
+func TestRunInterruptDuringCheckCancelsIt(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		duringCheck   bool
+		wantCancelled bool
+	}{
+		{"interrupt in the main phase: checked in full", false, false},
+		{"interrupt during the check: cancelled", true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tt, _ := newTest(t, store.Strong, workloads.KV())
+			tt.Nodes, tt.TimeLimit = 1, 2*time.Second
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			c := &blockingChecker{wait: 3 * time.Second, onCheck: func() {
+				if tc.duringCheck {
+					cancel()
+				}
+			}}
+			tt.Checkers = []checkers.Checker{c}
+			if !tc.duringCheck {
+				tt.TimeLimit = 5 * time.Minute
+				tt.Progress = func(p harness.Progress) {
+					if p.OK > 5 {
+						cancel()
+					}
+				}
+			}
+			start := time.Now()
+			res, err := harness.Run(ctx, tt)
+			require.NoError(t, err)
+			require.True(t, res.Checked)
+			assert.Equal(t, tc.wantCancelled, c.cancelled, "the checker's context")
+			assert.Equal(t, tc.wantCancelled, res.CheckCancelled)
+			var meta map[string]any
+			raw, _ := os.ReadFile(filepath.Join(res.Dir, "test.json"))
+			require.NoError(t, json.Unmarshal(raw, &meta))
+			if tc.wantCancelled {
+				assert.Less(t, time.Since(start), 2*time.Second+c.wait, "the check did not run its course")
+				assert.Equal(t, checkers.Unknown, res.Summary.Valid)
+				assert.NoFileExists(t, filepath.Join(res.Dir, "results.json"), "a cancelled check writes no verdict")
+				assert.Equal(t, true, meta["check_cancelled"])
+				assert.Equal(t, false, meta["interrupted"], "the history is whole")
+			} else {
+				assert.True(t, res.Interrupted)
+				assert.Equal(t, checkers.Valid, res.Summary.Valid)
+				assert.FileExists(t, filepath.Join(res.Dir, "results.json"))
+				assert.Nil(t, meta["check_cancelled"])
+			}
+		})
+	}
+}

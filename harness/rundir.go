@@ -30,6 +30,17 @@ func makeRunDir(runsDir, name string, at time.Time) (string, error) {
 
 // linkLatest points runs/latest at dir, replacing the old link atomically.
 func linkLatest(runsDir, dir string) error {
+	latest := filepath.Join(runsDir, "latest")
+	// Only a link this function made is ever replaced: a file or a
+	// directory named latest is someone's data, and the rename below
+	// would silently replace a file.
+	if info, err := os.Lstat(latest); err == nil && info.Mode()&os.ModeSymlink == 0 {
+		kind := "a regular file"
+		if info.IsDir() {
+			kind = "a directory"
+		}
+		return fmt.Errorf("link %s: it is %s, not a symlink: left as it is (move it away to have the latest run linked there)", latest, kind)
+	}
 	rel, err := filepath.Rel(runsDir, dir)
 	if err != nil {
 		rel = dir
@@ -37,11 +48,11 @@ func linkLatest(runsDir, dir string) error {
 	tmp := filepath.Join(runsDir, fmt.Sprintf(".latest-%d", os.Getpid()))
 	os.Remove(tmp)
 	if err := os.Symlink(rel, tmp); err != nil {
-		return fmt.Errorf("link runs/latest: %w", err)
+		return fmt.Errorf("link %s: %w", latest, err)
 	}
-	if err := os.Rename(tmp, filepath.Join(runsDir, "latest")); err != nil {
+	if err := os.Rename(tmp, latest); err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("link runs/latest: %w", err)
+		return fmt.Errorf("link %s: %w", latest, err)
 	}
 	return nil
 }

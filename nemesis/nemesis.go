@@ -53,6 +53,10 @@ func ParseSpec(spec string) ([]string, error) {
 		}
 		add(name)
 	}
+	if len(out) > 0 && slices.ContainsFunc(strings.Split(spec, ","), func(n string) bool { return strings.TrimSpace(n) == "none" }) {
+		// none means no faults: with others it contradicts itself.
+		return nil, fmt.Errorf("%q: none means no faults and cannot be combined with others: give none, or the faults alone (%s)", spec, strings.Join(out, ","))
+	}
 	return out, nil
 }
 

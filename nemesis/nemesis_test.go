@@ -190,6 +190,7 @@ func TestParseSpec(t *testing.T) {
 	}{
 		{"", nil, ""},
 		{"none", nil, ""},
+		{"none,kill", nil, `"none,kill": none means no faults and cannot be combined with others: give none, or the faults alone (kill)`},
 		{"all", []string{"partition", "kill", "pause", "clock", "packet"}, ""},
 		{"all,power", Faults, ""},
 		{"partition, kill,partition", []string{"partition", "kill"}, ""},

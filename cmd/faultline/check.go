@@ -11,9 +11,9 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -42,8 +42,10 @@ Knossos's meaning of each operation; the format is told from the content,
 or given with --format.
 
 Exit code: 0 valid, 1 invalid, 2 unknown, 3 the input could not be read,
-130 interrupted (SIGINT or SIGTERM: the check stops, prints what it has,
-and leaves results.json as it was).`,
+130 interrupted (SIGINT, SIGTERM or SIGHUP: the check stops, prints what it has,
+and leaves results.json as it was). A run whose test.json says it was
+interrupted has a partial history: valid on it is unknown (exit 2), invalid
+stays invalid.`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return fmt.Errorf("check takes one argument, a run directory or a history.jsonl file (got %d)", len(args))
@@ -76,6 +78,7 @@ const checkGCPercent = 50
 func checkInputError(err error) error { return &exitError{code: 3, err: err} }
 
 func runCheck(cmd *cobra.Command, arg, models string, opts checkers.Options, asJSON bool, format string) error {
+	surviveBrokenPipe() // a closed stdout must not cost results.json
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
 	if os.Getenv("GOGC") == "" {
 		// check holds the whole history from start to end and builds each
@@ -130,6 +133,18 @@ func runCheck(cmd *cobra.Command, arg, models string, opts checkers.Options, asJ
 		}
 		return &exitError{code: exitInterrupted}
 	}
+	if testJSONInterrupted(filepath.Dir(histPath)) {
+		// A stopped run's history is partial (no final reads, perhaps a
+		// fault never healed): valid on it says nothing of the run asked
+		// for, so it is unknown; an anomaly found in it is real.
+		sum = partialVerdict(sum)
+		msg := "the run was interrupted (test.json): its history is partial, so a valid verdict on it is unknown"
+		if asJSON {
+			fmt.Fprintln(stderr, "faultline:", msg)
+		} else {
+			fmt.Fprintln(stdout, msg)
+		}
+	}
 	if runDir != "" {
 		if err := checkUpdateResults(filepath.Join(runDir, "results.json"), sum); err != nil {
 			// The verdict stands; say why results.json was left as it was.
@@ -149,7 +164,7 @@ func runCheck(cmd *cobra.Command, arg, models string, opts checkers.Options, asJ
 	return nil
 }
 
-// checkSignals returns a context that SIGINT or SIGTERM cancels, as run
+// checkSignals returns a context that SIGINT, SIGTERM or SIGHUP cancels, as run
 // does: the first signal stops the check (the search notices the context);
 // after it, the signals are no longer caught, so a second one kills the
 // process at once. interrupted names the signal that came ("" if none);
@@ -160,18 +175,15 @@ func checkSignals(parent context.Context) (ctx context.Context, interrupted func
 	}
 	ctx, cancel := context.WithCancel(parent)
 	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	surviveBrokenPipe()
+	signal.Notify(sigs, stopSignals...)
 	var got atomic.Value
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		select {
 		case sig := <-sigs:
-			name := "SIGTERM"
-			if sig == os.Interrupt {
-				name = "SIGINT"
-			}
-			got.Store(name)
+			got.Store(signalName(sig))
 			signal.Stop(sigs)
 			cancel()
 		case <-ctx.Done():
@@ -187,6 +199,38 @@ func checkSignals(parent context.Context) (ctx context.Context, interrupted func
 		<-done
 	}
 	return ctx, interrupted, stop
+}
+
+// partialReason is the reason of a verdict on an interrupted run's history.
+const partialReason = "the run was interrupted: its history is partial"
+
+// testJSONInterrupted reports whether dir's test.json says its run was
+// interrupted (false when there is none, or it cannot be read: the
+// checkers' names come from it and say what is wrong with it).
+func testJSONInterrupted(dir string) bool {
+	b, err := os.ReadFile(filepath.Join(dir, "test.json"))
+	if err != nil {
+		return false
+	}
+	var meta struct {
+		Interrupted bool `json:"interrupted"`
+	}
+	return json.Unmarshal(b, &meta) == nil && meta.Interrupted
+}
+
+// partialVerdict is sum judged as a verdict on a partial history: valid
+// becomes unknown, invalid and unknown stay as they are.
+func partialVerdict(sum checkers.Summary) checkers.Summary {
+	out := checkers.Summary{Valid: sum.Valid, Results: slices.Clone(sum.Results)}
+	for i, r := range out.Results {
+		if r.Valid == checkers.Valid {
+			out.Results[i].Valid, out.Results[i].Reason = checkers.Unknown, partialReason
+		}
+	}
+	if out.Valid == checkers.Valid {
+		out.Valid = checkers.Unknown
+	}
+	return out
 }
 
 // printCheckJSON writes sum as results.json's JSON.

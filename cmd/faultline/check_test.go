@@ -331,3 +331,40 @@ func TestCheckInterrupted(t *testing.T) {
 		})
 	}
 }
+
+// A run whose test.json says it was interrupted has a partial history:
+// check never calls it valid (unknown, exit 2, with the reason), while an
+// anomaly found in it stays invalid.
+func TestCheckInterruptedRun(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		h    *checkertest.Builder
+		code int
+		want checkers.Validity
+		json bool
+	}{
+		{"valid becomes unknown", validKV(), 2, checkers.Unknown, false},
+		{"valid becomes unknown, json", validKV(), 2, checkers.Unknown, true},
+		{"invalid stays invalid", staleKV(), 1, checkers.Invalid, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := checkRunDir(t, tc.h, nil)
+			b, err := json.Marshal(map[string]any{"workload": "kv", "checkers": []string{"linearizable"}, "interrupted": true})
+			require.NoError(t, err)
+			require.NoError(t, os.WriteFile(filepath.Join(dir, "test.json"), b, 0o644))
+			args := []string{"check", dir}
+			if tc.json {
+				args = []string{"check", "--json", dir}
+			}
+			code, out, stderr := runCLI(t, args...)
+			assert.Equal(t, tc.code, code, "%s%s", out, stderr)
+			assert.Contains(t, out+stderr, "the run was interrupted (test.json): its history is partial")
+			if tc.want == checkers.Unknown && !tc.json {
+				assert.Contains(t, out, "why: the run was interrupted: its history is partial")
+				assert.Contains(t, out, "overall: unknown")
+			}
+			sum := readResults(t, dir)
+			assert.Equal(t, tc.want, sum.Valid, "results.json keeps the verdict on the partial history")
+		})
+	}
+}

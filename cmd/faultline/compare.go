@@ -13,7 +13,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -187,7 +186,8 @@ func parseCompareCells(f compareFlags) ([]compareCellSpec, error) {
 func runCompare(cmd *cobra.Command, f compareFlags) error {
 	stderr, stdout := cmd.ErrOrStderr(), cmd.OutOrStdout()
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	surviveBrokenPipe()
+	ctx, stop := signal.NotifyContext(cmd.Context(), stopSignals...)
 	defer stop()
 
 	var (

@@ -83,6 +83,11 @@ func runExport(cmd *cobra.Command, arg, from, format, out string) error {
 		}
 		return nil
 	}
+	// -o names a file: renaming onto a directory fails, and the temporary
+	// file would land in the directory's parent (filepath.Dir).
+	if info, err := os.Stat(out); err == nil && info.IsDir() {
+		return checkInputError(fmt.Errorf("-o %s is a directory; give a file path like %s", out, filepath.Join(out, "history."+format)))
+	}
 	// Write beside the target and rename, so that a failed export leaves
 	// no half-written file under the name asked for.
 	tmp, err := os.CreateTemp(filepath.Dir(out), ".export-*")

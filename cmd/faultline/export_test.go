@@ -82,6 +82,20 @@ func TestCheckEDNAndExport(t *testing.T) {
 			assert.Equal(t, tc.code, code)
 		}
 	})
+	t.Run("-o a directory is refused, nothing written", func(t *testing.T) {
+		out := t.TempDir()
+		code, _, stderr := runCLI(t, "export", "--format", "edn", "-o", out, vector)
+		assert.Equal(t, 3, code)
+		assert.Contains(t, stderr, "-o "+out+" is a directory; give a file path like "+filepath.Join(out, "history.edn"))
+		entries, err := os.ReadDir(out)
+		require.NoError(t, err)
+		assert.Empty(t, entries)
+		parent, err := os.ReadDir(filepath.Dir(out))
+		require.NoError(t, err)
+		for _, e := range parent {
+			assert.NotContains(t, e.Name(), ".export-", "no temporary file beside the directory")
+		}
+	})
 	t.Run("export to stdout, and back to jsonl", func(t *testing.T) {
 		code, out, stderr := runCLI(t, "export", "--format", "jsonl", vector)
 		require.Equal(t, 0, code, stderr)

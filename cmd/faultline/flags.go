@@ -2,8 +2,12 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"os/signal"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 )
 
@@ -52,7 +56,7 @@ func (b *byteSize) Set(s string) error {
 
 func (b *byteSize) Type() string { return "size" }
 
-// exitInterrupted is the exit code of a run stopped by Ctrl-C or SIGTERM,
+// exitInterrupted is the exit code of a run stopped by Ctrl-C, SIGTERM or SIGHUP,
 // whatever the part it recorded checks as: the shell's 128 + SIGINT.
 const exitInterrupted = 130
 
@@ -66,4 +70,35 @@ func nonNegative(flag string, d time.Duration, zero, like string) error {
 		return usageErr("%s must be >= 0 (0: %s), like %s, not %s", flag, zero, like, d)
 	}
 	return nil
+}
+
+// stopSignals stop a long-running command the way Ctrl-C does (nodes
+// stopped, what was recorded checked): SIGHUP too, which a closed terminal
+// or a dropped ssh session sends, and which by default would kill
+// faultline with the cluster still running and nothing checked.
+var stopSignals = []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP}
+
+// signalName names a stop signal for the messages.
+func signalName(sig os.Signal) string {
+	switch sig {
+	case os.Interrupt:
+		return "SIGINT"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	case syscall.SIGHUP:
+		return "SIGHUP"
+	}
+	return sig.String()
+}
+
+var brokenPipeOnce sync.Once
+
+// surviveBrokenPipe makes a write to a closed stdout or stderr (faultline
+// run | head) fail with EPIPE instead of killing the process: Go raises
+// SIGPIPE for a broken pipe on fd 1 or 2 unless SIGPIPE is notified
+// (os/signal). A long command must live on to stop its cluster and check
+// what it recorded. Notify rather than Ignore: an ignored signal stays
+// ignored in the nodes it execs, a caught one is reset to the default.
+func surviveBrokenPipe() {
+	brokenPipeOnce.Do(func() { signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE) })
 }

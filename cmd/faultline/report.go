@@ -20,7 +20,12 @@ history file instead of a directory, it writes the pages beside the file
 (reading test.json and results.json there when they exist), so a history
 recorded elsewhere gets a report too. A history that was never checked gets
 a page that says so: report shows verdicts, it does not make them.`,
-		Args: cobra.ExactArgs(1),
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return fmt.Errorf("report takes one argument, a run directory (e.g. runs/latest) or a history.jsonl file (got %d)", len(args))
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			target := args[0]
 			info, err := os.Stat(target)

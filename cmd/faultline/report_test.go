@@ -62,6 +62,8 @@ func TestReportCommand(t *testing.T) {
 		dir := t.TempDir()
 		err := reportsCLI(context.Background(), io.Discard, "report", filepath.Join(dir, "nope"))
 		require.ErrorContains(t, err, "give a run directory")
+		err = reportsCLI(context.Background(), io.Discard, "report")
+		require.ErrorContains(t, err, "report takes one argument, a run directory (e.g. runs/latest) or a history.jsonl file (got 0)")
 		err = reportsCLI(context.Background(), io.Discard, "report", dir)
 		require.ErrorContains(t, err, "has no history.jsonl")
 		bad := filepath.Join(dir, "bad.jsonl")

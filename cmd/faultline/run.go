@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -72,8 +71,10 @@ prebuilt one); --serializable makes its reads serializable.
 
 It prints the run directory (runs/<test>/<timestamp>, linked as runs/latest)
 and a verdict per checker. Exit codes: 0 valid, 1 invalid, 2 unknown, 3 the
-harness or the cluster failed (bad flags too), 130 interrupted (Ctrl-C or
-SIGTERM; what was recorded is still checked and its verdict printed).`,
+harness or the cluster failed (bad flags too), 130 interrupted (Ctrl-C,
+SIGTERM or SIGHUP; what was recorded is still checked and its verdict
+printed). A closed stdout or stderr (faultline run | head) does not stop
+the run: it goes on, stops its cluster and checks, printing nothing more.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runRun(cmd, f)
@@ -191,6 +192,9 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 	if err := checkSystem(f.system); err != nil {
 		return err
 	}
+	if err := checkApplies(cmd, f, faultsList); err != nil {
+		return err
+	}
 	isEtcd := f.system == "etcd"
 	if isEtcd {
 		switch {
@@ -235,7 +239,8 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 		seed = time.Now().UnixNano()
 	}
 
-	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	surviveBrokenPipe()
+	ctx, stop := signal.NotifyContext(cmd.Context(), stopSignals...)
 	defer stop()
 	go func() {
 		// After the first Ctrl-C the run winds down (nodes stopped, what
@@ -251,6 +256,11 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 		return &exitError{code: 3, err: fmt.Errorf("--backend: %w", err)}
 	}
 	backendName := backend.Name()
+	if backendName == "docker" && cmd.Flags().Changed("base-port") {
+		// Refused here, not with the other flags: without --backend the
+		// choice of docker is only known now (nothing has started yet).
+		return usageErr("--base-port %d: it places the local backend's nodes; the docker backend gives each container its own address (drop --base-port, or use --backend local)", f.basePort)
+	}
 
 	var sys harness.System
 	name := runName(string(mode), f.workload, faultsList)
@@ -312,13 +322,20 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 	if res.Dir != "" {
 		fmt.Fprintf(stdout, "run directory: %s\n", res.Dir)
 	}
+	if res.InterruptedStarting && runErr == nil {
+		fmt.Fprintf(stdout, "interrupted while the cluster started: nothing was recorded, nothing checked; exit code %d\n", exitInterrupted)
+		return &exitError{code: exitInterrupted}
+	}
 	fmt.Fprintf(stdout, "ops: %d invoked, %d ok, %d fail, %d info (seed %d, backend %s)\n", res.Invoked, res.OK, res.Fail, res.Info, res.Seed, res.Backend)
 	if len(faultsList) > 0 {
 		ns := res.Nemesis
 		fmt.Fprintf(stdout, "nemesis: %d faults started, %d stopped, %d changes failed (fail events in the history); clashes resolved: %d by other nodes, %d by waiting\n",
 			ns.Started, ns.Stopped, ns.Failed, ns.Moved, ns.Waited)
 	}
-	if res.Interrupted {
+	switch {
+	case res.CheckCancelled:
+		fmt.Fprintf(stdout, "interrupted while checking: the check was cancelled, so what it did not finish is unknown; results.json not written (faultline check %s redoes it); exit code %d\n", res.Dir, exitInterrupted)
+	case res.Interrupted:
 		fmt.Fprintf(stdout, "interrupted: checked what was recorded; exit code %d whatever its verdict\n", exitInterrupted)
 	}
 	code := 3 // neither checked nor a check error: the harness failed (runErr below)
@@ -347,7 +364,7 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 	if runErr != nil {
 		return &exitError{code: 3, err: runErr}
 	}
-	if res.Interrupted {
+	if res.Interrupted || res.CheckCancelled {
 		// A stopped run proves nothing about the time it did not run: it
 		// must never look like a pass.
 		return &exitError{code: exitInterrupted}
@@ -357,6 +374,42 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 	}
 	return nil
 }
+
+// checkApplies refuses a value no run can use and a flag set explicitly
+// that the rest of the command line leaves without effect: silently
+// ignoring it would record, and check, a run other than the one asked for.
+func checkApplies(cmd *cobra.Command, f runFlags, faults []string) error {
+	set := cmd.Flags().Changed
+	switch {
+	case f.quiet <= 0:
+		return usageErr("--quiet-period must be positive, like 3s, not %s", f.quiet)
+	case f.basePort < 0:
+		return usageErr("--base-port must be 0 (free ports) or a port from 1 to %d for %d nodes, not %d", maxBasePort(f.nodes), f.nodes, f.basePort)
+	case f.basePort > 0 && f.basePort > maxBasePort(f.nodes):
+		return usageErr("--base-port %d: %d nodes listen on ports %d..%d, past 65535: give 0 (free ports) or a port from 1 to %d", f.basePort, f.nodes, f.basePort, f.basePort+2*f.nodes-1, maxBasePort(f.nodes))
+	case f.model != "" && f.workload == "set":
+		// The set workload is judged by the set checker whatever the
+		// model: test.json would record a model nothing checked.
+		return usageErr("--model %s: the set workload is judged by the set checker (lost and unexpected elements), not by a consistency model: drop --model, or use --workload register or kv to check %s", f.model, f.model)
+	case slices.Contains(faults, "partition") && f.nodes < 2:
+		return usageErr("--nemesis %s with --nodes %d: partition needs at least 2 nodes to split (with one it never starts a fault): use --nodes 2 or more, or name the other faults alone", f.nemesis, f.nodes)
+	case set("partitions") && !slices.Contains(faults, "partition"):
+		return usageErr("--partitions chooses the partition nemesis's topologies: use it with partition in --nemesis (now %q)", f.nemesis)
+	case set("packet-modes") && !slices.Contains(faults, "packet"):
+		return usageErr("--packet-modes chooses the packet nemesis's faults: use it with packet in --nemesis (now %q)", f.nemesis)
+	case set("power-names") && !slices.Contains(faults, "power"):
+		return usageErr("--power-names says what the power fault loses: use it with power in --nemesis (now %q)", f.nemesis)
+	case (set("key-ops") || set("key-unknown")) && f.workload != "register":
+		return usageErr("--key-ops and --key-unknown bound the register workload's keys: use them with --workload register (now %s)", f.workload)
+	case f.system != "etcd" && (set("etcd-version") || set("etcd-binary") || set("etcd-heartbeat-interval") || set("etcd-election-timeout")):
+		return usageErr("--etcd-version, --etcd-binary, --etcd-heartbeat-interval and --etcd-election-timeout configure etcd: use them with --system etcd")
+	}
+	return nil
+}
+
+// maxBasePort is the largest --base-port that keeps every port of nodes
+// nodes (base .. base+2*nodes-1) at most 65535.
+func maxBasePort(nodes int) int { return 65535 - 2*nodes + 1 }
 
 // anomalyCounts says how many anomalies of each kind a result found: the
 // checker's own count when it keeps one (the list of anomalies is capped),

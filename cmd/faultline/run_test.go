@@ -87,8 +87,22 @@ func TestRunBadInput(t *testing.T) {
 		{"nats faults", []string{"--system", "nats", "--workload", "set", "--faults", "stale-reads"}, "NATS has none"},
 		{"nats-sync without nats", []string{"--nats-sync", "always"}, "use them with --system nats"},
 		{"nats-sync bad", []string{"--system", "nats", "--workload", "set", "--nats-sync", "sometimes"}, `--nats-sync: nats: sync interval "sometimes": want "always"`},
-		{"power-names", []string{"--power-names", "lenient"}, "want strict"},
+		{"power-names", []string{"--nemesis", "power", "--power-names", "lenient"}, "want strict"},
 		{"system", []string{"--system", "kafka"}, "store (the reference store), etcd and nats"},
+		{"quiet-period negative", []string{"--quiet-period", "-1s"}, "--quiet-period must be positive, like 3s, not -1s"},
+		{"base-port negative", []string{"--base-port", "-5"}, "--base-port must be 0 (free ports) or a port from 1 to 65530 for 3 nodes, not -5"},
+		{"base-port past 65535", []string{"--base-port", "65535"}, "--base-port 65535: 3 nodes listen on ports 65535..65540, past 65535: give 0 (free ports) or a port from 1 to 65530"},
+		{"partitions without partition", []string{"--nemesis", "kill", "--partitions", "majority"}, "use it with partition in --nemesis"},
+		{"packet-modes without packet", []string{"--packet-modes", "loss"}, "use it with packet in --nemesis"},
+		{"power-names without power", []string{"--nemesis", "kill", "--power-names", "kept"}, "use it with power in --nemesis"},
+		{"key-ops with kv", []string{"--key-ops", "5"}, "use them with --workload register (now kv)"},
+		{"key-unknown with set", []string{"--workload", "set", "--key-unknown", "5"}, "use them with --workload register (now set)"},
+		{"etcd-version without etcd", []string{"--etcd-version", "3.5.0"}, "configure etcd: use them with --system etcd"},
+		{"etcd-binary without etcd", []string{"--etcd-binary", "/bin/true"}, "configure etcd: use them with --system etcd"},
+		{"model with set", []string{"--mode", "eventual", "--model", "linearizable", "--workload", "set"}, "--model linearizable: the set workload is judged by the set checker"},
+		{"partition on one node", []string{"--nodes", "1", "--nemesis", "partition"}, "partition needs at least 2 nodes"},
+		{"all on one node", []string{"--nodes", "1", "--nemesis", "all"}, "partition needs at least 2 nodes"},
+		{"none with a fault", []string{"--nemesis", "none,kill"}, "none means no faults and cannot be combined with others"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -113,6 +127,26 @@ func TestRunDockerWithoutDaemon(t *testing.T) {
 	assert.Equal(t, 3, code)
 	assert.Contains(t, stderr, "no Docker daemon answers")
 	assert.Contains(t, stderr, "--backend local")
+}
+
+// --base-port places the local backend's nodes: with docker, chosen or
+// defaulted to (a daemon answers), it is refused before anything starts.
+func TestRunBasePortWithDocker(t *testing.T) {
+	saved := dockerAvailable
+	dockerAvailable = func(context.Context) bool { return true }
+	t.Cleanup(func() { dockerAvailable = saved })
+	for _, backend := range []string{"docker", ""} {
+		out := t.TempDir()
+		args := []string{"run", "--storenode", testbin.Storenode(t), "--out", out, "--base-port", "20000"}
+		if backend != "" {
+			args = append(args, "--backend", backend)
+		}
+		code, _, stderr := runCLI(t, args...)
+		assert.Equal(t, 3, code, stderr)
+		assert.Contains(t, stderr, "--base-port 20000: it places the local backend's nodes")
+		entries, _ := os.ReadDir(out)
+		assert.Empty(t, entries, "nothing started")
+	}
 }
 
 func TestRunLocalEndToEnd(t *testing.T) {
@@ -147,8 +181,15 @@ func TestRunLocalEndToEnd(t *testing.T) {
 }
 
 // TestRunInterruptStopsNodes runs the real faultline binary and sends it
-// SIGINT: it must stop, leave a readable history and no node behind.
+// SIGINT, or SIGHUP as a closed terminal does: it must stop, leave a
+// readable history and no node behind.
 func TestRunInterruptStopsNodes(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGHUP} {
+		t.Run(sig.String(), func(t *testing.T) { testRunInterruptStopsNodes(t, sig) })
+	}
+}
+
+func testRunInterruptStopsNodes(t *testing.T, sig syscall.Signal) {
 	out := t.TempDir()
 	cmd := cliCommand("run", "--backend", "local", "--storenode", testbin.Storenode(t),
 		"--out", out, "--mode", "strong", "--workload", "kv", "--time-limit", "5m", "--concurrency", "3")
@@ -167,13 +208,13 @@ func TestRunInterruptStopsNodes(t *testing.T) {
 	require.NoError(t, err)
 	require.NotEmpty(t, nodeProcs(dir), "nodes run")
 
-	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
+	require.NoError(t, cmd.Process.Signal(sig))
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	select {
 	case err = <-done:
 	case <-time.After(60 * time.Second):
-		t.Fatal("faultline did not stop after SIGINT")
+		t.Fatalf("faultline did not stop after %s", sig)
 	}
 	var ee *exec.ExitError
 	require.ErrorAs(t, err, &ee, "an interrupted run never exits 0: %s", stdout.String())
@@ -189,6 +230,99 @@ func TestRunInterruptStopsNodes(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal(raw, &meta))
 	assert.Equal(t, true, meta["interrupted"])
+}
+
+// Ctrl-C or SIGTERM while the nodes start (here: a storenode that never
+// answers) is an interrupt, not a cluster failure: exit 130, a message
+// that says nothing was recorded, no node log dump, test.json interrupted.
+func TestRunInterruptedWhileStarting(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			out := t.TempDir()
+			never := filepath.Join(t.TempDir(), "storenode")
+			require.NoError(t, os.WriteFile(never, []byte("#!/bin/sh\nexec sleep 600\n"), 0o755))
+			cmd := cliCommand("run", "--backend", "local", "--storenode", never, "--out", out, "--time-limit", "5s", "--nodes", "1")
+			var output bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &output, &output
+			require.NoError(t, cmd.Start())
+			t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+			require.Eventually(t, func() bool {
+				_, err := os.Stat(filepath.Join(out, "latest", "test.json"))
+				return err == nil
+			}, 30*time.Second, 50*time.Millisecond)
+			dir, err := filepath.EvalSymlinks(filepath.Join(out, "latest"))
+			require.NoError(t, err)
+			time.Sleep(300 * time.Millisecond) // the node is starting
+			require.NoError(t, cmd.Process.Signal(sig))
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			select {
+			case err = <-done:
+			case <-time.After(30 * time.Second):
+				t.Fatal("faultline did not stop")
+			}
+			var ee *exec.ExitError
+			require.ErrorAs(t, err, &ee, output.String())
+			assert.Equal(t, exitInterrupted, ee.ExitCode(), output.String())
+			assert.Contains(t, output.String(), "interrupted while the cluster started: nothing was recorded")
+			assert.NotContains(t, output.String(), "is not ready", "not a cluster failure")
+			assert.NotContains(t, output.String(), "its log", "no node log dump")
+			var meta map[string]any
+			raw, err := os.ReadFile(filepath.Join(dir, "test.json"))
+			require.NoError(t, err)
+			require.NoError(t, json.Unmarshal(raw, &meta))
+			assert.Equal(t, true, meta["interrupted"])
+			assert.NotEmpty(t, meta["end"])
+		})
+	}
+}
+
+// A closed stdout and stderr (faultline run 2>&1 | head) must not kill
+// the command: Go raises SIGPIPE on a broken pipe on fd 1 or 2 unless it
+// is caught. The run goes on to its end, stops its nodes and checks.
+func TestBrokenPipeDoesNotKill(t *testing.T) {
+	sn := testbin.Storenode(t)
+	checked := checkRunDir(t, validKV(), []string{"linearizable"})
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		results func(out string) string
+	}{
+		{"run", []string{"run", "--backend", "local", "--storenode", sn, "--mode", "strong", "--workload", "kv",
+			"--time-limit", "1s", "--concurrency", "2", "--quiet-period", "100ms"},
+			func(out string) string { return filepath.Join(out, "latest", "results.json") }},
+		{"check", []string{"check", checked}, func(string) string { return filepath.Join(checked, "results.json") }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := t.TempDir()
+			args := tc.args
+			if tc.name == "run" {
+				args = append(args, "--out", out)
+			}
+			r, w, err := os.Pipe()
+			require.NoError(t, err)
+			require.NoError(t, r.Close()) // the reader is gone before the first write
+			cmd := cliCommand(args...)
+			cmd.Stdout, cmd.Stderr = w, w
+			require.NoError(t, cmd.Start())
+			w.Close()
+			t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			select {
+			case err = <-done:
+			case <-time.After(90 * time.Second):
+				t.Fatal("faultline did not finish")
+			}
+			require.NoError(t, err, "finishes and exits 0 (valid), not killed by SIGPIPE")
+			assert.FileExists(t, tc.results(out), "checked")
+			if tc.name == "run" {
+				dir, err := filepath.EvalSymlinks(filepath.Join(out, "latest"))
+				require.NoError(t, err)
+				assert.Empty(t, nodeProcs(dir), "nodes stopped")
+			}
+		})
+	}
 }
 
 // nodeProcs returns the pids of processes whose command line mentions dir.
