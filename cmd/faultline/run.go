@@ -98,7 +98,7 @@ the run: it goes on, stops its cluster and checks, printing nothing more.`,
 	fl.StringVar(&f.storenode, "storenode", "", "path of the storenode binary (default: next to faultline, then ./bin/storenode, then PATH)")
 	fl.StringVar(&f.faults, "faults", "", "deliberate store faults passed to every node: "+faultNames())
 	fl.DurationVar(&f.opTimeout, "op-timeout", 5*time.Second, "an op that takes longer completes as info")
-	fl.DurationVar(&f.quiet, "quiet-period", 3*time.Second, "pause between healing and the final reads (0: none)")
+	fl.DurationVar(&f.quiet, "quiet-period", 3*time.Second, "pause between healing and the final reads, for replicas to converge")
 	fl.DurationVar(&f.checkTimeout, "check-timeout", 0, "bound on the linearizability search (0: none but the run's own 10 minutes); past it the verdict is unknown")
 	fl.Var(&f.searchMemory, "search-memory", "bound on the linearizability search's memory; a key whose search would pass it is unknown, with the reason")
 	fl.IntVar(&f.keyOps, "key-ops", workloads.DefaultKeyOps, "register workload: ops on one key before every worker moves to a fresh key (-1: one key for the whole run)")
@@ -182,8 +182,6 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 		return usageErr("--nemesis-interval must be positive, like 10s, not %s", f.nemesisInterval)
 	case f.checkTimeout < 0:
 		return nonNegative("--check-timeout", f.checkTimeout, "none but the run's own 10 minutes", "10m")
-	case f.quiet < 0:
-		return nonNegative("--quiet-period", f.quiet, "no pause", "3s")
 	case f.keyOps == 0 || f.keyOps < -1:
 		return usageErr("--key-ops must be at least 1 (or -1: one key for the whole run), not %d", f.keyOps)
 	case f.keyUnknown == 0 || f.keyUnknown < -1:

@@ -79,7 +79,6 @@ func TestRunBadInput(t *testing.T) {
 		{"key-ops", []string{"--key-ops", "0"}, "--key-ops must be at least 1 (or -1"},
 		{"key-unknown", []string{"--key-unknown", "-3"}, "--key-unknown must be at least 1 (or -1"},
 		{"check-timeout", []string{"--check-timeout", "-1s"}, "--check-timeout must be >= 0 (0: none but the run's own 10 minutes), like 10m, not -1s"},
-		{"quiet-period", []string{"--quiet-period", "-3s"}, "--quiet-period must be >= 0 (0: no pause), like 3s, not -3s"},
 		{"search-memory", []string{"--search-memory", "0"}, `"0" is not a size: give a positive number of bytes`},
 		{"storenode", []string{"--storenode", "/nonexistent/storenode"}, "make build"},
 		{"nats workload", []string{"--system", "nats", "--workload", "kv"}, "runs the set workload only"},
