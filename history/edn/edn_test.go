@@ -440,3 +440,27 @@ func TestKeysSurviveAndStayApart(t *testing.T) {
 		})
 	}
 }
+
+// faultline's own export writes :node and :final; reading it back keeps
+// them, so a history with final reads is still judged by eventual (which
+// needs them) after the round trip.
+func TestExportKeepsFinalReadsAndNodes(t *testing.T) {
+	h := checkertest.New().Write(0, "k", 1).FinalRead(1, "n2", "k", 1).FinalRead(2, "n3", "k", 1)
+	events := h.Events()
+	ev, err := checkers.New("eventual", checkers.Options{})
+	require.NoError(t, err)
+	require.Equal(t, checkers.Valid, ev.Check(context.Background(), events).Valid)
+	var buf bytes.Buffer
+	require.NoError(t, edn.Write(&buf, events))
+	rr, err := edn.Read(&buf)
+	require.NoError(t, err)
+	require.Len(t, rr.Events, len(events))
+	for i, e := range rr.Events {
+		assert.Equal(t, events[i].Final, e.Final, "event %d", i)
+		assert.Equal(t, events[i].Node, e.Node, "event %d", i)
+	}
+	assert.Equal(t, checkers.Valid, ev.Check(context.Background(), rr.Events).Valid)
+
+	_, err = edn.Read(strings.NewReader("{:process 0, :type :invoke, :f :read, :value nil, :final 1}\n"))
+	require.ErrorContains(t, err, ":final is 1: expected true or false")
+}

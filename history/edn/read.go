@@ -91,6 +91,10 @@ type jop struct {
 	errText   string
 	time      int64
 	hasTime   bool
+	// node and final are what faultline's export writes (:node "n1",
+	// :final true), read back so that a round trip keeps final reads.
+	node  string
+	final bool
 }
 
 func read(r io.Reader, file string) (history.ReadResult, error) {
@@ -194,7 +198,7 @@ func read(r io.Reader, file string) (history.ReadResult, error) {
 	open := map[int]int{} // process -> its open invoke in ops
 	res.Events = make([]history.Event, 0, len(ops))
 	for i, op := range ops {
-		ev := history.Event{Index: int64(i), Time: int64(i), Type: op.typ, F: op.f, Process: op.process, Error: op.errText}
+		ev := history.Event{Index: int64(i), Time: int64(i), Type: op.typ, F: op.f, Process: op.process, Error: op.errText, Node: op.node, Final: op.final}
 		if useTime {
 			ev.Time = op.time
 		}
@@ -355,6 +359,21 @@ func operation(f form) (jop, error) {
 			op.time, op.hasTime = n, true
 		case "error":
 			op.errText = ednText(v)
+		case "node":
+			if v.kind != kNil {
+				op.node = ednText(v)
+				if v.kind == kString {
+					op.node = v.text
+				}
+			}
+		case "final":
+			switch {
+			case v.kind == kBool && v.text == "true":
+				op.final = true
+			case v.kind == kBool || v.kind == kNil:
+			default:
+				return op, fmt.Errorf(":final is %s: expected true or false", v.describe())
+			}
 		}
 	}
 	switch {
