@@ -42,6 +42,12 @@ func longRun(tb testing.TB, dir string) int {
 func BenchmarkWriteReports60s(b *testing.B) {
 	dir := b.TempDir()
 	ops := longRun(b, dir)
+	benchWriteReports(b, dir, map[string]float64{"ops/history": float64(ops)})
+}
+
+// benchWriteReports runs WriteReports on dir b.N times and reports its CPU
+// time per op, the metrics given and the size of the pages.
+func benchWriteReports(b *testing.B, dir string, metrics map[string]float64) {
 	ctx := context.Background()
 	cpu0 := cpuTime()
 	b.ResetTimer()
@@ -54,7 +60,9 @@ func BenchmarkWriteReports60s(b *testing.B) {
 	// CPU time, not only wall time: on a shared machine the wall time
 	// says more about the neighbours than about WriteReports.
 	b.ReportMetric((cpuTime()-cpu0).Seconds()/float64(b.N), "cpu-s/op")
-	b.ReportMetric(float64(ops), "ops/history")
+	for unit, v := range metrics {
+		b.ReportMetric(v, unit)
+	}
 	for name, unit := range map[string]string{ReportFile: "report-bytes", LinearizationFile: "linearizability-bytes"} {
 		st, err := os.Stat(filepath.Join(dir, name))
 		require.NoError(b, err)
@@ -112,23 +120,7 @@ func manyFailedRun(tb testing.TB, dir string, keys, failed int, d time.Duration)
 func BenchmarkWriteReportsManyFailedKeys(b *testing.B) {
 	dir := b.TempDir()
 	fk, ops := manyFailedRun(b, dir, 800, 700, 30*time.Second)
-	ctx := context.Background()
-	cpu0 := cpuTime()
-	b.ResetTimer()
-	for b.Loop() {
-		if err := WriteReports(ctx, dir); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.StopTimer()
-	b.ReportMetric((cpuTime()-cpu0).Seconds()/float64(b.N), "cpu-s/op")
-	b.ReportMetric(float64(ops), "ops/history")
-	b.ReportMetric(float64(len(fk)), "failed-keys")
-	for name, unit := range map[string]string{ReportFile: "report-bytes", LinearizationFile: "linearizability-bytes"} {
-		st, err := os.Stat(filepath.Join(dir, name))
-		require.NoError(b, err)
-		b.ReportMetric(float64(st.Size()), unit)
-	}
+	benchWriteReports(b, dir, map[string]float64{"ops/history": float64(ops), "failed-keys": float64(len(fk))})
 }
 
 var loadMS = regexp.MustCompile(`LOADMS ([0-9.]+)`)
