@@ -551,23 +551,22 @@ func TestLinearizableTimeoutIsUnknown(t *testing.T) {
 }
 
 // hardKey is one key the linearizability search cannot decide within a
-// small bound: n concurrent writes of 0..n-1 and n concurrent reads that
-// return them scrambled.
+// small bound, and that the quick overwrite rule does not decide: n
+// concurrent writes of 0..n-1, and while they are all open one process
+// reads n-1, n-2, ..., 0, then n-1 again (each write takes effect once).
 func hardKey(n int) *checkertest.Builder {
 	h := b()
 	for i := range n {
 		h.Invoke(i, "write", "k", i)
 	}
-	for i := range n {
-		h.Invoke(100+i, "read", "k", nil)
+	for v := n - 1; v >= 0; v-- {
+		h.Read(100, "k", v)
 	}
+	h.Read(100, "k", n-1)
 	for i := range n {
 		h.OK(i, nil)
 	}
-	for i := range n {
-		h.OK(100+i, (i*7)%n)
-	}
-	return h.Read(200, "k", 0).Read(201, "k", 1).Read(202, "k", 0)
+	return h
 }
 
 // A reason that counts every key undecided says nothing of "the other
