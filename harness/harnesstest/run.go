@@ -53,6 +53,9 @@ func Run(t testing.TB, test harness.Test, want harness.Expect) harness.RunResult
 			t.Fatalf("harnesstest.Run: %v", err)
 		}
 		test.Backend = b
+		if c, ok := b.(io.Closer); ok { // docker's holds a client of the daemon
+			t.Cleanup(func() { c.Close() })
+		}
 	}
 	if len(want) == 0 {
 		t.Fatalf("harnesstest.Run: no expectation: say which checkers must be valid or invalid, e.g. harness.Expect{\"linearizable\": checkers.Valid}")

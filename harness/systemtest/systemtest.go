@@ -25,6 +25,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"sync"
@@ -66,6 +67,9 @@ func Run(t *testing.T, c Config) {
 			t.Fatalf("systemtest: %v", err)
 		}
 		c.Backend = b
+		if cl, ok := b.(io.Closer); ok { // docker's holds a client of the daemon
+			t.Cleanup(func() { cl.Close() })
+		}
 	}
 	if c.Nodes <= 0 {
 		c.Nodes = 3
