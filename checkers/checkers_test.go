@@ -550,25 +550,6 @@ func TestLinearizableTimeoutIsUnknown(t *testing.T) {
 	assert.Equal(t, U, res.Valid, "a cancelled check is never valid")
 }
 
-// hardKey is one key the linearizability search cannot decide within a
-// small bound, and that the quick overwrite rule does not decide: n
-// concurrent writes of 0..n-1, and while they are all open one process
-// reads n-1, n-2, ..., 0, then n-1 again (each write takes effect once).
-func hardKey(n int) *checkertest.Builder {
-	h := b()
-	for i := range n {
-		h.Invoke(i, "write", "k", i)
-	}
-	for v := n - 1; v >= 0; v-- {
-		h.Read(100, "k", v)
-	}
-	h.Read(100, "k", n-1)
-	for i := range n {
-		h.OK(i, nil)
-	}
-	return h
-}
-
 // A reason that counts every key undecided says nothing of "the other
 // keys": there are none, and a user would look for them.
 func TestUndecidedReasonWithoutOtherKeys(t *testing.T) {
@@ -579,8 +560,8 @@ func TestUndecidedReasonWithoutOtherKeys(t *testing.T) {
 		h           *checkertest.Builder
 		want        string
 	}{
-		{"linearizable, over the memory bound", "linearizable", checkers.Options{SearchMemory: 1 << 10}, hardKey(12), "1 of 1 keys undecided: search exceeded 1024 bytes"},
-		{"linearizable, past the timeout", "linearizable", checkers.Options{Timeout: time.Nanosecond}, hardKey(12), "1 of 1 keys undecided: search timed out"},
+		{"linearizable, over the memory bound", "linearizable", checkers.Options{SearchMemory: 1 << 10}, checkertest.HardRegister(12), "1 of 1 keys undecided: search exceeded 1024 bytes"},
+		{"linearizable, past the timeout", "linearizable", checkers.Options{Timeout: time.Nanosecond}, checkertest.HardRegister(12), "1 of 1 keys undecided: search timed out"},
 		{"linearizable, malformed cas", "linearizable", checkers.Options{}, malformed, "1 of 1 keys undecided: event 2"},
 		{"causal, malformed cas", "causal", checkers.Options{}, malformed, "1 of 1 keys undecided: event 2"},
 		{"causal+, malformed cas", "causal+", checkers.Options{}, malformed, "1 of 1 keys undecided: event 2"},

@@ -164,3 +164,25 @@ func JSONL(events []history.Event) []byte {
 	}
 	return buf.Bytes()
 }
+
+// HardRegister is one register key that the linearizability search cannot
+// decide within a small bound, and that no quicker rule decides either: n
+// concurrent writes of 0..n-1 on key "k", and while they are all open one
+// process (100) reads n-1, n-2, ..., 0, then n-1 again. It is not
+// linearizable (each write takes effect once); at n = 22 the search gives
+// up at 512 MiB after seconds. Tests of bounds, deadlines and interrupts
+// use it.
+func HardRegister(n int) *Builder {
+	h := New()
+	for i := range n {
+		h.Invoke(i, "write", "k", i)
+	}
+	for v := n - 1; v >= 0; v-- {
+		h.Read(100, "k", v)
+	}
+	h.Read(100, "k", n-1)
+	for i := range n {
+		h.OK(i, nil)
+	}
+	return h
+}

@@ -252,25 +252,6 @@ func TestCheckBinaryExitStatus(t *testing.T) {
 	assert.Contains(t, string(out), "faultline: --model: unknown checker")
 }
 
-// hardHistory is one key that the linearizability search takes seconds
-// (and hundreds of MiB) to give up on, and that no quicker rule decides:
-// n concurrent writes of 0..n-1, and while they are all open one process
-// reads n-1, n-2, ..., 0, then n-1 again (each write takes effect once).
-func hardHistory(n int) *checkertest.Builder {
-	h := checkertest.New()
-	for i := range n {
-		h.Invoke(i, "write", "k", i)
-	}
-	for v := n - 1; v >= 0; v-- {
-		h.Read(100, "k", v)
-	}
-	h.Read(100, "k", n-1)
-	for i := range n {
-		h.OK(i, nil)
-	}
-	return h
-}
-
 // SIGINT and SIGTERM stop a long check as they stop a run: the search is
 // cancelled, check says it was interrupted and exits 130, and results.json
 // is left as it was (F12: the process used to die silently, SIGTERM with
@@ -287,7 +268,7 @@ func TestCheckInterrupted(t *testing.T) {
 		{"SIGTERM", syscall.SIGTERM, true},
 	} {
 		t.Run(fmt.Sprintf("%s json=%v", tc.name, tc.json), func(t *testing.T) {
-			dir := checkRunDir(t, hardHistory(22), []string{"linearizable"})
+			dir := checkRunDir(t, checkertest.HardRegister(22), []string{"linearizable"})
 			before := []byte(`{"valid": true, "results": [{"checker": "linearizable", "valid": true}]}` + "\n")
 			require.NoError(t, os.WriteFile(filepath.Join(dir, "results.json"), before, 0o644))
 			args := []string{"check", "--timeout", "2m"}
