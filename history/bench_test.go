@@ -41,30 +41,23 @@ func benchHistory(b *testing.B) string {
 func BenchmarkRead(b *testing.B) {
 	path := benchHistory(b)
 	st, _ := os.Stat(path)
-	b.Run("ReadFile-encoding-json", func(b *testing.B) {
-		history.SetFastPath(false)
-		defer history.SetFastPath(true)
-		b.SetBytes(st.Size())
-		b.ReportAllocs()
-		defer reportCPU(b)()
-		for b.Loop() {
-			rr, err := history.ReadFile(path)
-			if err != nil || len(rr.Events) == 0 {
-				b.Fatal(err)
+	readFile := func(fast bool) func(b *testing.B) {
+		return func(b *testing.B) {
+			history.SetFastPath(fast)
+			defer history.SetFastPath(true)
+			b.SetBytes(st.Size())
+			b.ReportAllocs()
+			defer reportCPU(b)()
+			for b.Loop() {
+				rr, err := history.ReadFile(path)
+				if err != nil || len(rr.Events) == 0 {
+					b.Fatal(err)
+				}
 			}
 		}
-	})
-	b.Run("ReadFile", func(b *testing.B) {
-		b.SetBytes(st.Size())
-		b.ReportAllocs()
-		defer reportCPU(b)()
-		for b.Loop() {
-			rr, err := history.ReadFile(path)
-			if err != nil || len(rr.Events) == 0 {
-				b.Fatal(err)
-			}
-		}
-	})
+	}
+	b.Run("ReadFile-encoding-json", readFile(false))
+	b.Run("ReadFile", readFile(true))
 	b.Run("encoding-json-loop", func(b *testing.B) {
 		b.SetBytes(st.Size())
 		b.ReportAllocs()
