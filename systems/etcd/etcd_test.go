@@ -139,18 +139,25 @@ func TestClientOnRealCluster(t *testing.T) {
 	}
 }
 
+// startCluster starts three etcd nodes on b, closed when t ends.
+func startCluster(ctx context.Context, t *testing.T, b harness.Backend, sys *System) harness.Cluster {
+	t.Helper()
+	c, err := b.Start(ctx, sys, harness.ClusterSpec{RunID: fmt.Sprintf("etcdtest-%d", time.Now().UnixNano()), Nodes: 3, Dir: t.TempDir()})
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		cctx, ccancel := context.WithTimeout(context.Background(), time.Minute)
+		defer ccancel()
+		assert.NoError(t, c.Close(cctx))
+	})
+	return c
+}
+
 func clientOnRealCluster(t *testing.T, b harness.Backend) {
 	sys, err := New(testBinary(t), Config{})
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	c, err := b.Start(ctx, sys, harness.ClusterSpec{RunID: fmt.Sprintf("etcdtest-%d", time.Now().UnixNano()), Nodes: 3, Dir: t.TempDir()})
-	require.NoError(t, err)
-	defer func() {
-		cctx, ccancel := context.WithTimeout(context.Background(), time.Minute)
-		defer ccancel()
-		assert.NoError(t, c.Close(cctx))
-	}()
+	c := startCluster(ctx, t, b, sys)
 	nodes := c.Nodes()
 	cl, err := sys.NewClient(nodes, 0)
 	require.NoError(t, err)
@@ -225,13 +232,7 @@ func TestPartitionIsolatesLeader(t *testing.T) {
 			require.NoError(t, err)
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
-			c, err := b.Start(ctx, sys, harness.ClusterSpec{RunID: fmt.Sprintf("etcdtest-%d", time.Now().UnixNano()), Nodes: 3, Dir: t.TempDir()})
-			require.NoError(t, err)
-			defer func() {
-				cctx, ccancel := context.WithTimeout(context.Background(), time.Minute)
-				defer ccancel()
-				assert.NoError(t, c.Close(cctx))
-			}()
+			c := startCluster(ctx, t, b, sys)
 			nodes := c.Nodes()
 			clients := make([]harness.Client, len(nodes))
 			for i := range nodes {
