@@ -1,7 +1,9 @@
 package checkers
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -34,25 +36,28 @@ type overwrite struct {
 }
 
 func findOverwrite(ops []regOp) (overwrite, bool) {
-	// Setters of each value, by invoke time, with the latest return among
-	// those invoked so far.
-	type setters struct {
-		ops       []regOp
-		maxReturn []int64
-	}
-	set := map[string]*setters{}
+	// The setters of each value, grouped by value id in one flat slice
+	// (setters[off[id]:off[id+1]], by invoke time), with the latest return
+	// among those invoked so far: a long key writes as many values as it
+	// has writes, so no allocation per value.
+	ids := map[string]int32{}
+	setterOf := make([]int32, len(ops)) // value id of each op, -1 for none
 	var as, bs []int
+	var count []int32
 	for i, r := range ops {
+		setterOf[i] = -1
 		if r.status == statusMismatch {
 			continue
 		}
 		if r.kind != regRead {
-			s := set[r.value]
-			if s == nil {
-				s = &setters{}
-				set[r.value] = s
+			id, ok := ids[r.value]
+			if !ok {
+				id = int32(len(count))
+				ids[r.value] = id
+				count = append(count, 0)
 			}
-			s.ops = append(s.ops, r)
+			setterOf[i] = id
+			count[id]++
 		}
 		if r.status != statusOK {
 			continue
@@ -64,17 +69,35 @@ func findOverwrite(ops []regOp) (overwrite, bool) {
 			bs = append(bs, i)
 		}
 	}
-	for _, s := range set {
-		sort.SliceStable(s.ops, func(i, j int) bool { return s.ops[i].op.Call < s.ops[j].op.Call })
-		s.maxReturn = make([]int64, len(s.ops))
-		m := int64(-1 << 63)
-		for i, r := range s.ops {
-			m = max(m, r.op.Return)
-			s.maxReturn[i] = m
+	off := make([]int32, len(count)+1)
+	for id, n := range count {
+		off[id+1] = off[id] + n
+	}
+	setters := make([]int32, off[len(count)])
+	fill := slices.Clone(off[:len(count)])
+	for i, id := range setterOf {
+		if id >= 0 {
+			setters[fill[id]] = int32(i)
+			fill[id]++
 		}
 	}
-	sort.SliceStable(as, func(i, j int) bool { return ops[as[i]].op.Return < ops[as[j]].op.Return })
-	sort.SliceStable(bs, func(i, j int) bool { return ops[bs[i]].op.Call < ops[bs[j]].op.Call })
+	byCall := func(i, j int32) int { return cmp.Compare(ops[i].op.Call, ops[j].op.Call) }
+	maxReturn := make([]int64, len(setters))
+	for id := range count {
+		seg := setters[off[id]:off[id+1]]
+		// Operations come in invoke order, so this is already sorted
+		// unless a caller built them otherwise.
+		if !slices.IsSortedFunc(seg, byCall) {
+			slices.SortStableFunc(seg, byCall)
+		}
+		m := int64(-1 << 63)
+		for k, at := range seg {
+			m = max(m, ops[at].op.Return)
+			maxReturn[int(off[id])+k] = m
+		}
+	}
+	slices.SortStableFunc(as, func(i, j int) int { return cmp.Compare(ops[i].op.Return, ops[j].op.Return) })
+	slices.SortStableFunc(bs, func(i, j int) int { return cmp.Compare(ops[i].op.Call, ops[j].op.Call) })
 
 	// For each B, the best A is the latest-invoked of those that returned
 	// before B's invoke and left another value: the later A's invoke, the
@@ -115,18 +138,20 @@ func findOverwrite(ops []regOp) (overwrite, bool) {
 			continue
 		}
 		aCall := ops[a.at].op.Call
-		s := set[want]
-		if s != nil {
+		var seg []int32
+		id, written := ids[want]
+		if written {
+			seg = setters[off[id]:off[id+1]]
 			// The setters invoked no later than B returned: does one
 			// return no earlier than A was invoked?
-			n := sort.Search(len(s.ops), func(i int) bool { return s.ops[i].op.Call > b.op.Return })
-			if n > 0 && s.maxReturn[n-1] >= aCall {
+			n := sort.Search(len(seg), func(i int) bool { return ops[seg[i]].op.Call > b.op.Return })
+			if n > 0 && maxReturn[int(off[id])+n-1] >= aCall {
 				continue
 			}
 		}
 		w := overwrite{a: ops[a.at], b: b}
-		if s != nil {
-			w.setters = s.ops
+		for _, at := range seg {
+			w.setters = append(w.setters, ops[at])
 		}
 		return w, true
 	}
