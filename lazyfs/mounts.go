@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/faultline/faultline/internal/procstat"
 )
 
 // A mount's source in /proc/self/mountinfo names its owner:
@@ -26,21 +28,11 @@ func ownerTag(pid int) (string, error) {
 
 // startTime is field 22 of /proc/<pid>/stat.
 func startTime(pid int) (string, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	f, err := procstat.Read(pid)
 	if err != nil {
 		return "", err
 	}
-	s := string(b)
-	// The command name (field 2) is in parentheses and may hold spaces.
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return "", fmt.Errorf("unreadable /proc/%d/stat", pid)
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 20 {
-		return "", fmt.Errorf("unreadable /proc/%d/stat", pid)
-	}
-	return f[19], nil // field 22 overall: 3 is f[0]
+	return f[procstat.StartTime], nil
 }
 
 // MountInfo is a lazyfs mount found in /proc/self/mountinfo.

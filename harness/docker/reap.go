@@ -1,7 +1,6 @@
 package docker
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -20,6 +19,8 @@ import (
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/volume"
 	"github.com/vishvananda/netlink"
+
+	"github.com/faultline/faultline/internal/procstat"
 )
 
 // More owner labels. A pid means something only in its pid namespace
@@ -74,20 +75,11 @@ func procStart(pid int) string { return procStat(strconv.Itoa(pid)) }
 // ticks since boot, "" when unknown. With the pid, it names a process
 // even after its pid is reused.
 func procStat(name string) string {
-	b, err := os.ReadFile("/proc/" + name + "/stat")
+	f, err := procstat.ReadFile("/proc/" + name + "/stat")
 	if err != nil {
 		return ""
 	}
-	// The command (field 2) may hold spaces: split after its ")".
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return ""
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 20 {
-		return ""
-	}
-	return f[19]
+	return f[procstat.StartTime]
 }
 
 // ownerAlive reports whether the harness that labelled an object may

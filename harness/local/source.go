@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/faultline/faultline/internal/procstat"
 )
 
 // Shared peer addresses (harness.SharedPeerAddresses): each node has one
@@ -120,18 +122,8 @@ func groupMembers(pgid int) []int {
 		if err != nil || pid == pgid {
 			continue
 		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid pgrp ...: comm may hold spaces and ')'.
-		s := string(b)
-		i := strings.LastIndexByte(s, ')')
-		if i < 0 {
-			continue
-		}
-		fs := strings.Fields(s[i+1:])
-		if len(fs) >= 3 && fs[2] == strconv.Itoa(pgid) {
+		f, err := procstat.Read(pid)
+		if err == nil && f[procstat.PGrp] == strconv.Itoa(pgid) {
 			out = append(out, pid)
 		}
 	}
